@@ -1,0 +1,15 @@
+"""Business failures raised by activities: non-retryable, named by type for the workflow."""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError
+
+PAYMENT_DECLINED = "PaymentDeclined"
+PAYMENT_REJECTED = "PaymentRejected"
+OUT_OF_STOCK = "OutOfStock"
+DISPATCH_REJECTED = "DispatchRejected"
+NON_RETRYABLE = [PAYMENT_DECLINED, PAYMENT_REJECTED, OUT_OF_STOCK, DISPATCH_REJECTED]
+
+
+def business_error(kind: str, message: str, *details: object) -> ApplicationError:
+    return ApplicationError(message, *details, type=kind, non_retryable=True)

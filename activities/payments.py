@@ -1,0 +1,127 @@
+"""Payment steps: authorize, capture, void. Each is idempotent by ``<order id>-<step>``.
+
+The OMS ledger (``payments``) keeps one row per key; a step already settled there is
+answered from the ledger without calling the gateway again.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import PAYMENT_DECLINED, PAYMENT_REJECTED, business_error
+from oms.adapters.payment_gateway import (
+    GatewayRejected,
+    GatewayResult,
+    GatewayUnavailable,
+    PaymentGateway,
+)
+from oms.domain.ids import idempotency_key
+from oms.domain.messages import PaymentCommand, PaymentOutcome
+from oms.logging import get_logger
+
+log = get_logger(__name__)
+
+_INSERT = text(
+    """
+    INSERT INTO payments (order_id, kind, status, amount, currency, idempotency_key,
+                          gateway_reference, error, created_at)
+    VALUES (:order_id, :kind, :status, :amount, :currency, :key, :reference, :error, now())
+    ON CONFLICT (idempotency_key) DO NOTHING
+    """
+)
+_FIND = text("SELECT status, amount, gateway_reference FROM payments WHERE idempotency_key = :key")
+
+
+class PaymentActivities:
+    def __init__(self, engine: AsyncEngine, gateway: PaymentGateway) -> None:
+        self._engine = engine
+        self._gateway = gateway
+
+    async def _settled(self, key: str) -> PaymentOutcome | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_FIND, {"key": key})).first()
+        if row is None:
+            return None
+        return PaymentOutcome(
+            key.rsplit("-", 1)[1], row.status, str(row.amount), row.gateway_reference
+        )
+
+    async def _record(self, cmd: PaymentCommand, key: str, result: GatewayResult) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                _INSERT,
+                {
+                    "order_id": cmd.order_id,
+                    "kind": cmd.kind,
+                    "status": result.status,
+                    "amount": Decimal(cmd.amount),
+                    "currency": cmd.currency,
+                    "key": key,
+                    "reference": result.reference,
+                    "error": result.message or None,
+                },
+            )
+
+    async def _run(self, cmd: PaymentCommand, call: str) -> PaymentOutcome:
+        key = idempotency_key(cmd.order_id, cmd.kind)
+        log.info(
+            "payment_step",
+            order_id=cmd.order_id,
+            kind=cmd.kind,
+            key=key,
+            attempt=activity.info().attempt,
+        )
+        outcome = await self._settled(key)
+        if outcome is None:
+            result = await self._call_gateway(cmd, key, call)
+            await self._record(cmd, key, result)
+            outcome = await self._settled(key)
+            assert outcome is not None
+        if outcome.status == "declined":
+            raise business_error(PAYMENT_DECLINED, f"{cmd.kind} declined by the gateway")
+        return outcome
+
+    async def _call_gateway(self, cmd: PaymentCommand, key: str, call: str) -> GatewayResult:
+        try:
+            if call == "authorize":
+                return await self._gateway.authorize(
+                    key=key, amount=cmd.amount, currency=cmd.currency, token=cmd.token
+                )
+            authorization = await self._authorization_reference(cmd.order_id)
+            if call == "capture":
+                return await self._gateway.capture(
+                    key=key, authorization=authorization, amount=cmd.amount
+                )
+            return await self._gateway.void(key=key, authorization=authorization)
+        except GatewayUnavailable as exc:
+            # Retryable: the workflow's retry policy sends the same key again.
+            raise ApplicationError(str(exc), type="GatewayUnavailable") from exc
+        except GatewayRejected as exc:
+            raise business_error(PAYMENT_REJECTED, str(exc)) from exc
+
+    async def _authorization_reference(self, order_id: str) -> str:
+        outcome = await self._settled(idempotency_key(order_id, "authorize"))
+        if outcome is None or outcome.status != "succeeded" or not outcome.reference:
+            raise business_error(PAYMENT_REJECTED, "the order has no successful authorization")
+        return outcome.reference
+
+    @activity.defn(name="authorize_payment")
+    async def authorize_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        return await self._run(cmd, "authorize")
+
+    @activity.defn(name="capture_payment")
+    async def capture_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        return await self._run(cmd, "capture")
+
+    @activity.defn(name="void_payment")
+    async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """Void the authorization; with no successful authorization there is nothing to void."""
+        auth = await self._settled(idempotency_key(cmd.order_id, "authorize"))
+        if auth is None or auth.status != "succeeded":
+            return PaymentOutcome("void", "skipped", "0")
+        return await self._run(cmd, "void")

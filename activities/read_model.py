@@ -1,0 +1,80 @@
+"""Fold each order step into the read model and append it to the timeline.
+
+Idempotent: the event row is keyed by (order id, seq) and the order row only moves
+forward (``last_seq < :seq``), so a retried or late write never rolls the view back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+
+from oms.domain.messages import RecordEvent, ShipmentRecord
+from oms.logging import get_logger
+
+log = get_logger(__name__)
+
+_APPEND = text(
+    """
+    INSERT INTO order_events (order_id, seq, type, status, data, created_at)
+    VALUES (:order_id, :seq, :type, :status, CAST(:data AS jsonb), CAST(:at AS timestamptz))
+    ON CONFLICT (order_id, seq) DO NOTHING
+    """
+)
+_FOLD = text(
+    """
+    UPDATE orders SET status = :status, view = CAST(:view AS jsonb), failure_reason = :reason,
+                      last_seq = :seq, updated_at = CAST(:at AS timestamptz)
+    WHERE id = :order_id AND last_seq < :seq
+    """
+)
+_SHIPMENT = text(
+    """
+    UPDATE shipments SET status = :status, updated_at = now(),
+        tracking_number = COALESCE(:tracking, tracking_number),
+        carrier = COALESCE(:carrier, carrier)
+    WHERE id = :id
+    """
+)
+
+
+class ReadModelActivities:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="record_order_event")
+    async def record_order_event(self, event: RecordEvent) -> None:
+        view = event.view
+        params = {
+            "order_id": view.id,
+            "seq": event.seq,
+            "type": event.type,
+            "status": view.status,
+            "data": json.dumps(event.data),
+            "view": json.dumps(asdict(view)),
+            "reason": view.failure_reason,
+            "at": view.updated_at,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(_APPEND, params)
+            await conn.execute(_FOLD, params)
+        log.info(
+            "order_event", order_id=view.id, seq=event.seq, type=event.type, status=view.status
+        )
+
+    @activity.defn(name="record_shipment")
+    async def record_shipment(self, record: ShipmentRecord) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                _SHIPMENT,
+                {
+                    "id": record.shipment_id,
+                    "status": record.status,
+                    "tracking": record.tracking_number,
+                    "carrier": record.carrier,
+                },
+            )

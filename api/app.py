@@ -1,0 +1,70 @@
+"""The FastAPI application: routers, error handlers, middleware, shared clients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from api.errors import install_error_handlers
+from api.middleware import BodyLimit, RequestLog
+from api.routes import admin, inventory, orders, webhooks
+from oms.db.engine import make_engine
+from oms.logging import get_logger
+from oms.settings import Settings
+from oms.temporal_client import connect
+
+log = get_logger(__name__)
+
+
+class TemporalHolder:
+    """Connects on first use, so the API starts (and reports health) while Temporal is down."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Client | None:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(connect(self._settings), timeout=5)
+                except Exception as exc:
+                    log.warning("temporal_unreachable", error=str(exc)[:200])
+        return self._client
+
+
+def create_app(
+    settings: Settings, engine: AsyncEngine | None = None, temporal: Client | None = None
+) -> FastAPI:
+    owned_engine = engine is None
+    db = engine or make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned_engine:
+            await db.dispose()
+
+    app = FastAPI(
+        title="OMS",
+        version="1",
+        summary="Order management: every order is a durable Temporal workflow.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = db
+    app.state.temporal = TemporalHolder(settings, temporal)
+    install_error_handlers(app)
+    for module in (orders, inventory, webhooks, admin):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestLog)
+    return app

@@ -1,0 +1,91 @@
+"""Dependencies shared by the routers: the engine, the Temporal client, the caller."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from api.errors import Problem
+from oms.keys import hash_key
+from oms.settings import Settings
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: str
+    channel: str | None = None
+
+    def can_see(self, channel: str) -> bool:
+        return self.role != "channel" or self.channel == channel
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def get_temporal(request: Request) -> Client:
+    client = await request.app.state.temporal.get()
+    if client is None:
+        raise Problem(
+            503, "the workflow engine is not reachable; retry shortly", kind="temporal-unavailable"
+        )
+    return client  # type: ignore[no-any-return]
+
+
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+_LOOKUP = text(
+    "SELECT name, role, channel FROM api_keys WHERE key_hash = :h AND revoked_at IS NULL"
+)
+
+
+async def current_principal(
+    request: Request, engine: EngineDep, settings: SettingsDep
+) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Problem(
+            401, "send an API key as 'Authorization: Bearer <key>'", kind="unauthenticated"
+        )
+    key = key.strip()
+    admin_key = settings.admin_api_key
+    if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
+        return Principal("admin", "admin")
+    async with engine.connect() as conn:
+        row = (await conn.execute(_LOOKUP, {"h": hash_key(key)})).first()
+    if row is None:
+        raise Problem(401, "unknown or revoked API key", kind="unauthenticated")
+    return Principal(row.name, row.role, row.channel)
+
+
+CallerDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def check(caller: CallerDep) -> Principal:
+        if caller.role not in roles:
+            raise Problem(403, f"this action needs the role {' or '.join(roles)}", kind="forbidden")
+        return caller
+
+    return check
+
+
+Operator = Annotated[Principal, Depends(require("operator", "admin"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+Submitter = Annotated[Principal, Depends(require("channel", "admin"))]
+Reader = Annotated[Principal, Depends(require("channel", "operator", "admin"))]

@@ -1,0 +1,241 @@
+"""Order intake: validate, deduplicate, record, start the workflow.
+
+The order id is derived from (channel, external_id), the read-model row is written with
+a unique constraint on that pair, and the workflow id is ``order-<id>`` with duplicates
+rejected by Temporal, so a resubmitted order can never run twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.errors import Problem
+from api.schemas import OrderCreate
+from oms.domain.ids import order_id_for, order_workflow_id
+from oms.domain.messages import (
+    Address,
+    Customer,
+    OrderInput,
+    OrderLine,
+    OrderView,
+    PaymentView,
+    Totals,
+)
+from oms.domain.money import InvalidAmount, format_amount, line_total, parse_amount, sum_amounts
+from oms.domain.search_attributes import CUSTOMER_ID, ORDER_STATUS, SALES_CHANNEL
+from oms.domain.status import OrderStatus
+from oms.logging import get_logger
+from oms.settings import Settings
+
+log = get_logger(__name__)
+
+_FIND = text(
+    "SELECT id, request_hash, view FROM orders "
+    "WHERE (channel = :channel AND external_id = :external_id) "
+    "OR (CAST(:key AS text) IS NOT NULL AND channel = :channel AND idempotency_key = :key)"
+)
+_KNOWN_SKUS = text("SELECT DISTINCT sku FROM stock WHERE sku = ANY(:skus)")
+_INSERT = text(
+    """
+    INSERT INTO orders (id, channel, external_id, idempotency_key, request_hash, customer_id,
+                        status, last_seq, view, created_at, updated_at)
+    VALUES (:id, :channel, :external_id, :key, :hash, :customer_id, 'received', 0,
+            CAST(:view AS jsonb), :now, :now)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+_FIRST_EVENT = text(
+    "INSERT INTO order_events (order_id, seq, type, status, data, created_at) "
+    "VALUES (:id, 0, 'order_received', 'received', CAST(:data AS jsonb), :now)"
+)
+
+
+def request_hash(body: OrderCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _priced_lines(body: OrderCreate) -> list[OrderLine]:
+    errors = []
+    lines = []
+    for i, line in enumerate(body.lines):
+        try:
+            price = parse_amount(line.unit_price, body.currency)
+        except InvalidAmount as exc:
+            errors.append({"field": f"lines.{i}.unit_price", "message": str(exc)})
+            continue
+        lines.append(OrderLine(line.sku, line.quantity, format_amount(price, body.currency)))
+    if errors:
+        raise Problem(
+            422,
+            "invalid request: " + ", ".join(e["field"] for e in errors),
+            kind="validation-error",
+            title="Request validation failed",
+            errors=errors,
+        )
+    return lines
+
+
+def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
+    lines = _priced_lines(body)
+    subtotal = sum_amounts(
+        line_total(x.quantity, parse_amount(x.unit_price, body.currency)) for x in lines
+    )
+    amount = format_amount(subtotal, body.currency)
+    return OrderView(
+        id=order_id,
+        channel=body.channel,
+        external_id=body.external_id,
+        status=OrderStatus.RECEIVED.value,
+        customer=Customer(**body.customer.model_dump()),
+        shipping_address=Address(**body.shipping_address.model_dump()),
+        currency=body.currency,
+        lines=lines,
+        totals=Totals(amount, amount),
+        payment=PaymentView(method=body.payment.method),
+        created_at=now.isoformat(),
+        updated_at=now.isoformat(),
+    )
+
+
+async def _check_skus(engine: AsyncEngine, body: OrderCreate) -> None:
+    wanted = sorted({line.sku for line in body.lines})
+    async with engine.connect() as conn:
+        known = {r.sku for r in await conn.execute(_KNOWN_SKUS, {"skus": wanted})}
+    unknown = [sku for sku in wanted if sku not in known]
+    if unknown:
+        errors = [
+            {"field": f"lines.{i}.sku", "message": f"unknown SKU {line.sku}"}
+            for i, line in enumerate(body.lines)
+            if line.sku in unknown
+        ]
+        raise Problem(
+            422,
+            f"unknown SKUs (not stocked in any warehouse): {', '.join(unknown)}",
+            kind="unknown-sku",
+            title="Unknown SKU",
+            skus=unknown,
+            errors=errors,
+        )
+
+
+async def _existing(
+    engine: AsyncEngine, body: OrderCreate, key: str | None, digest: str
+) -> dict[str, Any] | None:
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                _FIND, {"channel": body.channel, "external_id": body.external_id, "key": key}
+            )
+        ).all()
+    if not rows:
+        return None
+    if any(r.request_hash != digest for r in rows) or len(rows) > 1:
+        raise Problem(
+            409,
+            "this order reference or Idempotency-Key was already used with a different body",
+            kind="idempotency-conflict",
+            order_id=rows[0].id,
+        )
+    return dict(rows[0].view)
+
+
+async def start_order_workflow(
+    client: Client, settings: Settings, view: OrderView, token: str
+) -> None:
+    try:
+        await client.start_workflow(
+            "order",
+            OrderInput(view, token),
+            id=order_workflow_id(view.id),
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    ORDER_STATUS.value_set(OrderStatus.RECEIVED.value),
+                    CUSTOMER_ID.value_set(view.customer.id),
+                    SALES_CHANNEL.value_set(view.channel),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        pass
+
+
+async def submit_order(
+    engine: AsyncEngine, client: Client, settings: Settings, body: OrderCreate, key: str | None
+) -> tuple[dict[str, Any], bool]:
+    """Returns the order as the client should see it, and whether this was a replay."""
+    digest = request_hash(body)
+    order_id = order_id_for(body.channel, body.external_id)
+    view = build_view(body, order_id, datetime.now(UTC))
+    existing = await _existing(engine, body, key, digest)
+    if existing is None:
+        await _check_skus(engine, body)
+        created = await _insert(engine, body, view, key, digest)
+        if not created:  # lost a race with an identical submission
+            existing = await _existing(engine, body, key, digest)
+    if existing is not None:
+        view = _view_from_json(existing)
+    # Started on replays too: a submission whose first attempt stopped between the
+    # insert and the start is completed by its retry.
+    await start_order_workflow(client, settings, view, body.payment.token)
+    log.info("order_submitted", order_id=order_id, replay=existing is not None)
+    return (existing if existing is not None else asdict(view)), existing is not None
+
+
+async def _insert(
+    engine: AsyncEngine, body: OrderCreate, view: OrderView, key: str | None, digest: str
+) -> bool:
+    now = datetime.fromisoformat(view.created_at)
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                _INSERT,
+                {
+                    "id": view.id,
+                    "channel": body.channel,
+                    "external_id": body.external_id,
+                    "key": key,
+                    "hash": digest,
+                    "customer_id": body.customer.id,
+                    "view": json.dumps(asdict(view)),
+                    "now": now,
+                },
+            )
+        ).first()
+        if row is None:
+            return False
+        await conn.execute(
+            _FIRST_EVENT,
+            {
+                "id": view.id,
+                "now": now,
+                "data": json.dumps(
+                    {
+                        "total": view.totals.total,
+                        "currency": view.currency,
+                        "lines": len(view.lines),
+                    }
+                ),
+            },
+        )
+    return True
+
+
+def _view_from_json(data: dict[str, Any]) -> OrderView:
+    """Rebuild the dataclass view from its JSON form (the read model's ``view`` column)."""
+    from temporalio.converter import value_to_type
+
+    return value_to_type(OrderView, data, [])  # type: ignore[no-any-return]

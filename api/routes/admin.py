@@ -1,0 +1,127 @@
+"""Payment ledger, API keys and health."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import Admin, EngineDep, Operator
+from api.errors import Problem
+from api.schemas import CHANNEL_PATTERN, KeyCreate
+from oms.domain.money import format_amount
+from oms.keys import create_key
+
+router = APIRouter(tags=["admin"])
+CHANNEL_NAME = re.compile(CHANNEL_PATTERN)
+
+
+@router.get("/v1/payments")
+async def read_payments(
+    caller: Operator,
+    engine: EngineDep,
+    order_id: Annotated[str, Query(min_length=1, max_length=64)],
+) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        order = (
+            await conn.execute(text("SELECT 1 FROM orders WHERE id = :id"), {"id": order_id})
+        ).first()
+        if order is None:
+            raise Problem(404, f"no order {order_id}", kind="not-found")
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT kind, status, amount, currency, idempotency_key, gateway_reference, "
+                    "created_at FROM payments WHERE order_id = :id ORDER BY created_at, id"
+                ),
+                {"id": order_id},
+            )
+        ).all()
+    return {
+        "items": [
+            {
+                "kind": r.kind,
+                "status": r.status,
+                "amount": format_amount(r.amount, r.currency),
+                "currency": r.currency,
+                "idempotency_key": r.idempotency_key,
+                "gateway_reference": r.gateway_reference,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ]
+    }
+
+
+@router.post("/v1/keys", status_code=201)
+async def create_api_key(body: KeyCreate, caller: Admin, engine: EngineDep) -> dict[str, Any]:
+    channel = body.channel or body.name
+    if body.role == "channel" and not CHANNEL_NAME.fullmatch(channel):
+        raise Problem(
+            422,
+            "a channel key needs 'channel' (lower-case letters, digits, - _)",
+            kind="validation-error",
+            errors=[{"field": "channel", "message": "required for role channel"}],
+        )
+    new = await create_key(engine, name=body.name, role=body.role, channel=channel)
+    return {
+        "id": new.id,
+        "name": new.name,
+        "role": new.role,
+        "channel": new.channel,
+        "key": new.key,
+    }
+
+
+@router.get("/v1/keys")
+async def read_api_keys(caller: Admin, engine: EngineDep) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT id, name, role, channel, prefix, created_at, revoked_at FROM api_keys "
+                    "ORDER BY id"
+                )
+            )
+        ).all()
+    return {
+        "items": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "role": r.role,
+                "channel": r.channel,
+                "prefix": r.prefix,
+                "created_at": r.created_at.isoformat(),
+                "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            }
+            for r in rows
+        ]
+    }
+
+
+@router.get("/health")
+async def health(request: Request, engine: EngineDep) -> JSONResponse:
+    checks: dict[str, str] = {"api": "ok"}
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # the point is to report, not to raise
+        checks["database"] = f"error: {type(exc).__name__}"
+    client = await request.app.state.temporal.get()
+    try:
+        if client is None:
+            raise RuntimeError("not connected")
+        await client.service_client.check_health()
+        checks["temporal"] = "ok"
+    except Exception as exc:
+        checks["temporal"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", "checks": checks},
+        status_code=200 if healthy else 503,
+    )

@@ -1,0 +1,188 @@
+"""Warehouses and stock. Every stock change is one statement guarded by the CHECKs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import Admin, EngineDep, Operator, Reader
+from api.errors import Problem
+from api.schemas import SKU_PATTERN, StockAdjust, StockSet, WarehouseCreate
+
+SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
+
+router = APIRouter(prefix="/v1", tags=["inventory"])
+
+_WAREHOUSE_COLUMNS = "id, name, country, lat, lon, priority"
+
+
+@router.post("/warehouses", status_code=201)
+async def create_warehouse(
+    body: WarehouseCreate, caller: Admin, engine: EngineDep
+) -> dict[str, Any]:
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    f"INSERT INTO warehouses ({_WAREHOUSE_COLUMNS}, created_at) "
+                    "VALUES (:id, :name, :country, :lat, :lon, :priority, now()) "
+                    f"ON CONFLICT (id) DO NOTHING RETURNING {_WAREHOUSE_COLUMNS}"
+                ),
+                body.model_dump(),
+            )
+        ).first()
+    if row is None:
+        raise Problem(409, f"warehouse {body.id} already exists", kind="conflict")
+    return dict(row._mapping)
+
+
+@router.get("/warehouses")
+async def read_warehouses(caller: Operator, engine: EngineDep) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(f"SELECT {_WAREHOUSE_COLUMNS} FROM warehouses ORDER BY priority, id")
+            )
+        ).all()
+    return {"items": [dict(r._mapping) for r in rows]}
+
+
+async def _require_warehouse(conn: Any, warehouse_id: str) -> None:
+    found = (
+        await conn.execute(text("SELECT 1 FROM warehouses WHERE id = :w"), {"w": warehouse_id})
+    ).first()
+    if found is None:
+        raise Problem(404, f"no warehouse {warehouse_id}", kind="not-found")
+
+
+def _stock_view(row: Any) -> dict[str, Any]:
+    return {
+        "warehouse_id": row.warehouse_id,
+        "sku": row.sku,
+        "on_hand": row.on_hand,
+        "reserved": row.reserved,
+        "available": row.on_hand - row.reserved,
+    }
+
+
+_MOVEMENT = text(
+    "INSERT INTO stock_movements (warehouse_id, sku, kind, on_hand_delta, reserved_delta, "
+    "reason, created_at) VALUES (:w, :sku, :kind, :delta, 0, :reason, now())"
+)
+
+
+@router.put("/stock/{warehouse_id}/{sku}")
+async def set_stock(
+    warehouse_id: str, sku: SkuPath, body: StockSet, caller: Operator, engine: EngineDep
+) -> dict[str, Any]:
+    async with engine.begin() as conn:
+        await _require_warehouse(conn, warehouse_id)
+        # The WHERE on the upsert refuses to drop on_hand below what is reserved.
+        row = (
+            await conn.execute(
+                text(
+                    """
+            WITH before AS (SELECT on_hand FROM stock WHERE warehouse_id = :w AND sku = :sku)
+            INSERT INTO stock AS s (warehouse_id, sku, on_hand, reserved, updated_at)
+            VALUES (:w, :sku, :on_hand, 0, now())
+            ON CONFLICT (warehouse_id, sku) DO UPDATE
+                SET on_hand = excluded.on_hand, updated_at = now()
+                WHERE s.reserved <= excluded.on_hand
+            RETURNING s.warehouse_id, s.sku, s.on_hand, s.reserved,
+                      s.on_hand - COALESCE((SELECT on_hand FROM before), 0) AS delta
+            """
+                ),
+                {"w": warehouse_id, "sku": sku, "on_hand": body.on_hand},
+            )
+        ).first()
+        if row is None:
+            raise Problem(
+                409,
+                f"on_hand {body.on_hand} is below the {sku} units reserved in {warehouse_id}",
+                kind="below-reserved",
+            )
+        await conn.execute(
+            _MOVEMENT,
+            {
+                "w": warehouse_id,
+                "sku": sku,
+                "kind": "set",
+                "delta": row.delta,
+                "reason": "set on_hand",
+            },
+        )
+    return _stock_view(row)
+
+
+@router.post("/stock/{warehouse_id}/{sku}/adjust")
+async def adjust_stock(
+    warehouse_id: str, sku: SkuPath, body: StockAdjust, caller: Operator, engine: EngineDep
+) -> dict[str, Any]:
+    try:
+        async with engine.begin() as conn:
+            await _require_warehouse(conn, warehouse_id)
+            row = (
+                await conn.execute(
+                    text(
+                        """
+                INSERT INTO stock AS s (warehouse_id, sku, on_hand, reserved, updated_at)
+                VALUES (:w, :sku, :delta, 0, now())
+                ON CONFLICT (warehouse_id, sku) DO UPDATE
+                    SET on_hand = s.on_hand + :delta, updated_at = now()
+                    WHERE s.on_hand + :delta >= s.reserved
+                RETURNING s.warehouse_id, s.sku, s.on_hand, s.reserved
+                """
+                    ),
+                    {"w": warehouse_id, "sku": sku, "delta": body.delta},
+                )
+            ).first()
+            if row is None:
+                raise Problem(
+                    409,
+                    f"adjusting by {body.delta} would leave less {sku} on hand "
+                    f"in {warehouse_id} than is reserved",
+                    kind="below-reserved",
+                )
+            await conn.execute(
+                _MOVEMENT,
+                {
+                    "w": warehouse_id,
+                    "sku": sku,
+                    "kind": "adjust",
+                    "delta": body.delta,
+                    "reason": body.reason,
+                },
+            )
+    except IntegrityError as exc:  # a negative delta on a SKU with no stock row
+        raise Problem(
+            409, f"adjusting by {body.delta} would leave negative stock", kind="below-reserved"
+        ) from exc
+    return _stock_view(row)
+
+
+@router.get("/stock/{sku}")
+async def read_stock(sku: str, caller: Reader, engine: EngineDep) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT s.warehouse_id, s.sku, s.on_hand, s.reserved FROM stock s "
+                    "JOIN warehouses w ON w.id = s.warehouse_id WHERE s.sku = :sku "
+                    "ORDER BY w.priority, s.warehouse_id"
+                ),
+                {"sku": sku},
+            )
+        ).all()
+    if not rows:
+        raise Problem(404, f"SKU {sku} is not stocked in any warehouse", kind="not-found")
+    warehouses = [_stock_view(r) for r in rows]
+    for w in warehouses:
+        del w["sku"]
+    return {
+        "sku": sku,
+        "available": sum(w["available"] for w in warehouses),
+        "warehouses": warehouses,
+    }

@@ -1,0 +1,174 @@
+"""Orders: submit, read, list, timeline, and the operator actions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.deps import CallerDep, EngineDep, Operator, Reader, SettingsDep, Submitter, TemporalDep
+from api.errors import Problem
+from api.intake import submit_order
+from api.orders_read import list_orders, live_view, load_row
+from api.schemas import OperatorNote, OrderCreate
+from oms.domain.ids import order_workflow_id
+from oms.domain.messages import ActionResult, OperatorAction
+from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+STATUSES = [s.value for s in OrderStatus]
+_PAST = {"cancel": "cancelled", "approve": "approved", "reject": "rejected"}
+
+
+@router.post("", status_code=202)
+async def create_order(
+    body: OrderCreate,
+    caller: Submitter,
+    engine: EngineDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    if caller.role == "channel" and caller.channel != body.channel:
+        raise Problem(
+            403, f"this key submits for channel '{caller.channel}' only", kind="forbidden"
+        )
+    view, replayed = await submit_order(engine, client, settings, body, idempotency_key)
+    headers = {"Location": f"/v1/orders/{view['id']}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(view, status_code=202, headers=headers)
+
+
+@router.get("")
+async def read_orders(
+    caller: Reader,
+    engine: EngineDep,
+    status: Annotated[str | None, Query()] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> dict[str, Any]:
+    if status is not None and status not in STATUSES:
+        raise Problem(
+            422,
+            f"unknown status '{status}'",
+            kind="validation-error",
+            errors=[{"field": "status", "message": f"one of {', '.join(STATUSES)}"}],
+        )
+    if caller.role == "channel":
+        if channel is not None and channel != caller.channel:
+            return {"items": [], "next_cursor": None}
+        channel = caller.channel
+    filters = {"status": status, "channel": channel, "customer_id": customer_id}
+    return await list_orders(engine, filters=filters, limit=limit, cursor=cursor)
+
+
+@router.get("/{order_id}")
+async def read_order(
+    order_id: str, caller: Reader, engine: EngineDep, request: Request
+) -> dict[str, Any]:
+    row = await load_row(engine, order_id, caller)
+    client = await request.app.state.temporal.get()
+    return await live_view(client, row)
+
+
+@router.get("/{order_id}/events")
+async def read_order_events(order_id: str, caller: Reader, engine: EngineDep) -> dict[str, Any]:
+    await load_row(engine, order_id, caller)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT seq, type, status, data, created_at FROM order_events "
+                    "WHERE order_id = :id ORDER BY seq"
+                ),
+                {"id": order_id},
+            )
+        ).all()
+    return {
+        "items": [
+            {
+                "seq": r.seq,
+                "type": r.type,
+                "status": r.status,
+                "data": r.data,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ]
+    }
+
+
+async def _act(
+    action: str,
+    order_id: str,
+    caller: CallerDep,
+    note: OperatorNote | None,
+    engine: EngineDep,
+    client: TemporalDep,
+) -> JSONResponse:
+    row = await load_row(engine, order_id, caller)
+    status = OrderStatus(row.status)
+    if status in TERMINAL or (action == "cancel" and status not in CANCELLABLE):
+        raise Problem(
+            409,
+            f"order is {status}; it can no longer be {_PAST[action]}",
+            kind="invalid-state",
+            order_status=status.value,
+        )
+    note = note or OperatorNote()
+    handle = client.get_workflow_handle(order_workflow_id(order_id))
+    try:
+        await handle.execute_update(
+            f"request_{action}",
+            OperatorAction(caller.name, note.reason, note.note),
+            result_type=ActionResult,
+        )
+    except WorkflowUpdateFailedError as exc:
+        message = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
+        raise Problem(409, message, kind="invalid-state") from exc
+    except RPCError as exc:
+        raise Problem(
+            409, "the order's workflow is no longer running", kind="invalid-state"
+        ) from exc
+    return JSONResponse(await live_view(client, row), status_code=202)
+
+
+@router.post("/{order_id}/cancel", status_code=202)
+async def cancel_order(
+    order_id: str,
+    caller: Operator,
+    engine: EngineDep,
+    client: TemporalDep,
+    note: OperatorNote | None = None,
+) -> JSONResponse:
+    return await _act("cancel", order_id, caller, note, engine, client)
+
+
+@router.post("/{order_id}/approve", status_code=202)
+async def approve_order(
+    order_id: str,
+    caller: Operator,
+    engine: EngineDep,
+    client: TemporalDep,
+    note: OperatorNote | None = None,
+) -> JSONResponse:
+    return await _act("approve", order_id, caller, note, engine, client)
+
+
+@router.post("/{order_id}/reject", status_code=202)
+async def reject_order(
+    order_id: str,
+    caller: Operator,
+    engine: EngineDep,
+    client: TemporalDep,
+    note: OperatorNote | None = None,
+) -> JSONResponse:
+    return await _act("reject", order_id, caller, note, engine, client)

@@ -1,0 +1,124 @@
+"""Webhooks from warehouses and carriers, verified by their HMAC signatures.
+
+Each event becomes a signal to the shipment's workflow; the workflow ignores events that
+do not move the parcel forward, so partners may safely deliver an event twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import text
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import EngineDep, SettingsDep, TemporalDep
+from api.errors import Problem
+from api.schemas import CarrierEventIn, WarehouseEventIn
+from oms.domain.ids import shipment_workflow_id
+from oms.domain.messages import ShipmentEvent
+from oms.logging import get_logger
+from oms.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+router = APIRouter(prefix="/v1", tags=["webhooks"])
+log = get_logger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _verified(request: Request, secret: str, tolerance: int, model: type[M]) -> M:
+    body = await request.body()
+    headers = request.headers
+    if not verify(
+        secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, tolerance
+    ):
+        raise Problem(401, "missing, stale or invalid request signature", kind="invalid-signature")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        raise Problem(422, "invalid event", kind="validation-error", errors=errors) from exc
+
+
+async def _signal(client: Any, event: ShipmentEvent, signal: str) -> dict[str, Any]:
+    handle = client.get_workflow_handle(shipment_workflow_id(event.shipment_id))
+    try:
+        await handle.signal(signal, event)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # The shipment's workflow has finished: the event is a late duplicate.
+        return {"accepted": False, "detail": "shipment already completed"}
+    return {"accepted": True}
+
+
+@router.post("/warehouse-events", status_code=202)
+async def receive_warehouse_event(
+    request: Request, engine: EngineDep, client: TemporalDep, settings: SettingsDep
+) -> dict[str, Any]:
+    event = await _verified(
+        request, settings.wms_webhook_secret, settings.webhook_tolerance_s, WarehouseEventIn
+    )
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "UPDATE shipments SET tracking_number = :t, carrier = COALESCE(:c, carrier), "
+                    "updated_at = now() WHERE id = :id RETURNING order_id"
+                ),
+                {"t": event.tracking_number, "c": event.carrier, "id": event.shipment_id},
+            )
+        ).first()
+    if row is None:
+        raise Problem(404, f"no shipment {event.shipment_id}", kind="not-found")
+    log.info(
+        "warehouse_event", order_id=row.order_id, shipment_id=event.shipment_id, type=event.type
+    )
+    return await _signal(
+        client,
+        ShipmentEvent(
+            event.shipment_id,
+            event.type,
+            event.event_id,
+            event.tracking_number,
+            event.carrier,
+            event.occurred_at,
+        ),
+        "warehouse_event",
+    )
+
+
+@router.post("/carrier-events", status_code=202)
+async def receive_carrier_event(
+    request: Request, engine: EngineDep, client: TemporalDep, settings: SettingsDep
+) -> dict[str, Any]:
+    event = await _verified(
+        request, settings.carrier_webhook_secret, settings.webhook_tolerance_s, CarrierEventIn
+    )
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT id, order_id FROM shipments WHERE tracking_number = :t"),
+                {"t": event.tracking_number},
+            )
+        ).first()
+    if row is None:
+        raise Problem(
+            404, f"no shipment with tracking number {event.tracking_number}", kind="not-found"
+        )
+    log.info("carrier_event", order_id=row.order_id, shipment_id=row.id, status=event.status)
+    return await _signal(
+        client,
+        ShipmentEvent(
+            row.id,
+            event.status,
+            event.event_id,
+            event.tracking_number,
+            event.carrier,
+            event.occurred_at,
+        ),
+        "carrier_event",
+    )

@@ -1,0 +1,131 @@
+"""Request bodies. Responses are the order view and small dicts built by the routers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from oms.domain.iso import is_country, is_currency
+
+CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
+Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")]
+MAX_LINES = 500
+
+
+def _country_code(value: str) -> str:
+    if not is_country(value):
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code such as 'DE'")
+    return value
+
+
+def _currency_code(value: str) -> str:
+    if not is_currency(value):
+        raise ValueError("must be an ISO 4217 currency code such as 'EUR'")
+    return value
+
+
+Country = Annotated[str, AfterValidator(_country_code)]
+Currency = Annotated[str, AfterValidator(_currency_code)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerIn(Strict):
+    id: Ident
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+    name: Text
+
+
+class AddressIn(Strict):
+    name: Text
+    line1: Text
+    line2: Annotated[str, Field(max_length=200)] | None = None
+    city: Text
+    region: Annotated[str, Field(max_length=100)] | None = None
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Country
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class LineIn(Strict):
+    sku: Sku
+    quantity: Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+    # Checked against the currency's minor units by the intake, which knows the currency.
+    unit_price: Annotated[str, Field(max_length=32)]
+
+
+class PaymentIn(Strict):
+    method: Annotated[str, Field(min_length=1, max_length=32)]
+    token: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class OrderCreate(Strict):
+    channel: Annotated[str, Field(pattern=CHANNEL_PATTERN)]
+    external_id: Ident
+    customer: CustomerIn
+    shipping_address: AddressIn
+    currency: Currency
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+    payment: PaymentIn
+
+
+class OperatorNote(Strict):
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class WarehouseCreate(Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")]
+    name: Text
+    country: Country
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    priority: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 100
+
+
+class StockSet(Strict):
+    on_hand: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
+
+
+class StockAdjust(Strict):
+    delta: Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
+    reason: Text
+
+    @field_validator("delta")
+    @classmethod
+    def _non_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be zero")
+        return value
+
+
+class KeyCreate(Strict):
+    name: Text
+    role: Literal["channel", "operator", "admin"]
+    channel: Annotated[str, Field(pattern=CHANNEL_PATTERN)] | None = None
+
+
+class WarehouseEventIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    event_id: Annotated[str, Field(min_length=1, max_length=128)]
+    type: Literal["shipped"]
+    shipment_id: Annotated[str, Field(min_length=1, max_length=128)]
+    tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
+    carrier: Annotated[str, Field(max_length=64)] | None = None
+    occurred_at: str | None = None
+
+
+class CarrierEventIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    event_id: Annotated[str, Field(min_length=1, max_length=128)]
+    tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
+    status: Literal["in_transit", "out_for_delivery", "delivered"]
+    carrier: Annotated[str, Field(max_length=64)] | None = None
+    occurred_at: str | None = None

@@ -1,0 +1,126 @@
+"""The ``oms`` command.
+
+    oms dev                      everything on embedded defaults (make dev)
+    oms api | worker | sim       one production process each
+    oms migrate                  create or update the schema
+    oms keys create --role R --name N [--channel C]
+
+Configuration comes from the environment (see ``oms.settings``). The API and the worker are
+started by module path so that this core package never imports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+
+from oms.settings import get_settings
+
+
+def _exit(status: int) -> None:
+    # A process that used a Temporal client can crash while the interpreter shuts down
+    # (sdk-python issue 300) after its work is done: flush and leave directly.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _serve(app_path: str, port: int, variable: str, what: str) -> None:
+    import uvicorn
+
+    from oms.ports import require_free
+
+    settings = get_settings()
+    require_free(settings.host, port, what, variable)
+    uvicorn.run(
+        app_path, factory=True, host=settings.host, port=port, log_level="warning", access_log=False
+    )
+
+
+def cmd_api(_: argparse.Namespace) -> None:
+    _serve("api.main:app_from_env", get_settings().api_port, "OMS_API_PORT", "API")
+    _exit(0)
+
+
+def cmd_sim(_: argparse.Namespace) -> None:
+    _serve("simulators.main:app_from_env", get_settings().sim_port, "OMS_SIM_PORT", "simulators")
+    _exit(0)
+
+
+def cmd_worker(_: argparse.Namespace) -> None:
+    worker = importlib.import_module("worker.main")
+    asyncio.run(worker.run_worker(get_settings()))
+    _exit(0)
+
+
+async def _migrate() -> None:
+    from oms.db.engine import make_engine
+    from oms.db.migrate import migrate
+
+    engine = make_engine(get_settings(), pool_size=1)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    asyncio.run(_migrate())
+    print("schema is up to date")
+
+
+async def _create_key(args: argparse.Namespace) -> None:
+    from oms.db.engine import make_engine
+    from oms.db.migrate import migrate
+    from oms.keys import create_key
+
+    engine = make_engine(get_settings(), pool_size=1)
+    try:
+        await migrate(engine)
+        new = await create_key(engine, name=args.name, role=args.role, channel=args.channel)
+    finally:
+        await engine.dispose()
+    scope = f" for channel {new.channel}" if new.channel else ""
+    print(f"created {new.role} key #{new.id} '{new.name}'{scope}; it is shown only once:")
+    print(new.key)
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    asyncio.run(_create_key(args))
+
+
+def cmd_dev(_: argparse.Namespace) -> None:
+    from oms.dev import run_dev
+
+    _exit(run_dev(get_settings()))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="oms", description="Order management system")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="start everything on embedded defaults").set_defaults(fn=cmd_dev)
+    sub.add_parser("api", help="serve the HTTP API").set_defaults(fn=cmd_api)
+    sub.add_parser("worker", help="run the Temporal worker").set_defaults(fn=cmd_worker)
+    sub.add_parser("sim", help="serve the partner simulators").set_defaults(fn=cmd_sim)
+    sub.add_parser("migrate", help="create or update the schema").set_defaults(fn=cmd_migrate)
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="create an API key and print it")
+    create.add_argument("--role", required=True, choices=["channel", "operator", "admin"])
+    create.add_argument("--name", required=True)
+    create.add_argument("--channel", help="sales channel of a channel key (default: the name)")
+    create.set_defaults(fn=cmd_keys_create)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""The async engine: one per process, built from settings."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from oms.settings import Settings
+
+
+def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        settings.async_database_url(),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )

@@ -1,0 +1,162 @@
+"""The tables PostgreSQL keeps: the facts of the OMS.
+
+Stock is the only authority on inventory; ``reserved <= on_hand`` is a CHECK so no code
+path, however buggy, can promise more than is on the shelf.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Numeric,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kw)
+    )
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    role: str
+    channel: str | None = None
+    prefix: str
+    key_hash: str = Field(unique=True)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Warehouse(SQLModel, table=True):
+    __tablename__ = "warehouses"
+    id: str = Field(primary_key=True)
+    name: str
+    country: str
+    lat: float
+    lon: float
+    priority: int
+    created_at: datetime = _ts()
+
+
+class Stock(SQLModel, table=True):
+    __tablename__ = "stock"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="stock_on_hand_non_negative"),
+        CheckConstraint("reserved >= 0", name="stock_reserved_non_negative"),
+        CheckConstraint("reserved <= on_hand", name="stock_reserved_within_on_hand"),
+        Index("ix_stock_sku", "sku"),
+    )
+    warehouse_id: str = Field(primary_key=True, foreign_key="warehouses.id")
+    sku: str = Field(primary_key=True)
+    on_hand: int = 0
+    reserved: int = 0
+    updated_at: datetime = _ts()
+
+
+class StockMovement(SQLModel, table=True):
+    """Journal of every change to stock, with why it happened."""
+
+    __tablename__ = "stock_movements"
+    id: int | None = Field(default=None, primary_key=True)
+    warehouse_id: str
+    sku: str
+    kind: str  # set | adjust | reserve | release | commit
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+    reason: str | None = None
+    order_id: str | None = Field(default=None, index=True)
+    created_at: datetime = _ts()
+
+
+class Reservation(SQLModel, table=True):
+    __tablename__ = "reservations"
+    __table_args__ = (
+        UniqueConstraint("order_id", "warehouse_id", "sku", name="reservations_order_wh_sku"),
+        CheckConstraint("quantity > 0", name="reservations_quantity_positive"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True)
+    warehouse_id: str = Field(foreign_key="warehouses.id")
+    sku: str
+    quantity: int
+    status: str = "held"  # held | committed | released
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Order(SQLModel, table=True):
+    """The orders read model: the last view the workflow recorded, plus intake facts."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="orders_channel_external_id"),
+        UniqueConstraint("channel", "idempotency_key", name="orders_channel_idempotency_key"),
+        Index("ix_orders_created", "created_at", "id"),
+    )
+    id: str = Field(primary_key=True)
+    channel: str = Field(index=True)
+    external_id: str
+    idempotency_key: str | None = None
+    request_hash: str
+    customer_id: str = Field(index=True)
+    status: str = Field(index=True)
+    failure_reason: str | None = None
+    last_seq: int = 0
+    view: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class OrderEvent(SQLModel, table=True):
+    __tablename__ = "order_events"
+    order_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    type: str
+    status: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = _ts()
+
+
+class Shipment(SQLModel, table=True):
+    __tablename__ = "shipments"
+    id: str = Field(primary_key=True)
+    order_id: str = Field(index=True)
+    warehouse_id: str
+    status: str
+    tracking_number: str | None = Field(default=None, unique=True)
+    carrier: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Payment(SQLModel, table=True):
+    """The OMS payment ledger: one row per step and idempotency key."""
+
+    __tablename__ = "payments"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True)
+    kind: str  # authorize | capture | void | refund
+    status: str  # succeeded | declined | failed
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
+    currency: str
+    idempotency_key: str = Field(unique=True)
+    gateway_reference: str | None = None
+    error: str | None = None
+    created_at: datetime = _ts()

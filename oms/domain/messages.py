@@ -1,0 +1,240 @@
+"""Dataclasses that cross the Temporal boundary: workflow inputs, activity inputs and
+outputs, signals, updates and the live order view.
+
+One dataclass in and one out per workflow, activity and message, so each can gain
+optional fields without breaking workflows already running. Money is a decimal string.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Customer:
+    id: str
+    email: str
+    name: str
+
+
+@dataclass
+class Address:
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    line2: str | None = None
+    region: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass
+class OrderLine:
+    sku: str
+    quantity: int
+    unit_price: str
+
+
+@dataclass
+class PaymentInstrument:
+    method: str
+    token: str
+
+
+@dataclass
+class Totals:
+    subtotal: str
+    total: str
+
+
+@dataclass
+class PaymentView:
+    method: str
+    status: str = "pending"  # pending | authorized | declined | captured | voided | failed
+    authorized: str = "0"
+    captured: str = "0"
+
+
+@dataclass
+class SkuQuantity:
+    sku: str
+    quantity: int
+
+
+@dataclass
+class ShipmentView:
+    id: str
+    warehouse_id: str
+    status: str
+    lines: list[SkuQuantity]
+    tracking_number: str | None = None
+    carrier: str | None = None
+
+
+@dataclass
+class HoldView:
+    reasons: list[str]
+    since: str
+
+
+@dataclass
+class OrderView:
+    id: str
+    channel: str
+    external_id: str
+    status: str
+    customer: Customer
+    shipping_address: Address
+    currency: str
+    lines: list[OrderLine]
+    totals: Totals
+    payment: PaymentView
+    created_at: str
+    updated_at: str
+    shipments: list[ShipmentView] = field(default_factory=list)
+    hold: HoldView | None = None
+    failure_reason: str | None = None
+    cancellation: dict[str, str] | None = None
+
+
+@dataclass
+class OrderInput:
+    """What the API hands to a new order workflow: the accepted order as first seen."""
+
+    view: OrderView
+    payment_token: str
+
+
+# --- activities ---------------------------------------------------------------------
+
+
+@dataclass
+class PaymentCommand:
+    order_id: str
+    kind: str  # authorize | capture | void | refund
+    amount: str
+    currency: str
+    token: str = ""
+    method: str = ""
+
+
+@dataclass
+class PaymentOutcome:
+    kind: str
+    status: str  # succeeded | declined
+    amount: str
+    reference: str | None = None
+
+
+@dataclass
+class ReserveRequest:
+    order_id: str
+    lines: list[SkuQuantity]
+
+
+@dataclass
+class WarehouseAllocation:
+    warehouse_id: str
+    lines: list[SkuQuantity]
+
+
+@dataclass
+class ReserveResult:
+    allocations: list[WarehouseAllocation]
+
+
+@dataclass
+class ReleaseRequest:
+    order_id: str
+    reason: str
+
+
+@dataclass
+class StockChangeResult:
+    units: int
+
+
+@dataclass
+class CommitRequest:
+    order_id: str
+    shipment_id: str
+    warehouse_id: str
+
+
+@dataclass
+class DispatchRequest:
+    order_id: str
+    shipment_id: str
+    warehouse_id: str
+    lines: list[SkuQuantity]
+    address: Address
+
+
+@dataclass
+class DispatchResult:
+    reference: str
+
+
+@dataclass
+class RecordEvent:
+    """One step of an order: appended to the timeline and folded into the read model."""
+
+    seq: int
+    type: str
+    view: OrderView
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ShipmentRecord:
+    shipment_id: str
+    order_id: str
+    warehouse_id: str
+    status: str
+    tracking_number: str | None = None
+    carrier: str | None = None
+
+
+# --- child workflow and messages ----------------------------------------------------
+
+
+@dataclass
+class ShipmentInput:
+    order_id: str
+    parent_workflow_id: str
+    shipment: ShipmentView
+    address: Address
+
+
+@dataclass
+class ShipmentResult:
+    shipment_id: str
+    status: str
+
+
+@dataclass
+class ShipmentEvent:
+    """A warehouse or carrier event about one shipment (``shipped``, ``in_transit``, ...)."""
+
+    shipment_id: str
+    status: str
+    event_id: str = ""
+    tracking_number: str | None = None
+    carrier: str | None = None
+    occurred_at: str | None = None
+
+
+@dataclass
+class OperatorAction:
+    by: str
+    reason: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class ActionResult:
+    accepted: bool
+    status: str

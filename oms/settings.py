@@ -1,0 +1,106 @@
+"""One settings object for every process, read from the environment.
+
+Variables are prefixed ``OMS_`` except the two that point at external servers,
+``DATABASE_URL`` and ``TEMPORAL_ADDRESS``, which keep their conventional names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TASK_QUEUE = "oms-orders"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
+
+    env: str = "development"
+    home: Path = Path(".oms")
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "OMS_DATABASE_URL")
+    )
+    temporal_address: str | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS", "OMS_TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = "default"
+    task_queue: str = TASK_QUEUE
+
+    host: str = "127.0.0.1"
+    api_port: int = 8000
+    sim_port: int = 8100
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+
+    admin_api_key: str | None = None
+    max_body_bytes: int = 1_048_576
+
+    # Outbound adapters: where the payment gateway and the WMS live, and our keys there.
+    payment_gateway_url: str | None = None
+    payment_gateway_key: str = "sandbox-gateway-key"
+    wms_url: str | None = None
+    wms_api_key: str = "sandbox-wms-key"
+    # Inbound webhooks: shared secrets the WMS and the carrier sign their requests with.
+    wms_webhook_secret: str = "sandbox-wms-webhook-secret"
+    carrier_webhook_secret: str = "sandbox-carrier-webhook-secret"
+    webhook_tolerance_s: int = 300
+
+    # Simulators: where they post their callbacks and how fast the parcel travels.
+    api_url: str | None = None
+    sim_ship_delay_s: float = 3.0
+    sim_carrier_step_s: float = 3.0
+    sim_poll_interval_s: float = 0.25
+
+    @model_validator(mode="after")
+    def _refuse_sandbox_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            for name in (
+                "payment_gateway_key",
+                "wms_api_key",
+                "wms_webhook_secret",
+                "carrier_webhook_secret",
+            ):
+                if str(getattr(self, name)).startswith("sandbox-"):
+                    raise ValueError(f"OMS_{name.upper()} must be set outside development")
+        return self
+
+    @property
+    def api_base_url(self) -> str:
+        return self.api_url or f"http://{self.host}:{self.api_port}"
+
+    @property
+    def sim_base_url(self) -> str:
+        return f"http://{self.host}:{self.sim_port}"
+
+    @property
+    def gateway_base_url(self) -> str:
+        return self.payment_gateway_url or f"{self.sim_base_url}/gateway"
+
+    @property
+    def wms_base_url(self) -> str:
+        return self.wms_url or f"{self.sim_base_url}/wms"
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"{self.host}:{self.temporal_port}"
+
+    def async_database_url(self) -> str:
+        """The database URL with the asyncpg driver, whatever scheme it was given in."""
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (oms dev sets it for the embedded server)")
+        url = self.database_url
+        for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        raise RuntimeError("DATABASE_URL must be a postgresql:// URL")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,40 @@
+"""Connecting to Temporal, with the search attributes the order workflows need."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from oms.domain.search_attributes import ALL_KEYS
+from oms.settings import Settings
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+
+
+async def register_search_attributes(client: Client, namespace: str) -> None:
+    """Register the Keyword attributes on a server that lacks them (idempotent)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for key in ALL_KEYS
+        if key.name not in existing.custom_attributes
+    }
+    if not missing:
+        return
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    except RPCError as exc:
+        if "already" not in str(exc).lower():
+            raise

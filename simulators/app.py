@@ -1,0 +1,41 @@
+"""The simulators' process: the sandbox gateway, the WMS and the carrier in one app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oms.db.engine import make_engine
+from oms.settings import Settings
+from simulators import gateway, wms
+from simulators.tables import create_tables
+
+
+def create_sim_app(settings: Settings, engine: AsyncEngine | None = None) -> FastAPI:
+    owned = engine is None
+    db = engine or make_engine(settings, pool_size=5)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await create_tables(db)
+        courier = wms.Courier(db, settings)
+        task = asyncio.create_task(courier.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await courier.aclose()
+        if owned:
+            await db.dispose()
+
+    app = FastAPI(title="OMS simulators", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = db
+    app.include_router(gateway.router)
+    app.include_router(wms.router)
+    return app

@@ -1,0 +1,176 @@
+"""Sandbox payment gateway. Tokens: ``tok_ok`` authorizes, ``tok_declined`` declines,
+``tok_flaky`` fails twice with 503 and then authorizes.
+
+Every call is idempotent by its ``Idempotency-Key``: a repeated key gets the stored answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+router = APIRouter(prefix="/gateway", tags=["sandbox gateway"])
+FLAKY_FAILURES = 2
+
+
+def _answer(code: int, body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, status_code=code)
+
+
+def _authorized(request: Request, authorization: str | None) -> bool:
+    return authorization == f"Bearer {request.app.state.settings.payment_gateway_key}"
+
+
+async def _claim(conn: AsyncConnection, key: str, kind: str) -> Any:
+    await conn.execute(
+        text(
+            "INSERT INTO sim_gateway_requests (idempotency_key, kind) VALUES (:k, :kind) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        {"k": key, "kind": kind},
+    )
+    return (
+        await conn.execute(
+            text(
+                "SELECT attempts, status_code, response FROM sim_gateway_requests "
+                "WHERE idempotency_key = :k FOR UPDATE"
+            ),
+            {"k": key},
+        )
+    ).one()
+
+
+async def _store(conn: AsyncConnection, key: str, code: int, body: dict[str, Any]) -> JSONResponse:
+    await conn.execute(
+        text(
+            "UPDATE sim_gateway_requests SET status_code = :c, response = CAST(:r AS jsonb), "
+            "attempts = attempts + 1 WHERE idempotency_key = :k"
+        ),
+        {"c": code, "r": json.dumps(body), "k": key},
+    )
+    return _answer(code, body)
+
+
+def _amount(body: dict[str, Any]) -> Decimal | None:
+    try:
+        value = Decimal(str(body.get("amount")))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and value >= 0 else None
+
+
+async def _handle(
+    request: Request, key: str | None, authorization: str | None, kind: str, auth_id: str | None
+) -> JSONResponse:
+    if not _authorized(request, authorization):
+        return _answer(401, {"detail": "bad gateway API key"})
+    if not key:
+        return _answer(400, {"detail": "Idempotency-Key header is required"})
+    body = await request.json() if await request.body() else {}
+    engine = request.app.state.engine
+    async with engine.begin() as conn:
+        claim = await _claim(conn, key, kind)
+        if claim.status_code is not None:
+            return _answer(claim.status_code, claim.response)
+        if kind == "authorize":
+            if body.get("token") == "tok_flaky" and claim.attempts < FLAKY_FAILURES:
+                await conn.execute(
+                    text(
+                        "UPDATE sim_gateway_requests SET attempts = attempts + 1 "
+                        "WHERE idempotency_key = :k"
+                    ),
+                    {"k": key},
+                )
+                return _answer(503, {"detail": "temporarily unavailable"})
+            code, answer = await _authorize(conn, key, body)
+        else:
+            code, answer = await _settle(conn, kind, auth_id or "", body)
+        return await _store(conn, key, code, answer)
+
+
+async def _authorize(
+    conn: AsyncConnection, key: str, body: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    amount = _amount(body)
+    if amount is None or not body.get("currency"):
+        return 422, {"detail": "amount and currency are required"}
+    auth_id = "auth_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    if body.get("token") not in ("tok_ok", "tok_flaky"):
+        return 402, {"id": auth_id, "status": "declined", "detail": "card declined"}
+    await conn.execute(
+        text(
+            "INSERT INTO sim_gateway_authorizations (id, token, currency, amount) "
+            "VALUES (:id, :t, :c, :a)"
+        ),
+        {"id": auth_id, "t": body["token"], "c": body["currency"], "a": amount},
+    )
+    return 201, {"id": auth_id, "status": "authorized", "amount": str(amount)}
+
+
+async def _settle(
+    conn: AsyncConnection, kind: str, auth_id: str, body: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    auth = (
+        await conn.execute(
+            text(
+                "SELECT amount, captured, refunded, voided FROM sim_gateway_authorizations "
+                "WHERE id = :id FOR UPDATE"
+            ),
+            {"id": auth_id},
+        )
+    ).first()
+    if auth is None:
+        return 404, {"detail": f"no authorization {auth_id}"}
+    if kind == "void":
+        if auth.captured > 0:
+            return 409, {"detail": "already captured; refund instead"}
+        await conn.execute(
+            text("UPDATE sim_gateway_authorizations SET voided = true WHERE id = :id"),
+            {"id": auth_id},
+        )
+        return 200, {"id": auth_id, "status": "voided"}
+    amount = _amount(body)
+    if amount is None:
+        return 422, {"detail": "amount is required"}
+    if kind == "capture":
+        if auth.voided or auth.captured + amount > auth.amount:
+            return 409, {"detail": "capture exceeds the open authorization"}
+        column = "captured"
+    else:
+        if auth.refunded + amount > auth.captured:
+            return 409, {"detail": "refund exceeds what was captured"}
+        column = "refunded"
+    await conn.execute(
+        text(f"UPDATE sim_gateway_authorizations SET {column} = {column} + :a WHERE id = :id"),
+        {"a": amount, "id": auth_id},
+    )
+    return 200, {"id": auth_id, "status": column, "amount": str(amount)}
+
+
+@router.post("/authorizations")
+async def authorize(
+    request: Request,
+    idempotency_key: str | None = Header(None),
+    authorization: str | None = Header(None),
+) -> JSONResponse:
+    return await _handle(request, idempotency_key, authorization, "authorize", None)
+
+
+@router.post("/authorizations/{auth_id}/{action}")
+async def settle(
+    auth_id: str,
+    action: str,
+    request: Request,
+    idempotency_key: str | None = Header(None),
+    authorization: str | None = Header(None),
+) -> JSONResponse:
+    if action not in ("capture", "void", "refund"):
+        return _answer(404, {"detail": f"unknown action {action}"})
+    return await _handle(request, idempotency_key, authorization, action, auth_id)

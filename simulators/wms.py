@@ -1,0 +1,170 @@
+"""WMS and carrier simulator.
+
+The WMS accepts a dispatch and remembers it in its own table. A courier loop then plays
+the parcel's life: after ``sim_ship_delay_s`` the warehouse posts ``shipped`` with a
+tracking number to the OMS, then the carrier posts ``in_transit``, ``out_for_delivery`` and
+``delivered`` every ``sim_carrier_step_s``. Callbacks are signed like a real partner's and
+retried with backoff until the OMS accepts them; progress is stored, so a restart resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from oms.logging import get_logger
+from oms.settings import Settings
+from oms.webhooks import signed_headers
+
+router = APIRouter(prefix="/wms", tags=["sandbox WMS"])
+log = get_logger("sim.wms")
+
+CARRIER = "SIMPOST"
+_STAGES = {0: "shipped", 1: "in_transit", 2: "out_for_delivery", 3: "delivered"}
+DONE = 4
+
+
+@router.post("/dispatches", status_code=202)
+async def create_dispatch(
+    request: Request, authorization: str | None = Header(None)
+) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    if authorization != f"Bearer {settings.wms_api_key}":
+        return JSONResponse({"detail": "bad WMS API key"}, status_code=401)
+    body = await request.json()
+    shipment_id = str(body.get("shipment_id") or "")
+    if not shipment_id or not body.get("lines"):
+        return JSONResponse({"detail": "shipment_id and lines are required"}, status_code=422)
+    tracking = "SIM" + hashlib.sha256(shipment_id.encode()).hexdigest()[:12].upper()
+    due = datetime.now(UTC) + timedelta(seconds=settings.sim_ship_delay_s)
+    async with request.app.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO sim_wms_dispatches (shipment_id, order_id, warehouse_id, "
+                "tracking_number, payload, next_at) "
+                "VALUES (:s, :o, :w, :t, CAST(:p AS jsonb), :due) "
+                "ON CONFLICT (shipment_id) DO NOTHING"
+            ),
+            {
+                "s": shipment_id,
+                "o": body.get("order_id", ""),
+                "w": body.get("warehouse_id", ""),
+                "t": tracking,
+                "p": json.dumps(body),
+                "due": due,
+            },
+        )
+    return JSONResponse({"reference": f"wms-{shipment_id}", "status": "accepted"}, status_code=202)
+
+
+def _callback(settings: Settings, row: Any) -> tuple[str, str, dict[str, Any]]:
+    """The URL, the signing secret and the body of the next event for a dispatch."""
+    status = _STAGES[row.stage]
+    occurred = datetime.now(UTC).isoformat()
+    event_id = f"{row.shipment_id}-{status}"
+    base = settings.api_base_url
+    if row.stage == 0:
+        body = {
+            "event_id": event_id,
+            "type": "shipped",
+            "shipment_id": row.shipment_id,
+            "tracking_number": row.tracking_number,
+            "carrier": CARRIER,
+            "occurred_at": occurred,
+        }
+        return f"{base}/v1/warehouse-events", settings.wms_webhook_secret, body
+    body = {
+        "event_id": event_id,
+        "tracking_number": row.tracking_number,
+        "status": status,
+        "carrier": CARRIER,
+        "occurred_at": occurred,
+    }
+    return f"{base}/v1/carrier-events", settings.carrier_webhook_secret, body
+
+
+class Courier:
+    """Delivers the due callbacks; one loop per simulator process."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._http = httpx.AsyncClient(timeout=5.0)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception as exc:  # keep the courier alive through database restarts
+                log.warning("courier_error", error=str(exc)[:200])
+            await asyncio.sleep(self._settings.sim_poll_interval_s)
+
+    async def tick(self) -> int:
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT shipment_id, order_id, tracking_number, stage, attempts "
+                        "FROM sim_wms_dispatches WHERE stage < :done AND next_at <= now() "
+                        "ORDER BY next_at LIMIT 20 FOR UPDATE SKIP LOCKED"
+                    ),
+                    {"done": DONE},
+                )
+            ).all()
+            for row in rows:
+                delivered = await self._post(row)
+                await conn.execute(
+                    text(
+                        "UPDATE sim_wms_dispatches SET stage = stage + :adv, attempts = :att, "
+                        "next_at = :next WHERE shipment_id = :s"
+                    ),
+                    self._next(row, delivered),
+                )
+        return len(rows)
+
+    def _next(self, row: Any, delivered: bool) -> dict[str, Any]:
+        if delivered:
+            delay = self._settings.sim_carrier_step_s
+            return {
+                "adv": 1,
+                "att": 0,
+                "s": row.shipment_id,
+                "next": datetime.now(UTC) + timedelta(seconds=delay),
+            }
+        backoff = min(30.0, 0.5 * 2**row.attempts)
+        return {
+            "adv": 0,
+            "att": row.attempts + 1,
+            "s": row.shipment_id,
+            "next": datetime.now(UTC) + timedelta(seconds=backoff),
+        }
+
+    async def _post(self, row: Any) -> bool:
+        url, secret, body = _callback(self._settings, row)
+        raw = json.dumps(body).encode()
+        try:
+            response = await self._http.post(url, content=raw, headers=signed_headers(secret, raw))
+        except httpx.HTTPError as exc:
+            log.info("callback_failed", order_id=row.order_id, url=url, error=type(exc).__name__)
+            return False
+        ok = response.status_code < 300
+        log.info(
+            "callback",
+            order_id=row.order_id,
+            shipment_id=row.shipment_id,
+            event=body.get("type") or body.get("status"),
+            status=response.status_code,
+        )
+        return ok
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

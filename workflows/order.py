@@ -1,0 +1,306 @@
+"""The order workflow: ``order-<id>``, from payment to delivery, with compensations.
+
+received -> payment_authorized -> reserved -> dispatched -> (partially_)shipped -> delivered;
+payment declined or no stock -> failed; cancel before dispatch -> cancelled. Every change is
+recorded through an activity (read model + timeline) and mirrored in ``OrderStatus``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from oms.domain.ids import shipment_id_for, shipment_workflow_id
+    from oms.domain.messages import (
+        ActionResult,
+        OperatorAction,
+        OrderInput,
+        OrderView,
+        PaymentCommand,
+        PaymentOutcome,
+        RecordEvent,
+        ReleaseRequest,
+        ReserveRequest,
+        ReserveResult,
+        ShipmentEvent,
+        ShipmentInput,
+        ShipmentView,
+        SkuQuantity,
+        StockChangeResult,
+    )
+    from oms.domain.search_attributes import ORDER_STATUS
+    from oms.domain.status import (
+        CANCELLABLE,
+        OrderStatus,
+        ShipmentStatus,
+        can_transition,
+        shipment_advances,
+        status_from_shipments,
+    )
+    from workflows.options import AUTHORIZE, MUST_COMPLETE
+
+S = OrderStatus
+
+
+class OrderStopped(Exception):
+    """Raised inside the workflow when the order ends early (failed or cancelled)."""
+
+    def __init__(self, status: OrderStatus, reason: str, detail: dict[str, Any] | None = None):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.detail = detail or {}
+
+
+def _error_type(err: ActivityError) -> str | None:
+    cause = err.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+@workflow.defn(name="order")
+class OrderWorkflow:
+    def __init__(self) -> None:
+        self._view: OrderView | None = None
+        self._token = ""
+        self._seq = 0
+        self._cancel: OperatorAction | None = None
+        self._dispatching = False
+        self._authorized = False
+        self._reserved = False
+        self._progress: list[ShipmentEvent] = []
+
+    @property
+    def view(self) -> OrderView:
+        assert self._view is not None
+        return self._view
+
+    # --- the order's path ------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: OrderInput) -> OrderView:
+        self._view = inp.view
+        self._token = inp.payment_token
+        try:
+            await self._authorize()
+            self._stop_if_cancelled()
+            await self._reserve()
+            self._stop_if_cancelled()
+            # No await between the last cancel check and this flag: from here on the
+            # cancel update's validator refuses, so a cancel can never race a dispatch.
+            self._dispatching = True
+            await self._ship()
+            await self._capture()
+            await self._record("order_delivered", S.DELIVERED)
+        except OrderStopped as stop:
+            await self._compensate(stop)
+        return self.view
+
+    async def _authorize(self) -> None:
+        view = self.view
+        cmd = PaymentCommand(
+            view.id, "authorize", view.totals.total, view.currency, self._token, view.payment.method
+        )
+        try:
+            await workflow.execute_activity(
+                "authorize_payment", cmd, result_type=PaymentOutcome, **AUTHORIZE
+            )
+        except ActivityError as err:
+            declined = _error_type(err) == "PaymentDeclined"
+            view.payment.status = "declined" if declined else "failed"
+            reason = "payment_declined" if declined else "payment_unavailable"
+            raise OrderStopped(S.FAILED, reason) from err
+        self._authorized = True
+        view.payment.status = "authorized"
+        view.payment.authorized = view.totals.total
+        await self._record(
+            "payment_authorized", S.PAYMENT_AUTHORIZED, {"amount": view.totals.total}
+        )
+
+    async def _reserve(self) -> None:
+        demand = [SkuQuantity(line.sku, line.quantity) for line in self.view.lines]
+        try:
+            result = await workflow.execute_activity(
+                "reserve_stock",
+                ReserveRequest(self.view.id, demand),
+                result_type=ReserveResult,
+                **MUST_COMPLETE,
+            )
+        except ActivityError as err:
+            if _error_type(err) == "OutOfStock":
+                details = err.cause.details if isinstance(err.cause, ApplicationError) else ()
+                skus = list(details[0]) if details else []
+                raise OrderStopped(S.FAILED, "out_of_stock", {"skus": skus}) from err
+            raise
+        self._reserved = True
+        self.view.shipments = [
+            ShipmentView(
+                shipment_id_for(self.view.id, n), a.warehouse_id, ShipmentStatus.PENDING, a.lines
+            )
+            for n, a in enumerate(result.allocations, start=1)
+        ]
+        await self._record(
+            "stock_reserved",
+            S.RESERVED,
+            {"warehouses": [a.warehouse_id for a in result.allocations]},
+        )
+
+    async def _ship(self) -> None:
+        view = self.view
+        children = []
+        for shipment in view.shipments:
+            child = await workflow.start_child_workflow(
+                "shipment",
+                ShipmentInput(
+                    view.id, workflow.info().workflow_id, shipment, view.shipping_address
+                ),
+                id=shipment_workflow_id(shipment.id),
+            )
+            children.append(child)
+        while any(s.status != ShipmentStatus.DELIVERED for s in view.shipments):
+            await workflow.wait_condition(lambda: bool(self._progress))
+            await self._apply_progress(self._progress.pop(0))
+        await asyncio.gather(*children)
+
+    async def _apply_progress(self, event: ShipmentEvent) -> None:
+        shipment = next((s for s in self.view.shipments if s.id == event.shipment_id), None)
+        if shipment is None or not shipment_advances(shipment.status, event.status):
+            return
+        shipment.status = event.status
+        shipment.tracking_number = event.tracking_number or shipment.tracking_number
+        shipment.carrier = event.carrier or shipment.carrier
+        implied = status_from_shipments(s.status for s in self.view.shipments)
+        data = {"shipment_id": shipment.id, "tracking_number": shipment.tracking_number}
+        await self._record(f"shipment_{event.status}", implied, data)
+
+    async def _capture(self) -> None:
+        view = self.view
+        cmd = PaymentCommand(view.id, "capture", view.totals.total, view.currency)
+        try:
+            await workflow.execute_activity(
+                "capture_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
+            )
+        except ActivityError as err:
+            # The goods are with the customer: the order still completes, and the failed
+            # capture is on the timeline and the ledger for finance to chase.
+            view.payment.status = "capture_failed"
+            await self._record("payment_capture_failed", None, {"error": str(err.cause)})
+            return
+        view.payment.status = "captured"
+        view.payment.captured = view.totals.total
+        await self._record("payment_captured", None, {"amount": view.totals.total})
+
+    # --- ending early ----------------------------------------------------------------
+
+    def _stop_if_cancelled(self) -> None:
+        if self._cancel is not None:
+            detail = {"by": self._cancel.by, "reason": self._cancel.reason or ""}
+            raise OrderStopped(S.CANCELLED, "cancelled", detail)
+
+    async def _compensate(self, stop: OrderStopped) -> None:
+        view = self.view
+        if self._reserved:
+            await workflow.execute_activity(
+                "release_stock",
+                ReleaseRequest(view.id, stop.reason),
+                result_type=StockChangeResult,
+                **MUST_COMPLETE,
+            )
+            self._reserved = False
+        if self._authorized:
+            cmd = PaymentCommand(view.id, "void", view.totals.total, view.currency)
+            await workflow.execute_activity(
+                "void_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
+            )
+            view.payment.status = "voided"
+            view.payment.authorized = "0"
+        if stop.status == S.CANCELLED:
+            view.cancellation = {k: str(v) for k, v in stop.detail.items()}
+        else:
+            view.failure_reason = stop.reason
+        event = "order_cancelled" if stop.status == S.CANCELLED else "order_failed"
+        await self._record(event, stop.status, {"reason": stop.reason, **stop.detail})
+
+    # --- recording -------------------------------------------------------------------
+
+    async def _record(self, kind: str, status: OrderStatus | None, data: dict[str, Any]) -> None:
+        view = self.view
+        if status is not None and status != view.status:
+            if not can_transition(S(view.status), status):
+                workflow.logger.warning("unexpected transition %s -> %s", view.status, status)
+            data = {**data, "from": view.status, "to": status.value}
+            view.status = status.value
+            workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
+        view.updated_at = workflow.now().isoformat()
+        self._seq += 1
+        await workflow.execute_activity(
+            "record_order_event", RecordEvent(self._seq, kind, view, data), **MUST_COMPLETE
+        )
+
+    # --- messages --------------------------------------------------------------------
+
+    def _cancel_refusal(self) -> str | None:
+        if self._dispatching or S(self.view.status) not in CANCELLABLE:
+            return f"order is {self.view.status}; it can no longer be cancelled"
+        return None
+
+    @workflow.update(name="request_cancel")
+    async def request_cancel(self, action: OperatorAction) -> ActionResult:
+        self._cancel = self._cancel or action
+        return ActionResult(True, self.view.status)
+
+    @request_cancel.validator
+    def _validate_cancel(self, action: OperatorAction) -> None:
+        refusal = self._cancel_refusal()
+        if refusal:
+            raise ValueError(refusal)
+
+    @workflow.signal(name="cancel")
+    def cancel(self, action: OperatorAction) -> None:
+        if self._cancel_refusal() is None:
+            self._cancel = self._cancel or action
+        else:
+            workflow.logger.info("cancel signal ignored: %s", self._cancel_refusal())
+
+    @workflow.update(name="request_approve")
+    async def request_approve(self, action: OperatorAction) -> ActionResult:
+        return ActionResult(False, self.view.status)
+
+    @request_approve.validator
+    def _validate_approve(self, action: OperatorAction) -> None:
+        raise ValueError(f"order is {self.view.status}; it is not on hold")
+
+    @workflow.update(name="request_reject")
+    async def request_reject(self, action: OperatorAction) -> ActionResult:
+        return ActionResult(False, self.view.status)
+
+    @request_reject.validator
+    def _validate_reject(self, action: OperatorAction) -> None:
+        raise ValueError(f"order is {self.view.status}; it is not on hold")
+
+    @workflow.signal(name="approve")
+    def approve(self, action: OperatorAction) -> None:
+        workflow.logger.info("approve ignored: order is not on hold")
+
+    @workflow.signal(name="reject")
+    def reject(self, action: OperatorAction) -> None:
+        workflow.logger.info("reject ignored: order is not on hold")
+
+    @workflow.signal(name="shipment_progress")
+    def shipment_progress(self, event: ShipmentEvent) -> None:
+        self._progress.append(event)
+
+    @workflow.signal(name="carrier_event")
+    async def carrier_event(self, event: ShipmentEvent) -> None:
+        """Operators may post a carrier event to the order; it goes to the shipment."""
+        if any(s.id == event.shipment_id for s in self.view.shipments):
+            await workflow.get_external_workflow_handle(
+                shipment_workflow_id(event.shipment_id)
+            ).signal("carrier_event", event)
+
+    @workflow.query(name="status")
+    def status(self) -> OrderView | None:
+        return self._view

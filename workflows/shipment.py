@@ -1,0 +1,108 @@
+"""One shipment: hand it to the warehouse, then follow it until the carrier delivers it.
+
+Warehouse and carrier webhooks arrive as signals; each must move the parcel forward or it
+is ignored, so duplicated or late deliveries of the same event change nothing.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from oms.domain.messages import (
+        CommitRequest,
+        DispatchRequest,
+        DispatchResult,
+        ShipmentEvent,
+        ShipmentInput,
+        ShipmentRecord,
+        ShipmentResult,
+        ShipmentView,
+        StockChangeResult,
+    )
+    from oms.domain.status import ShipmentStatus, shipment_advances
+    from workflows.options import DISPATCH, MUST_COMPLETE
+
+
+@workflow.defn(name="shipment")
+class ShipmentWorkflow:
+    def __init__(self) -> None:
+        self._shipment: ShipmentView | None = None
+        self._inbox: list[ShipmentEvent] = []
+
+    @workflow.run
+    async def run(self, inp: ShipmentInput) -> ShipmentResult:
+        self._shipment = shipment = inp.shipment
+        await workflow.execute_activity(
+            "dispatch_shipment",
+            DispatchRequest(
+                inp.order_id, shipment.id, shipment.warehouse_id, shipment.lines, inp.address
+            ),
+            result_type=DispatchResult,
+            **DISPATCH,
+        )
+        await self._advance(inp, ShipmentEvent(shipment.id, ShipmentStatus.DISPATCHED))
+        while shipment.status != ShipmentStatus.DELIVERED:
+            await workflow.wait_condition(lambda: bool(self._inbox))
+            event = self._inbox.pop(0)
+            if shipment_advances(shipment.status, event.status):
+                await self._advance(inp, event)
+        return ShipmentResult(shipment.id, shipment.status)
+
+    async def _advance(self, inp: ShipmentInput, event: ShipmentEvent) -> None:
+        shipment = self._shipment
+        assert shipment is not None
+        # A carrier scan can overtake the warehouse's "shipped" message; either way the
+        # goods have left, so the stock is committed once, before anything later.
+        shipped = ShipmentStatus.SHIPPED
+        if shipment_advances(shipment.status, shipped) and not shipment_advances(
+            event.status, shipped
+        ):
+            await self._commit_stock(inp)
+        shipment.status = event.status
+        shipment.tracking_number = event.tracking_number or shipment.tracking_number
+        shipment.carrier = event.carrier or shipment.carrier
+        await workflow.execute_activity(
+            "record_shipment",
+            ShipmentRecord(
+                shipment.id,
+                inp.order_id,
+                shipment.warehouse_id,
+                shipment.status,
+                shipment.tracking_number,
+                shipment.carrier,
+            ),
+            **MUST_COMPLETE,
+        )
+        progress = ShipmentEvent(
+            shipment.id,
+            shipment.status,
+            event.event_id,
+            shipment.tracking_number,
+            shipment.carrier,
+            event.occurred_at,
+        )
+        await workflow.get_external_workflow_handle(inp.parent_workflow_id).signal(
+            "shipment_progress", progress
+        )
+
+    async def _commit_stock(self, inp: ShipmentInput) -> None:
+        assert self._shipment is not None
+        await workflow.execute_activity(
+            "commit_stock",
+            CommitRequest(inp.order_id, self._shipment.id, self._shipment.warehouse_id),
+            result_type=StockChangeResult,
+            **MUST_COMPLETE,
+        )
+
+    @workflow.signal(name="warehouse_event")
+    def warehouse_event(self, event: ShipmentEvent) -> None:
+        self._inbox.append(event)
+
+    @workflow.signal(name="carrier_event")
+    def carrier_event(self, event: ShipmentEvent) -> None:
+        self._inbox.append(event)
+
+    @workflow.query(name="status")
+    def status(self) -> ShipmentView | None:
+        return self._shipment
