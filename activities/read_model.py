@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,14 +22,14 @@ log = get_logger(__name__)
 _APPEND = text(
     """
     INSERT INTO order_events (order_id, seq, type, status, data, created_at)
-    VALUES (:order_id, :seq, :type, :status, CAST(:data AS jsonb), CAST(:at AS timestamptz))
+    VALUES (:order_id, :seq, :type, :status, CAST(:data AS jsonb), :at)
     ON CONFLICT (order_id, seq) DO NOTHING
     """
 )
 _FOLD = text(
     """
     UPDATE orders SET status = :status, view = CAST(:view AS jsonb), failure_reason = :reason,
-                      last_seq = :seq, updated_at = CAST(:at AS timestamptz)
+                      last_seq = :seq, updated_at = :at
     WHERE id = :order_id AND last_seq < :seq
     """
 )
@@ -57,7 +58,7 @@ class ReadModelActivities:
             "data": json.dumps(event.data),
             "view": json.dumps(asdict(view)),
             "reason": view.failure_reason,
-            "at": view.updated_at,
+            "at": datetime.fromisoformat(view.updated_at),
         }
         async with self._engine.begin() as conn:
             await conn.execute(_APPEND, params)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.errors import Problem
@@ -163,9 +163,9 @@ async def start_order_workflow(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 [
-                    ORDER_STATUS.value_set(OrderStatus.RECEIVED.value),
-                    CUSTOMER_ID.value_set(view.customer.id),
-                    SALES_CHANNEL.value_set(view.channel),
+                    SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
+                    SearchAttributePair(CUSTOMER_ID, view.customer.id),
+                    SearchAttributePair(SALES_CHANNEL, view.channel),
                 ]
             ),
         )

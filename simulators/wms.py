@@ -161,7 +161,7 @@ class Courier:
             "callback",
             order_id=row.order_id,
             shipment_id=row.shipment_id,
-            event=body.get("type") or body.get("status"),
+            kind=body.get("type") or body.get("status"),
             status=response.status_code,
         )
         return ok

@@ -226,7 +226,10 @@ class OrderWorkflow:
 
     # --- recording -------------------------------------------------------------------
 
-    async def _record(self, kind: str, status: OrderStatus | None, data: dict[str, Any]) -> None:
+    async def _record(
+        self, kind: str, status: OrderStatus | None, data: dict[str, Any] | None = None
+    ) -> None:
+        data = data or {}
         view = self.view
         if status is not None and status != view.status:
             if not can_transition(S(view.status), status):

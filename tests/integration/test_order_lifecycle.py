@@ -1,0 +1,56 @@
+"""An order end to end over HTTP, on real PostgreSQL and Temporal, with the simulators."""
+
+from __future__ import annotations
+
+from tests.integration.helpers import (
+    add_warehouse,
+    order_body,
+    set_stock,
+    submit,
+    unique,
+    wait_for_status,
+)
+
+
+async def test_an_order_goes_from_received_to_delivered(admin):
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 10)
+
+    order = await submit(admin, order_body([(sku, 3, "12.50")]))
+    assert order["status"] == "received"
+    assert order["totals"] == {"subtotal": "37.50", "total": "37.50"}
+
+    done = await wait_for_status(admin, order["id"], {"delivered", "failed", "cancelled"})
+    assert done["status"] == "delivered", done
+    assert done["payment"]["status"] == "captured"
+    assert done["payment"]["captured"] == "37.50"
+    [shipment] = done["shipments"]
+    assert shipment["warehouse_id"] == wh
+    assert shipment["status"] == "delivered"
+    assert shipment["tracking_number"]
+
+    stock = (await admin.get(f"/v1/stock/{sku}")).json()
+    assert stock["available"] == 7
+    assert stock["warehouses"] == [
+        {"warehouse_id": wh, "on_hand": 7, "reserved": 0, "available": 7}
+    ]
+
+    events = (await admin.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+    statuses = [e["status"] for e in events]
+    for expected in (
+        "received",
+        "payment_authorized",
+        "reserved",
+        "dispatched",
+        "shipped",
+        "delivered",
+    ):
+        assert expected in statuses
+    assert [e["seq"] for e in events] == list(range(len(events)))
+
+    ledger = (await admin.get("/v1/payments", params={"order_id": order["id"]})).json()["items"]
+    assert [(p["kind"], p["status"], p["amount"]) for p in ledger] == [
+        ("authorize", "succeeded", "37.50"),
+        ("capture", "succeeded", "37.50"),
+    ]
