@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -27,28 +29,40 @@ log = get_logger(__name__)
 WORKFLOWS = [OrderWorkflow, ShipmentWorkflow]
 
 
-def build_worker(client: Client, engine: AsyncEngine, settings: Settings) -> Worker:
+def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Callable[..., Any]]:
+    """Every activity by its registered name."""
     gateway = HttpPaymentGateway(settings.gateway_base_url, settings.payment_gateway_key)
     wms = HttpWarehouseSystem(settings.wms_base_url, settings.wms_api_key)
     payments = PaymentActivities(engine, gateway)
     inventory = InventoryActivities(engine)
     warehouse = WarehouseActivities(engine, wms)
     read_model = ReadModelActivities(engine)
+    return {
+        "authorize_payment": payments.authorize_payment,
+        "capture_payment": payments.capture_payment,
+        "void_payment": payments.void_payment,
+        "reserve_stock": inventory.reserve_stock,
+        "release_stock": inventory.release_stock,
+        "commit_stock": inventory.commit_stock,
+        "dispatch_shipment": warehouse.dispatch_shipment,
+        "record_order_event": read_model.record_order_event,
+        "record_shipment": read_model.record_shipment,
+    }
+
+
+def build_worker(
+    client: Client,
+    engine: AsyncEngine,
+    settings: Settings,
+    replace: dict[str, Callable[..., Any]] | None = None,
+) -> Worker:
+    """The worker; ``replace`` swaps activities by name (tests slow or break one step)."""
+    activities = {**build_activities(engine, settings), **(replace or {})}
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[
-            payments.authorize_payment,
-            payments.capture_payment,
-            payments.void_payment,
-            inventory.reserve_stock,
-            inventory.release_stock,
-            inventory.commit_stock,
-            warehouse.dispatch_shipment,
-            read_model.record_order_event,
-            read_model.record_shipment,
-        ],
+        activities=list(activities.values()),
     )
 
 

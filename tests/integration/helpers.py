@@ -78,9 +78,9 @@ async def submit(http: httpx.AsyncClient, body: dict[str, Any], **headers: str) 
 
 
 async def wait_for_status(
-    http: httpx.AsyncClient, order_id: str, statuses: set[str], timeout: float = 60
+    http: httpx.AsyncClient, order_id: str, statuses: set[str], within: float = 60
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     order: dict[str, Any] = {}
     while time.monotonic() < deadline:
         response = await http.get(f"/v1/orders/{order_id}")
@@ -93,10 +93,10 @@ async def wait_for_status(
 
 
 async def wait_for_read_model(
-    http: httpx.AsyncClient, order_id: str, status: str, timeout: float = 30
+    http: httpx.AsyncClient, order_id: str, status: str, within: float = 30
 ) -> None:
     """Wait until the list endpoint (the read model) shows ``status`` for the order."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         response = await http.get("/v1/orders", params={"status": status, "limit": 200})
         if any(o["id"] == order_id for o in response.json()["items"]):

@@ -1,0 +1,171 @@
+"""Cancelling: before dispatch the order is cancelled and compensated; after, it is 409."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from temporalio import activity
+
+from oms.domain.messages import ReserveRequest, ReserveResult
+from oms.ports import free_port
+from tests.conftest import ADMIN_KEY, System, _serve
+from tests.integration.helpers import (
+    add_warehouse,
+    order_body,
+    set_stock,
+    submit,
+    unique,
+    wait_for_status,
+)
+
+TERMINAL = {"delivered", "failed", "cancelled"}
+reserve_done: asyncio.Event | None = None
+
+
+@pytest.fixture(scope="module")
+async def slow_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    """A second API and worker on their own task queue, whose reserve step lingers after
+    reserving, so a cancel can land between reservation and dispatch."""
+    from api.app import create_app
+    from worker.main import build_activities, build_worker
+
+    settings = system.settings.model_copy(
+        update={"task_queue": "oms-test-slow-reserve", "api_port": free_port()}
+    )
+    real = build_activities(system.engine, settings)["reserve_stock"]
+
+    @activity.defn(name="reserve_stock")
+    async def slow_reserve(req: ReserveRequest) -> ReserveResult:
+        result = await real(req)
+        if reserve_done is not None:
+            reserve_done.set()
+        await asyncio.sleep(3)
+        return result
+
+    worker = build_worker(
+        system.client, system.engine, settings, replace={"reserve_stock": slow_reserve}
+    )
+    worker_task = asyncio.create_task(worker.run())
+    server, server_task = await _serve(
+        create_app(settings, system.engine, system.client), settings.api_port
+    )
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{settings.api_port}",
+        timeout=30,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as http:
+        yield http
+    server.should_exit = True
+    await server_task
+    await worker.shutdown()
+    await asyncio.gather(worker_task, return_exceptions=True)
+
+
+async def _reservations(system: System, order_id: str) -> list[Any]:
+    async with system.engine.connect() as conn:
+        return (
+            await conn.execute(
+                text("SELECT sku, quantity, status FROM reservations WHERE order_id = :o"),
+                {"o": order_id},
+            )
+        ).all()
+
+
+async def test_cancel_before_dispatch_releases_stock_and_voids_payment(slow_api, system):
+    global reserve_done
+    reserve_done = asyncio.Event()
+    wh = await add_warehouse(slow_api)
+    sku = unique("SKU")
+    await set_stock(slow_api, wh, sku, 4)
+    order = await submit(slow_api, order_body([(sku, 3)]))
+    await asyncio.wait_for(reserve_done.wait(), 30)
+    stock = (await slow_api.get(f"/v1/stock/{sku}")).json()
+    assert stock["available"] == 1  # held for the order while it is being cancelled
+
+    response = await slow_api.post(
+        f"/v1/orders/{order['id']}/cancel", json={"reason": "customer changed their mind"}
+    )
+    assert response.status_code == 202, response.text
+
+    done = await wait_for_status(slow_api, order["id"], TERMINAL)
+    assert done["status"] == "cancelled"
+    assert done["payment"]["status"] == "voided"
+    assert done["cancellation"] == {"by": "admin", "reason": "customer changed their mind"}
+    assert done["shipments"] and all(s["status"] == "pending" for s in done["shipments"])
+    stock = (await slow_api.get(f"/v1/stock/{sku}")).json()
+    assert stock["warehouses"][0] == {
+        "warehouse_id": wh,
+        "on_hand": 4,
+        "reserved": 0,
+        "available": 4,
+    }
+    assert [(r.sku, r.quantity, r.status) for r in await _reservations(system, order["id"])] == [
+        (sku, 3, "released")
+    ]
+    ledger = (await slow_api.get("/v1/payments", params={"order_id": order["id"]})).json()
+    assert [(p["kind"], p["status"]) for p in ledger["items"]] == [
+        ("authorize", "succeeded"),
+        ("void", "succeeded"),
+    ]
+    # Once cancelled, cancelling again is a conflict and changes nothing.
+    again = await slow_api.post(f"/v1/orders/{order['id']}/cancel")
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+
+
+async def test_cancel_after_dispatch_is_a_conflict_and_the_order_still_delivers(admin):
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 2)
+    order = await submit(admin, order_body([(sku, 1)]))
+    await wait_for_status(
+        admin, order["id"], {"dispatched", "partially_shipped", "shipped", "delivered"}
+    )
+
+    response = await admin.post(f"/v1/orders/{order['id']}/cancel", json={"reason": "late"})
+
+    assert response.status_code == 409
+    problem = response.json()
+    assert problem["status"] == 409
+    assert "can no longer be cancelled" in problem["detail"]
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+    assert done["status"] == "delivered"
+    assert done["payment"]["status"] == "captured"
+
+
+async def test_approve_and_reject_are_conflicts_for_an_order_that_is_not_on_hold(admin):
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 1)
+    order = await submit(admin, order_body([(sku, 1)]))
+    for action in ("approve", "reject"):
+        response = await admin.post(f"/v1/orders/{order['id']}/{action}", json={"note": "ok"})
+        assert response.status_code == 409, response.text
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+    assert done["status"] == "delivered"
+
+
+async def test_a_cancel_signal_from_the_web_ui_cancels_like_the_api(slow_api, system):
+    global reserve_done
+    reserve_done = asyncio.Event()
+    wh = await add_warehouse(slow_api)
+    sku = unique("SKU")
+    await set_stock(slow_api, wh, sku, 1)
+    order = await submit(slow_api, order_body([(sku, 1)]))
+    await asyncio.wait_for(reserve_done.wait(), 30)
+
+    from oms.domain.messages import OperatorAction
+
+    handle = system.client.get_workflow_handle(f"order-{order['id']}")
+    await handle.signal("cancel", OperatorAction(by="ops@example.com", reason="fraud check"))
+
+    done = await wait_for_status(slow_api, order["id"], TERMINAL)
+    assert done["status"] == "cancelled"
+    assert done["cancellation"]["by"] == "ops@example.com"
+    stock = (await slow_api.get(f"/v1/stock/{sku}")).json()
+    assert stock["available"] == 1

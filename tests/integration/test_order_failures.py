@@ -1,0 +1,109 @@
+"""Orders that cannot go on: declined payment, no stock, transient gateway faults."""
+
+from __future__ import annotations
+
+from tests.integration.helpers import (
+    add_warehouse,
+    order_body,
+    set_stock,
+    submit,
+    unique,
+    wait_for_status,
+)
+
+TERMINAL = {"delivered", "failed", "cancelled"}
+
+
+async def test_a_declined_payment_fails_the_order_and_reserves_nothing(admin):
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 5)
+
+    order = await submit(admin, order_body([(sku, 2)], token="tok_declined"))
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+
+    assert done["status"] == "failed"
+    assert done["failure_reason"] == "payment_declined"
+    assert done["payment"]["status"] == "declined"
+    assert done["shipments"] == []
+    stock = (await admin.get(f"/v1/stock/{sku}")).json()
+    assert stock["warehouses"][0]["reserved"] == 0
+    ledger = (await admin.get("/v1/payments", params={"order_id": order["id"]})).json()
+    assert [(p["kind"], p["status"]) for p in ledger["items"]] == [("authorize", "declined")]
+
+
+async def test_not_enough_stock_fails_the_order_and_voids_the_payment(admin):
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 1)
+
+    order = await submit(admin, order_body([(sku, 2)]))
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+
+    assert done["status"] == "failed"
+    assert done["failure_reason"] == "out_of_stock"
+    assert done["payment"]["status"] == "voided"
+    ledger = (await admin.get("/v1/payments", params={"order_id": order["id"]})).json()
+    assert [(p["kind"], p["status"]) for p in ledger["items"]] == [
+        ("authorize", "succeeded"),
+        ("void", "succeeded"),
+    ]
+    stock = (await admin.get(f"/v1/stock/{sku}")).json()
+    assert stock["warehouses"][0] == {
+        "warehouse_id": wh,
+        "on_hand": 1,
+        "reserved": 0,
+        "available": 1,
+    }
+    events = (await admin.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+    failed = events[-1]
+    assert failed["type"] == "order_failed"
+    assert failed["data"]["skus"] == [sku]
+
+
+async def test_a_flaky_gateway_is_retried_with_the_same_key_and_the_order_completes(admin):
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 1)
+
+    order = await submit(admin, order_body([(sku, 1)], token="tok_flaky"))
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+
+    assert done["status"] == "delivered"
+    ledger = (await admin.get("/v1/payments", params={"order_id": order["id"]})).json()
+    authorizations = [p for p in ledger["items"] if p["kind"] == "authorize"]
+    assert len(authorizations) == 1
+    assert authorizations[0]["idempotency_key"] == f"{order['id']}-authorize"
+    assert authorizations[0]["status"] == "succeeded"
+
+
+async def test_an_order_split_across_warehouses_ships_one_shipment_per_warehouse(admin):
+    near = await add_warehouse(admin, priority=1)
+    far = await add_warehouse(admin, priority=2)
+    a, b = unique("SKU"), unique("SKU")
+    await set_stock(admin, near, a, 5)
+    await set_stock(admin, far, b, 5)
+
+    order = await submit(admin, order_body([(a, 2), (b, 3)]))
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+
+    assert done["status"] == "delivered"
+    by_warehouse = {s["warehouse_id"]: s for s in done["shipments"]}
+    assert set(by_warehouse) == {near, far}
+    assert by_warehouse[near]["lines"] == [{"sku": a, "quantity": 2}]
+    assert by_warehouse[far]["lines"] == [{"sku": b, "quantity": 3}]
+    assert all(s["status"] == "delivered" for s in done["shipments"])
+
+
+async def test_one_warehouse_that_has_everything_is_preferred_over_a_split(admin):
+    first = await add_warehouse(admin, priority=1)
+    whole = await add_warehouse(admin, priority=5)
+    a, b = unique("SKU"), unique("SKU")
+    await set_stock(admin, first, a, 5)
+    await set_stock(admin, whole, a, 5)
+    await set_stock(admin, whole, b, 5)
+
+    order = await submit(admin, order_body([(a, 1), (b, 1)]))
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+
+    assert [s["warehouse_id"] for s in done["shipments"]] == [whole]
