@@ -36,9 +36,12 @@ def verify(
     tolerance_s: int,
     now: float | None = None,
 ) -> bool:
-    if not timestamp or not signature or not timestamp.isdigit():
+    if not timestamp or not signature:
+        return False
+    # Headers arrive as Latin-1 text: anything but ASCII digits is simply a bad signature.
+    if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
         return False
     current = now if now is not None else time.time()
     if abs(current - int(timestamp)) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, int(timestamp), body), signature)
+    return hmac.compare_digest(sign(secret, int(timestamp), body).encode(), signature.encode())

@@ -19,7 +19,7 @@ def parse_amount(value: object, currency: str) -> Decimal:
     """Parse a non-negative decimal string with at most the currency's minor units."""
     if not isinstance(value, str):
         raise InvalidAmount('must be a decimal string such as "12.50"')
-    match = _AMOUNT.match(value)
+    match = _AMOUNT.fullmatch(value)
     if not match:
         raise InvalidAmount('must be a non-negative decimal string such as "12.50"')
     places = len(match.group(2) or ".") - 1

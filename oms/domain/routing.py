@@ -65,7 +65,7 @@ def _greedy_cover(
         def gain(s: WarehouseStock) -> int:
             return sum(min(q, s.available.get(sku, 0)) for sku, q in remaining.items())
 
-        best = max(pool, key=lambda s: (gain(s), -s.priority, s.warehouse_id))
+        best = min(pool, key=lambda s: (-gain(s), s.priority, s.warehouse_id))
         pool.remove(best)
         chosen.append(best)
         for sku in remaining:

@@ -38,7 +38,8 @@ async def test_fifty_orders_for_ten_units_deliver_exactly_ten(admin, system):
             (
                 await conn.execute(
                     text(
-                        "SELECT status, sum(quantity) FROM reservations WHERE sku = :s GROUP BY status"
+                        "SELECT status, sum(quantity) FROM reservations "
+                        "WHERE sku = :s GROUP BY status"
                     ),
                     {"s": sku},
                 )

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import pytest
 
 from oms.domain.status import (
@@ -24,12 +26,12 @@ MAIN_PATH = [
 ]
 
 
-@pytest.mark.parametrize(("current", "new"), list(zip(MAIN_PATH, MAIN_PATH[1:], strict=False)))
+@pytest.mark.parametrize(("current", "new"), list(pairwise(MAIN_PATH)))
 def test_each_step_of_the_main_path_is_allowed(current: OrderStatus, new: OrderStatus) -> None:
     assert can_transition(current, new)
 
 
-@pytest.mark.parametrize(("current", "new"), list(zip(MAIN_PATH[1:], MAIN_PATH, strict=False)))
+@pytest.mark.parametrize(("current", "new"), [(b, a) for a, b in pairwise(MAIN_PATH)])
 def test_the_main_path_cannot_be_walked_backwards(current: OrderStatus, new: OrderStatus) -> None:
     assert not can_transition(current, new)
 

@@ -1,0 +1,131 @@
+"""Partner webhooks (signed), listing with cursors, health, ledger reads."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from oms.webhooks import signed_headers
+from tests.integration.helpers import (
+    add_warehouse,
+    order_body,
+    set_stock,
+    submit,
+    unique,
+    wait_for_status,
+)
+
+TERMINAL = {"delivered", "failed", "cancelled"}
+
+
+async def test_webhooks_without_a_valid_signature_are_401(admin, system):
+    body = json.dumps({"event_id": "e1", "tracking_number": "T1", "status": "delivered"}).encode()
+    unsigned = await admin.post(
+        "/v1/carrier-events", content=body, headers={"Content-Type": "application/json"}
+    )
+    wrong = await admin.post(
+        "/v1/carrier-events", content=body, headers=signed_headers("not-the-secret", body)
+    )
+    stale = await admin.post(
+        "/v1/carrier-events",
+        content=body,
+        headers=signed_headers(
+            system.settings.carrier_webhook_secret, body, now=time.time() - 3600
+        ),
+    )
+    # A WMS secret does not sign carrier events.
+    crossed = await admin.post(
+        "/v1/carrier-events",
+        content=body,
+        headers=signed_headers(system.settings.wms_webhook_secret, body),
+    )
+    assert [r.status_code for r in (unsigned, wrong, stale, crossed)] == [401] * 4
+    assert unsigned.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_carrier_event_for_an_unknown_parcel_is_404(admin, system):
+    body = json.dumps(
+        {"event_id": "e2", "tracking_number": unique("T"), "status": "in_transit"}
+    ).encode()
+    response = await admin.post(
+        "/v1/carrier-events",
+        content=body,
+        headers=signed_headers(system.settings.carrier_webhook_secret, body),
+    )
+    assert response.status_code == 404
+
+
+async def test_a_signed_event_with_a_bad_body_is_422(admin, system):
+    body = json.dumps({"event_id": "e3", "tracking_number": "T", "status": "teleported"}).encode()
+    response = await admin.post(
+        "/v1/carrier-events",
+        content=body,
+        headers=signed_headers(system.settings.carrier_webhook_secret, body),
+    )
+    assert response.status_code == 422
+
+
+async def test_duplicate_carrier_events_change_nothing(admin, system):
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 1)
+    order = await submit(admin, order_body([(sku, 1)]))
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+    tracking = done["shipments"][0]["tracking_number"]
+    events_before = (await admin.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+
+    body = json.dumps(
+        {"event_id": "again", "tracking_number": tracking, "status": "in_transit"}
+    ).encode()
+    response = await admin.post(
+        "/v1/carrier-events",
+        content=body,
+        headers=signed_headers(system.settings.carrier_webhook_secret, body),
+    )
+
+    assert response.status_code == 202
+    assert response.json()["accepted"] is False
+    events_after = (await admin.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+    assert events_after == events_before
+    assert (await admin.get(f"/v1/orders/{order['id']}")).json()["status"] == "delivered"
+
+
+async def test_orders_list_filters_and_pages_with_a_cursor(admin):
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 10)
+    customer = unique("cust")
+    ids = [
+        (await submit(admin, order_body([(sku, 1)], customer_id=customer)))["id"] for _ in range(5)
+    ]
+
+    seen, cursor = [], None
+    for _ in range(5):
+        params = {"customer_id": customer, "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await admin.get("/v1/orders", params=params)).json()
+        seen += [o["id"] for o in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == 5
+    bad = await admin.get("/v1/orders", params={"cursor": "garbage!!"})
+    assert bad.status_code == 422
+    bad_status = await admin.get("/v1/orders", params={"status": "lost"})
+    assert bad_status.status_code == 422
+
+
+async def test_an_unknown_order_is_404_everywhere(admin):
+    ghost = unique("ghost")
+    for path in (f"/v1/orders/{ghost}", f"/v1/orders/{ghost}/events"):
+        assert (await admin.get(path)).status_code == 404
+    assert (await admin.post(f"/v1/orders/{ghost}/cancel")).status_code == 404
+    assert (await admin.get("/v1/payments", params={"order_id": ghost})).status_code == 404
+
+
+async def test_health_reports_database_and_temporal(admin):
+    response = await admin.get("/health")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"api": "ok", "database": "ok", "temporal": "ok"}
