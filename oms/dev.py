@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,7 @@ def run_dev(settings: Settings) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         if embedded_pg:
+            warnings.filterwarnings("ignore", module="platformdirs")
             import pgserver
 
             say(f"starting PostgreSQL (data in {home / 'pgdata'})")

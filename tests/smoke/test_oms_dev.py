@@ -1,0 +1,169 @@
+"""Boot ``oms dev`` as a user would, on free ports and a fresh home, and use it over HTTP.
+
+Also: stopping it with an order in flight and starting it again lets the order finish.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oms.ports import free_port
+
+OMS = str(Path(sys.executable).parent / "oms")
+
+
+class DevSystem:
+    def __init__(self, home: Path, ports: dict[str, int]) -> None:
+        self.home = home
+        self.ports = ports
+        self.proc: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "OMS_ADMIN_API_KEY")
+        }
+        env.update(
+            {
+                "OMS_HOME": str(self.home),
+                "OMS_API_PORT": str(self.ports["api"]),
+                "OMS_SIM_PORT": str(self.ports["sim"]),
+                "OMS_TEMPORAL_PORT": str(self.ports["temporal"]),
+                "OMS_TEMPORAL_UI_PORT": str(self.ports["ui"]),
+                "OMS_SIM_SHIP_DELAY_S": "1",
+                "OMS_SIM_CARRIER_STEP_S": "0.5",
+                "OMS_LOG_FORMAT": "json",
+                "OMS_DEV_SEED": "1",
+            }
+        )
+        return env
+
+    def start(self) -> str:
+        """Start and wait for the banner; returns the admin key it prints."""
+        self.proc = subprocess.Popen(
+            [OMS, "dev"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        deadline = time.monotonic() + 120
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if "Admin API key" in line:
+                return line.split()[-1]
+        self.stop()
+        raise AssertionError("oms dev did not come up:\n" + "".join(self.output[-40:]))
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        self.output.append(out or "")
+        return self.proc.returncode
+
+    def http(self, key: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"http://127.0.0.1:{self.ports['api']}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+
+@pytest.fixture
+def dev(tmp_path: Path):
+    ports = {name: free_port() for name in ("api", "sim", "temporal", "ui")}
+    system = DevSystem(tmp_path / "oms-home", ports)
+    yield system
+    if system.proc is not None and system.proc.poll() is None:
+        system.stop()
+
+
+def _order(external_id: str) -> dict:
+    return {
+        "channel": "webshop",
+        "external_id": external_id,
+        "customer": {"id": "c-1", "email": "ada@example.com", "name": "Ada"},
+        "shipping_address": {
+            "name": "Ada",
+            "line1": "1 Main St",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        "currency": "EUR",
+        "lines": [{"sku": "DEMO-TSHIRT", "quantity": 1, "unit_price": "19.90"}],
+        "payment": {"method": "card", "token": "tok_ok"},
+    }
+
+
+def _wait(http: httpx.Client, order_id: str, statuses: set[str], within: float = 90) -> dict:
+    deadline = time.monotonic() + within
+    order: dict = {}
+    while time.monotonic() < deadline:
+        order = http.get(f"/v1/orders/{order_id}").json()
+        if order.get("status") in statuses:
+            return order
+        time.sleep(0.3)
+    raise AssertionError(f"order stayed {order.get('status')}")
+
+
+def test_oms_dev_boots_and_delivers_an_order_over_http(dev):
+    key = dev.start()
+    banner = "".join(dev.output)
+    assert f"http://127.0.0.1:{dev.ports['api']}/docs" in banner
+    assert f"http://127.0.0.1:{dev.ports['ui']}" in banner
+    with dev.http(key) as http:
+        assert http.get("/health").json()["status"] == "ok"
+        order = http.post("/v1/orders", json=_order("smoke-1"))
+        assert order.status_code == 202, order.text
+        done = _wait(http, order.json()["id"], {"delivered", "failed", "cancelled"})
+    assert done["status"] == "delivered"
+    assert httpx.get(f"http://127.0.0.1:{dev.ports['ui']}", timeout=10).status_code == 200
+    assert dev.stop() == 0
+    assert (dev.home / "secrets.json").exists()
+
+
+def test_an_order_in_flight_when_oms_dev_stops_finishes_after_a_restart(dev):
+    key = dev.start()
+    with dev.http(key) as http:
+        order = http.post("/v1/orders", json=_order("smoke-restart")).json()
+        _wait(http, order["id"], {"dispatched", "shipped", "partially_shipped"})
+    assert dev.stop() == 0
+
+    assert dev.start() == key  # the same admin key, kept under the home folder
+    with dev.http(key) as http:
+        done = _wait(http, order["id"], {"delivered", "failed", "cancelled"})
+        stock = http.get("/v1/stock/DEMO-TSHIRT").json()
+    assert done["status"] == "delivered"
+    assert stock["available"] == 139  # 140 seeded once, one shipped; not seeded twice
+
+
+def test_a_port_in_use_is_a_clear_message_not_a_traceback(dev):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", dev.ports["api"]))
+        busy.listen()
+        result = subprocess.run(
+            [OMS, "dev"], env=dev.env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 2
+    assert f"port {dev.ports['api']}" in result.stderr
+    assert "OMS_API_PORT" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
