@@ -1,0 +1,63 @@
+"""Determinism across deploys: recorded histories must replay on the current workflow code.
+
+``histories/`` holds histories of past workflow versions (``v1-*`` from the first release),
+recorded with ``python -m tests.replay.record``. The second test replays every order and
+shipment workflow this test session has run, so a change that is not replay-safe fails
+here even before anyone records a new history.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.order import OrderWorkflow
+from workflows.shipment import ShipmentWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def _replayer() -> Replayer:
+    return Replayer(workflows=[OrderWorkflow, ShipmentWorkflow])
+
+
+def test_there_are_recorded_histories_for_every_order_path():
+    names = {p.stem for p in HISTORIES}
+    for path in ("delivered", "split", "declined", "out-of-stock", "cancelled"):
+        assert f"v1-order-{path}" in names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_a_recorded_history_replays_on_the_current_code(path: Path):
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    result = await _replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+async def test_every_workflow_run_in_this_session_replays(system, admin):
+    from tests.integration.helpers import (
+        add_warehouse,
+        order_body,
+        set_stock,
+        submit,
+        unique,
+        wait_for_status,
+    )
+
+    # Make sure there is at least one finished order to replay, whatever ran before.
+    wh = await add_warehouse(admin)
+    sku = unique("SKU")
+    await set_stock(admin, wh, sku, 1)
+    order = await submit(admin, order_body([(sku, 1)]))
+    await wait_for_status(admin, order["id"], {"delivered"})
+
+    query = f"TaskQueue = '{system.settings.task_queue}' AND ExecutionStatus = 'Completed'"
+    histories = system.client.list_workflows(query).map_histories()
+    result = await _replayer().replay_workflows(histories, raise_on_replay_failure=False)
+    assert result.replay_failures == {}
+    replayed = [h async for h in system.client.list_workflows(query)]
+    assert len(replayed) >= 2  # the order and its shipment at least
