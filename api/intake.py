@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -179,6 +180,7 @@ async def submit_order(
     """Returns the order as the client should see it, and whether this was a replay."""
     digest = request_hash(body)
     order_id = order_id_for(body.channel, body.external_id)
+    structlog.contextvars.bind_contextvars(order_id=order_id)
     view = build_view(body, order_id, datetime.now(UTC))
     existing = await _existing(engine, body, key, digest)
     if existing is None:

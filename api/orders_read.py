@@ -8,6 +8,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -27,6 +28,7 @@ _ROW = text("SELECT id, channel, status, view FROM orders WHERE id = :id")
 
 async def load_row(engine: AsyncEngine, order_id: str, caller: Principal) -> Any:
     """The read-model row, or 404 (also for a channel asking about another's order)."""
+    structlog.contextvars.bind_contextvars(order_id=order_id)
     async with engine.connect() as conn:
         row = (await conn.execute(_ROW, {"id": order_id})).first()
     if row is None or not caller.can_see(row.channel):

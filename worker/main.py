@@ -20,7 +20,7 @@ from oms.adapters.wms import HttpWarehouseSystem
 from oms.db.engine import make_engine
 from oms.logging import configure_logging, get_logger
 from oms.settings import Settings
-from oms.temporal_client import connect
+from oms.temporal_client import connect, register_search_attributes
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -69,6 +69,10 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_format, settings.log_level)
     client = await connect(settings)
+    try:
+        await register_search_attributes(client, settings.temporal_namespace)
+    except Exception as exc:  # e.g. a hosted namespace where only its admins may register
+        log.warning("search_attributes_not_registered", error=str(exc)[:200])
     engine = make_engine(settings)
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()

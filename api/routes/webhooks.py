@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import structlog
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
@@ -74,6 +75,7 @@ async def receive_warehouse_event(
         ).first()
     if row is None:
         raise Problem(404, f"no shipment {event.shipment_id}", kind="not-found")
+    structlog.contextvars.bind_contextvars(order_id=row.order_id)
     log.info(
         "warehouse_event", order_id=row.order_id, shipment_id=event.shipment_id, type=event.type
     )
@@ -109,6 +111,7 @@ async def receive_carrier_event(
         raise Problem(
             404, f"no shipment with tracking number {event.tracking_number}", kind="not-found"
         )
+    structlog.contextvars.bind_contextvars(order_id=row.order_id)
     log.info("carrier_event", order_id=row.order_id, shipment_id=row.id, status=event.status)
     return await _signal(
         client,

@@ -110,3 +110,31 @@ async def test_the_environment_admin_key_is_accepted(system):
     async with _client(system, system.settings.admin_api_key) as http:
         response = await http.get("/v1/keys")
     assert response.status_code == 200
+
+
+async def test_oms_keys_create_prints_a_working_key_on_its_last_line(system):
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DATABASE_URL": system.settings.database_url or ""}
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "oms"),
+        "keys",
+        "create",
+        "--role",
+        "operator",
+        "--name",
+        "night-shift",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    key = out.decode().strip().splitlines()[-1]
+    assert key.startswith("oms_") and " " not in key
+    async with _client(system, key) as http:
+        assert (await http.get("/v1/orders", params={"limit": 1})).status_code == 200
+        assert (await http.get("/v1/keys")).status_code == 403  # an operator, not an admin
