@@ -8,7 +8,7 @@ PAYMENT_DECLINED = "PaymentDeclined"
 PAYMENT_REJECTED = "PaymentRejected"
 OUT_OF_STOCK = "OutOfStock"
 DISPATCH_REJECTED = "DispatchRejected"
-NON_RETRYABLE = [PAYMENT_DECLINED, PAYMENT_REJECTED, OUT_OF_STOCK, DISPATCH_REJECTED]
+ORDER_CLOSED = "OrderClosed"
 
 
 def business_error(kind: str, message: str, *details: object) -> ApplicationError:

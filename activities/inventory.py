@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
-from activities.errors import OUT_OF_STOCK, business_error
+from activities.errors import ORDER_CLOSED, OUT_OF_STOCK, business_error
 from oms.domain.messages import (
     CommitRequest,
     ReleaseRequest,
@@ -109,12 +109,14 @@ class InventoryActivities:
         async with self._engine.begin() as conn:
             await conn.execute(_ORDER_LOCK, {"order_id": req.order_id})
             existing = (await conn.execute(_EXISTING, {"order_id": req.order_id})).all()
-            if existing:
+            held = [(r.warehouse_id, r.sku, r.quantity) for r in existing if r.status != "released"]
+            if held:
                 # A retry after a committed first attempt: answer with what is held.
-                held = [
-                    (r.warehouse_id, r.sku, r.quantity) for r in existing if r.status != "released"
-                ]
                 return ReserveResult(_group(held))
+            if existing:
+                # Everything was released: the order was compensated and must not take
+                # stock again (a second run of the same order).
+                raise business_error(ORDER_CLOSED, "the order's reservations were released")
             allocations = await self._allocate(conn, dict(demand), req.order_id)
             rows = [(a.warehouse_id, sku, q) for a in allocations for sku, q in a.lines.items()]
             params = [{"order_id": req.order_id, "w": w, "sku": s, "q": q} for w, s, q in rows]
@@ -174,9 +176,10 @@ class InventoryActivities:
 
     @activity.defn(name="release_stock")
     async def release_stock(self, req: ReleaseRequest) -> StockChangeResult:
-        return StockChangeResult(
-            await self._settle(req.order_id, None, kind="release", reason=req.reason)
+        units = await self._settle(
+            req.order_id, req.warehouse_id, kind="release", reason=req.reason
         )
+        return StockChangeResult(units)
 
     @activity.defn(name="commit_stock")
     async def commit_stock(self, req: CommitRequest) -> StockChangeResult:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from oms.logging import get_logger
@@ -33,9 +34,11 @@ class Problem(Exception):
         *,
         kind: str | None = None,
         title: str | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
+        self.headers = headers
         self.status = status
         self.detail = detail
         self.kind = kind
@@ -72,6 +75,14 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
+def _sqlstate(exc: DBAPIError) -> str:
+    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code:
+            return str(code)
+    return ""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -81,7 +92,29 @@ def install_error_handlers(app: FastAPI) -> None:
             kind=exc.kind,
             title=exc.title,
             instance=request.url.path,
+            headers=exc.headers,
             **exc.extra,
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # SQLSTATE class 22 is "data exception": a value the database cannot hold (a NUL
+        # character, a number out of range). That is bad input, not a server fault.
+        if _sqlstate(exc).startswith("22"):
+            return problem_response(
+                422,
+                "a value is out of range or contains characters that cannot be stored",
+                kind="validation-error",
+                title="Request validation failed",
+                instance=request.url.path,
+                errors=[],
+            )
+        log.exception("database_error", path=request.url.path)
+        return problem_response(
+            503,
+            "the database is not available; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(RequestValidationError)

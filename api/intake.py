@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from api.errors import Problem
 from api.schemas import OrderCreate
@@ -39,9 +41,11 @@ from oms.logging import get_logger
 from oms.settings import Settings
 
 log = get_logger(__name__)
+# Money columns are NUMERIC(20, 4): totals stay well inside them.
+MAX_TOTAL = Decimal("1000000000000")
 
 _FIND = text(
-    "SELECT id, request_hash, view FROM orders "
+    "SELECT id, request_hash, view, status, last_seq FROM orders "
     "WHERE (channel = :channel AND external_id = :external_id) "
     "OR (CAST(:key AS text) IS NOT NULL AND channel = :channel AND idempotency_key = :key)"
 )
@@ -93,6 +97,14 @@ def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
     subtotal = sum_amounts(
         line_total(x.quantity, parse_amount(x.unit_price, body.currency)) for x in lines
     )
+    if subtotal >= MAX_TOTAL:
+        raise Problem(
+            422,
+            f"the order total must be below {MAX_TOTAL}",
+            kind="validation-error",
+            title="Request validation failed",
+            errors=[{"field": "lines", "message": "order total too large"}],
+        )
     amount = format_amount(subtotal, body.currency)
     return OrderView(
         id=order_id,
@@ -131,9 +143,7 @@ async def _check_skus(engine: AsyncEngine, body: OrderCreate) -> None:
         )
 
 
-async def _existing(
-    engine: AsyncEngine, body: OrderCreate, key: str | None, digest: str
-) -> dict[str, Any] | None:
+async def _existing(engine: AsyncEngine, body: OrderCreate, key: str | None, digest: str) -> Any:
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -149,7 +159,7 @@ async def _existing(
             kind="idempotency-conflict",
             order_id=rows[0].id,
         )
-    return dict(rows[0].view)
+    return rows[0]
 
 
 async def start_order_workflow(
@@ -172,6 +182,15 @@ async def start_order_workflow(
         )
     except WorkflowAlreadyStartedError:
         pass
+    except RPCError as exc:
+        log.warning("workflow_start_failed", order_id=view.id, error=str(exc)[:200])
+        raise Problem(
+            503,
+            "the order was recorded but its workflow could not be started; send the same "
+            "request again to complete the submission",
+            kind="temporal-unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 async def submit_order(
@@ -188,13 +207,18 @@ async def submit_order(
         created = await _insert(engine, body, view, key, digest)
         if not created:  # lost a race with an identical submission
             existing = await _existing(engine, body, key, digest)
-    if existing is not None:
-        view = _view_from_json(existing)
-    # Started on replays too: a submission whose first attempt stopped between the
-    # insert and the start is completed by its retry.
-    await start_order_workflow(client, settings, view, body.payment.token)
+    if existing is None:
+        await start_order_workflow(client, settings, view, body.payment.token)
+    elif existing.status == OrderStatus.RECEIVED and existing.last_seq == 0:
+        # A replay of a submission whose first attempt stopped between the insert and
+        # the start: the replay completes it. Past that point the workflow has recorded
+        # steps, and starting it again (say, after Temporal's retention dropped the
+        # closed run) would run a finished order twice.
+        await start_order_workflow(
+            client, settings, _view_from_json(existing.view), body.payment.token
+        )
     log.info("order_submitted", order_id=order_id, replay=existing is not None)
-    return (existing if existing is not None else asdict(view)), existing is not None
+    return (dict(existing.view) if existing is not None else asdict(view)), existing is not None
 
 
 async def _insert(

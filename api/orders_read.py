@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,12 +23,15 @@ from oms.domain.status import TERMINAL, OrderStatus
 from oms.logging import get_logger
 
 log = get_logger(__name__)
+ORDER_ID = re.compile(r"[0-9a-f]{20}")
 
 _ROW = text("SELECT id, channel, status, view FROM orders WHERE id = :id")
 
 
 async def load_row(engine: AsyncEngine, order_id: str, caller: Principal) -> Any:
     """The read-model row, or 404 (also for a channel asking about another's order)."""
+    if not ORDER_ID.fullmatch(order_id):
+        raise Problem(404, f"no order {order_id}", kind="not-found")
     structlog.contextvars.bind_contextvars(order_id=order_id)
     async with engine.connect() as conn:
         row = (await conn.execute(_ROW, {"id": order_id})).first()

@@ -32,8 +32,23 @@ Country = Annotated[str, AfterValidator(_country_code)]
 Currency = Annotated[str, AfterValidator(_currency_code)]
 
 
+def _printable(value: object) -> object:
+    # PostgreSQL cannot store NUL in text or JSON; refuse it (and other control
+    # characters) at the door with a 422 naming the field.
+    if isinstance(value, str) and any(
+        (ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in value
+    ):
+        raise ValueError("must not contain control characters or unpaired surrogates")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        return _printable(value)
 
 
 class CustomerIn(Strict):
@@ -112,8 +127,16 @@ class KeyCreate(Strict):
     channel: Annotated[str, Field(pattern=CHANNEL_PATTERN)] | None = None
 
 
-class WarehouseEventIn(BaseModel):
+class PartnerEvent(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        return _printable(value)
+
+
+class WarehouseEventIn(PartnerEvent):
     event_id: Annotated[str, Field(min_length=1, max_length=128)]
     type: Literal["shipped"]
     shipment_id: Annotated[str, Field(min_length=1, max_length=128)]
@@ -122,8 +145,7 @@ class WarehouseEventIn(BaseModel):
     occurred_at: str | None = None
 
 
-class CarrierEventIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class CarrierEventIn(PartnerEvent):
     event_id: Annotated[str, Field(min_length=1, max_length=128)]
     tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
     status: Literal["in_transit", "out_for_delivery", "delivered"]

@@ -108,19 +108,23 @@ class Courier:
                 log.warning("courier_error", error=str(exc)[:200])
             await asyncio.sleep(self._settings.sim_poll_interval_s)
 
-    async def tick(self) -> int:
-        async with self._engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT shipment_id, order_id, tracking_number, stage, attempts "
-                        "FROM sim_wms_dispatches WHERE stage < :done AND next_at <= now() "
-                        "ORDER BY next_at LIMIT 20 FOR UPDATE SKIP LOCKED"
-                    ),
-                    {"done": DONE},
-                )
-            ).all()
-            for row in rows:
+    async def tick(self, batch: int = 20) -> int:
+        """Deliver up to ``batch`` due callbacks, each in a transaction of its own."""
+        done = 0
+        for _ in range(batch):
+            async with self._engine.begin() as conn:
+                row = (
+                    await conn.execute(
+                        text(
+                            "SELECT shipment_id, order_id, tracking_number, stage, attempts "
+                            "FROM sim_wms_dispatches WHERE stage < :done AND next_at <= now() "
+                            "ORDER BY next_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+                        ),
+                        {"done": DONE},
+                    )
+                ).first()
+                if row is None:
+                    return done
                 delivered = await self._post(row)
                 await conn.execute(
                     text(
@@ -129,7 +133,8 @@ class Courier:
                     ),
                     self._next(row, delivered),
                 )
-        return len(rows)
+            done += 1
+        return done
 
     def _next(self, row: Any, delivered: bool) -> dict[str, Any]:
         if delivered:

@@ -10,7 +10,13 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-NON_RETRYABLE = ["PaymentDeclined", "PaymentRejected", "OutOfStock", "DispatchRejected"]
+NON_RETRYABLE = [
+    "PaymentDeclined",
+    "PaymentRejected",
+    "OutOfStock",
+    "DispatchRejected",
+    "OrderClosed",
+]
 
 # Authorization gives up after ~2 minutes: the order fails as payment_unavailable rather
 # than waiting on a gateway outage with the customer's goods unreserved.

@@ -8,10 +8,12 @@ recorded through an activity (read model + timeline) and mirrored in ``OrderStat
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
     from oms.domain.ids import shipment_id_for, shipment_workflow_id
@@ -32,9 +34,12 @@ with workflow.unsafe.imports_passed_through():
         SkuQuantity,
         StockChangeResult,
     )
+    from oms.domain.money import format_amount, units_value
     from oms.domain.search_attributes import ORDER_STATUS
     from oms.domain.status import (
         CANCELLABLE,
+        PARTNER_SHIPMENT_EVENTS,
+        SHIPMENT_DONE,
         OrderStatus,
         ShipmentStatus,
         can_transition,
@@ -63,28 +68,27 @@ def _error_type(err: ActivityError) -> str | None:
 
 @workflow.defn(name="order")
 class OrderWorkflow:
-    def __init__(self) -> None:
-        self._view: OrderView | None = None
-        self._token = ""
+    # @workflow.init: the view exists before any signal, update or query is handled, even
+    # one that reaches the workflow in the same task as its start.
+    @workflow.init
+    def __init__(self, inp: OrderInput) -> None:
+        self.view: OrderView = inp.view
+        self._token = inp.payment_token
         self._seq = 0
         self._cancel: OperatorAction | None = None
         self._dispatching = False
+        self._stopping = False
         self._authorized = False
         self._reserved = False
         self._progress: list[ShipmentEvent] = []
-
-    @property
-    def view(self) -> OrderView:
-        assert self._view is not None
-        return self._view
+        self._failed_shipments: list[tuple[str, str]] = []
 
     # --- the order's path ------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
-        self._view = inp.view
-        self._token = inp.payment_token
         try:
+            self._stop_if_cancelled()
             await self._authorize()
             self._stop_if_cancelled()
             await self._reserve()
@@ -134,6 +138,8 @@ class OrderWorkflow:
                 details = err.cause.details if isinstance(err.cause, ApplicationError) else ()
                 skus = list(details[0]) if details else []
                 raise OrderStopped(S.FAILED, "out_of_stock", {"skus": skus}) from err
+            if _error_type(err) == "OrderClosed":
+                raise OrderStopped(S.FAILED, "order_closed") from err
             raise
         self._reserved = True
         self.view.shipments = [
@@ -150,7 +156,7 @@ class OrderWorkflow:
 
     async def _ship(self) -> None:
         view = self.view
-        children = []
+        watchers = []
         for shipment in view.shipments:
             child = await workflow.start_child_workflow(
                 "shipment",
@@ -159,15 +165,44 @@ class OrderWorkflow:
                 ),
                 id=shipment_workflow_id(shipment.id),
             )
-            children.append(child)
-        while any(s.status != ShipmentStatus.DELIVERED for s in view.shipments):
-            await workflow.wait_condition(lambda: bool(self._progress))
-            await self._apply_progress(self._progress.pop(0))
-        await asyncio.gather(*children)
+            watchers.append(asyncio.create_task(self._watch(shipment.id, child)))
+        while any(s.status not in SHIPMENT_DONE for s in view.shipments):
+            await workflow.wait_condition(lambda: bool(self._progress or self._failed_shipments))
+            while self._failed_shipments:
+                await self._shipment_failed(*self._failed_shipments.pop(0))
+            while self._progress:
+                await self._apply_progress(self._progress.pop(0))
+        await asyncio.gather(*watchers)
+        if all(s.status == ShipmentStatus.FAILED for s in view.shipments):
+            raise OrderStopped(S.FAILED, "dispatch_failed")
+
+    async def _watch(self, shipment_id: str, child: ChildWorkflowHandle[Any, Any]) -> None:
+        """Turn a shipment workflow that fails (e.g. the WMS refused it) into an event."""
+        try:
+            await child
+        except ChildWorkflowError as err:
+            self._failed_shipments.append((shipment_id, str(err.cause or err)))
+
+    async def _shipment_failed(self, shipment_id: str, error: str) -> None:
+        shipment = next(s for s in self.view.shipments if s.id == shipment_id)
+        if shipment.status in SHIPMENT_DONE:
+            return
+        shipment.status = ShipmentStatus.FAILED
+        await workflow.execute_activity(
+            "release_stock",
+            ReleaseRequest(self.view.id, "dispatch_failed", shipment.warehouse_id),
+            result_type=StockChangeResult,
+            **MUST_COMPLETE,
+        )
+        implied = status_from_shipments(s.status for s in self.view.shipments)
+        data = {"shipment_id": shipment.id, "error": error[:500]}
+        await self._record("shipment_failed", implied, data)
 
     async def _apply_progress(self, event: ShipmentEvent) -> None:
         shipment = next((s for s in self.view.shipments if s.id == event.shipment_id), None)
-        if shipment is None or not shipment_advances(shipment.status, event.status):
+        if shipment is None or event.status not in PARTNER_SHIPMENT_EVENTS | {"dispatched"}:
+            return
+        if not shipment_advances(shipment.status, event.status):
             return
         shipment.status = event.status
         shipment.tracking_number = event.tracking_number or shipment.tracking_number
@@ -178,7 +213,8 @@ class OrderWorkflow:
 
     async def _capture(self) -> None:
         view = self.view
-        cmd = PaymentCommand(view.id, "capture", view.totals.total, view.currency)
+        amount = self._shipped_value()
+        cmd = PaymentCommand(view.id, "capture", amount, view.currency)
         try:
             await workflow.execute_activity(
                 "capture_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
@@ -190,8 +226,21 @@ class OrderWorkflow:
             await self._record("payment_capture_failed", None, {"error": str(err.cause)})
             return
         view.payment.status = "captured"
-        view.payment.captured = view.totals.total
-        await self._record("payment_captured", None, {"amount": view.totals.total})
+        view.payment.captured = amount
+        await self._record("payment_captured", None, {"amount": amount})
+
+    def _shipped_value(self) -> str:
+        """The total less what failed shipments would have carried."""
+        view = self.view
+        unshipped = [
+            (line.sku, line.quantity)
+            for s in view.shipments
+            if s.status == ShipmentStatus.FAILED
+            for line in s.lines
+        ]
+        prices = [(line.sku, Decimal(line.unit_price)) for line in view.lines]
+        amount = Decimal(view.totals.total) - units_value(prices, unshipped)
+        return format_amount(amount, view.currency)
 
     # --- ending early ----------------------------------------------------------------
 
@@ -202,6 +251,7 @@ class OrderWorkflow:
 
     async def _compensate(self, stop: OrderStopped) -> None:
         view = self.view
+        self._stopping = True
         if self._reserved:
             await workflow.execute_activity(
                 "release_stock",
@@ -246,7 +296,7 @@ class OrderWorkflow:
     # --- messages --------------------------------------------------------------------
 
     def _cancel_refusal(self) -> str | None:
-        if self._dispatching or S(self.view.status) not in CANCELLABLE:
+        if self._dispatching or self._stopping or S(self.view.status) not in CANCELLABLE:
             return f"order is {self.view.status}; it can no longer be cancelled"
         return None
 
@@ -299,11 +349,19 @@ class OrderWorkflow:
     @workflow.signal(name="carrier_event")
     async def carrier_event(self, event: ShipmentEvent) -> None:
         """Operators may post a carrier event to the order; it goes to the shipment."""
-        if any(s.id == event.shipment_id for s in self.view.shipments):
+        shipment = next((s for s in self.view.shipments if s.id == event.shipment_id), None)
+        if not self._dispatching or shipment is None or shipment.status in SHIPMENT_DONE:
+            workflow.logger.info("carrier_event for %s ignored", event.shipment_id)
+            return
+        try:
             await workflow.get_external_workflow_handle(
                 shipment_workflow_id(event.shipment_id)
             ).signal("carrier_event", event)
+        except Exception as err:  # the shipment may have just finished: never fail the order
+            workflow.logger.warning(
+                "carrier_event for %s not delivered: %s", event.shipment_id, err
+            )
 
     @workflow.query(name="status")
-    def status(self) -> OrderView | None:
-        return self._view
+    def status(self) -> OrderView:
+        return self.view

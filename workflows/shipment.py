@@ -20,19 +20,20 @@ with workflow.unsafe.imports_passed_through():
         ShipmentView,
         StockChangeResult,
     )
-    from oms.domain.status import ShipmentStatus, shipment_advances
+    from oms.domain.status import PARTNER_SHIPMENT_EVENTS, ShipmentStatus, shipment_advances
     from workflows.options import DISPATCH, MUST_COMPLETE
 
 
 @workflow.defn(name="shipment")
 class ShipmentWorkflow:
-    def __init__(self) -> None:
-        self._shipment: ShipmentView | None = None
+    @workflow.init
+    def __init__(self, inp: ShipmentInput) -> None:
+        self._shipment: ShipmentView = inp.shipment
         self._inbox: list[ShipmentEvent] = []
 
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentResult:
-        self._shipment = shipment = inp.shipment
+        shipment = self._shipment
         await workflow.execute_activity(
             "dispatch_shipment",
             DispatchRequest(
@@ -51,7 +52,6 @@ class ShipmentWorkflow:
 
     async def _advance(self, inp: ShipmentInput, event: ShipmentEvent) -> None:
         shipment = self._shipment
-        assert shipment is not None
         # A carrier scan can overtake the warehouse's "shipped" message; either way the
         # goods have left, so the stock is committed once, before anything later.
         shipped = ShipmentStatus.SHIPPED
@@ -87,7 +87,6 @@ class ShipmentWorkflow:
         )
 
     async def _commit_stock(self, inp: ShipmentInput) -> None:
-        assert self._shipment is not None
         await workflow.execute_activity(
             "commit_stock",
             CommitRequest(inp.order_id, self._shipment.id, self._shipment.warehouse_id),
@@ -95,14 +94,22 @@ class ShipmentWorkflow:
             **MUST_COMPLETE,
         )
 
+    def _accept(self, event: ShipmentEvent) -> None:
+        # Signals can come from anyone with Temporal access (Web UI, CLI): a status no
+        # partner can report is dropped here rather than failing the workflow later.
+        if event.status in PARTNER_SHIPMENT_EVENTS:
+            self._inbox.append(event)
+        else:
+            workflow.logger.warning("ignored shipment event with status %r", event.status)
+
     @workflow.signal(name="warehouse_event")
     def warehouse_event(self, event: ShipmentEvent) -> None:
-        self._inbox.append(event)
+        self._accept(event)
 
     @workflow.signal(name="carrier_event")
     def carrier_event(self, event: ShipmentEvent) -> None:
-        self._inbox.append(event)
+        self._accept(event)
 
     @workflow.query(name="status")
-    def status(self) -> ShipmentView | None:
+    def status(self) -> ShipmentView:
         return self._shipment

@@ -41,6 +41,7 @@ async def read_payments(
             )
         ).all()
     return {
+        "next_cursor": None,
         "items": [
             {
                 "kind": r.kind,
@@ -52,7 +53,7 @@ async def read_payments(
                 "created_at": r.created_at.isoformat(),
             }
             for r in rows
-        ]
+        ],
     }
 
 
@@ -88,6 +89,7 @@ async def read_api_keys(caller: Admin, engine: EngineDep) -> dict[str, Any]:
             )
         ).all()
     return {
+        "next_cursor": None,
         "items": [
             {
                 "id": r.id,
@@ -99,7 +101,7 @@ async def read_api_keys(caller: Admin, engine: EngineDep) -> dict[str, Any]:
                 "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
             }
             for r in rows
-        ]
+        ],
     }
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import Admin, EngineDep, Operator, Reader
+from api.deps import Admin, EngineDep, Operator
 from api.errors import Problem
 from api.schemas import SKU_PATTERN, StockAdjust, StockSet, WarehouseCreate
 
@@ -47,7 +47,7 @@ async def read_warehouses(caller: Operator, engine: EngineDep) -> dict[str, Any]
                 text(f"SELECT {_WAREHOUSE_COLUMNS} FROM warehouses ORDER BY priority, id")
             )
         ).all()
-    return {"items": [dict(r._mapping) for r in rows]}
+    return {"items": [dict(r._mapping) for r in rows], "next_cursor": None}
 
 
 async def _require_warehouse(conn: Any, warehouse_id: str) -> None:
@@ -164,7 +164,7 @@ async def adjust_stock(
 
 
 @router.get("/stock/{sku}")
-async def read_stock(sku: str, caller: Reader, engine: EngineDep) -> dict[str, Any]:
+async def read_stock(sku: SkuPath, caller: Operator, engine: EngineDep) -> dict[str, Any]:
     async with engine.connect() as conn:
         rows = (
             await conn.execute(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CallerDep, EngineDep, Operator, Reader, SettingsDep, Submitter, TemporalDep
 from api.errors import Problem
@@ -55,6 +56,8 @@ async def read_orders(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
+    # An empty parameter (``?status=``) means "no filter", as for any other filter.
+    status, channel, customer_id = status or None, channel or None, customer_id or None
     if status is not None and status not in STATUSES:
         raise Problem(
             422,
@@ -93,6 +96,7 @@ async def read_order_events(order_id: str, caller: Reader, engine: EngineDep) ->
             )
         ).all()
     return {
+        "next_cursor": None,
         "items": [
             {
                 "seq": r.seq,
@@ -102,7 +106,7 @@ async def read_order_events(order_id: str, caller: Reader, engine: EngineDep) ->
                 "created_at": r.created_at.isoformat(),
             }
             for r in rows
-        ]
+        ],
     }
 
 
@@ -130,13 +134,22 @@ async def _act(
             f"request_{action}",
             OperatorAction(caller.name, note.reason, note.note),
             result_type=ActionResult,
+            rpc_timeout=timedelta(seconds=10),
         )
     except WorkflowUpdateFailedError as exc:
         message = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
         raise Problem(409, message, kind="invalid-state") from exc
     except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(
+                409, "the order's workflow is no longer running", kind="invalid-state"
+            ) from exc
+        # No worker answered in time, or Temporal is down: the action was not taken.
         raise Problem(
-            409, "the order's workflow is no longer running", kind="invalid-state"
+            503,
+            f"the order did not answer; nothing was {_PAST[action]}, retry shortly",
+            kind="temporal-unavailable",
+            headers={"Retry-After": "5"},
         ) from exc
     return JSONResponse(await live_view(client, row), status_code=202)
 

@@ -39,7 +39,8 @@ class HttpWarehouseSystem(WarehouseSystem):
             )
         except httpx.HTTPError as exc:
             raise WmsUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
+            # Outages and credential problems heal without the request changing.
             raise WmsUnavailable(f"WMS answered {response.status_code}")
         if response.status_code >= 400:
             raise WmsRejected(f"WMS answered {response.status_code}: {response.text[:200]}")

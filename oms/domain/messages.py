@@ -150,6 +150,7 @@ class ReserveResult:
 class ReleaseRequest:
     order_id: str
     reason: str
+    warehouse_id: str | None = None  # None: every warehouse of the order
 
 
 @dataclass

@@ -41,3 +41,15 @@ def line_total(quantity: int, unit_price: Decimal) -> Decimal:
 
 def sum_amounts(amounts: Iterable[Decimal]) -> Decimal:
     return sum(amounts, Decimal(0))
+
+
+def units_value(prices: Iterable[tuple[str, Decimal]], units: Iterable[tuple[str, int]]) -> Decimal:
+    """What ``units`` (sku, quantity) are worth at the order's prices (sku, unit price).
+
+    A SKU ordered on several lines at different prices is valued at its highest price,
+    so money given back for units that never ship is never less than was paid for them.
+    """
+    best: dict[str, Decimal] = {}
+    for sku, price in prices:
+        best[sku] = max(price, best.get(sku, price))
+    return sum_amounts(best[sku] * quantity for sku, quantity in units)

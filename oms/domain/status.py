@@ -27,7 +27,15 @@ class ShipmentStatus(StrEnum):
     IN_TRANSIT = "in_transit"
     OUT_FOR_DELIVERY = "out_for_delivery"
     DELIVERED = "delivered"
+    # Set by the order when its shipment's workflow fails (the WMS refused the dispatch).
+    FAILED = "failed"
 
+
+# What warehouses and carriers may report; everything else about a shipment is ours.
+PARTNER_SHIPMENT_EVENTS: frozenset[str] = frozenset(
+    {"shipped", "in_transit", "out_for_delivery", "delivered"}
+)
+SHIPMENT_DONE: frozenset[str] = frozenset({"delivered", "failed"})
 
 S = OrderStatus
 TERMINAL: frozenset[OrderStatus] = frozenset({S.DELIVERED, S.CANCELLED, S.FAILED})
@@ -68,12 +76,12 @@ def shipment_advances(current: str, new: str) -> bool:
 
 
 def status_from_shipments(statuses: Iterable[str]) -> OrderStatus | None:
-    """The order status implied by its shipments, or None while none is dispatched.
+    """The order status implied by its (not failed) shipments, or None while none is dispatched.
 
     ``delivered`` is never derived here: the order is delivered only once the
     workflow has also captured the payment.
     """
-    ranks = [_SHIPMENT_RANK[ShipmentStatus(s)] for s in statuses]
+    ranks = [_SHIPMENT_RANK[ShipmentStatus(s)] for s in statuses if s != ShipmentStatus.FAILED]
     shipped = _SHIPMENT_RANK[ShipmentStatus.SHIPPED]
     dispatched = _SHIPMENT_RANK[ShipmentStatus.DISPATCHED]
     if not ranks:
