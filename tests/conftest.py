@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,34 @@ async def admin(system: System) -> AsyncIterator[httpx.AsyncClient]:
         base_url=system.api_url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
     ) as http:
         yield http
+
+
+@asynccontextmanager
+async def custom_stack(
+    system: System, name: str, replace: dict[str, Any]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A second API and worker on a task queue of their own, with some activities swapped
+    by name: how a test slows or breaks one step without touching the shared system."""
+    from api.app import create_app
+    from worker.main import build_worker
+
+    settings = system.settings.model_copy(
+        update={"task_queue": f"oms-test-{name}", "api_port": free_port()}
+    )
+    worker = build_worker(system.client, system.engine, settings, replace=replace)
+    worker_task = asyncio.create_task(worker.run())
+    server, server_task = await _serve(
+        create_app(settings, system.engine, system.client), settings.api_port
+    )
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.api_port}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        await server_task
+        await worker.shutdown()
+        await asyncio.gather(worker_task, return_exceptions=True)

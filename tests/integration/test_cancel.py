@@ -12,8 +12,7 @@ from sqlalchemy import text
 from temporalio import activity
 
 from oms.domain.messages import ReserveRequest, ReserveResult
-from oms.ports import free_port
-from tests.conftest import ADMIN_KEY, System, _serve
+from tests.conftest import System, custom_stack
 from tests.integration.helpers import (
     add_warehouse,
     order_body,
@@ -29,15 +28,11 @@ reserve_done: asyncio.Event | None = None
 
 @pytest.fixture(scope="module")
 async def slow_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    """A second API and worker on their own task queue, whose reserve step lingers after
-    reserving, so a cancel can land between reservation and dispatch."""
-    from api.app import create_app
-    from worker.main import build_activities, build_worker
+    """A stack whose reserve step lingers after reserving, so a cancel can land between
+    reservation and dispatch."""
+    from worker.main import build_activities
 
-    settings = system.settings.model_copy(
-        update={"task_queue": "oms-test-slow-reserve", "api_port": free_port()}
-    )
-    real = build_activities(system.engine, settings)["reserve_stock"]
+    real = build_activities(system.engine, system.settings)["reserve_stock"]
 
     @activity.defn(name="reserve_stock")
     async def slow_reserve(req: ReserveRequest) -> ReserveResult:
@@ -47,23 +42,8 @@ async def slow_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
         await asyncio.sleep(3)
         return result
 
-    worker = build_worker(
-        system.client, system.engine, settings, replace={"reserve_stock": slow_reserve}
-    )
-    worker_task = asyncio.create_task(worker.run())
-    server, server_task = await _serve(
-        create_app(settings, system.engine, system.client), settings.api_port
-    )
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{settings.api_port}",
-        timeout=30,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-    ) as http:
+    async with custom_stack(system, "slow-reserve", {"reserve_stock": slow_reserve}) as http:
         yield http
-    server.should_exit = True
-    await server_task
-    await worker.shutdown()
-    await asyncio.gather(worker_task, return_exceptions=True)
 
 
 async def _reservations(system: System, order_id: str) -> list[Any]:

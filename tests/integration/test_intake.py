@@ -178,3 +178,97 @@ async def test_a_streamed_body_over_the_limit_is_413(admin, system):
         "/v1/orders", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 413
+
+
+async def test_control_characters_are_422_and_never_reach_the_database(admin, stocked_sku):
+    body = order_body([(stocked_sku, 1)])
+    body["customer"]["name"] = "Ada\u0000Lovelace"
+    response = await admin.post("/v1/orders", json=body)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "customer.name"
+    odd = await admin.get("/v1/orders", params={"customer_id": "a\x00b"})
+    assert odd.status_code == 422
+    assert odd.headers["content-type"] == "application/problem+json"
+    assert (await admin.get("/v1/orders/%00")).status_code == 404
+
+
+async def test_an_order_total_beyond_what_money_columns_hold_is_422(admin, stocked_sku):
+    body = order_body([(stocked_sku, 1000, "999999999999999")])
+    response = await admin.post("/v1/orders", json=body)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "lines"
+
+
+async def _recorded_without_workflow(system, body: dict, status: str, last_seq: int) -> str:
+    """An order row as if its workflow had never started (an API crash right after the
+    insert) or had been dropped by Temporal's retention after it finished."""
+    import json
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from api.intake import build_view, request_hash
+    from api.schemas import OrderCreate
+    from oms.domain.ids import order_id_for
+
+    parsed = OrderCreate.model_validate(body)
+    view = build_view(parsed, order_id_for(parsed.channel, parsed.external_id), datetime.now(UTC))
+    view.status = status
+    async with system.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO orders (id, channel, external_id, request_hash, customer_id, status, "
+                "last_seq, view, created_at, updated_at) VALUES (:id, :c, :e, :h, :cu, :s, :seq, "
+                "CAST(:v AS jsonb), now(), now())"
+            ),
+            {
+                "id": view.id,
+                "c": parsed.channel,
+                "e": parsed.external_id,
+                "h": request_hash(parsed),
+                "cu": parsed.customer.id,
+                "s": status,
+                "seq": last_seq,
+                "v": json.dumps(asdict(view)),
+            },
+        )
+    return view.id
+
+
+async def _has_workflow(system, order_id: str) -> bool:
+    from temporalio.service import RPCError
+
+    try:
+        await system.client.get_workflow_handle(f"order-{order_id}").describe()
+    except RPCError:
+        return False
+    return True
+
+
+async def test_a_replay_completes_a_submission_whose_workflow_never_started(
+    admin, stocked_sku, system
+):
+    from tests.integration.helpers import wait_for_status
+
+    body = order_body([(stocked_sku, 1)])
+    order_id = await _recorded_without_workflow(system, body, "received", 0)
+    assert not await _has_workflow(system, order_id)
+
+    replay = await admin.post("/v1/orders", json=body)
+
+    assert replay.status_code == 202
+    done = await wait_for_status(admin, order_id, {"delivered", "failed", "cancelled"})
+    assert done["status"] == "delivered"
+
+
+async def test_a_replay_never_restarts_a_finished_order(admin, stocked_sku, system):
+    import asyncio
+
+    body = order_body([(stocked_sku, 1)])
+    order_id = await _recorded_without_workflow(system, body, "failed", 4)
+
+    replay = await admin.post("/v1/orders", json=body)
+
+    assert replay.status_code == 202
+    assert replay.json()["status"] == "failed"
+    await asyncio.sleep(0.5)
+    assert not await _has_workflow(system, order_id)

@@ -1,0 +1,96 @@
+"""A warehouse that refuses a dispatch: the order does not wait forever."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from temporalio import activity
+
+from activities.errors import DISPATCH_REJECTED, business_error
+from oms.domain.messages import DispatchRequest, DispatchResult
+from tests.conftest import System, custom_stack
+from tests.integration.helpers import add_warehouse, order_body, set_stock, submit, unique
+from tests.integration.helpers import wait_for_status as wait
+
+TERMINAL = {"delivered", "failed", "cancelled"}
+REFUSING = "refusing-"
+
+
+@pytest.fixture(scope="module")
+async def picky_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    """A stack whose WMS refuses every warehouse whose id starts with ``refusing-``."""
+    from worker.main import build_activities
+
+    real = build_activities(system.engine, system.settings)["dispatch_shipment"]
+
+    @activity.defn(name="dispatch_shipment")
+    async def picky_dispatch(req: DispatchRequest) -> DispatchResult:
+        if req.warehouse_id.startswith(REFUSING):
+            raise business_error(DISPATCH_REJECTED, f"unknown warehouse {req.warehouse_id}")
+        return await real(req)
+
+    async with custom_stack(system, "picky-wms", {"dispatch_shipment": picky_dispatch}) as http:
+        yield http
+
+
+async def _refusing_warehouse(http: httpx.AsyncClient, priority: int) -> str:
+    wid = unique(REFUSING + "wh")
+    response = await http.post(
+        "/v1/warehouses",
+        json={
+            "id": wid,
+            "name": "Refusing",
+            "country": "DE",
+            "lat": 1,
+            "lon": 1,
+            "priority": priority,
+        },
+    )
+    assert response.status_code == 201
+    return wid
+
+
+async def test_a_refused_dispatch_fails_the_order_and_compensates(picky_api):
+    wh = await _refusing_warehouse(picky_api, 1)
+    sku = unique("SKU")
+    await set_stock(picky_api, wh, sku, 3)
+
+    order = await submit(picky_api, order_body([(sku, 2)]))
+    done = await wait(picky_api, order["id"], TERMINAL)
+
+    assert done["status"] == "failed"
+    assert done["failure_reason"] == "dispatch_failed"
+    assert done["payment"]["status"] == "voided"
+    assert [s["status"] for s in done["shipments"]] == ["failed"]
+    stock = (await picky_api.get(f"/v1/stock/{sku}")).json()
+    assert stock["warehouses"][0]["reserved"] == 0
+    types = [
+        e["type"] for e in (await picky_api.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+    ]
+    assert "shipment_failed" in types and types[-1] == "order_failed"
+
+
+async def test_when_one_of_two_shipments_is_refused_the_rest_delivers_and_is_charged(picky_api):
+    good = await add_warehouse(picky_api, priority=1)
+    bad = await _refusing_warehouse(picky_api, 2)
+    a, b = unique("SKU"), unique("SKU")
+    await set_stock(picky_api, good, a, 5)
+    await set_stock(picky_api, bad, b, 5)
+
+    order = await submit(picky_api, order_body([(a, 2, "10.00"), (b, 1, "4.50")]))
+    done = await wait(picky_api, order["id"], TERMINAL)
+
+    assert done["status"] == "delivered"
+    statuses = {s["warehouse_id"]: s["status"] for s in done["shipments"]}
+    assert statuses == {good: "delivered", bad: "failed"}
+    assert done["totals"]["total"] == "24.50"
+    assert done["payment"]["captured"] == "20.00"
+    stock_b = (await picky_api.get(f"/v1/stock/{b}")).json()
+    assert stock_b["warehouses"][0] == {
+        "warehouse_id": bad,
+        "on_hand": 5,
+        "reserved": 0,
+        "available": 5,
+    }
