@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.integration.helpers import (
     add_warehouse,
     order_body,
@@ -12,7 +14,7 @@ from tests.integration.helpers import (
 )
 
 
-async def test_an_order_goes_from_received_to_delivered(admin):
+async def test_an_order_goes_from_received_to_delivered(admin, system):
     wh = await add_warehouse(admin)
     sku = unique("SKU")
     await set_stock(admin, wh, sku, 10)
@@ -54,3 +56,12 @@ async def test_an_order_goes_from_received_to_delivered(admin):
         ("authorize", "succeeded", "37.50"),
         ("capture", "succeeded", "37.50"),
     ]
+
+    # Operators find orders in the Web UI by the OrderStatus search attribute.
+    query = f"WorkflowId = 'order-{order['id']}' AND OrderStatus = 'delivered'"
+    for _ in range(50):
+        found = [w.id async for w in system.client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.2)
+    assert found == [f"order-{order['id']}"]

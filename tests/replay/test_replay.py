@@ -27,7 +27,15 @@ def _replayer() -> Replayer:
 
 def test_there_are_recorded_histories_for_every_order_path():
     names = {p.stem for p in HISTORIES}
-    for path in ("delivered", "split", "declined", "out-of-stock", "cancelled"):
+    for path in (
+        "delivered",
+        "split",
+        "declined",
+        "out-of-stock",
+        "cancelled",
+        "dispatch-failed",
+        "partly-refused",
+    ):
         assert f"v1-order-{path}" in names
 
 
@@ -55,7 +63,11 @@ async def test_every_workflow_run_in_this_session_replays(system, admin):
     order = await submit(admin, order_body([(sku, 1)]))
     await wait_for_status(admin, order["id"], {"delivered"})
 
-    query = f"TaskQueue = '{system.settings.task_queue}' AND ExecutionStatus = 'Completed'"
+    # Every order and shipment this session ran to an end, on every test task queue.
+    query = (
+        "(WorkflowType = 'order' OR WorkflowType = 'shipment') "
+        "AND (ExecutionStatus = 'Completed' OR ExecutionStatus = 'Failed')"
+    )
     histories = system.client.list_workflows(query).map_histories()
     result = await _replayer().replay_workflows(histories, raise_on_replay_failure=False)
     assert result.replay_failures == {}
