@@ -5,6 +5,7 @@ Also: stopping it with an order in flight and starting it again lets the order f
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -139,6 +140,10 @@ def test_oms_dev_boots_and_delivers_an_order_over_http(dev):
     assert httpx.get(f"http://127.0.0.1:{dev.ports['ui']}", timeout=10).status_code == 200
     assert dev.stop() == 0
     assert (dev.home / "secrets.json").exists()
+    # JSON log lines off a terminal, and the lines about the order carry its id.
+    lines = [json.loads(line) for line in "".join(dev.output).splitlines() if line.startswith("{")]
+    about_order = [line for line in lines if line.get("order_id") == done["id"]]
+    assert {"request", "order_event", "stock_reserved"} <= {line["event"] for line in about_order}
 
 
 def test_an_order_in_flight_when_oms_dev_stops_finishes_after_a_restart(dev):
