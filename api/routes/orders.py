@@ -154,34 +154,27 @@ async def _act(
     return JSONResponse(await live_view(client, row), status_code=202)
 
 
-@router.post("/{order_id}/cancel", status_code=202)
-async def cancel_order(
-    order_id: str,
-    caller: Operator,
-    engine: EngineDep,
-    client: TemporalDep,
-    note: OperatorNote | None = None,
-) -> JSONResponse:
-    return await _act("cancel", order_id, caller, note, engine, client)
+def _action_route(action: str) -> None:
+    """``POST /v1/orders/{id}/<action>`` for cancel, approve and reject (operator, admin)."""
+
+    async def act(
+        order_id: str,
+        caller: Operator,
+        engine: EngineDep,
+        client: TemporalDep,
+        note: OperatorNote | None = None,
+    ) -> JSONResponse:
+        return await _act(action, order_id, caller, note, engine, client)
+
+    router.add_api_route(
+        f"/{{order_id}}/{action}",
+        act,
+        methods=["POST"],
+        status_code=202,
+        name=f"{action}_order",
+        summary=f"{action.capitalize()} an order",
+    )
 
 
-@router.post("/{order_id}/approve", status_code=202)
-async def approve_order(
-    order_id: str,
-    caller: Operator,
-    engine: EngineDep,
-    client: TemporalDep,
-    note: OperatorNote | None = None,
-) -> JSONResponse:
-    return await _act("approve", order_id, caller, note, engine, client)
-
-
-@router.post("/{order_id}/reject", status_code=202)
-async def reject_order(
-    order_id: str,
-    caller: Operator,
-    engine: EngineDep,
-    client: TemporalDep,
-    note: OperatorNote | None = None,
-) -> JSONResponse:
-    return await _act("reject", order_id, caller, note, engine, client)
+for _action in ("cancel", "approve", "reject"):
+    _action_route(_action)

@@ -38,6 +38,16 @@ async def set_stock(http: httpx.AsyncClient, warehouse_id: str, sku: str, on_han
     assert response.status_code == 200, response.text
 
 
+async def stocked(
+    http: httpx.AsyncClient, on_hand: int, priority: int = 100, prefix: str = "SKU"
+) -> tuple[str, str]:
+    """A new warehouse holding ``on_hand`` units of a new SKU: (warehouse id, sku)."""
+    warehouse_id = await add_warehouse(http, priority=priority)
+    sku = unique(prefix)
+    await set_stock(http, warehouse_id, sku, on_hand)
+    return warehouse_id, sku
+
+
 def order_body(
     lines: list[tuple[str, int]] | list[tuple[str, int, str]],
     *,

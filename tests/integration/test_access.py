@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.integration.helpers import add_warehouse, order_body, set_stock, submit, unique
+from tests.integration.helpers import order_body, stocked, submit, unique
 
 
 async def _key(admin, role: str, channel: str | None = None) -> str:
@@ -25,9 +25,7 @@ def _client(system, key: str | None) -> httpx.AsyncClient:
 
 @pytest.fixture
 async def sku(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 20)
+    _wh, sku = await stocked(admin, 20)
     return sku
 
 

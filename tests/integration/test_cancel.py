@@ -14,15 +14,13 @@ from temporalio import activity
 from oms.domain.messages import ReserveRequest, ReserveResult
 from tests.conftest import System, custom_stack
 from tests.integration.helpers import (
-    add_warehouse,
+    TERMINAL,
     order_body,
-    set_stock,
+    stocked,
     submit,
-    unique,
     wait_for_status,
 )
 
-TERMINAL = {"delivered", "failed", "cancelled"}
 reserve_done: asyncio.Event | None = None
 
 
@@ -59,9 +57,7 @@ async def _reservations(system: System, order_id: str) -> list[Any]:
 async def test_cancel_before_dispatch_releases_stock_and_voids_payment(slow_api, system):
     global reserve_done
     reserve_done = asyncio.Event()
-    wh = await add_warehouse(slow_api)
-    sku = unique("SKU")
-    await set_stock(slow_api, wh, sku, 4)
+    wh, sku = await stocked(slow_api, 4)
     order = await submit(slow_api, order_body([(sku, 3)]))
     await asyncio.wait_for(reserve_done.wait(), 30)
     stock = (await slow_api.get(f"/v1/stock/{sku}")).json()
@@ -99,9 +95,7 @@ async def test_cancel_before_dispatch_releases_stock_and_voids_payment(slow_api,
 
 
 async def test_cancel_after_dispatch_is_a_conflict_and_the_order_still_delivers(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 2)
+    _wh, sku = await stocked(admin, 2)
     order = await submit(admin, order_body([(sku, 1)]))
     await wait_for_status(
         admin, order["id"], {"dispatched", "partially_shipped", "shipped", "delivered"}
@@ -119,9 +113,7 @@ async def test_cancel_after_dispatch_is_a_conflict_and_the_order_still_delivers(
 
 
 async def test_approve_and_reject_are_conflicts_for_an_order_that_is_not_on_hold(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 1)
+    _wh, sku = await stocked(admin, 1)
     order = await submit(admin, order_body([(sku, 1)]))
     for action in ("approve", "reject"):
         response = await admin.post(f"/v1/orders/{order['id']}/{action}", json={"note": "ok"})
@@ -133,9 +125,7 @@ async def test_approve_and_reject_are_conflicts_for_an_order_that_is_not_on_hold
 async def test_a_cancel_signal_from_the_web_ui_cancels_like_the_api(slow_api, system):
     global reserve_done
     reserve_done = asyncio.Event()
-    wh = await add_warehouse(slow_api)
-    sku = unique("SKU")
-    await set_stock(slow_api, wh, sku, 1)
+    _wh, sku = await stocked(slow_api, 1)
     order = await submit(slow_api, order_body([(sku, 1)]))
     await asyncio.wait_for(reserve_done.wait(), 30)
 

@@ -11,10 +11,9 @@ from temporalio import activity
 from activities.errors import DISPATCH_REJECTED, business_error
 from oms.domain.messages import DispatchRequest, DispatchResult
 from tests.conftest import System, custom_stack
-from tests.integration.helpers import add_warehouse, order_body, set_stock, submit, unique
+from tests.integration.helpers import TERMINAL, add_warehouse, order_body, set_stock, submit, unique
 from tests.integration.helpers import wait_for_status as wait
 
-TERMINAL = {"delivered", "failed", "cancelled"}
 REFUSING = "refusing-"
 
 

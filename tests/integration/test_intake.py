@@ -7,14 +7,12 @@ import copy
 import pytest
 from sqlalchemy import text
 
-from tests.integration.helpers import add_warehouse, order_body, set_stock, submit, unique
+from tests.integration.helpers import order_body, stocked, submit, unique
 
 
 @pytest.fixture
 async def stocked_sku(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 50)
+    _wh, sku = await stocked(admin, 50)
     return sku
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.helpers import add_warehouse, set_stock, unique
+from tests.integration.helpers import add_warehouse, set_stock, stocked, unique
 
 
 async def test_warehouses_are_listed_and_duplicates_are_409(admin):
@@ -43,9 +43,7 @@ async def test_stock_of_a_sku_sums_available_over_warehouses(admin):
 
 
 async def test_adjustments_move_on_hand_and_cannot_go_negative(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 5)
+    wh, sku = await stocked(admin, 5)
     up = await admin.post(f"/v1/stock/{wh}/{sku}/adjust", json={"delta": 3, "reason": "found"})
     assert up.status_code == 200 and up.json()["on_hand"] == 8
     down = await admin.post(f"/v1/stock/{wh}/{sku}/adjust", json={"delta": -9, "reason": "damaged"})
@@ -56,9 +54,7 @@ async def test_adjustments_move_on_hand_and_cannot_go_negative(admin):
 async def test_stock_cannot_drop_below_what_is_reserved(admin, system):
     from sqlalchemy import text
 
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 5)
+    wh, sku = await stocked(admin, 5)
     async with system.engine.begin() as conn:  # an order holds 4 units
         await conn.execute(
             text("UPDATE stock SET reserved = 4 WHERE warehouse_id = :w AND sku = :s"),

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from tests.integration.helpers import (
+    TERMINAL,
     add_warehouse,
     order_body,
     set_stock,
+    stocked,
     submit,
     unique,
     wait_for_status,
 )
 
-TERMINAL = {"delivered", "failed", "cancelled"}
-
 
 async def test_a_declined_payment_fails_the_order_and_reserves_nothing(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 5)
+    _wh, sku = await stocked(admin, 5)
 
     order = await submit(admin, order_body([(sku, 2)], token="tok_declined"))
     done = await wait_for_status(admin, order["id"], TERMINAL)
@@ -33,9 +31,7 @@ async def test_a_declined_payment_fails_the_order_and_reserves_nothing(admin):
 
 
 async def test_not_enough_stock_fails_the_order_and_voids_the_payment(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 1)
+    wh, sku = await stocked(admin, 1)
 
     order = await submit(admin, order_body([(sku, 2)]))
     done = await wait_for_status(admin, order["id"], TERMINAL)
@@ -62,9 +58,7 @@ async def test_not_enough_stock_fails_the_order_and_voids_the_payment(admin):
 
 
 async def test_a_flaky_gateway_is_retried_with_the_same_key_and_the_order_completes(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 1)
+    _wh, sku = await stocked(admin, 1)
 
     order = await submit(admin, order_body([(sku, 1)], token="tok_flaky"))
     done = await wait_for_status(admin, order["id"], TERMINAL)

@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from tests.integration.helpers import (
-    add_warehouse,
     order_body,
-    set_stock,
+    stocked,
     submit,
-    unique,
     wait_for_status,
 )
 
 
 async def test_an_order_goes_from_received_to_delivered(admin, system):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 10)
+    wh, sku = await stocked(admin, 10)
 
     order = await submit(admin, order_body([(sku, 3, "12.50")]))
     assert order["status"] == "received"

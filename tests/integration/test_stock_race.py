@@ -6,15 +6,11 @@ import asyncio
 
 from sqlalchemy import text
 
-from tests.integration.helpers import add_warehouse, order_body, set_stock, unique, wait_for_status
-
-TERMINAL = {"delivered", "failed", "cancelled"}
+from tests.integration.helpers import TERMINAL, order_body, stocked, wait_for_status
 
 
 async def test_fifty_orders_for_ten_units_deliver_exactly_ten(admin, system):
-    wh = await add_warehouse(admin)
-    sku = unique("RACE")
-    await set_stock(admin, wh, sku, 10)
+    _wh, sku = await stocked(admin, 10, prefix="RACE")
 
     responses = await asyncio.gather(
         *[admin.post("/v1/orders", json=order_body([(sku, 1)])) for _ in range(50)]

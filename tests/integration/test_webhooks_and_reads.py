@@ -7,15 +7,13 @@ import time
 
 from oms.webhooks import signed_headers
 from tests.integration.helpers import (
-    add_warehouse,
+    TERMINAL,
     order_body,
-    set_stock,
+    stocked,
     submit,
     unique,
     wait_for_status,
 )
-
-TERMINAL = {"delivered", "failed", "cancelled"}
 
 
 async def test_webhooks_without_a_valid_signature_are_401(admin, system):
@@ -66,9 +64,7 @@ async def test_a_signed_event_with_a_bad_body_is_422(admin, system):
 
 
 async def test_duplicate_carrier_events_change_nothing(admin, system):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 1)
+    _wh, sku = await stocked(admin, 1)
     order = await submit(admin, order_body([(sku, 1)]))
     done = await wait_for_status(admin, order["id"], TERMINAL)
     tracking = done["shipments"][0]["tracking_number"]
@@ -91,9 +87,7 @@ async def test_duplicate_carrier_events_change_nothing(admin, system):
 
 
 async def test_orders_list_filters_and_pages_with_a_cursor(admin):
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 10)
+    _wh, sku = await stocked(admin, 10)
     customer = unique("cust")
     ids = [
         (await submit(admin, order_body([(sku, 1)], customer_id=customer)))["id"] for _ in range(5)

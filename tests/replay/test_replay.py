@@ -48,18 +48,14 @@ async def test_a_recorded_history_replays_on_the_current_code(path: Path):
 
 async def test_every_workflow_run_in_this_session_replays(system, admin):
     from tests.integration.helpers import (
-        add_warehouse,
         order_body,
-        set_stock,
+        stocked,
         submit,
-        unique,
         wait_for_status,
     )
 
     # Make sure there is at least one finished order to replay, whatever ran before.
-    wh = await add_warehouse(admin)
-    sku = unique("SKU")
-    await set_stock(admin, wh, sku, 1)
+    _wh, sku = await stocked(admin, 1)
     order = await submit(admin, order_body([(sku, 1)]))
     await wait_for_status(admin, order["id"], {"delivered"})
 
