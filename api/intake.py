@@ -168,7 +168,7 @@ async def start_order_workflow(
     try:
         await client.start_workflow(
             "order",
-            OrderInput(view, token),
+            OrderInput(view, token, settings.release_delay_s),
             id=order_workflow_id(view.id),
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -231,6 +231,8 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "OMS_SIM_PORT": str(settings.sim_port),
         "OMS_SIM_SHIP_DELAY_S": str(settings.sim_ship_delay_s),
         "OMS_SIM_CARRIER_STEP_S": str(settings.sim_carrier_step_s),
+        # A short cancel window in development, so cancelling by hand can be tried.
+        "OMS_RELEASE_DELAY_S": os.environ.get("OMS_RELEASE_DELAY_S", "10"),
     }
     return env
 

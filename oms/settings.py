@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
 
     admin_api_key: str | None = None
+    # How long a reserved order waits before release to the warehouses (cancel window).
+    release_delay_s: float = 0.0
     max_body_bytes: int = 1_048_576
 
     # Outbound adapters: where the payment gateway and the WMS live, and our keys there.

@@ -164,7 +164,7 @@ async def admin(system: System) -> AsyncIterator[httpx.AsyncClient]:
 
 @asynccontextmanager
 async def custom_stack(
-    system: System, name: str, replace: dict[str, Any]
+    system: System, name: str, replace: dict[str, Any], **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second API and worker on a task queue of their own, with some activities swapped
     by name: how a test slows or breaks one step without touching the shared system."""
@@ -172,7 +172,7 @@ async def custom_stack(
     from worker.main import build_worker
 
     settings = system.settings.model_copy(
-        update={"task_queue": f"oms-test-{name}", "api_port": free_port()}
+        update={"task_queue": f"oms-test-{name}", "api_port": free_port(), **overrides}
     )
     worker = build_worker(system.client, system.engine, settings, replace=replace)
     worker_task = asyncio.create_task(worker.run())

@@ -8,6 +8,7 @@ recorded through an activity (read model + timeline) and mirrored in ``OrderStat
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,7 @@ class OrderWorkflow:
     def __init__(self, inp: OrderInput) -> None:
         self.view: OrderView = inp.view
         self._token = inp.payment_token
+        self._release_delay = inp.release_delay_s
         self._seq = 0
         self._cancel: OperatorAction | None = None
         self._dispatching = False
@@ -92,6 +94,7 @@ class OrderWorkflow:
             await self._authorize()
             self._stop_if_cancelled()
             await self._reserve()
+            await self._hold_for_release()
             self._stop_if_cancelled()
             # No await between the last cancel check and this flag: from here on the
             # cancel update's validator refuses, so a cancel can never race a dispatch.
@@ -153,6 +156,18 @@ class OrderWorkflow:
             S.RESERVED,
             {"warehouses": [a.warehouse_id for a in result.allocations]},
         )
+
+    async def _hold_for_release(self) -> None:
+        """The cancel window: wait ``release_delay_s`` unless a cancel comes first."""
+        if self._release_delay <= 0:
+            return  # no timer at all, so histories recorded without the window replay
+        try:
+            await workflow.wait_condition(
+                lambda: self._cancel is not None,
+                timeout=timedelta(seconds=self._release_delay),
+            )
+        except TimeoutError:
+            pass
 
     async def _ship(self) -> None:
         view = self.view

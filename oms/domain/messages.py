@@ -106,6 +106,9 @@ class OrderInput:
 
     view: OrderView
     payment_token: str
+    # Seconds a reserved order waits before it is released to the warehouses: the window
+    # in which a customer or an operator can still cancel it.
+    release_delay_s: float = 0.0
 
 
 # --- activities ---------------------------------------------------------------------

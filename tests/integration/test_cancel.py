@@ -139,3 +139,47 @@ async def test_a_cancel_signal_from_the_web_ui_cancels_like_the_api(slow_api, sy
     assert done["cancellation"]["by"] == "ops@example.com"
     stock = (await slow_api.get(f"/v1/stock/{sku}")).json()
     assert stock["available"] == 1
+
+
+@pytest.fixture(scope="module")
+async def windowed_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    """A stack whose reserved orders wait two seconds before release to the warehouses."""
+    async with custom_stack(system, "release-window", {}, release_delay_s=2.0) as http:
+        yield http
+
+
+async def test_a_cancel_in_the_release_window_cancels_a_reserved_order(windowed_api):
+    wh, sku = await stocked(windowed_api, 2)
+    order = await submit(windowed_api, order_body([(sku, 2)]))
+    held = await wait_for_status(windowed_api, order["id"], {"reserved"} | TERMINAL)
+    assert held["status"] == "reserved"
+
+    response = await windowed_api.post(
+        f"/v1/orders/{order['id']}/cancel", json={"reason": "duplicate order"}
+    )
+
+    assert response.status_code == 202
+    done = await wait_for_status(windowed_api, order["id"], TERMINAL)
+    assert done["status"] == "cancelled"
+    assert done["payment"]["status"] == "voided"
+    stock = (await windowed_api.get(f"/v1/stock/{sku}")).json()
+    assert stock["warehouses"][0] == {
+        "warehouse_id": wh,
+        "on_hand": 2,
+        "reserved": 0,
+        "available": 2,
+    }
+
+
+async def test_an_order_left_alone_is_released_after_the_window(windowed_api):
+    from datetime import datetime
+
+    _, sku = await stocked(windowed_api, 1)
+    order = await submit(windowed_api, order_body([(sku, 1)]))
+    done = await wait_for_status(windowed_api, order["id"], TERMINAL)
+    assert done["status"] == "delivered"
+    events = (await windowed_api.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+    reserved_at = next(e["created_at"] for e in events if e["status"] == "reserved")
+    dispatched_at = next(e["created_at"] for e in events if e["status"] == "dispatched")
+    waited = datetime.fromisoformat(dispatched_at) - datetime.fromisoformat(reserved_at)
+    assert waited.total_seconds() >= 2.0

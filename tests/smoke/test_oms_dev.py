@@ -45,6 +45,7 @@ class DevSystem:
                 "OMS_TEMPORAL_UI_PORT": str(self.ports["ui"]),
                 "OMS_SIM_SHIP_DELAY_S": "1",
                 "OMS_SIM_CARRIER_STEP_S": "0.5",
+                "OMS_RELEASE_DELAY_S": "1",
                 "OMS_LOG_FORMAT": "json",
                 "OMS_DEV_SEED": "1",
             }
