@@ -21,7 +21,7 @@ from oms.adapters.payment_gateway import (
     PaymentGateway,
 )
 from oms.domain.ids import idempotency_key
-from oms.domain.messages import PaymentCommand, PaymentOutcome
+from oms.domain.messages import PaymentCommand, PaymentFailure, PaymentOutcome
 from oms.logging import get_logger
 
 log = get_logger(__name__)
@@ -117,6 +117,14 @@ class PaymentActivities:
     @activity.defn(name="capture_payment")
     async def capture_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
         return await self._run(cmd, "capture")
+
+    @activity.defn(name="record_payment_failure")
+    async def record_payment_failure(self, failure: PaymentFailure) -> None:
+        """Leave a ``failed`` row for a step the workflow gave up on (same key, so a row
+        already settled by a late success is kept as it is)."""
+        cmd = PaymentCommand(failure.order_id, failure.kind, failure.amount, failure.currency)
+        key = idempotency_key(failure.order_id, failure.kind)
+        await self._record(cmd, key, GatewayResult("failed", None, failure.error[:500]))
 
     @activity.defn(name="void_payment")
     async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome:

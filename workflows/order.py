@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         OrderInput,
         OrderView,
         PaymentCommand,
+        PaymentFailure,
         PaymentOutcome,
         RecordEvent,
         ReleaseRequest,
@@ -116,10 +117,15 @@ class OrderWorkflow:
                 "authorize_payment", cmd, result_type=PaymentOutcome, **AUTHORIZE
             )
         except ActivityError as err:
-            declined = _error_type(err) == "PaymentDeclined"
-            view.payment.status = "declined" if declined else "failed"
-            reason = "payment_declined" if declined else "payment_unavailable"
-            raise OrderStopped(S.FAILED, reason) from err
+            if _error_type(err) == "PaymentDeclined":
+                view.payment.status = "declined"
+                raise OrderStopped(S.FAILED, "payment_declined") from err
+            view.payment.status = "failed"
+            failure = PaymentFailure(
+                view.id, "authorize", view.totals.total, view.currency, str(err.cause or err)
+            )
+            await workflow.execute_activity("record_payment_failure", failure, **MUST_COMPLETE)
+            raise OrderStopped(S.FAILED, "payment_unavailable") from err
         self._authorized = True
         view.payment.status = "authorized"
         view.payment.authorized = view.totals.total

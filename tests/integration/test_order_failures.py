@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from temporalio import activity
+
+from activities.errors import PAYMENT_REJECTED, business_error
+from oms.domain.messages import PaymentCommand, PaymentOutcome
+from tests.conftest import custom_stack
 from tests.integration.helpers import (
     TERMINAL,
     add_warehouse,
@@ -101,3 +106,22 @@ async def test_one_warehouse_that_has_everything_is_preferred_over_a_split(admin
     done = await wait_for_status(admin, order["id"], TERMINAL)
 
     assert [s["warehouse_id"] for s in done["shipments"]] == [whole]
+
+
+async def test_a_payment_that_cannot_be_authorized_fails_the_order_and_is_in_the_ledger(system):
+    @activity.defn(name="authorize_payment")
+    async def gateway_refuses(cmd: PaymentCommand) -> PaymentOutcome:
+        raise business_error(PAYMENT_REJECTED, "gateway answered 400: malformed request")
+
+    async with custom_stack(
+        system, "gateway-refuses", {"authorize_payment": gateway_refuses}
+    ) as http:
+        _, sku = await stocked(http, 1)
+        order = await submit(http, order_body([(sku, 1)]))
+        done = await wait_for_status(http, order["id"], TERMINAL)
+        ledger = (await http.get("/v1/payments", params={"order_id": order["id"]})).json()
+
+    assert done["status"] == "failed"
+    assert done["failure_reason"] == "payment_unavailable"
+    assert done["payment"]["status"] == "failed"
+    assert [(p["kind"], p["status"]) for p in ledger["items"]] == [("authorize", "failed")]
