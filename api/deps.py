@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -53,14 +54,22 @@ _LOOKUP = text(
 )
 
 
+# Declared as a security scheme so /docs offers an "Authorize" button for the API key.
+_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
+
+
 async def current_principal(
-    request: Request, engine: EngineDep, settings: SettingsDep
+    engine: EngineDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = credentials.credentials if credentials else ""
+    if not key.strip():
         raise Problem(
-            401, "send an API key as 'Authorization: Bearer <key>'", kind="unauthenticated"
+            401,
+            "send an API key as 'Authorization: Bearer <key>'",
+            kind="unauthenticated",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     key = key.strip()
     admin_key = settings.admin_api_key
@@ -69,7 +78,12 @@ async def current_principal(
     async with engine.connect() as conn:
         row = (await conn.execute(_LOOKUP, {"h": hash_key(key)})).first()
     if row is None:
-        raise Problem(401, "unknown or revoked API key", kind="unauthenticated")
+        raise Problem(
+            401,
+            "unknown or revoked API key",
+            kind="unauthenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return Principal(row.name, row.role, row.channel)
 
 

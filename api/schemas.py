@@ -151,3 +151,27 @@ class CarrierEventIn(PartnerEvent):
     status: Literal["in_transit", "out_for_delivery", "delivered"]
     carrier: Annotated[str, Field(max_length=64)] | None = None
     occurred_at: str | None = None
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error answers of a route."""
+    return {
+        code: {"model": ProblemDetails, "content": {"application/problem+json": {}}}
+        for code in codes
+    }

@@ -11,11 +11,11 @@ from sqlalchemy import text
 
 from api.deps import Admin, EngineDep, Operator
 from api.errors import Problem
-from api.schemas import CHANNEL_PATTERN, KeyCreate
+from api.schemas import CHANNEL_PATTERN, KeyCreate, problems
 from oms.domain.money import format_amount
 from oms.keys import create_key
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], responses=problems(401, 403, 404, 422))
 CHANNEL_NAME = re.compile(CHANNEL_PATTERN)
 
 

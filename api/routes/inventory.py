@@ -10,11 +10,11 @@ from sqlalchemy.exc import IntegrityError
 
 from api.deps import Admin, EngineDep, Operator
 from api.errors import Problem
-from api.schemas import SKU_PATTERN, StockAdjust, StockSet, WarehouseCreate
+from api.schemas import SKU_PATTERN, StockAdjust, StockSet, WarehouseCreate, problems
 
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
 
-router = APIRouter(prefix="/v1", tags=["inventory"])
+router = APIRouter(prefix="/v1", tags=["inventory"], responses=problems(401, 403, 404, 409, 422))
 
 _WAREHOUSE_COLUMNS = "id, name, country, lat, lon, priority"
 

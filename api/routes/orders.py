@@ -15,18 +15,18 @@ from api.deps import CallerDep, EngineDep, Operator, Reader, SettingsDep, Submit
 from api.errors import Problem
 from api.intake import submit_order
 from api.orders_read import list_orders, live_view, load_row
-from api.schemas import OperatorNote, OrderCreate
+from api.schemas import OperatorNote, OrderCreate, problems
 from oms.domain.ids import order_workflow_id
-from oms.domain.messages import ActionResult, OperatorAction
+from oms.domain.messages import ActionResult, OperatorAction, OrderView
 from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=problems(401, 403, 422))
 
 STATUSES = [s.value for s in OrderStatus]
 _PAST = {"cancel": "cancelled", "approve": "approved", "reject": "rejected"}
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, responses={202: {"model": OrderView}, **problems(409, 413)})
 async def create_order(
     body: OrderCreate,
     caller: Submitter,
@@ -73,7 +73,7 @@ async def read_orders(
     return await list_orders(engine, filters=filters, limit=limit, cursor=cursor)
 
 
-@router.get("/{order_id}")
+@router.get("/{order_id}", responses={200: {"model": OrderView}, **problems(404)})
 async def read_order(
     order_id: str, caller: Reader, engine: EngineDep, request: Request
 ) -> dict[str, Any]:
@@ -169,6 +169,7 @@ def _action_route(action: str) -> None:
     router.add_api_route(
         f"/{{order_id}}/{action}",
         act,
+        responses={202: {"model": OrderView}, **problems(404, 409, 503)},
         methods=["POST"],
         status_code=202,
         name=f"{action}_order",

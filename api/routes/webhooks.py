@@ -16,13 +16,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import EngineDep, SettingsDep, TemporalDep
 from api.errors import Problem
-from api.schemas import CarrierEventIn, WarehouseEventIn
+from api.schemas import CarrierEventIn, WarehouseEventIn, problems
 from oms.domain.ids import shipment_workflow_id
 from oms.domain.messages import ShipmentEvent
 from oms.logging import get_logger
 from oms.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
-router = APIRouter(prefix="/v1", tags=["webhooks"])
+router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problems(401, 404, 422))
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 

@@ -35,6 +35,7 @@ async def test_requests_without_a_valid_key_are_401_problems(system):
             response = await http.get("/v1/orders")
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == "Bearer"
 
 
 async def test_keys_are_stored_hashed_never_in_clear(admin, system):
