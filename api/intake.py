@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.converter import value_to_type
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -262,6 +263,4 @@ async def _insert(
 
 def _view_from_json(data: dict[str, Any]) -> OrderView:
     """Rebuild the dataclass view from its JSON form (the read model's ``view`` column)."""
-    from temporalio.converter import value_to_type
-
     return value_to_type(OrderView, data, [])  # type: ignore[no-any-return]

@@ -117,6 +117,7 @@ class OrderWorkflow:
                 "authorize_payment", cmd, result_type=PaymentOutcome, **AUTHORIZE
             )
         except ActivityError as err:
+            self._stopping = True  # from here a cancel would be refused, not half-honoured
             if _error_type(err) == "PaymentDeclined":
                 view.payment.status = "declined"
                 raise OrderStopped(S.FAILED, "payment_declined") from err
