@@ -66,6 +66,42 @@ def temporal_binary() -> str:
     return found
 
 
+def _die_with_parent() -> None:
+    """Runs in each child before exec: on Linux, ask the kernel to stop it if ``oms dev``
+    itself dies (kill -9, a closed terminal), so no orphan keeps a port busy."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget_dead_pg_handles(pgdata: Path) -> None:
+    """pgserver stops PostgreSQL when the last process that opened it exits, counting them in
+    ``.handle_pids.json``. A run that was killed (kill -9) never removed itself, which would
+    keep every later run from stopping the server: drop the pids that are gone."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    try:
+        pids = json.loads(handles.read_text())
+    except ValueError:
+        pids = []
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
 def start_temporal(settings: Settings, home: Path) -> subprocess.Popen[bytes]:
     args = [
         temporal_binary(),
@@ -93,7 +129,13 @@ def start_temporal(settings: Settings, home: Path) -> subprocess.Popen[bytes]:
     for key in ALL_KEYS:
         args += ["--search-attribute", f"{key.name}=Keyword"]
     log = (home / "temporal.log").open("ab")
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        args,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches it through us, after the worker has stopped
+        preexec_fn=_die_with_parent,
+    )
 
 
 async def _wait_for_temporal(settings: Settings, within_s: float) -> None:
@@ -166,10 +208,13 @@ def run_dev(settings: Settings) -> int:
         )
 
     stopping = False
+    running = False
 
     def _on_signal(signum: int, _: Any) -> None:
         nonlocal stopping
         stopping = True
+        if not running:  # still starting up: abandon the start-up at once
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -184,6 +229,7 @@ def run_dev(settings: Settings) -> int:
             import pgserver
 
             say(f"starting PostgreSQL (data in {home / 'pgdata'})")
+            _forget_dead_pg_handles(home / "pgdata")
             pg = pgserver.get_server(home / "pgdata", cleanup_mode="stop")
             settings = settings.model_copy(update={"database_url": pg.get_uri()})
         if embedded_temporal:
@@ -194,12 +240,15 @@ def run_dev(settings: Settings) -> int:
 
         env = {**os.environ, **_child_env(settings, secrets_)}
         for name in ("worker", "sim", "api"):
-            children[name] = subprocess.Popen([sys.executable, "-m", "oms.cli", name], env=env)
+            children[name] = subprocess.Popen(
+                [sys.executable, "-m", "oms.cli", name], env=env, preexec_fn=_die_with_parent
+            )
         api = f"http://{settings.host}:{settings.api_port}"
         if not _wait_healthy(f"{api}/health", children, timeout=90):
             say("the system did not come up; see the messages above")
             return 1
         _banner(settings, api, secrets_["admin_api_key"], embedded_temporal)
+        running = True
         while not stopping:
             dead = [n for n, p in children.items() if p.poll() is not None]
             if dead:
@@ -208,6 +257,9 @@ def run_dev(settings: Settings) -> int:
             time.sleep(0.3)
         say("stopping")
         return 0
+    except KeyboardInterrupt:
+        say("interrupted during start-up; stopping")
+        return 130
     finally:
         _stop(list(children.values()))
         if temporal is not None:
