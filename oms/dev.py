@@ -247,8 +247,8 @@ def run_dev(settings: Settings) -> int:
         if not _wait_healthy(f"{api}/health", children, timeout=90):
             say("the system did not come up; see the messages above")
             return 1
+        running = True  # before the banner: a Ctrl-C right after it is a normal stop
         _banner(settings, api, secrets_["admin_api_key"], embedded_temporal)
-        running = True
         while not stopping:
             dead = [n for n, p in children.items() if p.poll() is not None]
             if dead:

@@ -173,3 +173,16 @@ def test_a_port_in_use_is_a_clear_message_not_a_traceback(dev):
     assert f"port {dev.ports['api']}" in result.stderr
     assert "OMS_API_PORT" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_after_oms_dev_is_killed_it_starts_again_and_then_stops_cleanly(dev):
+    key = dev.start()
+    assert dev.proc is not None
+    dev.proc.kill()  # kill -9: no clean-up of its own
+    dev.proc.wait()
+    time.sleep(1)
+
+    assert dev.start() == key  # no orphan holds a port
+    assert dev.stop() == 0
+    # PostgreSQL went down with it, though a dead run was still listed as using it.
+    assert not (dev.home / "pgdata" / "postmaster.pid").exists()
