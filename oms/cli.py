@@ -118,8 +118,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from pydantic import ValidationError
+
+    from oms.settings import SettingsError
+
     args = parser().parse_args(argv)
-    args.fn(args)
+    try:
+        args.fn(args)
+    except (SettingsError, ValidationError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
 
 
 if __name__ == "__main__":

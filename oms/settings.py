@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 TASK_QUEUE = "oms-orders"
 
 
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed: reported as a message, not a traceback."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMS_", extra="ignore")
 
@@ -95,12 +99,15 @@ class Settings(BaseSettings):
     def async_database_url(self) -> str:
         """The database URL with the asyncpg driver, whatever scheme it was given in."""
         if not self.database_url:
-            raise RuntimeError("DATABASE_URL is not set (oms dev sets it for the embedded server)")
+            raise SettingsError(
+                "DATABASE_URL is not set (oms dev sets it for the embedded server; "
+                "the separate processes need it, e.g. postgresql://user:pass@host:5432/oms)"
+            )
         url = self.database_url
         for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+asyncpg://" + url[len(prefix) :]
-        raise RuntimeError("DATABASE_URL must be a postgresql:// URL")
+        raise SettingsError("DATABASE_URL must be a postgresql:// URL")
 
 
 @lru_cache

@@ -1,0 +1,41 @@
+"""The oms command's own errors: messages, not tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+OMS = str(Path(sys.executable).parent / "oms")
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS") and not k.startswith("OMS_")
+    }
+    return subprocess.run(
+        [OMS, *args], env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_process_without_a_database_url_says_so():
+    result = _run("migrate")
+    assert result.returncode == 2
+    assert "DATABASE_URL is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_the_sandbox_secrets():
+    result = _run("migrate", OMS_ENV="production", DATABASE_URL="postgresql://x@127.0.0.1/x")
+    assert result.returncode == 2
+    assert "must be set outside development" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_keys_create_rejects_an_unknown_role():
+    result = _run("keys", "create", "--role", "superuser", "--name", "x")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
