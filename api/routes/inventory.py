@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
 from api.deps import Admin, EngineDep, Operator
 from api.errors import Problem
@@ -74,6 +73,25 @@ _MOVEMENT = text(
 )
 
 
+_ADJUST_UP = text(
+    """
+    INSERT INTO stock AS s (warehouse_id, sku, on_hand, reserved, updated_at)
+    VALUES (:w, :sku, :delta, 0, now())
+    ON CONFLICT (warehouse_id, sku) DO UPDATE
+        SET on_hand = s.on_hand + :delta, updated_at = now()
+    RETURNING s.warehouse_id, s.sku, s.on_hand, s.reserved
+    """
+)
+_ADJUST_DOWN = text(
+    """
+    UPDATE stock SET on_hand = on_hand + :delta, updated_at = now()
+    WHERE warehouse_id = :w AND sku = :sku AND on_hand + :delta >= reserved
+    RETURNING warehouse_id, sku, on_hand, reserved
+    """
+)
+_CURRENT = text("SELECT on_hand, reserved FROM stock WHERE warehouse_id = :w AND sku = :sku")
+
+
 @router.put("/stock/{warehouse_id}/{sku}")
 async def set_stock(
     warehouse_id: str, sku: SkuPath, body: StockSet, caller: Operator, engine: EngineDep
@@ -121,45 +139,24 @@ async def set_stock(
 async def adjust_stock(
     warehouse_id: str, sku: SkuPath, body: StockAdjust, caller: Operator, engine: EngineDep
 ) -> dict[str, Any]:
-    try:
-        async with engine.begin() as conn:
-            await _require_warehouse(conn, warehouse_id)
-            row = (
-                await conn.execute(
-                    text(
-                        """
-                INSERT INTO stock AS s (warehouse_id, sku, on_hand, reserved, updated_at)
-                VALUES (:w, :sku, :delta, 0, now())
-                ON CONFLICT (warehouse_id, sku) DO UPDATE
-                    SET on_hand = s.on_hand + :delta, updated_at = now()
-                    WHERE s.on_hand + :delta >= s.reserved
-                RETURNING s.warehouse_id, s.sku, s.on_hand, s.reserved
-                """
-                    ),
-                    {"w": warehouse_id, "sku": sku, "delta": body.delta},
-                )
-            ).first()
-            if row is None:
-                raise Problem(
-                    409,
-                    f"adjusting by {body.delta} would leave less {sku} on hand "
-                    f"in {warehouse_id} than is reserved",
-                    kind="below-reserved",
-                )
-            await conn.execute(
-                _MOVEMENT,
-                {
-                    "w": warehouse_id,
-                    "sku": sku,
-                    "kind": "adjust",
-                    "delta": body.delta,
-                    "reason": body.reason,
-                },
+    params = {"w": warehouse_id, "sku": sku, "delta": body.delta}
+    async with engine.begin() as conn:
+        await _require_warehouse(conn, warehouse_id)
+        # Only a positive delta may create the row; a negative one adjusts what is there.
+        statement = _ADJUST_UP if body.delta > 0 else _ADJUST_DOWN
+        row = (await conn.execute(statement, params)).first()
+        if row is None:
+            current = (await conn.execute(_CURRENT, params)).first()
+            held = f"{current.reserved} reserved" if current else "no stock"
+            raise Problem(
+                409,
+                f"adjusting {sku} in {warehouse_id} by {body.delta} would leave less on hand "
+                f"than is reserved ({held})",
+                kind="below-reserved",
             )
-    except IntegrityError as exc:  # a negative delta on a SKU with no stock row
-        raise Problem(
-            409, f"adjusting by {body.delta} would leave negative stock", kind="below-reserved"
-        ) from exc
+        await conn.execute(
+            _MOVEMENT, {**params, "kind": "adjust", "delta": body.delta, "reason": body.reason}
+        )
     return _stock_view(row)
 
 

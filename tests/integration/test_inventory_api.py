@@ -46,9 +46,20 @@ async def test_adjustments_move_on_hand_and_cannot_go_negative(admin):
     wh, sku = await stocked(admin, 5)
     up = await admin.post(f"/v1/stock/{wh}/{sku}/adjust", json={"delta": 3, "reason": "found"})
     assert up.status_code == 200 and up.json()["on_hand"] == 8
-    down = await admin.post(f"/v1/stock/{wh}/{sku}/adjust", json={"delta": -9, "reason": "damaged"})
-    assert down.status_code == 409
-    assert (await admin.get(f"/v1/stock/{sku}")).json()["available"] == 8
+    down = await admin.post(f"/v1/stock/{wh}/{sku}/adjust", json={"delta": -2, "reason": "broken"})
+    assert down.status_code == 200 and down.json()["on_hand"] == 6
+    fresh = unique("SKU")
+    new_row = await admin.post(f"/v1/stock/{wh}/{fresh}/adjust", json={"delta": 4, "reason": "x"})
+    assert new_row.status_code == 200 and new_row.json()["on_hand"] == 4
+    none = await admin.post(
+        f"/v1/stock/{wh}/{unique('SKU')}/adjust", json={"delta": -1, "reason": "x"}
+    )
+    assert none.status_code == 409
+    too_far = await admin.post(
+        f"/v1/stock/{wh}/{sku}/adjust", json={"delta": -7, "reason": "damaged"}
+    )
+    assert too_far.status_code == 409
+    assert (await admin.get(f"/v1/stock/{sku}")).json()["available"] == 6
 
 
 async def test_stock_cannot_drop_below_what_is_reserved(admin, system):
