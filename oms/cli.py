@@ -17,7 +17,7 @@ import importlib
 import os
 import sys
 
-from oms.settings import get_settings
+from oms.settings import Settings, get_settings
 
 
 def _exit(status: int) -> None:
@@ -56,11 +56,29 @@ def cmd_worker(_: argparse.Namespace) -> None:
     _exit(0)
 
 
+def _settings_with_database() -> Settings:
+    """The settings, pointing at the embedded PostgreSQL of ``oms dev`` when no
+    ``DATABASE_URL`` is set and ``OMS_HOME`` holds one (running or not)."""
+    settings = get_settings()
+    pgdata = settings.home / "pgdata"
+    if settings.database_url or not (pgdata / "PG_VERSION").exists():
+        return settings
+    import warnings
+
+    warnings.filterwarnings("ignore", module="platformdirs")
+    import pgserver
+
+    # Attaches to the server oms dev runs; started here only if it is down, and then
+    # stopped again when this command exits (pgserver counts the processes using it).
+    server = pgserver.get_server(pgdata.resolve(), cleanup_mode="stop")
+    return settings.model_copy(update={"database_url": server.get_uri()})
+
+
 async def _migrate() -> None:
     from oms.db.engine import make_engine
     from oms.db.migrate import migrate
 
-    engine = make_engine(get_settings(), pool_size=1)
+    engine = make_engine(_settings_with_database(), pool_size=1)
     try:
         await migrate(engine)
     finally:
@@ -77,7 +95,7 @@ async def _create_key(args: argparse.Namespace) -> None:
     from oms.db.migrate import migrate
     from oms.keys import create_key
 
-    engine = make_engine(get_settings(), pool_size=1)
+    engine = make_engine(_settings_with_database(), pool_size=1)
     try:
         await migrate(engine)
         new = await create_key(engine, name=args.name, role=args.role, channel=args.channel)

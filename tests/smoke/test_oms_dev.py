@@ -132,7 +132,17 @@ def test_oms_dev_boots_and_delivers_an_order_over_http(dev):
     banner = "".join(dev.output)
     assert f"http://127.0.0.1:{dev.ports['api']}/docs" in banner
     assert f"http://127.0.0.1:{dev.ports['ui']}" in banner
-    with dev.http(key) as http:
+    # As in the README: a channel key from the command line, while oms dev runs.
+    made = subprocess.run(
+        [OMS, "keys", "create", "--role", "channel", "--name", "webshop"],
+        env=dev.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    shop_key = made.stdout.strip().splitlines()[-1]
+    with dev.http(shop_key) as http:
         assert http.get("/health").json()["status"] == "ok"
         order = http.post("/v1/orders", json=_order("smoke-1"))
         assert order.status_code == 202, order.text
