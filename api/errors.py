@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import price_errors
 from oms.logging import get_logger
 
 log = get_logger(__name__)
@@ -75,6 +76,14 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
+def _field_error(error: Any) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # Pydantic's location here is a character offset, not a field.
+        reason = error.get("ctx", {}).get("error", "")
+        return {"field": "body", "message": f"malformed JSON: {reason}".rstrip(": ")}
+    return {"field": _field(error["loc"]), "message": error["msg"]}
+
+
 def _sqlstate(exc: DBAPIError) -> str:
     for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
         code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
@@ -119,7 +128,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        errors = [_field_error(e) for e in exc.errors()]
+        if request.method == "POST" and request.url.path == "/v1/orders":
+            # Prices are checked against the currency after parsing; report them now too.
+            raw = exc.body if isinstance(exc.body, dict) else {}
+            seen = {e["field"] for e in errors}
+            extra = price_errors(raw.get("currency"), raw.get("lines"))
+            errors += [e for e in extra if e["field"] not in seen]
         fields = ", ".join(sorted({e["field"] for e in errors}))
         return problem_response(
             422,

@@ -24,7 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.errors import Problem
-from api.schemas import OrderCreate
+from api.schemas import OrderCreate, price_errors
 from oms.domain.ids import order_id_for, order_workflow_id
 from oms.domain.messages import (
     Address,
@@ -35,7 +35,7 @@ from oms.domain.messages import (
     PaymentView,
     Totals,
 )
-from oms.domain.money import InvalidAmount, format_amount, line_total, parse_amount, sum_amounts
+from oms.domain.money import format_amount, line_total, parse_amount, sum_amounts
 from oms.domain.search_attributes import CUSTOMER_ID, ORDER_STATUS, SALES_CHANNEL
 from oms.domain.status import OrderStatus
 from oms.logging import get_logger
@@ -73,15 +73,7 @@ def request_hash(body: OrderCreate) -> str:
 
 
 def _priced_lines(body: OrderCreate) -> list[OrderLine]:
-    errors = []
-    lines = []
-    for i, line in enumerate(body.lines):
-        try:
-            price = parse_amount(line.unit_price, body.currency)
-        except InvalidAmount as exc:
-            errors.append({"field": f"lines.{i}.unit_price", "message": str(exc)})
-            continue
-        lines.append(OrderLine(line.sku, line.quantity, format_amount(price, body.currency)))
+    errors = price_errors(body.currency, [line.model_dump() for line in body.lines])
     if errors:
         raise Problem(
             422,
@@ -90,7 +82,14 @@ def _priced_lines(body: OrderCreate) -> list[OrderLine]:
             title="Request validation failed",
             errors=errors,
         )
-    return lines
+    return [
+        OrderLine(
+            x.sku,
+            x.quantity,
+            format_amount(parse_amount(x.unit_price, body.currency), body.currency),
+        )
+        for x in body.lines
+    ]
 
 
 def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:

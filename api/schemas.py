@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from oms.domain.iso import is_country, is_currency
+from oms.domain.money import InvalidAmount, parse_amount
 
 CHANNEL_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
@@ -79,6 +80,24 @@ class LineIn(Strict):
 class PaymentIn(Strict):
     method: Annotated[str, Field(min_length=1, max_length=32)]
     token: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+def price_errors(currency: object, lines: object) -> list[dict[str, str]]:
+    """Unit prices that are not decimal strings within the currency's minor units.
+
+    Run on the raw body as well as on a parsed one, so that a body with other faults
+    still hears about its prices in the same answer."""
+    if not isinstance(currency, str) or not is_currency(currency) or not isinstance(lines, list):
+        return []
+    errors = []
+    for i, line in enumerate(lines):
+        if not isinstance(line, dict) or "unit_price" not in line:
+            continue
+        try:
+            parse_amount(line["unit_price"], currency)
+        except InvalidAmount as exc:
+            errors.append({"field": f"lines.{i}.unit_price", "message": str(exc)})
+    return errors
 
 
 class OrderCreate(Strict):

@@ -270,3 +270,27 @@ async def test_a_replay_never_restarts_a_finished_order(admin, stocked_sku, syst
     assert replay.json()["status"] == "failed"
     await asyncio.sleep(0.5)
     assert not await _has_workflow(system, order_id)
+
+
+async def test_every_fault_of_a_body_is_reported_in_one_answer(admin, stocked_sku):
+    body = order_body([(stocked_sku, 1)])
+    body["lines"][0].update(quantity=0, unit_price="5.001")
+    body["shipping_address"]["country"] = "UK"
+
+    response = await admin.post("/v1/orders", json=body)
+
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"lines.0.quantity", "lines.0.unit_price", "shipping_address.country"}
+
+
+async def test_malformed_json_is_reported_against_the_body(admin):
+    response = await admin.post(
+        "/v1/orders",
+        content=b'{"channel": "webshop", ',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "body"
+    assert error["message"].startswith("malformed JSON")

@@ -142,6 +142,11 @@ def test_oms_dev_boots_and_delivers_an_order_over_http(dev):
     )
     assert made.returncode == 0, made.stderr
     shop_key = made.stdout.strip().splitlines()[-1]
+    with dev.http(key) as admin:
+        listed = admin.get("/v1/keys").json()["items"]
+    assert [(k["name"], k["role"], k["channel"]) for k in listed] == [
+        ("webshop", "channel", "webshop")
+    ]
     with dev.http(shop_key) as http:
         assert http.get("/health").json()["status"] == "ok"
         order = http.post("/v1/orders", json=_order("smoke-1"))
