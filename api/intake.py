@@ -106,6 +106,7 @@ def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
             errors=[{"field": "lines", "message": "order total too large"}],
         )
     amount = format_amount(subtotal, body.currency)
+    zero = format_amount(Decimal(0), body.currency)
     return OrderView(
         id=order_id,
         channel=body.channel,
@@ -116,7 +117,7 @@ def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
         currency=body.currency,
         lines=lines,
         totals=Totals(amount, amount),
-        payment=PaymentView(method=body.payment.method),
+        payment=PaymentView(method=body.payment.method, authorized=zero, captured=zero),
         created_at=now.isoformat(),
         updated_at=now.isoformat(),
     )

@@ -288,7 +288,9 @@ class OrderWorkflow:
                 "void_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
             )
             view.payment.status = "voided"
-            view.payment.authorized = "0"
+            view.payment.authorized = format_amount(Decimal(0), view.currency)
+        if not self._dispatching:
+            view.shipments = []  # planned, never handed to a warehouse: there are none
         if stop.status == S.CANCELLED:
             view.cancellation = {k: str(v) for k, v in stop.detail.items()}
         else:

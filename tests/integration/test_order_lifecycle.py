@@ -17,6 +17,12 @@ async def test_an_order_goes_from_received_to_delivered(admin, system):
 
     order = await submit(admin, order_body([(sku, 3, "12.50")]))
     assert order["status"] == "received"
+    assert order["payment"] == {
+        "method": "card",
+        "status": "pending",
+        "authorized": "0.00",
+        "captured": "0.00",
+    }
     assert order["totals"] == {"subtotal": "37.50", "total": "37.50"}
 
     done = await wait_for_status(admin, order["id"], {"delivered", "failed", "cancelled"})
