@@ -1,7 +1,9 @@
 """Payment steps: authorize, capture, void. Each is idempotent by ``<order id>-<step>``.
 
-The OMS ledger (``payments``) keeps one row per key; a step already settled there is
-answered from the ledger without calling the gateway again.
+The OMS ledger (``payments``) keeps one settled row (succeeded or declined) per key, and a
+``failed`` row for every attempt that did not reach a verdict (gateway down, request
+refused). A step already settled in the ledger is answered from it without calling the
+gateway again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from oms.adapters.payment_gateway import (
     PaymentGateway,
 )
 from oms.domain.ids import idempotency_key
-from oms.domain.messages import PaymentCommand, PaymentFailure, PaymentOutcome
+from oms.domain.messages import PaymentCommand, PaymentOutcome
 from oms.logging import get_logger
 
 log = get_logger(__name__)
@@ -31,10 +33,13 @@ _INSERT = text(
     INSERT INTO payments (order_id, kind, status, amount, currency, idempotency_key,
                           gateway_reference, error, created_at)
     VALUES (:order_id, :kind, :status, :amount, :currency, :key, :reference, :error, now())
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT (idempotency_key) WHERE status <> 'failed' DO NOTHING
     """
 )
-_FIND = text("SELECT status, amount, gateway_reference FROM payments WHERE idempotency_key = :key")
+_FIND = text(
+    "SELECT status, amount, gateway_reference FROM payments "
+    "WHERE idempotency_key = :key AND status <> 'failed'"
+)
 
 
 class PaymentActivities:
@@ -99,9 +104,11 @@ class PaymentActivities:
                 )
             return await self._gateway.void(key=key, authorization=authorization)
         except GatewayUnavailable as exc:
+            await self._record(cmd, key, GatewayResult("failed", None, str(exc)[:500]))
             # Retryable: the workflow's retry policy sends the same key again.
             raise ApplicationError(str(exc), type="GatewayUnavailable") from exc
         except GatewayRejected as exc:
+            await self._record(cmd, key, GatewayResult("failed", None, str(exc)[:500]))
             raise business_error(PAYMENT_REJECTED, str(exc)) from exc
 
     async def _authorization_reference(self, order_id: str) -> str:
@@ -117,14 +124,6 @@ class PaymentActivities:
     @activity.defn(name="capture_payment")
     async def capture_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
         return await self._run(cmd, "capture")
-
-    @activity.defn(name="record_payment_failure")
-    async def record_payment_failure(self, failure: PaymentFailure) -> None:
-        """Leave a ``failed`` row for a step the workflow gave up on (same key, so a row
-        already settled by a late success is kept as it is)."""
-        cmd = PaymentCommand(failure.order_id, failure.kind, failure.amount, failure.currency)
-        key = idempotency_key(failure.order_id, failure.kind)
-        await self._record(cmd, key, GatewayResult("failed", None, failure.error[:500]))
 
     @activity.defn(name="void_payment")
     async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome:

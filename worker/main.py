@@ -41,7 +41,6 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
         "authorize_payment": payments.authorize_payment,
         "capture_payment": payments.capture_payment,
         "void_payment": payments.void_payment,
-        "record_payment_failure": payments.record_payment_failure,
         "reserve_stock": inventory.reserve_stock,
         "release_stock": inventory.release_stock,
         "commit_stock": inventory.commit_stock,

@@ -24,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
         OrderInput,
         OrderView,
         PaymentCommand,
-        PaymentFailure,
         PaymentOutcome,
         RecordEvent,
         ReleaseRequest,
@@ -121,11 +120,8 @@ class OrderWorkflow:
             if _error_type(err) == "PaymentDeclined":
                 view.payment.status = "declined"
                 raise OrderStopped(S.FAILED, "payment_declined") from err
+            # Each failed attempt is already in the ledger as a ``failed`` row.
             view.payment.status = "failed"
-            failure = PaymentFailure(
-                view.id, "authorize", view.totals.total, view.currency, str(err.cause or err)
-            )
-            await workflow.execute_activity("record_payment_failure", failure, **MUST_COMPLETE)
             raise OrderStopped(S.FAILED, "payment_unavailable") from err
         self._authorized = True
         view.payment.status = "authorized"

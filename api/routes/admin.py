@@ -35,7 +35,8 @@ async def read_payments(
             await conn.execute(
                 text(
                     "SELECT kind, status, amount, currency, idempotency_key, gateway_reference, "
-                    "created_at FROM payments WHERE order_id = :id ORDER BY created_at, id"
+                    "error, created_at FROM payments WHERE order_id = :id "
+                    "ORDER BY created_at, id"
                 ),
                 {"id": order_id},
             )
@@ -50,6 +51,7 @@ async def read_payments(
                 "currency": r.currency,
                 "idempotency_key": r.idempotency_key,
                 "gateway_reference": r.gateway_reference,
+                "error": r.error,
                 "created_at": r.created_at.isoformat(),
             }
             for r in rows

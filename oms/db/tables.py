@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Numeric,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -147,16 +148,25 @@ class Shipment(SQLModel, table=True):
 
 
 class Payment(SQLModel, table=True):
-    """The OMS payment ledger: one row per step and idempotency key."""
+    """The OMS payment ledger: one settled row per step and idempotency key, plus a
+    ``failed`` row for each attempt that reached no verdict."""
 
     __tablename__ = "payments"
+    __table_args__ = (
+        Index(
+            "uq_payments_settled_key",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("status <> 'failed'"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(index=True)
     kind: str  # authorize | capture | void | refund
     status: str  # succeeded | declined | failed
     amount: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
     currency: str
-    idempotency_key: str = Field(unique=True)
+    idempotency_key: str = Field(index=True)
     gateway_reference: str | None = None
     error: str | None = None
     created_at: datetime = _ts()

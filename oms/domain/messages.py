@@ -133,17 +133,6 @@ class PaymentOutcome:
 
 
 @dataclass
-class PaymentFailure:
-    """A payment step abandoned after its retries: written to the ledger as ``failed``."""
-
-    order_id: str
-    kind: str
-    amount: str
-    currency: str
-    error: str
-
-
-@dataclass
 class ReserveRequest:
     order_id: str
     lines: list[SkuQuantity]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio import activity
-
-from activities.errors import PAYMENT_REJECTED, business_error
-from oms.domain.messages import PaymentCommand, PaymentOutcome
+from activities.payments import PaymentActivities
+from oms.adapters.payment_gateway import HttpPaymentGateway
 from tests.conftest import custom_stack
 from tests.integration.helpers import (
     TERMINAL,
@@ -71,9 +69,11 @@ async def test_a_flaky_gateway_is_retried_with_the_same_key_and_the_order_comple
     assert done["status"] == "delivered"
     ledger = (await admin.get("/v1/payments", params={"order_id": order["id"]})).json()
     authorizations = [p for p in ledger["items"] if p["kind"] == "authorize"]
-    assert len(authorizations) == 1
-    assert authorizations[0]["idempotency_key"] == f"{order['id']}-authorize"
-    assert authorizations[0]["status"] == "succeeded"
+    # Both gateway errors are on the ledger, then the one authorization: all one key.
+    assert [p["status"] for p in authorizations] == ["failed", "failed", "succeeded"]
+    assert {p["idempotency_key"] for p in authorizations} == {f"{order['id']}-authorize"}
+    assert "503" in authorizations[0]["error"]
+    assert authorizations[2]["error"] is None
 
 
 async def test_an_order_split_across_warehouses_ships_one_shipment_per_warehouse(admin):
@@ -109,13 +109,15 @@ async def test_one_warehouse_that_has_everything_is_preferred_over_a_split(admin
 
 
 async def test_a_payment_that_cannot_be_authorized_fails_the_order_and_is_in_the_ledger(system):
-    @activity.defn(name="authorize_payment")
-    async def gateway_refuses(cmd: PaymentCommand) -> PaymentOutcome:
-        raise business_error(PAYMENT_REJECTED, "gateway answered 400: malformed request")
-
-    async with custom_stack(
-        system, "gateway-refuses", {"authorize_payment": gateway_refuses}
-    ) as http:
+    # A gateway adapter aimed at a path the gateway does not serve: every call is refused.
+    misconfigured = PaymentActivities(
+        system.engine,
+        HttpPaymentGateway(
+            system.settings.gateway_base_url + "/v0", system.settings.payment_gateway_key
+        ),
+    )
+    replace = {"authorize_payment": misconfigured.authorize_payment}
+    async with custom_stack(system, "gateway-refuses", replace) as http:
         _, sku = await stocked(http, 1)
         order = await submit(http, order_body([(sku, 1)]))
         done = await wait_for_status(http, order["id"], TERMINAL)
@@ -125,3 +127,4 @@ async def test_a_payment_that_cannot_be_authorized_fails_the_order_and_is_in_the
     assert done["failure_reason"] == "payment_unavailable"
     assert done["payment"]["status"] == "failed"
     assert [(p["kind"], p["status"]) for p in ledger["items"]] == [("authorize", "failed")]
+    assert "404" in ledger["items"][0]["error"]
