@@ -71,6 +71,26 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         ) from exc
 
 
+def encode_seq_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_seq_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, seq = raw.partition(":")
+        if prefix != "seq":
+            raise ValueError(raw)
+        return int(seq)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(
+            422,
+            "cursor is not one this API issued",
+            kind="validation-error",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        ) from exc
+
+
 async def list_orders(
     engine: AsyncEngine, *, filters: dict[str, str | None], limit: int, cursor: str | None
 ) -> dict[str, Any]:

@@ -14,7 +14,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import CallerDep, EngineDep, Operator, Reader, SettingsDep, Submitter, TemporalDep
 from api.errors import Problem
 from api.intake import submit_order
-from api.orders_read import list_orders, live_view, load_row
+from api.orders_read import (
+    decode_seq_cursor,
+    encode_seq_cursor,
+    list_orders,
+    live_view,
+    load_row,
+)
 from api.schemas import OperatorNote, OrderCreate, problems
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ActionResult, OperatorAction, OrderView
@@ -83,20 +89,27 @@ async def read_order(
 
 
 @router.get("/{order_id}/events")
-async def read_order_events(order_id: str, caller: Reader, engine: EngineDep) -> dict[str, Any]:
+async def read_order_events(
+    order_id: str,
+    caller: Reader,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
     await load_row(engine, order_id, caller)
+    after = decode_seq_cursor(cursor) if cursor else -1
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
                 text(
                     "SELECT seq, type, status, data, created_at FROM order_events "
-                    "WHERE order_id = :id ORDER BY seq"
+                    "WHERE order_id = :id AND seq > :after ORDER BY seq LIMIT :limit"
                 ),
-                {"id": order_id},
+                {"id": order_id, "after": after, "limit": limit + 1},
             )
         ).all()
+    page = rows[:limit]
     return {
-        "next_cursor": None,
         "items": [
             {
                 "seq": r.seq,
@@ -105,8 +118,9 @@ async def read_order_events(order_id: str, caller: Reader, engine: EngineDep) ->
                 "data": r.data,
                 "created_at": r.created_at.isoformat(),
             }
-            for r in rows
+            for r in page
         ],
+        "next_cursor": encode_seq_cursor(page[-1].seq) if len(rows) > limit else None,
     }
 
 

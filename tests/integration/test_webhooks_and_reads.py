@@ -123,3 +123,24 @@ async def test_health_reports_database_and_temporal(admin):
     response = await admin.get("/health")
     assert response.status_code == 200
     assert response.json()["checks"] == {"api": "ok", "database": "ok", "temporal": "ok"}
+
+
+async def test_the_timeline_pages_with_a_cursor(admin):
+    _, sku = await stocked(admin, 1)
+    order = await submit(admin, order_body([(sku, 1)]))
+    await wait_for_status(admin, order["id"], TERMINAL)
+    whole = (await admin.get(f"/v1/orders/{order['id']}/events")).json()
+    assert whole["next_cursor"] is None
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await admin.get(f"/v1/orders/{order['id']}/events", params=params)).json()
+        assert len(page["items"]) <= 3
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == whole["items"]
+    bad = await admin.get(f"/v1/orders/{order['id']}/events", params={"cursor": "nope"})
+    assert bad.status_code == 422
