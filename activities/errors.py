@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 PAYMENT_DECLINED = "PaymentDeclined"
 PAYMENT_REJECTED = "PaymentRejected"
@@ -12,4 +12,12 @@ ORDER_CLOSED = "OrderClosed"
 
 
 def business_error(kind: str, message: str, *details: object) -> ApplicationError:
-    return ApplicationError(message, *details, type=kind, non_retryable=True)
+    # BENIGN: a declined card or an empty shelf is an outcome, not a fault, so the worker
+    # logs it at debug level instead of printing a traceback.
+    return ApplicationError(
+        message,
+        *details,
+        type=kind,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )

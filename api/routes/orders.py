@@ -152,7 +152,7 @@ async def _act(
         )
     except WorkflowUpdateFailedError as exc:
         message = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
-        raise Problem(409, message, kind="invalid-state") from exc
+        raise Problem(409, message, kind="invalid-state", order_status=status.value) from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise Problem(
