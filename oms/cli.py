@@ -36,7 +36,13 @@ def _serve(app_path: str, port: int, variable: str, what: str) -> None:
     settings = get_settings()
     require_free(settings.host, port, what, variable)
     uvicorn.run(
-        app_path, factory=True, host=settings.host, port=port, log_level="warning", access_log=False
+        app_path,
+        factory=True,
+        host=settings.host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,  # uvicorn's loggers go to ours: one format in the log
     )
 
 

@@ -336,7 +336,8 @@ class OrderWorkflow:
         if self._cancel_refusal() is None:
             self._cancel = self._cancel or action
         else:
-            workflow.logger.info("cancel signal ignored: %s", self._cancel_refusal())
+            # Warning, not info: an operator who sent it should find out why nothing happened.
+            workflow.logger.warning("cancel signal ignored: %s", self._cancel_refusal())
 
     @workflow.update(name="request_approve")
     async def request_approve(self, action: OperatorAction) -> ActionResult:
