@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from api.deps import Admin, EngineDep, Operator
@@ -77,6 +77,24 @@ async def create_api_key(body: KeyCreate, caller: Admin, engine: EngineDep) -> d
         "channel": new.channel,
         "key": new.key,
     }
+
+
+@router.delete("/v1/keys/{key_id}", status_code=204)
+async def revoke_api_key(key_id: int, caller: Admin, engine: EngineDep) -> Response:
+    """Revoke a key: from now on it is refused (401). Revoking twice is harmless."""
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) "
+                    "WHERE id = :id RETURNING id"
+                ),
+                {"id": key_id},
+            )
+        ).first()
+    if row is None:
+        raise Problem(404, f"no API key {key_id}", kind="not-found")
+    return Response(status_code=204)
 
 
 @router.get("/v1/keys")

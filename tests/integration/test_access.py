@@ -137,3 +137,16 @@ async def test_oms_keys_create_prints_a_working_key_on_its_last_line(system):
     async with _client(system, key) as http:
         assert (await http.get("/v1/orders", params={"limit": 1})).status_code == 200
         assert (await http.get("/v1/keys")).status_code == 403  # an operator, not an admin
+
+
+async def test_a_revoked_key_is_refused(admin, system):
+    response = await admin.post("/v1/keys", json={"name": unique("temp"), "role": "operator"})
+    key, key_id = response.json()["key"], response.json()["id"]
+    async with _client(system, key) as http:
+        assert (await http.get("/v1/orders", params={"limit": 1})).status_code == 200
+        assert (await admin.delete(f"/v1/keys/{key_id}")).status_code == 204
+        assert (await http.get("/v1/orders", params={"limit": 1})).status_code == 401
+    assert (await admin.delete(f"/v1/keys/{key_id}")).status_code == 204
+    assert (await admin.delete("/v1/keys/999999999")).status_code == 404
+    listed = {k["id"]: k for k in (await admin.get("/v1/keys")).json()["items"]}
+    assert listed[key_id]["revoked_at"] is not None
