@@ -29,7 +29,7 @@ _APPEND = text(
 _FOLD = text(
     """
     UPDATE orders SET status = :status, view = CAST(:view AS jsonb), failure_reason = :reason,
-                      last_seq = :seq, updated_at = :at
+                      last_seq = :seq, updated_at = :at, payment_token = NULL
     WHERE id = :order_id AND last_seq < :seq
     """
 )

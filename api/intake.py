@@ -18,27 +18,24 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.converter import value_to_type
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.errors import Problem
 from api.schemas import OrderCreate, price_errors
-from oms.domain.ids import order_id_for, order_workflow_id
+from oms.domain.ids import order_id_for
 from oms.domain.messages import (
     Address,
     Customer,
-    OrderInput,
     OrderLine,
     OrderView,
     PaymentView,
     Totals,
 )
 from oms.domain.money import format_amount, line_total, parse_amount, sum_amounts
-from oms.domain.search_attributes import CUSTOMER_ID, ORDER_STATUS, SALES_CHANNEL
 from oms.domain.status import OrderStatus
 from oms.logging import get_logger
+from oms.order_start import start_order
 from oms.settings import Settings
 
 log = get_logger(__name__)
@@ -54,9 +51,9 @@ _KNOWN_SKUS = text("SELECT DISTINCT sku FROM stock WHERE sku = ANY(:skus)")
 _INSERT = text(
     """
     INSERT INTO orders (id, channel, external_id, idempotency_key, request_hash, customer_id,
-                        status, last_seq, view, created_at, updated_at)
+                        status, last_seq, view, payment_token, created_at, updated_at)
     VALUES (:id, :channel, :external_id, :key, :hash, :customer_id, 'received', 0,
-            CAST(:view AS jsonb), :now, :now)
+            CAST(:view AS jsonb), :token, :now, :now)
     ON CONFLICT DO NOTHING
     RETURNING id
     """
@@ -167,28 +164,13 @@ async def start_order_workflow(
     client: Client, settings: Settings, view: OrderView, token: str
 ) -> None:
     try:
-        await client.start_workflow(
-            "order",
-            OrderInput(view, token, settings.release_delay_s),
-            id=order_workflow_id(view.id),
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
-                    SearchAttributePair(CUSTOMER_ID, view.customer.id),
-                    SearchAttributePair(SALES_CHANNEL, view.channel),
-                ]
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        pass
+        await start_order(client, settings, view, token)
     except RPCError as exc:
         log.warning("workflow_start_failed", order_id=view.id, error=str(exc)[:200])
         raise Problem(
             503,
-            "the order was recorded but its workflow could not be started; send the same "
-            "request again to complete the submission",
+            "the order was recorded but its workflow could not be started yet; it will be "
+            "started shortly, and sending the same request again is safe",
             kind="temporal-unavailable",
             headers={"Retry-After": "5"},
         ) from exc
@@ -238,6 +220,7 @@ async def _insert(
                     "hash": digest,
                     "customer_id": body.customer.id,
                     "view": json.dumps(asdict(view)),
+                    "token": body.payment.token,
                     "now": now,
                 },
             )

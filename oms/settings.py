@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     admin_api_key: str | None = None
     # How long a reserved order waits before release to the warehouses (cancel window).
     release_delay_s: float = 0.0
+    # The worker starts orders recorded but never started (Temporal down at intake).
+    recovery_interval_s: float = 30.0
+    recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
 
     # Outbound adapters: where the payment gateway and the WMS live, and our keys there.

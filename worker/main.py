@@ -21,6 +21,7 @@ from oms.db.engine import make_engine
 from oms.logging import configure_logging, get_logger
 from oms.settings import Settings
 from oms.temporal_client import connect, register_search_attributes
+from worker.recovery import recovery_loop
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -80,7 +81,9 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_target)
+    recovery = asyncio.create_task(recovery_loop(client, engine, settings))
     async with worker:
         await stop.wait()
         log.info("worker_stopping")
+        recovery.cancel()
     await engine.dispose()

@@ -121,6 +121,9 @@ class Order(SQLModel, table=True):
     failure_reason: str | None = None
     last_seq: int = 0
     view: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    # Kept only until the workflow records its first step, so that an order whose
+    # workflow could not be started at intake can be started later (worker recovery).
+    payment_token: str | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

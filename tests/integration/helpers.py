@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 TERMINAL = {"delivered", "cancelled", "failed"}
 
@@ -113,3 +114,51 @@ async def wait_for_read_model(
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"read model never showed {order_id} as {status}")
+
+
+async def recorded_without_workflow(
+    system: Any, body: dict[str, Any], status: str, last_seq: int
+) -> str:
+    """An order row as if its workflow had never started (an API crash right after the
+    insert) or had been dropped by Temporal's retention after it finished."""
+    import json
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from api.intake import build_view, request_hash
+    from api.schemas import OrderCreate
+    from oms.domain.ids import order_id_for
+
+    parsed = OrderCreate.model_validate(body)
+    view = build_view(parsed, order_id_for(parsed.channel, parsed.external_id), datetime.now(UTC))
+    view.status = status
+    async with system.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO orders (id, channel, external_id, request_hash, customer_id, status, "
+                "last_seq, view, payment_token, created_at, updated_at) VALUES (:id, :c, :e, :h, "
+                ":cu, :s, :seq, CAST(:v AS jsonb), :token, now(), now())"
+            ),
+            {
+                "id": view.id,
+                "c": parsed.channel,
+                "e": parsed.external_id,
+                "h": request_hash(parsed),
+                "cu": parsed.customer.id,
+                "s": status,
+                "seq": last_seq,
+                "v": json.dumps(asdict(view)),
+                "token": parsed.payment.token,
+            },
+        )
+    return view.id
+
+
+async def has_workflow(system: Any, order_id: str) -> bool:
+    from temporalio.service import RPCError
+
+    try:
+        await system.client.get_workflow_handle(f"order-{order_id}").describe()
+    except RPCError:
+        return False
+    return True

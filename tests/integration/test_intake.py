@@ -7,7 +7,14 @@ import copy
 import pytest
 from sqlalchemy import text
 
-from tests.integration.helpers import order_body, stocked, submit, unique
+from tests.integration.helpers import (
+    has_workflow,
+    order_body,
+    recorded_without_workflow,
+    stocked,
+    submit,
+    unique,
+)
 
 
 @pytest.fixture
@@ -197,59 +204,14 @@ async def test_an_order_total_beyond_what_money_columns_hold_is_422(admin, stock
     assert response.json()["errors"][0]["field"] == "lines"
 
 
-async def _recorded_without_workflow(system, body: dict, status: str, last_seq: int) -> str:
-    """An order row as if its workflow had never started (an API crash right after the
-    insert) or had been dropped by Temporal's retention after it finished."""
-    import json
-    from dataclasses import asdict
-    from datetime import UTC, datetime
-
-    from api.intake import build_view, request_hash
-    from api.schemas import OrderCreate
-    from oms.domain.ids import order_id_for
-
-    parsed = OrderCreate.model_validate(body)
-    view = build_view(parsed, order_id_for(parsed.channel, parsed.external_id), datetime.now(UTC))
-    view.status = status
-    async with system.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO orders (id, channel, external_id, request_hash, customer_id, status, "
-                "last_seq, view, created_at, updated_at) VALUES (:id, :c, :e, :h, :cu, :s, :seq, "
-                "CAST(:v AS jsonb), now(), now())"
-            ),
-            {
-                "id": view.id,
-                "c": parsed.channel,
-                "e": parsed.external_id,
-                "h": request_hash(parsed),
-                "cu": parsed.customer.id,
-                "s": status,
-                "seq": last_seq,
-                "v": json.dumps(asdict(view)),
-            },
-        )
-    return view.id
-
-
-async def _has_workflow(system, order_id: str) -> bool:
-    from temporalio.service import RPCError
-
-    try:
-        await system.client.get_workflow_handle(f"order-{order_id}").describe()
-    except RPCError:
-        return False
-    return True
-
-
 async def test_a_replay_completes_a_submission_whose_workflow_never_started(
     admin, stocked_sku, system
 ):
     from tests.integration.helpers import wait_for_status
 
     body = order_body([(stocked_sku, 1)])
-    order_id = await _recorded_without_workflow(system, body, "received", 0)
-    assert not await _has_workflow(system, order_id)
+    order_id = await recorded_without_workflow(system, body, "received", 0)
+    assert not await has_workflow(system, order_id)
 
     replay = await admin.post("/v1/orders", json=body)
 
@@ -262,14 +224,14 @@ async def test_a_replay_never_restarts_a_finished_order(admin, stocked_sku, syst
     import asyncio
 
     body = order_body([(stocked_sku, 1)])
-    order_id = await _recorded_without_workflow(system, body, "failed", 4)
+    order_id = await recorded_without_workflow(system, body, "failed", 4)
 
     replay = await admin.post("/v1/orders", json=body)
 
     assert replay.status_code == 202
     assert replay.json()["status"] == "failed"
     await asyncio.sleep(0.5)
-    assert not await _has_workflow(system, order_id)
+    assert not await has_workflow(system, order_id)
 
 
 async def test_every_fault_of_a_body_is_reported_in_one_answer(admin, stocked_sku):
