@@ -52,43 +52,31 @@ async def live_view(client: Client | None, row: Any) -> dict[str, Any]:
     return asdict(view) if view is not None else dict(row.view)
 
 
-def encode_cursor(created_at: datetime, order_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), order_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(*position: str | int) -> str:
+    """An opaque cursor for a position in a list (the sort key of its last item)."""
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str, *types: type) -> tuple[Any, ...]:
+    """The position a cursor holds, checked against the types its list expects."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, order_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), str(order_id)
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(position, list) or len(position) != len(types):
+            raise ValueError(cursor)
+        if not all(isinstance(value, kind) for value, kind in zip(position, types, strict=True)):
+            raise ValueError(cursor)
+        return tuple(position)
     except (ValueError, TypeError) as exc:
-        raise Problem(
-            422,
-            "cursor is not one this API issued",
-            kind="validation-error",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        ) from exc
+        raise _bad_cursor() from exc
 
 
-def encode_seq_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
-
-
-def decode_seq_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, seq = raw.partition(":")
-        if prefix != "seq":
-            raise ValueError(raw)
-        return int(seq)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(
-            422,
-            "cursor is not one this API issued",
-            kind="validation-error",
-            errors=[{"field": "cursor", "message": "invalid cursor"}],
-        ) from exc
+def _bad_cursor() -> Problem:
+    return Problem(
+        422,
+        "cursor is not one this API issued",
+        kind="validation-error",
+        errors=[{"field": "cursor", "message": "invalid cursor"}],
+    )
 
 
 async def list_orders(
@@ -101,7 +89,11 @@ async def list_orders(
             clauses.append(f"{column} = :{column}")
             params[column] = filters[column]
     if cursor:
-        params["c_at"], params["c_id"] = decode_cursor(cursor)
+        created_at, params["c_id"] = decode_cursor(cursor, str, str)
+        try:
+            params["c_at"] = datetime.fromisoformat(created_at)
+        except ValueError as exc:
+            raise _bad_cursor() from exc
         clauses.append("(created_at, id) < (:c_at, :c_id)")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     query = text(
@@ -111,5 +103,7 @@ async def list_orders(
     async with engine.connect() as conn:
         rows = (await conn.execute(query, params)).all()
     page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    last = page[-1] if page else None
+    more = last is not None and len(rows) > limit
+    next_cursor = encode_cursor(last.created_at.isoformat(), last.id) if more else None
     return {"items": [dict(r.view) for r in page], "next_cursor": next_cursor}

@@ -15,8 +15,8 @@ from api.deps import CallerDep, EngineDep, Operator, Reader, SettingsDep, Submit
 from api.errors import Problem
 from api.intake import submit_order
 from api.orders_read import (
-    decode_seq_cursor,
-    encode_seq_cursor,
+    decode_cursor,
+    encode_cursor,
     list_orders,
     live_view,
     load_row,
@@ -97,7 +97,7 @@ async def read_order_events(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     await load_row(engine, order_id, caller)
-    after = decode_seq_cursor(cursor) if cursor else -1
+    (after,) = decode_cursor(cursor, int) if cursor else (-1,)
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -120,7 +120,7 @@ async def read_order_events(
             }
             for r in page
         ],
-        "next_cursor": encode_seq_cursor(page[-1].seq) if len(rows) > limit else None,
+        "next_cursor": encode_cursor(page[-1].seq) if len(rows) > limit else None,
     }
 
 
