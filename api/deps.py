@@ -58,20 +58,16 @@ _LOOKUP = text(
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
 
 
-async def current_principal(
-    engine: EngineDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    key = credentials.credentials if credentials else ""
-    if not key.strip():
+async def principal_for_key(key: str, engine: AsyncEngine, settings: Settings) -> Principal:
+    """The principal an API key stands for; 401 when there is none or it is unknown."""
+    key = key.strip()
+    if not key:
         raise Problem(
             401,
             "send an API key as 'Authorization: Bearer <key>'",
             kind="unauthenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    key = key.strip()
     admin_key = settings.admin_api_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal("admin", "admin")
@@ -85,6 +81,14 @@ async def current_principal(
             headers={"WWW-Authenticate": "Bearer"},
         )
     return Principal(row.name, row.role, row.channel)
+
+
+async def current_principal(
+    engine: EngineDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return await principal_for_key(credentials.credentials if credentials else "", engine, settings)
 
 
 CallerDep = Annotated[Principal, Depends(current_principal)]

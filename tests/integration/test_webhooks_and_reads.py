@@ -16,29 +16,24 @@ from tests.integration.helpers import (
 )
 
 
-async def test_webhooks_without_a_valid_signature_are_401(admin, system):
+async def test_webhooks_without_a_valid_signature_are_401(system):
+    import httpx
+
     body = json.dumps({"event_id": "e1", "tracking_number": "T1", "status": "delivered"}).encode()
-    unsigned = await admin.post(
-        "/v1/carrier-events", content=body, headers={"Content-Type": "application/json"}
-    )
-    wrong = await admin.post(
-        "/v1/carrier-events", content=body, headers=signed_headers("not-the-secret", body)
-    )
-    stale = await admin.post(
-        "/v1/carrier-events",
-        content=body,
-        headers=signed_headers(
-            system.settings.carrier_webhook_secret, body, now=time.time() - 3600
-        ),
-    )
-    # A WMS secret does not sign carrier events.
-    crossed = await admin.post(
-        "/v1/carrier-events",
-        content=body,
-        headers=signed_headers(system.settings.wms_webhook_secret, body),
-    )
-    assert [r.status_code for r in (unsigned, wrong, stale, crossed)] == [401] * 4
-    assert unsigned.headers["content-type"] == "application/problem+json"
+    secret, wms_secret = system.settings.carrier_webhook_secret, system.settings.wms_webhook_secret
+    attempts = [
+        {"Content-Type": "application/json"},  # unsigned
+        signed_headers("not-the-secret", body),
+        signed_headers(secret, body, now=time.time() - 3600),  # stale
+        signed_headers(wms_secret, body),  # a WMS secret does not sign carrier events
+    ]
+    async with httpx.AsyncClient(base_url=system.api_url, timeout=30) as partner:
+        answers = [
+            await partner.post("/v1/carrier-events", content=body, headers=headers)
+            for headers in attempts
+        ]
+    assert [r.status_code for r in answers] == [401] * 4
+    assert answers[0].headers["content-type"] == "application/problem+json"
 
 
 async def test_a_carrier_event_for_an_unknown_parcel_is_404(admin, system):
@@ -144,3 +139,30 @@ async def test_the_timeline_pages_with_a_cursor(admin):
     assert seen == whole["items"]
     bad = await admin.get(f"/v1/orders/{order['id']}/events", params={"cursor": "nope"})
     assert bad.status_code == 422
+
+
+async def test_an_admin_may_post_a_carrier_event_by_hand_but_no_one_else(admin, system):
+    import httpx
+
+    _, sku = await stocked(admin, 1)
+    order = await submit(admin, order_body([(sku, 1)]))
+    shipped = await wait_for_status(admin, order["id"], {"shipped", "delivered"})
+    tracking = shipped["shipments"][0]["tracking_number"]
+    body = {"event_id": "manual-1", "tracking_number": tracking, "status": "delivered"}
+    ops_key = await admin.post("/v1/keys", json={"name": unique("ops"), "role": "operator"})
+    async with httpx.AsyncClient(
+        base_url=system.api_url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {ops_key.json()['key']}"},
+    ) as ops:
+        refused = await ops.post("/v1/carrier-events", json=body)
+    by_hand = await admin.post("/v1/carrier-events", json=body)
+
+    assert refused.status_code == 403
+    # Accepted; whether it or the simulated carrier's own scan delivered the parcel first,
+    # the order ends delivered once.
+    assert by_hand.status_code == 202
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+    assert done["status"] == "delivered"
+    events = (await admin.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+    assert [e["type"] for e in events].count("shipment_delivered") == 1
