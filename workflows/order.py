@@ -84,6 +84,7 @@ class OrderWorkflow:
         self._reserved = False
         self._progress: list[ShipmentEvent] = []
         self._failed_shipments: list[tuple[str, str]] = []
+        self._untracked: set[str] = set()  # shipped, but their tracking workflow ended
 
     # --- the order's path ------------------------------------------------------------
 
@@ -184,7 +185,9 @@ class OrderWorkflow:
                 id=shipment_workflow_id(shipment.id),
             )
             watchers.append(asyncio.create_task(self._watch(shipment.id, child)))
-        while any(s.status not in SHIPMENT_DONE for s in view.shipments):
+        while any(
+            s.status not in SHIPMENT_DONE and s.id not in self._untracked for s in view.shipments
+        ):
             await workflow.wait_condition(lambda: bool(self._progress or self._failed_shipments))
             while self._failed_shipments:
                 await self._shipment_failed(*self._failed_shipments.pop(0))
@@ -204,6 +207,13 @@ class OrderWorkflow:
     async def _shipment_failed(self, shipment_id: str, error: str) -> None:
         shipment = next(s for s in self.view.shipments if s.id == shipment_id)
         if shipment.status in SHIPMENT_DONE:
+            return
+        if not shipment_advances(shipment.status, ShipmentStatus.SHIPPED):
+            # The goods had left (say an operator terminated the tracking): the shipment
+            # keeps its last known status and counts as shipped; only the tracking is lost.
+            self._untracked.add(shipment.id)
+            data = {"shipment_id": shipment.id, "error": error[:500]}
+            await self._record("shipment_tracking_lost", None, data)
             return
         shipment.status = ShipmentStatus.FAILED
         await workflow.execute_activity(

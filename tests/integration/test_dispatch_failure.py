@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -9,9 +10,17 @@ import pytest
 from temporalio import activity
 
 from activities.errors import DISPATCH_REJECTED, business_error
-from oms.domain.messages import DispatchRequest, DispatchResult
+from oms.domain.messages import DispatchRequest, DispatchResult, ShipmentRecord
 from tests.conftest import System, custom_stack
-from tests.integration.helpers import TERMINAL, add_warehouse, order_body, set_stock, submit, unique
+from tests.integration.helpers import (
+    TERMINAL,
+    add_warehouse,
+    order_body,
+    set_stock,
+    stocked,
+    submit,
+    unique,
+)
 from tests.integration.helpers import wait_for_status as wait
 
 REFUSING = "refusing-"
@@ -93,3 +102,40 @@ async def test_when_one_of_two_shipments_is_refused_the_rest_delivers_and_is_cha
         "reserved": 0,
         "available": 5,
     }
+
+
+@pytest.fixture(scope="module")
+async def lingering_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    """A stack whose shipments linger after the carrier's first scan."""
+    from worker.main import build_activities
+
+    real = build_activities(system.engine, system.settings)["record_shipment"]
+
+    @activity.defn(name="record_shipment")
+    async def lingering_record(record: ShipmentRecord) -> None:
+        await real(record)
+        if record.status == "in_transit":
+            await asyncio.sleep(5)
+
+    async with custom_stack(system, "lingering", {"record_shipment": lingering_record}) as http:
+        yield http
+
+
+async def test_a_shipped_parcel_whose_tracking_is_terminated_still_counts_as_shipped(
+    lingering_api, system
+):
+    _, sku = await stocked(lingering_api, 1)
+    order = await submit(lingering_api, order_body([(sku, 1, "7.00")]))
+    await wait(lingering_api, order["id"], {"shipped"})
+    await asyncio.sleep(0.5)  # the carrier's in_transit scan is being recorded
+    await system.client.get_workflow_handle(f"shipment-{order['id']}-1").terminate("ops")
+
+    done = await wait(lingering_api, order["id"], TERMINAL)
+
+    assert done["status"] == "delivered"
+    assert done["payment"]["captured"] == "7.00"
+    assert done["shipments"][0]["status"] != "failed"
+    events = (await lingering_api.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+    assert "shipment_tracking_lost" in [e["type"] for e in events]
+    stock = (await lingering_api.get(f"/v1/stock/{sku}")).json()
+    assert stock["warehouses"][0]["on_hand"] == 0  # committed when it shipped, not released
