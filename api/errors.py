@@ -118,6 +118,15 @@ def install_error_handlers(app: FastAPI) -> None:
                 instance=request.url.path,
                 errors=[],
             )
+        if _sqlstate(exc).startswith("23"):
+            # An integrity constraint (say, a tracking number already on another
+            # shipment): the request conflicts with what is stored.
+            return problem_response(
+                409,
+                "the request conflicts with data already stored",
+                kind="conflict",
+                instance=request.url.path,
+            )
         log.exception("database_error", path=request.url.path)
         return problem_response(
             503,
