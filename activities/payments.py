@@ -127,8 +127,35 @@ class PaymentActivities:
 
     @activity.defn(name="void_payment")
     async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
-        """Void the authorization; with no successful authorization there is nothing to void."""
+        """Void the authorization. Declined: nothing to void. No verdict recorded (the
+        gateway was down, or its answer was lost): it may have authorized all the same,
+        so the void goes to the gateway by the authorization's idempotency key."""
         auth = await self._settled(idempotency_key(cmd.order_id, "authorize"))
-        if auth is None or auth.status != "succeeded":
+        if auth is not None and auth.status != "succeeded":
             return PaymentOutcome("void", "skipped", "0")
+        if auth is None:
+            return await self._void_unknown(cmd)
         return await self._run(cmd, "void")
+
+    async def _void_unknown(self, cmd: PaymentCommand) -> PaymentOutcome:
+        key = idempotency_key(cmd.order_id, "void")
+        auth_key = idempotency_key(cmd.order_id, "authorize")
+        outcome = await self._settled(key)
+        if outcome is not None:
+            return outcome
+        try:
+            result = await self._gateway.void_by_key(key=key, authorization_key=auth_key)
+        except GatewayUnavailable as exc:
+            await self._record(cmd, key, GatewayResult("failed", None, str(exc)[:500]))
+            raise ApplicationError(str(exc), type="GatewayUnavailable") from exc
+        except GatewayRejected as exc:
+            await self._record(cmd, key, GatewayResult("failed", None, str(exc)[:500]))
+            raise business_error(PAYMENT_REJECTED, str(exc)) from exc
+        if result.status == "nothing_to_void":
+            log.info("void_nothing_authorized", order_id=cmd.order_id, key=auth_key)
+            return PaymentOutcome("void", "skipped", "0")
+        log.warning("orphaned_authorization_voided", order_id=cmd.order_id, key=auth_key)
+        await self._record(cmd, key, result)
+        outcome = await self._settled(key)
+        assert outcome is not None
+        return outcome

@@ -40,7 +40,11 @@ async def get_temporal(request: Request) -> Client:
     client = await request.app.state.temporal.get()
     if client is None:
         raise Problem(
-            503, "the workflow engine is not reachable; retry shortly", kind="temporal-unavailable"
+            503,
+            "the workflow engine is not reachable; retry shortly",
+            kind="temporal-unavailable",
+            headers={"Retry-After": "5"},
+            dependency="temporal",
         )
     return client  # type: ignore[no-any-return]
 

@@ -9,7 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 from api.schemas import price_errors
 from oms.logging import get_logger
@@ -92,6 +95,46 @@ def _sqlstate(exc: DBAPIError) -> str:
     return ""
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (``orig``) and what caused it, without loops."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or any(current is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(current)
+        todo += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return seen
+
+
+def dependency_down(exc: BaseException) -> str | None:
+    """Which dependency an unexpected error says is down: ``database``, ``temporal`` or
+    None. A refused or dropped connection reaches us unwrapped (an OSError from asyncpg's
+    connect) as often as wrapped in a DBAPIError, so the whole chain is looked at."""
+    for err in _chain(exc):
+        module = type(err).__module__
+        if isinstance(err, RPCError | RPCTimeoutOrCancelledError):
+            return "temporal"
+        if isinstance(err, PoolTimeout) or module.startswith("asyncpg"):
+            return "database"
+        if isinstance(err, OSError | TimeoutError):
+            return "database"
+    return None
+
+
+def unavailable(request: Request, dependency: str) -> JSONResponse:
+    what = "the database" if dependency == "database" else "the workflow engine"
+    return problem_response(
+        503,
+        f"{what} is not available; retry shortly",
+        kind=f"{dependency}-unavailable" if dependency == "database" else "temporal-unavailable",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+        dependency=dependency,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -127,13 +170,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 kind="conflict",
                 instance=request.url.path,
             )
-        log.exception("database_error", path=request.url.path)
-        return problem_response(
-            503,
-            "the database is not available; retry shortly",
-            instance=request.url.path,
-            headers={"Retry-After": "5"},
-        )
+        log.warning("database_error", path=request.url.path, error=type(exc.orig).__name__)
+        return unavailable(request, "database")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -163,8 +201,26 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    # Registered by type (not only under ``Exception``) so they are answered by the
+    # exception middleware and never reach the server-error path.
+    @app.exception_handler(OSError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(RPCError)
+    @app.exception_handler(RPCTimeoutOrCancelledError)
+    async def _dependency(request: Request, exc: Exception) -> JSONResponse:
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        dependency = dependency_down(exc)
+        if dependency is not None:
+            log.warning(
+                "dependency_unavailable",
+                path=request.url.path,
+                dependency=dependency,
+                error=type(exc).__name__,
+            )
+            return unavailable(request, dependency)
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(
             500, "unexpected error; it has been logged", instance=request.url.path

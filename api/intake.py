@@ -33,7 +33,7 @@ from oms.domain.messages import (
     Totals,
 )
 from oms.domain.money import format_amount, line_total, parse_amount, sum_amounts
-from oms.domain.status import OrderStatus
+from oms.domain.status import OrderStatus, never_started
 from oms.logging import get_logger
 from oms.order_start import start_order
 from oms.settings import Settings
@@ -165,14 +165,17 @@ async def start_order_workflow(
 ) -> None:
     try:
         await start_order(client, settings, view, token)
-    except RPCError as exc:
-        log.warning("workflow_start_failed", order_id=view.id, error=str(exc)[:200])
+    except (RPCError, TimeoutError) as exc:
+        log.warning(
+            "workflow_start_failed", order_id=view.id, error=str(exc)[:200] or type(exc).__name__
+        )
         raise Problem(
             503,
             "the order was recorded but its workflow could not be started yet; it will be "
             "started shortly, and sending the same request again is safe",
             kind="temporal-unavailable",
             headers={"Retry-After": "5"},
+            dependency="temporal",
         ) from exc
 
 
@@ -192,7 +195,7 @@ async def submit_order(
             existing = await _existing(engine, body, key, digest)
     if existing is None:
         await start_order_workflow(client, settings, view, body.payment.token)
-    elif existing.status == OrderStatus.RECEIVED and existing.last_seq == 0:
+    elif never_started(existing.status, existing.last_seq):
         # A replay of a submission whose first attempt stopped between the insert and
         # the start: the replay completes it. Past that point the workflow has recorded
         # steps, and starting it again (say, after Temporal's retention dropped the

@@ -25,7 +25,7 @@ from oms.logging import get_logger
 log = get_logger(__name__)
 ORDER_ID = re.compile(r"[0-9a-f]{20}")
 
-_ROW = text("SELECT id, channel, status, view FROM orders WHERE id = :id")
+_ROW = text("SELECT id, channel, status, view, last_seq, payment_token FROM orders WHERE id = :id")
 
 
 async def load_row(engine: AsyncEngine, order_id: str, caller: Principal) -> Any:

@@ -6,34 +6,59 @@ order that already runs, or ran, does nothing.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from oms.domain.ids import order_workflow_id
-from oms.domain.messages import OrderInput, OrderView
+from oms.domain.messages import OperatorAction, OrderInput, OrderView
 from oms.domain.search_attributes import CUSTOMER_ID, ORDER_STATUS, SALES_CHANNEL
 from oms.domain.status import OrderStatus
 from oms.settings import Settings
 
+# A caller (a client submitting an order) should hear within seconds when Temporal does
+# not answer; the order is recorded and the recovery sweep starts it later.
+START_TIMEOUT_S = 5.0
 
-async def start_order(client: Client, settings: Settings, view: OrderView, token: str) -> bool:
-    """Start the order's workflow; False if it was already started. Raises RPCError when
-    Temporal cannot be reached."""
+
+async def start_order(
+    client: Client,
+    settings: Settings,
+    view: OrderView,
+    token: str,
+    cancel: OperatorAction | None = None,
+) -> bool:
+    """Start the order's workflow; False if it was already started. Raises RPCError or
+    TimeoutError when Temporal cannot be reached or does not answer in time.
+
+    With ``cancel``, the start is a signal-with-start of the ``cancel`` signal: the workflow
+    sees the cancel before its first step, so a cancel sent for an order whose workflow
+    never started wins over any later start (the recovery sweep's included). If the
+    workflow already runs, the signal simply reaches it.
+    """
     try:
-        await client.start_workflow(
-            "order",
-            OrderInput(view, token, settings.release_delay_s),
-            id=order_workflow_id(view.id),
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
-                    SearchAttributePair(CUSTOMER_ID, view.customer.id),
-                    SearchAttributePair(SALES_CHANNEL, view.channel),
-                ]
+        await asyncio.wait_for(
+            client.start_workflow(
+                "order",
+                OrderInput(view, token, settings.release_delay_s),
+                id=order_workflow_id(view.id),
+                task_queue=settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
+                        SearchAttributePair(CUSTOMER_ID, view.customer.id),
+                        SearchAttributePair(SALES_CHANNEL, view.channel),
+                    ]
+                ),
+                rpc_timeout=timedelta(seconds=START_TIMEOUT_S),
+                start_signal="cancel" if cancel else None,
+                start_signal_args=[cancel] if cancel else [],
             ),
+            timeout=START_TIMEOUT_S + 1,
         )
     except WorkflowAlreadyStartedError:
         return False

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     sim_ship_delay_s: float = 3.0
     sim_carrier_step_s: float = 3.0
     sim_poll_interval_s: float = 0.25
+    # Injected partner faults, JSON {partner: {field: value}} (see simulators/faults.py),
+    # e.g. {"gateway": {"error_rate": 0.2}, "carrier": {"duplicate_rate": 0.3, "outage_s": 30}}.
+    sim_faults: dict[str, dict[str, float]] = {}
 
     @model_validator(mode="after")
     def _refuse_sandbox_secrets_in_production(self) -> Settings:

@@ -41,6 +41,10 @@ def verify(
     # Headers arrive as Latin-1 text: anything but ASCII digits is simply a bad signature.
     if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
         return False
+    # Unix seconds have 10 digits for centuries yet; a longer number is not a timestamp
+    # (and a 400-digit one would overflow the float arithmetic below).
+    if len(timestamp) > 12:
+        return False
     current = now if now is not None else time.time()
     if abs(current - int(timestamp)) > tolerance_s:
         return False

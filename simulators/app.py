@@ -11,19 +11,24 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms.db.engine import make_engine
-from oms.settings import Settings
-from simulators import gateway, wms
+from oms.settings import Settings, SettingsError
+from simulators import admin, gateway, wms
+from simulators.faults import FaultBook
 from simulators.tables import create_tables
 
 
 def create_sim_app(settings: Settings, engine: AsyncEngine | None = None) -> FastAPI:
+    try:
+        faults = FaultBook(settings.sim_faults)
+    except ValueError as exc:
+        raise SettingsError(f"OMS_SIM_FAULTS: {exc}") from exc
     owned = engine is None
     db = engine or make_engine(settings, pool_size=5)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await create_tables(db)
-        courier = wms.Courier(db, settings)
+        courier = wms.Courier(db, settings, faults)
         task = asyncio.create_task(courier.run())
         yield
         task.cancel()
@@ -36,6 +41,9 @@ def create_sim_app(settings: Settings, engine: AsyncEngine | None = None) -> Fas
     app = FastAPI(title="OMS simulators", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = db
+    # One book for the endpoints, the courier and PUT /sim/faults, so a change applies to all.
+    app.state.faults = faults
     app.include_router(gateway.router)
     app.include_router(wms.router)
+    app.include_router(admin.router)
     return app

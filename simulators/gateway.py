@@ -2,10 +2,13 @@
 ``tok_flaky`` fails twice with 503 and then authorizes.
 
 Every call is idempotent by its ``Idempotency-Key``: a repeated key gets the stored answer.
+Injected faults ("gateway" in the fault book) apply to every call: a refusal answers 503
+before any work; a simulated timeout does the work, commits, and only then stalls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from decimal import Decimal, InvalidOperation
@@ -15,6 +18,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from simulators.faults import FaultBook
 
 router = APIRouter(prefix="/gateway", tags=["sandbox gateway"])
 FLAKY_FAILURES = 2
@@ -66,8 +71,28 @@ def _amount(body: dict[str, Any]) -> Decimal | None:
     return value if value.is_finite() and value >= 0 else None
 
 
+def _auth_id(key: str) -> str:
+    """The authorization made under an authorize key: derived, so a retry finds it."""
+    return "auth_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 async def _handle(
-    request: Request, key: str | None, authorization: str | None, kind: str, auth_id: str | None
+    request: Request, key: str | None, authorization: str | None, kind: str, target: str | None
+) -> JSONResponse:
+    """One call under the gateway's faults. ``target`` is the authorization id for a
+    capture, void or refund, and the authorize idempotency key for a void by key."""
+    faults: FaultBook = request.app.state.faults
+    if (refusal := faults.refusal("gateway")) is not None:
+        await asyncio.sleep(faults.get("gateway").latency_s)
+        return _answer(503, {"detail": refusal})
+    response = await _process(request, key, authorization, kind, target)
+    # After the commit: a timed-out caller must not know whether the call took effect.
+    await asyncio.sleep(faults.answer_delay("gateway"))
+    return response
+
+
+async def _process(
+    request: Request, key: str | None, authorization: str | None, kind: str, target: str | None
 ) -> JSONResponse:
     if not _authorized(request, authorization):
         return _answer(401, {"detail": "bad gateway API key"})
@@ -90,8 +115,10 @@ async def _handle(
                 )
                 return _answer(503, {"detail": "temporarily unavailable"})
             code, answer = await _authorize(conn, key, body)
+        elif kind == "void_by_key":
+            code, answer = await _void_by_key(conn, key, target or "")
         else:
-            code, answer = await _settle(conn, kind, auth_id or "", body)
+            code, answer = await _settle(conn, kind, target or "", body)
         return await _store(conn, key, code, answer)
 
 
@@ -101,7 +128,7 @@ async def _authorize(
     amount = _amount(body)
     if amount is None or not body.get("currency"):
         return 422, {"detail": "amount and currency are required"}
-    auth_id = "auth_" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    auth_id = _auth_id(key)
     if body.get("token") not in ("tok_ok", "tok_flaky"):
         return 402, {"id": auth_id, "status": "declined", "detail": "card declined"}
     await conn.execute(
@@ -112,6 +139,27 @@ async def _authorize(
         {"id": auth_id, "t": body["token"], "c": body["currency"], "a": amount},
     )
     return 201, {"id": auth_id, "status": "authorized", "amount": str(amount)}
+
+
+async def _void_by_key(
+    conn: AsyncConnection, key: str, authorize_key: str
+) -> tuple[int, dict[str, Any]]:
+    """Void whatever was authorized under ``authorize_key``, even if that authorize call is
+    still in flight or yet to arrive: a caller that timed out cannot know which."""
+    if key == authorize_key:
+        return 422, {"detail": "the Idempotency-Key must differ from the authorization's key"}
+    # Claiming the authorize key locks its row (or creates it), so an authorize call with
+    # that key waits for us, and we for it: the two cannot interleave.
+    claim = await _claim(conn, authorize_key, "authorize")
+    if claim.status_code is None:
+        # Never answered, so nothing was authorized: store a refusal as its answer, so a
+        # late authorize with this key gets it and never authorizes.
+        await _store(conn, authorize_key, 409, {"detail": "voided before authorization"})
+        return 200, {"id": None, "status": "nothing_to_void"}
+    code, answer = await _settle(conn, "void", _auth_id(authorize_key), {})
+    if code == 404:  # answered without authorizing (declined, invalid, voided before)
+        return 200, {"id": None, "status": "nothing_to_void"}
+    return code, answer
 
 
 async def _settle(
@@ -161,6 +209,16 @@ async def authorize(
     authorization: str | None = Header(None),
 ) -> JSONResponse:
     return await _handle(request, idempotency_key, authorization, "authorize", None)
+
+
+@router.post("/authorizations/by-key/{authorize_key}/void")
+async def void_by_key(
+    authorize_key: str,
+    request: Request,
+    idempotency_key: str | None = Header(None),
+    authorization: str | None = Header(None),
+) -> JSONResponse:
+    return await _handle(request, idempotency_key, authorization, "void_by_key", authorize_key)
 
 
 @router.post("/authorizations/{auth_id}/{action}")

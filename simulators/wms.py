@@ -5,6 +5,10 @@ the parcel's life: after ``sim_ship_delay_s`` the warehouse posts ``shipped`` wi
 tracking number to the OMS, then the carrier posts ``in_transit``, ``out_for_delivery`` and
 ``delivered`` every ``sim_carrier_step_s``. Callbacks are signed like a real partner's and
 retried with backoff until the OMS accepts them; progress is stored, so a restart resumes.
+
+Injected faults: ``POST /wms/dispatches`` and the ``shipped`` callback obey the "wms" faults,
+the later callbacks the "carrier" faults. A refused callback is simply not sent this time,
+so the usual backoff retries it; a duplicated one is posted twice, byte for byte.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from oms.logging import get_logger
 from oms.settings import Settings
 from oms.webhooks import signed_headers
+from simulators.faults import FaultBook
 
 router = APIRouter(prefix="/wms", tags=["sandbox WMS"])
 log = get_logger("sim.wms")
@@ -37,6 +42,17 @@ DONE = 4
 async def create_dispatch(
     request: Request, authorization: str | None = Header(None)
 ) -> JSONResponse:
+    faults: FaultBook = request.app.state.faults
+    if (refusal := faults.refusal("wms")) is not None:
+        await asyncio.sleep(faults.get("wms").latency_s)
+        return JSONResponse({"detail": refusal}, status_code=503)
+    response = await _dispatch(request, authorization)
+    # After the commit: a timed-out caller must not know whether the dispatch was taken.
+    await asyncio.sleep(faults.answer_delay("wms"))
+    return response
+
+
+async def _dispatch(request: Request, authorization: str | None) -> JSONResponse:
     settings: Settings = request.app.state.settings
     if authorization != f"Bearer {settings.wms_api_key}":
         return JSONResponse({"detail": "bad WMS API key"}, status_code=401)
@@ -95,9 +111,12 @@ def _callback(settings: Settings, row: Any) -> tuple[str, str, dict[str, Any]]:
 class Courier:
     """Delivers the due callbacks; one loop per simulator process."""
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(
+        self, engine: AsyncEngine, settings: Settings, faults: FaultBook | None = None
+    ) -> None:
         self._engine = engine
         self._settings = settings
+        self._faults = faults or FaultBook()
         self._http = httpx.AsyncClient(timeout=5.0)
 
     async def run(self) -> None:
@@ -154,14 +173,28 @@ class Courier:
         }
 
     async def _post(self, row: Any) -> bool:
+        """Post the row's next callback under its partner's faults; True once delivered."""
+        partner = "wms" if row.stage == 0 else "carrier"
+        if (refusal := self._faults.refusal(partner)) is not None:
+            log.info("callback_withheld", order_id=row.order_id, partner=partner, reason=refusal)
+            return False
+        await asyncio.sleep(self._faults.get(partner).latency_s)
         url, secret, body = _callback(self._settings, row)
         raw = json.dumps(body).encode()
+        headers = signed_headers(secret, raw)
+        copies = 2 if self._faults.should_duplicate(partner) else 1
+        # Delivered when the OMS accepted either copy; it must dedupe the other by event id.
+        results = [await self._send(row, url, raw, headers, body) for _ in range(copies)]
+        return any(results)
+
+    async def _send(
+        self, row: Any, url: str, raw: bytes, headers: dict[str, str], body: dict[str, Any]
+    ) -> bool:
         try:
-            response = await self._http.post(url, content=raw, headers=signed_headers(secret, raw))
+            response = await self._http.post(url, content=raw, headers=headers)
         except httpx.HTTPError as exc:
             log.info("callback_failed", order_id=row.order_id, url=url, error=type(exc).__name__)
             return False
-        ok = response.status_code < 300
         log.info(
             "callback",
             order_id=row.order_id,
@@ -169,7 +202,7 @@ class Courier:
             kind=body.get("type") or body.get("status"),
             status=response.status_code,
         )
-        return ok
+        return response.status_code < 300
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +30,10 @@ from oms.ports import free_port
 from oms.settings import Settings
 
 ADMIN_KEY = "test-admin-key"
+
+# Every process the tests start gets a home of its own, never the checkout's .oms/ where a
+# developer's `make dev` keeps its database and secrets.
+os.environ["OMS_HOME"] = tempfile.mkdtemp(prefix="oms-test-home-")
 
 
 # --- exit status -------------------------------------------------------------------------
@@ -87,6 +92,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 def settings(pg_url: str, temporal_env: WorkflowEnvironment) -> Settings:
     return Settings(
+        home=Path(os.environ["OMS_HOME"]),
         database_url=pg_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         admin_api_key=ADMIN_KEY,

@@ -67,9 +67,30 @@ def build_worker(
     )
 
 
+async def connect_with_retry(settings: Settings, max_delay_s: float = 30.0) -> Client:
+    """Connect to Temporal, waiting for it as long as it takes: a worker started before
+    its server (or while the server restarts) comes up on its own when the server does."""
+    delay = 0.5
+    attempt = 1
+    while True:
+        try:
+            return await asyncio.wait_for(connect(settings), timeout=10)
+        except Exception as exc:  # unreachable, refused, timed out: all mean "not yet"
+            log.warning(
+                "temporal_unreachable",
+                temporal=settings.temporal_target,
+                attempt=attempt,
+                retry_in_s=delay,
+                error=str(exc)[:200] or type(exc).__name__,
+            )
+        await asyncio.sleep(delay)
+        delay = min(max_delay_s, delay * 2)
+        attempt += 1
+
+
 async def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_format, settings.log_level)
-    client = await connect(settings)
+    client = await connect_with_retry(settings)
     try:
         await register_search_attributes(client, settings.temporal_namespace)
     except Exception as exc:  # e.g. a hosted namespace where only its admins may register

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityConfig
 
 NON_RETRYABLE = [
     "PaymentDeclined",
@@ -18,22 +19,26 @@ NON_RETRYABLE = [
     "OrderClosed",
 ]
 
-# Authorization gives up after ~2 minutes: the order fails as payment_unavailable rather
-# than waiting on a gateway outage with the customer's goods unreserved.
-AUTHORIZE = {
-    "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-        maximum_attempts=8,
-        non_retryable_error_types=NON_RETRYABLE,
-    ),
-}
+
+def authorize_options(limit_s: float) -> ActivityConfig:
+    """Authorization retries a gateway that is down or slow (each attempt visible in the
+    Web UI with its last error) for ``limit_s`` in all, then the order fails as
+    ``payment_unavailable``: a customer's order should not wait on a gateway for ever."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=15),
+        "schedule_to_close_timeout": timedelta(seconds=max(limit_s, 1.0)),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            backoff_coefficient=2.0,
+            maximum_interval=timedelta(seconds=30),
+            non_retryable_error_types=NON_RETRYABLE,
+        ),
+    }
+
 
 # Steps that must eventually happen (compensations, capture, stock, read model) retry
 # without a limit on attempts; only a business failure stops them.
-MUST_COMPLETE = {
+MUST_COMPLETE: ActivityConfig = {
     "start_to_close_timeout": timedelta(seconds=15),
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1),
@@ -43,7 +48,7 @@ MUST_COMPLETE = {
     ),
 }
 
-DISPATCH = {
+DISPATCH: ActivityConfig = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=2),

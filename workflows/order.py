@@ -47,9 +47,12 @@ with workflow.unsafe.imports_passed_through():
         shipment_advances,
         status_from_shipments,
     )
-    from workflows.options import AUTHORIZE, MUST_COMPLETE
+    from workflows.options import MUST_COMPLETE, authorize_options
 
 S = OrderStatus
+# Patch ids: each marks a change of the workflow's commands, so that histories recorded
+# before it replay on the old path (see docs/reliability.md).
+VOID_UNVERIFIED_AUTHORIZATION = "void-unverified-authorization"
 
 
 class OrderStopped(Exception):
@@ -76,11 +79,15 @@ class OrderWorkflow:
         self.view: OrderView = inp.view
         self._token = inp.payment_token
         self._release_delay = inp.release_delay_s
+        self._authorize_limit = inp.authorize_limit_s
         self._seq = 0
         self._cancel: OperatorAction | None = None
         self._dispatching = False
         self._stopping = False
         self._authorized = False
+        # Authorization ran out of retries without a verdict: the gateway may have
+        # authorized all the same (its answer lost), so compensation voids by key.
+        self._maybe_authorized = False
         self._reserved = False
         self._progress: list[ShipmentEvent] = []
         self._failed_shipments: list[tuple[str, str]] = []
@@ -114,7 +121,10 @@ class OrderWorkflow:
         )
         try:
             await workflow.execute_activity(
-                "authorize_payment", cmd, result_type=PaymentOutcome, **AUTHORIZE
+                "authorize_payment",
+                cmd,
+                result_type=PaymentOutcome,
+                **authorize_options(self._authorize_limit),
             )
         except ActivityError as err:
             self._stopping = True  # from here a cancel would be refused, not half-honoured
@@ -123,6 +133,7 @@ class OrderWorkflow:
                 raise OrderStopped(S.FAILED, "payment_declined") from err
             # Each failed attempt is already in the ledger as a ``failed`` row.
             view.payment.status = "failed"
+            self._maybe_authorized = True
             raise OrderStopped(S.FAILED, "payment_unavailable") from err
         self._authorized = True
         view.payment.status = "authorized"
@@ -295,6 +306,13 @@ class OrderWorkflow:
             )
             view.payment.status = "voided"
             view.payment.authorized = format_amount(Decimal(0), view.currency)
+        elif self._maybe_authorized and workflow.patched(VOID_UNVERIFIED_AUTHORIZATION):
+            cmd = PaymentCommand(view.id, "void", view.totals.total, view.currency)
+            outcome = await workflow.execute_activity(
+                "void_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
+            )
+            if outcome.status == "succeeded":
+                view.payment.status = "voided"
         if not self._dispatching:
             view.shipments = []  # planned, never handed to a warehouse: there are none
         if stop.status == S.CANCELLED:

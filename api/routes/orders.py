@@ -8,7 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.converter import value_to_type
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CallerDep, EngineDep, Operator, Reader, SettingsDep, Submitter, TemporalDep
@@ -24,12 +30,17 @@ from api.orders_read import (
 from api.schemas import OperatorNote, OrderCreate, problems
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ActionResult, OperatorAction, OrderView
-from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus
+from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus, never_started
+from oms.order_start import start_order
+from oms.settings import Settings
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=problems(401, 403, 422))
 
 STATUSES = [s.value for s in OrderStatus]
 _PAST = {"cancel": "cancelled", "approve": "approved", "reject": "rejected"}
+# How long an operator action waits for the order's workflow to decide before the answer
+# becomes "accepted, pending".
+ACTION_TIMEOUT_S = 5.0
 
 
 @router.post("", status_code=202, responses={202: {"model": OrderView}, **problems(409, 413)})
@@ -45,7 +56,10 @@ async def create_order(
         raise Problem(
             403, f"this key submits for channel '{caller.channel}' only", kind="forbidden"
         )
-    view, replayed = await submit_order(engine, client, settings, body, idempotency_key)
+    # An empty (or blank) Idempotency-Key is no key at all: the order is still deduplicated
+    # by its (channel, external_id).
+    key = (idempotency_key or "").strip() or None
+    view, replayed = await submit_order(engine, client, settings, body, key)
     headers = {"Location": f"/v1/orders/{view['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -131,6 +145,7 @@ async def _act(
     note: OperatorNote | None,
     engine: EngineDep,
     client: TemporalDep,
+    settings: Settings,
 ) -> JSONResponse:
     row = await load_row(engine, order_id, caller)
     status = OrderStatus(row.status)
@@ -142,29 +157,76 @@ async def _act(
             order_status=status.value,
         )
     note = note or OperatorNote()
+    request = OperatorAction(caller.name, note.reason, note.note)
     handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
         await handle.execute_update(
             f"request_{action}",
-            OperatorAction(caller.name, note.reason, note.note),
+            request,
             result_type=ActionResult,
-            rpc_timeout=timedelta(seconds=10),
+            rpc_timeout=timedelta(seconds=ACTION_TIMEOUT_S),
         )
     except WorkflowUpdateFailedError as exc:
         message = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
         raise Problem(409, message, kind="invalid-state", order_status=status.value) from exc
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # Temporal took the request but no worker decided in time (a stalled or busy
+        # worker). The update may still be applied when a worker picks it up; the signal
+        # makes that certain and durable, so the honest answer is "accepted, pending".
+        return await _pending(action, handle, request, row)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
+            if action == "cancel" and never_started(row.status, row.last_seq):
+                return await _cancel_unstarted(client, settings, row, request)
             raise Problem(
                 409, "the order's workflow is no longer running", kind="invalid-state"
             ) from exc
-        # No worker answered in time, or Temporal is down: the action was not taken.
-        raise Problem(
-            503,
-            f"the order did not answer; nothing was {_PAST[action]}, retry shortly",
-            kind="temporal-unavailable",
-            headers={"Retry-After": "5"},
-        ) from exc
+        raise _not_taken(action) from exc
+    return JSONResponse(await live_view(client, row), status_code=202)
+
+
+def _not_taken(action: str) -> Problem:
+    # Temporal is down or unreachable: the action was not taken.
+    return Problem(
+        503,
+        f"the workflow engine did not answer; nothing was {_PAST[action]}, retry shortly",
+        kind="temporal-unavailable",
+        headers={"Retry-After": "5"},
+        dependency="temporal",
+    )
+
+
+async def _pending(
+    action: str, handle: WorkflowHandle[Any, Any], request: OperatorAction, row: Any
+) -> JSONResponse:
+    try:
+        await handle.signal(action, request, rpc_timeout=timedelta(seconds=ACTION_TIMEOUT_S))
+    except RPCError as exc:
+        raise _not_taken(action) from exc
+    body = {
+        **dict(row.view),
+        "pending_action": {
+            "action": action,
+            "by": request.by,
+            "detail": f"the order's workflow has not answered yet; the {action} is recorded "
+            "and takes effect when it does, if the order still allows it then "
+            "(follow GET /v1/orders/{id} or its events)",
+        },
+    }
+    return JSONResponse(body, status_code=202, headers={"Retry-After": "5"})
+
+
+async def _cancel_unstarted(
+    client: Client, settings: Settings, row: Any, request: OperatorAction
+) -> JSONResponse:
+    """Cancel an order recorded while Temporal was unreachable, whose workflow was never
+    started: start it with the cancel already delivered, so it cancels before any step
+    and a later start by the recovery sweep finds it existing."""
+    view = value_to_type(OrderView, row.view, [])
+    try:
+        await start_order(client, settings, view, row.payment_token or "", cancel=request)
+    except (RPCError, TimeoutError) as exc:
+        raise _not_taken("cancel") from exc
     return JSONResponse(await live_view(client, row), status_code=202)
 
 
@@ -176,9 +238,10 @@ def _action_route(action: str) -> None:
         caller: Operator,
         engine: EngineDep,
         client: TemporalDep,
+        settings: SettingsDep,
         note: OperatorNote | None = None,
     ) -> JSONResponse:
-        return await _act(action, order_id, caller, note, engine, client)
+        return await _act(action, order_id, caller, note, engine, client, settings)
 
     router.add_api_route(
         f"/{{order_id}}/{action}",

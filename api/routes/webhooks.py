@@ -1,15 +1,18 @@
 """Webhooks from warehouses and carriers, verified by their HMAC signatures.
 
 Each event becomes a signal to the shipment's workflow; the workflow ignores events that
-do not move the parcel forward, so partners may safely deliver an event twice.
+do not move the parcel forward. A redelivered event (same partner, same ``event_id``) gets
+the first answer again without reaching the workflow.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import EngineDep, SettingsDep, TemporalDep, principal_for_key
 from api.errors import Problem
+from api.partner_events import body_hash, earlier_answer, remember, shipment_by_tracking
 from api.schemas import CarrierEventIn, WarehouseEventIn, problems
 from oms.domain.ids import shipment_workflow_id
 from oms.domain.messages import ShipmentEvent
@@ -62,30 +66,58 @@ async def _verified(
 async def _signal(client: Any, event: ShipmentEvent, signal: str) -> dict[str, Any]:
     handle = client.get_workflow_handle(shipment_workflow_id(event.shipment_id))
     try:
-        await handle.signal(signal, event)
+        await handle.signal(signal, event, rpc_timeout=timedelta(seconds=5))
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
+            raise  # Temporal down or slow: a 503, and the partner sends the event again
         # The shipment's workflow has finished: the event is a late duplicate.
         return {"accepted": False, "detail": "shipment already completed"}
     return {"accepted": True}
 
 
-@router.post("/warehouse-events", status_code=202)
+async def _replayed(engine: AsyncEngine, partner: str, event: Any) -> JSONResponse | None:
+    """The first answer to an event delivered before, or None for a new event."""
+    earlier = await earlier_answer(engine, partner, event.event_id)
+    if earlier is None:
+        return None
+    digest, answer = earlier
+    if digest != body_hash(event):
+        raise Problem(
+            409,
+            f"event {event.event_id} was already received with a different body",
+            kind="event-conflict",
+        )
+    return JSONResponse(answer, status_code=202, headers={"Idempotent-Replayed": "true"})
+
+
+async def _forward(
+    engine: AsyncEngine,
+    client: Any,
+    partner: str,
+    event: Any,
+    shipment: ShipmentEvent,
+) -> dict[str, Any]:
+    # The API only looks up and forwards: the shipment's workflow alone decides what the
+    # event changes (status, tracking number), and records it.
+    answer = await _signal(client, shipment, f"{partner}_event")
+    await remember(engine, partner, event, shipment.shipment_id, answer)
+    return answer
+
+
+@router.post("/warehouse-events", status_code=202, responses=problems(409, 503))
 async def receive_warehouse_event(
     request: Request, engine: EngineDep, client: TemporalDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> Any:
     event = await _verified(
         request, engine, settings, settings.wms_webhook_secret, WarehouseEventIn
     )
-    async with engine.begin() as conn:
+    replayed = await _replayed(engine, "warehouse", event)
+    if replayed is not None:
+        return replayed
+    async with engine.connect() as conn:
         row = (
             await conn.execute(
-                text(
-                    "UPDATE shipments SET tracking_number = :t, carrier = COALESCE(:c, carrier), "
-                    "updated_at = now() WHERE id = :id RETURNING order_id"
-                ),
-                {"t": event.tracking_number, "c": event.carrier, "id": event.shipment_id},
+                text("SELECT order_id FROM shipments WHERE id = :id"), {"id": event.shipment_id}
             )
         ).first()
     if row is None:
@@ -94,49 +126,40 @@ async def receive_warehouse_event(
     log.info(
         "warehouse_event", order_id=row.order_id, shipment_id=event.shipment_id, type=event.type
     )
-    return await _signal(
-        client,
-        ShipmentEvent(
-            event.shipment_id,
-            event.type,
-            event.event_id,
-            event.tracking_number,
-            event.carrier,
-            event.occurred_at,
-        ),
-        "warehouse_event",
+    shipment = ShipmentEvent(
+        event.shipment_id,
+        event.type,
+        event.event_id,
+        event.tracking_number,
+        event.carrier,
+        event.occurred_at,
     )
+    return await _forward(engine, client, "warehouse", event, shipment)
 
 
-@router.post("/carrier-events", status_code=202)
+@router.post("/carrier-events", status_code=202, responses=problems(409, 503))
 async def receive_carrier_event(
     request: Request, engine: EngineDep, client: TemporalDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> Any:
     event = await _verified(
         request, engine, settings, settings.carrier_webhook_secret, CarrierEventIn
     )
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text("SELECT id, order_id FROM shipments WHERE tracking_number = :t"),
-                {"t": event.tracking_number},
-            )
-        ).first()
+    replayed = await _replayed(engine, "carrier", event)
+    if replayed is not None:
+        return replayed
+    row = await shipment_by_tracking(engine, event.tracking_number)
     if row is None:
         raise Problem(
             404, f"no shipment with tracking number {event.tracking_number}", kind="not-found"
         )
     structlog.contextvars.bind_contextvars(order_id=row.order_id)
     log.info("carrier_event", order_id=row.order_id, shipment_id=row.id, status=event.status)
-    return await _signal(
-        client,
-        ShipmentEvent(
-            row.id,
-            event.status,
-            event.event_id,
-            event.tracking_number,
-            event.carrier,
-            event.occurred_at,
-        ),
-        "carrier_event",
+    shipment = ShipmentEvent(
+        row.id,
+        event.status,
+        event.event_id,
+        event.tracking_number,
+        event.carrier,
+        event.occurred_at,
     )
+    return await _forward(engine, client, "carrier", event, shipment)

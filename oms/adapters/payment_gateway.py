@@ -21,7 +21,7 @@ class GatewayRejected(Exception):
 
 @dataclass(frozen=True)
 class GatewayResult:
-    status: str  # succeeded | declined
+    status: str  # succeeded | declined | nothing_to_void
     reference: str | None
     message: str = ""
 
@@ -37,6 +37,13 @@ class PaymentGateway(ABC):
 
     @abstractmethod
     async def void(self, *, key: str, authorization: str) -> GatewayResult: ...
+
+    @abstractmethod
+    async def void_by_key(self, *, key: str, authorization_key: str) -> GatewayResult:
+        """Void whatever authorization was made under ``authorization_key``, if any, and
+        make sure none is made under it later. For an authorization whose answer never
+        arrived: the gateway may have authorized it. Answers status ``nothing_to_void``
+        when there was none."""
 
     @abstractmethod
     async def refund(self, *, key: str, authorization: str, amount: str) -> GatewayResult: ...
@@ -62,6 +69,8 @@ class HttpPaymentGateway(PaymentGateway):
             return GatewayResult("declined", data.get("id"), data.get("detail", "declined"))
         if response.status_code >= 400:
             raise GatewayRejected(f"gateway answered {response.status_code}: {data}")
+        if data.get("status") == "nothing_to_void":
+            return GatewayResult("nothing_to_void", None)
         return GatewayResult("succeeded", data.get("id"))
 
     async def authorize(self, *, key: str, amount: str, currency: str, token: str) -> GatewayResult:
@@ -73,6 +82,9 @@ class HttpPaymentGateway(PaymentGateway):
 
     async def void(self, *, key: str, authorization: str) -> GatewayResult:
         return await self._post(f"/authorizations/{authorization}/void", key, {})
+
+    async def void_by_key(self, *, key: str, authorization_key: str) -> GatewayResult:
+        return await self._post(f"/authorizations/by-key/{authorization_key}/void", key, {})
 
     async def refund(self, *, key: str, authorization: str, amount: str) -> GatewayResult:
         return await self._post(f"/authorizations/{authorization}/refund", key, {"amount": amount})

@@ -13,4 +13,8 @@ def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # A database that is down or unresponsive must give callers an answer (a 503 from
+        # the API, a retried activity) within seconds, not after asyncpg's 60 s default.
+        pool_timeout=10,
+        connect_args={"timeout": 5},
     )

@@ -173,3 +173,18 @@ class Payment(SQLModel, table=True):
     gateway_reference: str | None = None
     error: str | None = None
     created_at: datetime = _ts()
+
+
+class PartnerEventRecord(SQLModel, table=True):
+    """Each partner event the API has answered, by the partner's own ``event_id``: a
+    redelivered event gets the first answer again instead of being processed twice."""
+
+    __tablename__ = "partner_events"
+    partner: str = Field(primary_key=True)  # warehouse | carrier
+    event_id: str = Field(primary_key=True)
+    body_hash: str
+    shipment_id: str
+    tracking_number: str | None = Field(default=None, index=True)
+    accepted: bool
+    response: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = _ts()

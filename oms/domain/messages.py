@@ -109,6 +109,9 @@ class OrderInput:
     # Seconds a reserved order waits before it is released to the warehouses: the window
     # in which a customer or an operator can still cancel it.
     release_delay_s: float = 0.0
+    # How long authorization keeps retrying a gateway that is down or does not answer
+    # before the order fails as ``payment_unavailable``.
+    authorize_limit_s: float = 3600.0
 
 
 # --- activities ---------------------------------------------------------------------

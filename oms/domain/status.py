@@ -67,6 +67,12 @@ def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
     return new in _FORWARD.get(current, frozenset())
 
 
+def never_started(status: str, last_seq: int) -> bool:
+    """An order recorded at intake whose workflow has recorded no step: its workflow may
+    never have been started (Temporal was unreachable at intake)."""
+    return status == S.RECEIVED and last_seq == 0
+
+
 _SHIPMENT_RANK = {status: rank for rank, status in enumerate(ShipmentStatus)}
 
 

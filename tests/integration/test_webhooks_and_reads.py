@@ -166,27 +166,3 @@ async def test_an_admin_may_post_a_carrier_event_by_hand_but_no_one_else(admin, 
     assert done["status"] == "delivered"
     events = (await admin.get(f"/v1/orders/{order['id']}/events")).json()["items"]
     assert [e["type"] for e in events].count("shipment_delivered") == 1
-
-
-async def test_a_tracking_number_already_on_another_shipment_is_a_conflict(admin, system):
-    _, sku = await stocked(admin, 2)
-    first = await submit(admin, order_body([(sku, 1)]))
-    second = await submit(admin, order_body([(sku, 1)]))
-    done_first = await wait_for_status(admin, first["id"], TERMINAL)
-    done_second = await wait_for_status(admin, second["id"], TERMINAL)
-    taken = done_first["shipments"][0]["tracking_number"]
-    body = {
-        "event_id": "reuse",
-        "type": "shipped",
-        "shipment_id": done_second["shipments"][0]["id"],
-        "tracking_number": taken,
-    }
-
-    response = await admin.post("/v1/warehouse-events", json=body)
-
-    assert response.status_code == 409
-    assert response.headers["content-type"] == "application/problem+json"
-    again = (await admin.get(f"/v1/orders/{second['id']}")).json()
-    assert (
-        again["shipments"][0]["tracking_number"] == done_second["shipments"][0]["tracking_number"]
-    )

@@ -5,20 +5,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 OMS = str(Path(sys.executable).parent / "oms")
 
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``oms`` as a user would, but in a directory and an ``OMS_HOME`` of its own:
+    never the checkout's ``.oms/``, where a developer's ``make dev`` keeps its data."""
     base = {
         k: v
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS") and not k.startswith("OMS_")
     }
-    return subprocess.run(
-        [OMS, *args], env={**base, **env}, capture_output=True, text=True, timeout=60
-    )
+    with tempfile.TemporaryDirectory(prefix="oms-cli-") as home:
+        return subprocess.run(
+            [OMS, *args],
+            env={**base, "OMS_HOME": str(Path(home) / ".oms"), **env},
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
 
 def test_a_process_without_a_database_url_says_so():

@@ -138,6 +138,14 @@ def test_verification_returns_false_for_a_latin1_superscript_digit_timestamp(
     assert verify(SECRET, timestamp, signature, BODY, TOLERANCE, now=NOW) is False
 
 
+@pytest.mark.parametrize("timestamp", ["9" * 400, "1" + "0" * 20, "0" * 13 + "1"])
+def test_verification_refuses_a_timestamp_too_long_to_be_one_without_raising(
+    timestamp: str,
+) -> None:
+    signature = sign(SECRET, NOW, BODY)
+    assert verify(SECRET, timestamp, signature, BODY, TOLERANCE, now=NOW) is False
+
+
 def test_verification_returns_false_for_a_non_ascii_signature() -> None:
     # A Latin-1 header value such as "sha256=\u00e9" must be refused, not raise.
     assert verify(SECRET, str(NOW), "sha256=\u00e9", BODY, TOLERANCE, now=NOW) is False
