@@ -43,7 +43,7 @@ async def start_order(
         await asyncio.wait_for(
             client.start_workflow(
                 "order",
-                OrderInput(view, token, settings.release_delay_s),
+                OrderInput(view, token, settings.release_delay_s, settings.authorize_limit_s),
                 id=order_workflow_id(view.id),
                 task_queue=settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     admin_api_key: str | None = None
     # How long a reserved order waits before release to the warehouses (cancel window).
     release_delay_s: float = 0.0
+    # How long an order's authorization keeps retrying a gateway that is down or silent
+    # before the order fails as payment_unavailable (and any authorization is voided).
+    authorize_limit_s: float = 3600.0
     # The worker starts orders recorded but never started (Temporal down at intake).
     recovery_interval_s: float = 30.0
     recovery_age_s: float = 30.0
