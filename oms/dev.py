@@ -24,8 +24,10 @@ from typing import Any
 import httpx
 
 from oms.domain.search_attributes import ALL_KEYS
+from oms.embedded_pg import clear_stale_locks, running_postmaster
 from oms.ports import require_free
 from oms.settings import Settings
+from oms.supervisor import Starter, Supervisor, backoff_s
 
 _SECRETS = (
     "admin_api_key",
@@ -153,24 +155,39 @@ async def _wait_for_temporal(settings: Settings, within_s: float) -> None:
             await asyncio.sleep(0.3)
 
 
-async def _prepare_database(settings: Settings, seed: bool) -> None:
+async def _prepare_database(settings: Settings, seed: bool, within_s: float = 60) -> None:
     from oms.db.engine import make_engine
     from oms.db.migrate import migrate
     from oms.dev_seed import seed_demo
 
     engine = make_engine(settings, pool_size=1)
+    deadline = time.monotonic() + within_s
     try:
-        await migrate(engine)
+        while True:
+            try:
+                await migrate(engine)
+                break
+            except Exception as exc:  # still starting, or recovering after a crash
+                if time.monotonic() > deadline or not _is_connection_error(exc):
+                    raise
+                await asyncio.sleep(0.5)
         if seed:
             await seed_demo(engine)
     finally:
         await engine.dispose()
 
 
-def _wait_healthy(url: str, children: dict[str, subprocess.Popen[bytes]], timeout: float) -> bool:
+def _is_connection_error(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return isinstance(exc, OSError) or any(
+        word in text for word in ("connect", "starting up", "recovery", "shutting down")
+    )
+
+
+def _wait_healthy(url: str, supervisor: Supervisor, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in children.values()):
+        if any(p.poll() is not None for p in supervisor.processes()):
             return False
         try:
             if httpx.get(url, timeout=1).status_code == 200:
@@ -192,6 +209,70 @@ def _stop(processes: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class EmbeddedPostgres:
+    """The ``pgserver`` PostgreSQL of ``oms dev``, started again if it dies."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self.server: Any = None
+        self._retry_at = 0.0
+        self._failures = 0
+
+    def start(self) -> str:
+        warnings.filterwarnings("ignore", module="platformdirs")
+        import pgserver
+
+        _forget_dead_pg_handles(self.pgdata)
+        for path in clear_stale_locks(self.pgdata):
+            say(f"removed {path.name} left by a PostgreSQL that no longer runs")
+        self.server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        return str(self.server.get_uri())
+
+    @property
+    def pid(self) -> int | None:
+        return running_postmaster(self.pgdata)
+
+    def tend(self) -> bool:
+        """Start PostgreSQL again if it is gone; True when it was restarted."""
+        if self.pid is not None or time.monotonic() < self._retry_at:
+            return False
+        say("PostgreSQL is not running; starting it again")
+        try:
+            for path in clear_stale_locks(self.pgdata):
+                say(f"removed {path.name} left by a PostgreSQL that no longer runs")
+            self.server.ensure_postgres_running()
+        except Exception as exc:  # report and try again after a pause
+            self._failures += 1
+            self._retry_at = time.monotonic() + backoff_s(self._failures)
+            say(f"PostgreSQL did not start ({type(exc).__name__}); retrying")
+            return False
+        self._failures = 0
+        say(f"PostgreSQL restarted (pid {self.pid})")
+        return True
+
+    def cleanup(self) -> None:
+        if self.server is not None:
+            self.server.cleanup()
+
+
+def write_run_file(home: Path, info: dict[str, Any]) -> None:
+    """``.oms/run.json``: what runs where, for ``oms chaos`` and other tools."""
+    path = home / "run.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def read_run_file(home: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((home / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    pid = data.get("dev_pid")
+    return data if isinstance(pid, int) and _alive(pid) else None
 
 
 def run_dev(settings: Settings) -> int:
@@ -220,40 +301,52 @@ def run_dev(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
 
     secrets_ = load_secrets(home, settings)
-    pg: Any = None
-    temporal: subprocess.Popen[bytes] | None = None
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    pg: EmbeddedPostgres | None = None
+    services = Supervisor(say)  # the Temporal dev server
+    apps = Supervisor(say)  # worker, simulators, API
     try:
         if embedded_pg:
-            warnings.filterwarnings("ignore", module="platformdirs")
-            import pgserver
-
             say(f"starting PostgreSQL (data in {home / 'pgdata'})")
-            _forget_dead_pg_handles(home / "pgdata")
-            pg = pgserver.get_server(home / "pgdata", cleanup_mode="stop")
-            settings = settings.model_copy(update={"database_url": pg.get_uri()})
+            pg = EmbeddedPostgres(home / "pgdata")
+            settings = settings.model_copy(update={"database_url": pg.start()})
         if embedded_temporal:
             say(f"starting the Temporal dev server (history in {home / 'temporal.db'})")
-            temporal = start_temporal(settings, home)
+            services.add("temporal", lambda: start_temporal(settings, home))
         asyncio.run(_prepare_database(settings, os.environ.get("OMS_DEV_SEED", "1") != "0"))
         asyncio.run(_wait_for_temporal(settings, within_s=60))
 
         env = {**os.environ, **_child_env(settings, secrets_)}
         for name in ("worker", "sim", "api"):
-            children[name] = subprocess.Popen(
-                [sys.executable, "-m", "oms.cli", name], env=env, preexec_fn=_die_with_parent
-            )
+            apps.add(name, _child_starter(name, env))
         api = f"http://{settings.host}:{settings.api_port}"
-        if not _wait_healthy(f"{api}/health", children, timeout=90):
+        if not _wait_healthy(f"{api}/health", apps, timeout=90):
             say("the system did not come up; see the messages above")
             return 1
         running = True  # before the banner: a Ctrl-C right after it is a normal stop
+
+        def record() -> None:
+            write_run_file(
+                home,
+                {
+                    "dev_pid": os.getpid(),
+                    "pids": {**services.pids(), **apps.pids()},
+                    "postgres_pid": pg.pid if pg else None,
+                    "pgdata": str(pg.pgdata) if pg else None,
+                    "database_url": settings.database_url,
+                    "temporal_address": settings.temporal_target,
+                    "api_url": api,
+                    "sim_url": settings.sim_base_url,
+                },
+            )
+
+        record()
         _banner(settings, api, secrets_["admin_api_key"], embedded_temporal)
         while not stopping:
-            dead = [n for n, p in children.items() if p.poll() is not None]
-            if dead:
-                say(f"{', '.join(dead)} stopped unexpectedly; stopping everything")
-                return 1
+            changed = services.tend()
+            changed = (pg.tend() if pg else False) or changed
+            changed = apps.tend() or changed
+            if changed:
+                record()
             time.sleep(0.3)
         say("stopping")
         return 0
@@ -261,12 +354,21 @@ def run_dev(settings: Settings) -> int:
         say("interrupted during start-up; stopping")
         return 130
     finally:
-        _stop(list(children.values()))
-        if temporal is not None:
-            _stop([temporal])
+        _stop(apps.processes())
+        _stop(services.processes())
         if pg is not None:
             pg.cleanup()
+        (home / "run.json").unlink(missing_ok=True)
         say("stopped")
+
+
+def _child_starter(name: str, env: dict[str, str]) -> Starter:
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "oms.cli", name], env=env, preexec_fn=_die_with_parent
+        )
+
+    return start
 
 
 def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:

@@ -201,3 +201,67 @@ def test_after_oms_dev_is_killed_it_starts_again_and_then_stops_cleanly(dev):
     assert dev.stop() == 0
     # PostgreSQL went down with it, though a dead run was still listed as using it.
     assert not (dev.home / "pgdata" / "postmaster.pid").exists()
+
+
+def _kill_everything(dev: DevSystem) -> None:
+    """Power loss: SIGKILL oms dev, every process under it and every PostgreSQL process,
+    all at once; nothing gets to clean up."""
+    import psutil
+
+    from oms.embedded_pg import server_processes
+
+    assert dev.proc is not None
+    root = psutil.Process(dev.proc.pid)
+    victims = [root, *root.children(recursive=True), *server_processes(dev.home / "pgdata")]
+    for proc in victims:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=10)
+    dev.proc.wait()
+
+
+def test_after_a_power_loss_the_first_oms_dev_comes_up_and_orders_go_on(dev):
+    key = dev.start()
+    with dev.http(key) as http:
+        order = http.post("/v1/orders", json=_order("smoke-power-loss")).json()
+        _wait(http, order["id"], {"reserved", "dispatched", "shipped", "partially_shipped"})
+    _kill_everything(dev)
+    # As after a reboot: postmaster.pid names a process that runs but is no PostgreSQL.
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        pid_file = dev.home / "pgdata" / "postmaster.pid"
+        lines = pid_file.read_text().splitlines()
+        pid_file.write_text("\n".join([str(unrelated.pid), *lines[1:]]) + "\n")
+
+        assert dev.start() == key  # the first start after the crash comes up
+        with dev.http(key) as http:
+            done = _wait(http, order["id"], {"delivered", "failed", "cancelled"})
+        assert done["status"] == "delivered"
+        assert dev.stop() == 0
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+    assert "removed postmaster.pid" in "".join(dev.output)
+
+
+def test_a_child_that_dies_is_restarted_and_the_system_goes_on(dev):
+    key = dev.start()
+    run = json.loads((dev.home / "run.json").read_text())
+    worker_pid = run["pids"]["worker"]
+    os.kill(worker_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run = json.loads((dev.home / "run.json").read_text())
+        if run["pids"]["worker"] not in (None, worker_pid):
+            break
+        time.sleep(0.3)
+    assert run["pids"]["worker"] not in (None, worker_pid)
+    with dev.http(key) as http:
+        order = http.post("/v1/orders", json=_order("smoke-child-restart")).json()
+        done = _wait(http, order["id"], {"delivered", "failed", "cancelled"})
+    assert done["status"] == "delivered"
+    assert dev.stop() == 0
+    assert "worker exited unexpectedly" in "".join(dev.output)
+    assert not (dev.home / "run.json").exists()
