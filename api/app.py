@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,15 +29,19 @@ class TemporalHolder:
         self._settings = settings
         self._client = client
         self._lock = asyncio.Lock()
+        self._retry_at = 0.0
 
     async def get(self) -> Client | None:
         if self._client is not None:
             return self._client
         async with self._lock:
-            if self._client is None:
+            # One attempt at a time, and none again for a moment after one failed: requests
+            # queued behind a failed attempt get their 503 at once, not 5 s each in turn.
+            if self._client is None and time.monotonic() >= self._retry_at:
                 try:
                     self._client = await asyncio.wait_for(connect(self._settings), timeout=5)
                 except Exception as exc:
+                    self._retry_at = time.monotonic() + 2
                     log.warning("temporal_unreachable", error=str(exc)[:200])
         return self._client
 

@@ -49,9 +49,15 @@ async def get_temporal(request: Request) -> Client:
     return client  # type: ignore[no-any-return]
 
 
+async def get_temporal_if_up(request: Request) -> Client | None:
+    return await request.app.state.temporal.get()  # type: ignore[no-any-return]
+
+
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+# For intake: an order is recorded even while Temporal is unreachable, and started later.
+MaybeTemporalDep = Annotated[Client | None, Depends(get_temporal_if_up)]
 
 _LOOKUP = text(
     "SELECT name, role, channel FROM api_keys WHERE key_hash = :h AND revoked_at IS NULL"

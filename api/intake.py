@@ -161,9 +161,11 @@ async def _existing(engine: AsyncEngine, body: OrderCreate, key: str | None, dig
 
 
 async def start_order_workflow(
-    client: Client, settings: Settings, view: OrderView, token: str
+    client: Client | None, settings: Settings, view: OrderView, token: str
 ) -> None:
     try:
+        if client is None:
+            raise TimeoutError("no connection to Temporal")
         await start_order(client, settings, view, token)
     except (RPCError, TimeoutError) as exc:
         log.warning(
@@ -180,7 +182,11 @@ async def start_order_workflow(
 
 
 async def submit_order(
-    engine: AsyncEngine, client: Client, settings: Settings, body: OrderCreate, key: str | None
+    engine: AsyncEngine,
+    client: Client | None,
+    settings: Settings,
+    body: OrderCreate,
+    key: str | None,
 ) -> tuple[dict[str, Any], bool]:
     """Returns the order as the client should see it, and whether this was a replay."""
     digest = request_hash(body)

@@ -103,7 +103,7 @@ async def list_orders(
     async with engine.connect() as conn:
         rows = (await conn.execute(query, params)).all()
     page = rows[:limit]
-    last = page[-1] if page else None
-    more = last is not None and len(rows) > limit
-    next_cursor = encode_cursor(last.created_at.isoformat(), last.id) if more else None
+    next_cursor = None
+    if page and len(rows) > limit:
+        next_cursor = encode_cursor(page[-1].created_at.isoformat(), page[-1].id)
     return {"items": [dict(r.view) for r in page], "next_cursor": next_cursor}

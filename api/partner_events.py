@@ -38,7 +38,10 @@ _BY_TRACKING = text(
 
 
 def body_hash(event: Any) -> str:
-    canonical = json.dumps(event.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """What must match for a redelivery to be the same event. ``occurred_at`` is left out:
+    a partner that rebuilds its message for each attempt stamps it anew."""
+    meaning = event.model_dump(mode="json", exclude={"occurred_at"})
+    canonical = json.dumps(meaning, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import os
 import sys
 
@@ -116,6 +117,29 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
     asyncio.run(_create_key(args))
 
 
+def cmd_chaos(args: argparse.Namespace) -> None:
+    from oms.chaos import ChaosError, Plan, find_target, run_chaos
+
+    plan = Plan(
+        orders=args.orders,
+        concurrency=args.concurrency,
+        worker_kills=args.kills,
+        restart_temporal=not args.no_temporal_restart,
+        restart_postgres=not args.no_postgres_restart,
+        window_s=args.window,
+        settle_timeout_s=args.settle_timeout,
+        seed=args.seed,
+    )
+    if args.faults:
+        plan.faults = json.loads(args.faults)
+    try:
+        target = find_target(get_settings())
+    except ChaosError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    _exit(asyncio.run(run_chaos(target, plan)))
+
+
 def cmd_dev(_: argparse.Namespace) -> None:
     from oms.dev import run_dev
 
@@ -130,6 +154,19 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the Temporal worker").set_defaults(fn=cmd_worker)
     sub.add_parser("sim", help="serve the partner simulators").set_defaults(fn=cmd_sim)
     sub.add_parser("migrate", help="create or update the schema").set_defaults(fn=cmd_migrate)
+    chaos = sub.add_parser(
+        "chaos", help="break a running oms dev under load, then check nothing was lost"
+    )
+    chaos.add_argument("--orders", type=int, default=200)
+    chaos.add_argument("--concurrency", type=int, default=8)
+    chaos.add_argument("--kills", type=int, default=20, help="worker SIGKILLs")
+    chaos.add_argument("--window", type=float, default=120.0, help="seconds of load and kills")
+    chaos.add_argument("--settle-timeout", type=float, default=600.0)
+    chaos.add_argument("--no-temporal-restart", action="store_true")
+    chaos.add_argument("--no-postgres-restart", action="store_true")
+    chaos.add_argument("--seed", type=int)
+    chaos.add_argument("--faults", help="simulator faults as JSON (see docs/reliability.md)")
+    chaos.set_defaults(fn=cmd_chaos)
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )

@@ -134,6 +134,10 @@ class OrderWorkflow:
             # Each failed attempt is already in the ledger as a ``failed`` row.
             view.payment.status = "failed"
             self._maybe_authorized = True
+            if self._cancel is not None:
+                # A cancel accepted while authorization was still retrying: it is what the
+                # operator asked for, so the order ends cancelled, not failed.
+                self._stop_if_cancelled()
             raise OrderStopped(S.FAILED, "payment_unavailable") from err
         self._authorized = True
         view.payment.status = "authorized"
@@ -300,18 +304,11 @@ class OrderWorkflow:
             )
             self._reserved = False
         if self._authorized:
-            cmd = PaymentCommand(view.id, "void", view.totals.total, view.currency)
-            await workflow.execute_activity(
-                "void_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
-            )
-            view.payment.status = "voided"
-            view.payment.authorized = format_amount(Decimal(0), view.currency)
+            if await self._void():
+                view.payment.status = "voided"
+                view.payment.authorized = format_amount(Decimal(0), view.currency)
         elif self._maybe_authorized and workflow.patched(VOID_UNVERIFIED_AUTHORIZATION):
-            cmd = PaymentCommand(view.id, "void", view.totals.total, view.currency)
-            outcome = await workflow.execute_activity(
-                "void_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
-            )
-            if outcome.status == "succeeded":
+            if await self._void() == "succeeded":
                 view.payment.status = "voided"
         if not self._dispatching:
             view.shipments = []  # planned, never handed to a warehouse: there are none
@@ -321,6 +318,21 @@ class OrderWorkflow:
             view.failure_reason = stop.reason
         event = "order_cancelled" if stop.status == S.CANCELLED else "order_failed"
         await self._record(event, stop.status, {"reason": stop.reason, **stop.detail})
+
+    async def _void(self) -> str | None:
+        """Void the authorization; the outcome's status, or None if the gateway refused
+        the void outright (not a transient fault: those are retried until it answers).
+        The order still ends, and the refusal is on the timeline for finance."""
+        view = self.view
+        cmd = PaymentCommand(view.id, "void", view.totals.total, view.currency)
+        try:
+            outcome = await workflow.execute_activity(
+                "void_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
+            )
+        except ActivityError as err:
+            await self._record("payment_void_failed", None, {"error": str(err.cause)})
+            return None
+        return str(outcome.status)
 
     # --- recording -------------------------------------------------------------------
 

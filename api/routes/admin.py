@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any
 
@@ -138,7 +139,7 @@ async def health(request: Request, engine: EngineDep) -> JSONResponse:
     try:
         if client is None:
             raise RuntimeError("not connected")
-        await client.service_client.check_health()
+        await asyncio.wait_for(client.service_client.check_health(), timeout=3)
         checks["temporal"] = "ok"
     except Exception as exc:
         checks["temporal"] = f"error: {type(exc).__name__}"

@@ -17,7 +17,16 @@ from temporalio.client import (
 from temporalio.converter import value_to_type
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import CallerDep, EngineDep, Operator, Reader, SettingsDep, Submitter, TemporalDep
+from api.deps import (
+    CallerDep,
+    EngineDep,
+    MaybeTemporalDep,
+    Operator,
+    Reader,
+    SettingsDep,
+    Submitter,
+    TemporalDep,
+)
 from api.errors import Problem
 from api.intake import submit_order
 from api.orders_read import (
@@ -48,7 +57,7 @@ async def create_order(
     body: OrderCreate,
     caller: Submitter,
     engine: EngineDep,
-    client: TemporalDep,
+    client: MaybeTemporalDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:

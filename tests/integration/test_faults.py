@@ -240,3 +240,30 @@ async def test_the_worker_waits_for_a_temporal_server_that_is_not_up_yet(system)
         assert (await client.service_client.check_health()) is not None
     finally:
         await env.shutdown()
+
+
+async def test_an_order_sent_while_temporal_never_answered_is_recorded_and_503(admin, system):
+    from sqlalchemy import text as sql
+
+    _, sku = await stocked(admin, 1)
+    nowhere = f"127.0.0.1:{free_port()}"
+    from api.app import create_app
+
+    settings = system.settings.model_copy(update={"temporal_address": nowhere})
+    app = create_app(settings, system.engine, None)  # never connected to Temporal
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=AUTH) as http:
+        body = order_body([(sku, 1)])
+        first = await http.post("/v1/orders", json=body)
+        started = time.monotonic()
+        second = await http.post("/v1/orders", json=order_body([(sku, 1)]))
+        quick = time.monotonic() - started
+
+    assert first.status_code == second.status_code == 503
+    assert first.json()["dependency"] == "temporal"
+    assert quick < 2  # no second 5 s connection attempt right after a failed one
+    async with system.engine.connect() as conn:
+        recorded = await conn.execute(
+            sql("SELECT status FROM orders WHERE external_id = :e"), {"e": body["external_id"]}
+        )
+        assert recorded.scalar_one() == "received"  # the recovery sweep starts it later

@@ -98,6 +98,27 @@ async def test_a_redelivered_event_gets_the_first_answer_and_reaches_the_workflo
         await handle.terminate("test over")
 
 
+async def test_a_redelivery_stamped_anew_is_still_the_same_event(admin, system):
+    shipment_id, handle = await _unworked_shipment(system)
+    try:
+        event = {
+            "event_id": unique("evt"),
+            "type": "shipped",
+            "shipment_id": shipment_id,
+            "tracking_number": unique("TRK"),
+            "occurred_at": "2026-11-30T10:00:00+00:00",
+        }
+        assert (await admin.post("/v1/warehouse-events", json=event)).status_code == 202
+        again = {**event, "occurred_at": "2026-11-30T10:00:07+00:00"}
+        response = await admin.post("/v1/warehouse-events", json=again)
+
+        assert response.status_code == 202
+        assert response.headers["idempotent-replayed"] == "true"
+        assert await _signals(handle) == 1
+    finally:
+        await handle.terminate("test over")
+
+
 async def test_an_event_id_reused_with_another_body_is_a_conflict(admin, system):
     shipment_id, handle = await _unworked_shipment(system)
     try:
