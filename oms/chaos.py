@@ -134,6 +134,20 @@ async def _post(http: httpx.AsyncClient, tally: Tally, path: str, body: Any) -> 
         await asyncio.sleep(1.0)
 
 
+async def _post_or_put(
+    http: httpx.AsyncClient, method: str, path: str, body: Any
+) -> httpx.Response:
+    """A call that must get through (setting or clearing faults): retried for a minute."""
+    for attempt in range(30):
+        try:
+            return await http.request(method, path, json=body)
+        except httpx.HTTPError:
+            if attempt == 29:
+                raise
+            await asyncio.sleep(2)
+    raise AssertionError("unreachable")
+
+
 def _order_body(run: str, n: int, rng: random.Random, skus: list[str]) -> dict[str, Any]:
     token = rng.choice(["tok_ok"] * 8 + ["tok_flaky", "tok_declined"])
     picked = rng.sample(skus, rng.choice([1, 1, 2]))
@@ -431,7 +445,7 @@ async def run_chaos(target: Target, plan: Plan) -> int:
         skus = await _setup(http, run, plan.orders)
         initial = await snapshot_stock(engine, skus)
         before = (await sim.get("/sim/faults")).json()
-        (await sim.put("/sim/faults", json=plan.faults)).raise_for_status()
+        (await _post_or_put(sim, "PUT", "/sim/faults", plan.faults)).raise_for_status()
         say(
             f"run {run}: {plan.orders} orders over {plan.window_s:g} s, "
             f"{plan.worker_kills} worker kills, faults {json.dumps(plan.faults)}"
@@ -441,7 +455,7 @@ async def run_chaos(target: Target, plan: Plan) -> int:
                 _submit_all(http, plan, run, skus, tally), _break_things(target, plan, tally)
             )
         finally:
-            await sim.put("/sim/faults", json=_cleared(before))
+            await _post_or_put(sim, "PUT", "/sim/faults", _cleared(before))
         say(f"{len(tally.accepted)} orders accepted; faults off; waiting for every one to end")
         stuck = await _settle(engine, tally.accepted, plan.settle_timeout_s)
         tally.violations += [f"{r.id}: still {r.status}" for r in stuck]

@@ -1,5 +1,5 @@
 """Keeping ``oms dev``'s child processes alive: a child that dies unexpectedly is started
-again after a backoff (0.5 s doubling to 30 s; reset once it has run for ten seconds), and
+again after a backoff (0.5 s doubling to 10 s; reset once it has run for ten seconds), and
 each restart is reported, instead of one crash stopping the whole system."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 Starter = Callable[[], "subprocess.Popen[bytes]"]
 STABLE_AFTER_S = 10.0
-MAX_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 10.0
 
 
 def backoff_s(failures: int) -> float:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class DevSystem:
         self.home = home
         self.ports = ports
         self.proc: subprocess.Popen[str] | None = None
+        self.reader: threading.Thread | None = None
         self.output: list[str] = []
 
     @property
@@ -53,7 +55,8 @@ class DevSystem:
         return env
 
     def start(self) -> str:
-        """Start and wait for the banner; returns the admin key it prints."""
+        """Start and wait for the banner; returns the admin key it prints. From then on a
+        thread keeps reading the output: a full pipe would block oms dev and its children."""
         self.proc = subprocess.Popen(
             [OMS, "dev"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -65,20 +68,31 @@ class DevSystem:
                 break
             self.output.append(line)
             if "Admin API key" in line:
+                self.reader = threading.Thread(target=self._drain, daemon=True)
+                self.reader.start()
                 return line.split()[-1]
         self.stop()
         raise AssertionError("oms dev did not come up:\n" + "".join(self.output[-40:]))
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
 
     def stop(self) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
-            out, _ = self.proc.communicate(timeout=60)
+            self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
-        self.output.append(out or "")
+            self.proc.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=10)
+            self.reader = None
+        elif self.proc.stdout is not None:
+            self.output.append(self.proc.stdout.read())
         return self.proc.returncode
 
     def http(self, key: str) -> httpx.Client:
@@ -265,3 +279,38 @@ def test_a_child_that_dies_is_restarted_and_the_system_goes_on(dev):
     assert dev.stop() == 0
     assert "worker exited unexpectedly" in "".join(dev.output)
     assert not (dev.home / "run.json").exists()
+
+
+def test_oms_chaos_short_form_finds_nothing_lost(dev):
+    """The CI form of `oms chaos`: a few worker kills, a Temporal and a PostgreSQL crash,
+    simulator faults on, then the books must balance (it exits 1 on any violation)."""
+    dev.start()
+    result = subprocess.run(
+        [
+            OMS,
+            "chaos",
+            "--orders",
+            "16",
+            "--concurrency",
+            "4",
+            "--kills",
+            "3",
+            "--window",
+            "20",
+            "--settle-timeout",
+            "240",
+            "--seed",
+            "5",
+        ],
+        env=dev.env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    assert "violations             0" in report
+    assert "worker kills           3" in report
+    assert "Temporal restarts      1" in report
+    assert "PostgreSQL restarts    1" in report
+    assert dev.stop() == 0

@@ -21,7 +21,7 @@ def _exits(code: int):
 
 def test_backoff_doubles_from_half_a_second_up_to_a_cap():
     assert [backoff_s(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
-    assert backoff_s(50) == MAX_BACKOFF_S
+    assert backoff_s(50) == MAX_BACKOFF_S == 10.0
 
 
 def test_a_child_that_dies_is_reported_and_started_again_after_its_backoff():
