@@ -3,6 +3,7 @@
     oms dev                      everything on embedded defaults (make dev)
     oms api | worker | sim       one production process each
     oms migrate                  create or update the schema
+    oms chaos                    break a running oms dev under load, then check the books
     oms keys create --role R --name N [--channel C]
 
 Configuration comes from the environment (see ``oms.settings``). The API and the worker are

@@ -267,3 +267,26 @@ async def test_an_order_sent_while_temporal_never_answered_is_recorded_and_503(a
             sql("SELECT status FROM orders WHERE external_id = :e"), {"e": body["external_id"]}
         )
         assert recorded.scalar_one() == "received"  # the recovery sweep starts it later
+
+
+async def test_an_order_waits_out_a_gateway_outage_and_goes_on_by_itself(admin, system):
+    sim = httpx.AsyncClient(base_url=system.settings.sim_base_url, headers=AUTH, timeout=10)
+    _, sku = await stocked(admin, 1)
+    try:
+        down = await sim.put("/sim/faults", json={"gateway": {"outage_s": 5}})
+        assert down.status_code == 200, down.text
+        order = await submit(admin, order_body([(sku, 1)]))
+        await asyncio.sleep(3)
+        waiting = (await admin.get(f"/v1/orders/{order['id']}")).json()
+        handle = system.client.get_workflow_handle(f"order-{order['id']}")
+        pending = (await handle.describe()).raw_description.pending_activities
+    finally:
+        await sim.put("/sim/faults", json={"gateway": {"outage_s": 0}})
+        await sim.aclose()
+    # Visibly retrying, as an operator sees it in the Web UI: attempts and the last error.
+    assert waiting["status"] == "received"
+    assert pending[0].activity_type.name == "authorize_payment"
+    assert pending[0].attempt > 1
+    assert "503" in pending[0].last_failure.message
+    done = await wait_for_status(admin, order["id"], TERMINAL)
+    assert done["status"] == "delivered"
