@@ -97,6 +97,9 @@ class PaymentActivities:
                 return await self._gateway.authorize(
                     key=key, amount=cmd.amount, currency=cmd.currency, token=cmd.token
                 )
+            if call == "void_by_key":
+                auth_key = idempotency_key(cmd.order_id, "authorize")
+                return await self._gateway.void_by_key(key=key, authorization_key=auth_key)
             authorization = await self._authorization_reference(cmd.order_id)
             if call == "capture":
                 return await self._gateway.capture(
@@ -143,14 +146,7 @@ class PaymentActivities:
         outcome = await self._settled(key)
         if outcome is not None:
             return outcome
-        try:
-            result = await self._gateway.void_by_key(key=key, authorization_key=auth_key)
-        except GatewayUnavailable as exc:
-            await self._record(cmd, key, GatewayResult("failed", None, str(exc)[:500]))
-            raise ApplicationError(str(exc), type="GatewayUnavailable") from exc
-        except GatewayRejected as exc:
-            await self._record(cmd, key, GatewayResult("failed", None, str(exc)[:500]))
-            raise business_error(PAYMENT_REJECTED, str(exc)) from exc
+        result = await self._call_gateway(cmd, key, "void_by_key")
         if result.status == "nothing_to_void":
             log.info("void_nothing_authorized", order_id=cmd.order_id, key=auth_key)
             return PaymentOutcome("void", "skipped", "0")

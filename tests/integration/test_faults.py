@@ -150,7 +150,7 @@ async def test_a_database_that_refuses_connections_is_503_with_retry_after(syste
 
 
 async def test_temporal_down_is_503_for_partners_and_orders_within_seconds(admin, system):
-    from tests.integration.test_partner_events import _unworked_shipment
+    from tests.integration.test_partner_events import _shipped, _unworked_shipment
 
     shipment_id, handle = await _unworked_shipment(system)
     await handle.terminate("not needed")
@@ -162,12 +162,7 @@ async def test_temporal_down_is_503_for_partners_and_orders_within_seconds(admin
     await env.shutdown()  # the server goes away; the API keeps its client
 
     async with _api(system, client=client) as http:
-        event = {
-            "event_id": unique("evt"),
-            "type": "shipped",
-            "shipment_id": shipment_id,
-            "tracking_number": unique("TRK"),
-        }
+        event = _shipped(shipment_id)
         webhook = await http.post("/v1/warehouse-events", json=event)
         started = time.monotonic()
         submitted = await http.post("/v1/orders", json=order_body([(sku, 1)]))

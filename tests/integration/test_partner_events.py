@@ -44,6 +44,16 @@ async def _unworked_shipment(system: Any) -> tuple[str, Any]:
     return shipment_id, handle
 
 
+def _shipped(shipment_id: str) -> dict[str, Any]:
+    """A warehouse's ``shipped`` event with a fresh event id and tracking number."""
+    return {
+        "event_id": unique("evt"),
+        "type": "shipped",
+        "shipment_id": shipment_id,
+        "tracking_number": unique("TRK"),
+    }
+
+
 async def _signals(handle: Any) -> int:
     history = await handle.fetch_history()
     signalled = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
@@ -80,12 +90,7 @@ async def test_a_redelivered_event_gets_the_first_answer_and_reaches_the_workflo
 ):
     shipment_id, handle = await _unworked_shipment(system)
     try:
-        event = {
-            "event_id": unique("evt"),
-            "type": "shipped",
-            "shipment_id": shipment_id,
-            "tracking_number": unique("TRK"),
-        }
+        event = _shipped(shipment_id)
         first = await admin.post("/v1/warehouse-events", json=event)
         again = await admin.post("/v1/warehouse-events", json=event)
 
@@ -101,13 +106,7 @@ async def test_a_redelivered_event_gets_the_first_answer_and_reaches_the_workflo
 async def test_a_redelivery_stamped_anew_is_still_the_same_event(admin, system):
     shipment_id, handle = await _unworked_shipment(system)
     try:
-        event = {
-            "event_id": unique("evt"),
-            "type": "shipped",
-            "shipment_id": shipment_id,
-            "tracking_number": unique("TRK"),
-            "occurred_at": "2026-11-30T10:00:00+00:00",
-        }
+        event = {**_shipped(shipment_id), "occurred_at": "2026-11-30T10:00:00+00:00"}
         assert (await admin.post("/v1/warehouse-events", json=event)).status_code == 202
         again = {**event, "occurred_at": "2026-11-30T10:00:07+00:00"}
         response = await admin.post("/v1/warehouse-events", json=again)
@@ -122,12 +121,7 @@ async def test_a_redelivery_stamped_anew_is_still_the_same_event(admin, system):
 async def test_an_event_id_reused_with_another_body_is_a_conflict(admin, system):
     shipment_id, handle = await _unworked_shipment(system)
     try:
-        event = {
-            "event_id": unique("evt"),
-            "type": "shipped",
-            "shipment_id": shipment_id,
-            "tracking_number": unique("TRK"),
-        }
+        event = _shipped(shipment_id)
         assert (await admin.post("/v1/warehouse-events", json=event)).status_code == 202
         changed = {**event, "tracking_number": unique("TRK")}
         response = await admin.post("/v1/warehouse-events", json=changed)
@@ -144,13 +138,8 @@ async def test_a_carrier_scan_before_the_workflow_recorded_the_tracking_number_i
 ):
     shipment_id, handle = await _unworked_shipment(system)
     try:
-        tracking = unique("TRK")
-        shipped = {
-            "event_id": unique("evt"),
-            "type": "shipped",
-            "shipment_id": shipment_id,
-            "tracking_number": tracking,
-        }
+        shipped = _shipped(shipment_id)
+        tracking = shipped["tracking_number"]
         assert (await admin.post("/v1/warehouse-events", json=shipped)).status_code == 202
         scan = {"event_id": unique("scan"), "tracking_number": tracking, "status": "in_transit"}
         response = await admin.post("/v1/carrier-events", json=scan)
