@@ -15,6 +15,8 @@ def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
         pool_pre_ping=True,
         # A database that is down or unresponsive must give callers an answer (a 503 from
         # the API, a retried activity) within seconds, not after asyncpg's 60 s default.
+        # A statement on a database that stopped answering (not closed: hung) ends after
+        # command_timeout too; nothing here legitimately runs that long.
         pool_timeout=10,
-        connect_args={"timeout": 5},
+        connect_args={"timeout": 5, "command_timeout": 15},
     )
