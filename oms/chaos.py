@@ -380,7 +380,7 @@ async def check_temporal(target: Target, engine: AsyncEngine, ids: list[str]) ->
     rows = await _retrying(
         engine, "SELECT id, status FROM orders WHERE id = ANY(:ids)", {"ids": ids}
     )
-    problems = []
+    problems = [f"{i}: accepted but not in the read model" for i in set(ids) - {r.id for r in rows}]
     for row in rows:
         try:
             described = await client.get_workflow_handle(f"order-{row.id}").describe()
