@@ -1,6 +1,8 @@
 """Determinism across deploys: recorded histories must replay on the current workflow code.
 
-``histories/`` holds histories of past workflow versions (``v1-*`` from the first release),
+``histories/`` holds histories of past workflow versions (``v1-*`` from the first release,
+``v2-*`` from the release that voids authorizations without a verdict, behind the patch
+``void-unverified-authorization``),
 recorded with ``python -m tests.replay.record``. The second test replays every order and
 shipment workflow this test session has run, so a change that is not replay-safe fails
 here even before anyone records a new history.
@@ -37,6 +39,7 @@ def test_there_are_recorded_histories_for_every_order_path():
         "partly-refused",
     ):
         assert f"v1-order-{path}" in names
+    assert {"v2-order-payment-unavailable-voided", "v2-order-cancelled-before-start"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
