@@ -13,6 +13,9 @@ def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Error messages (and so logs) never carry bound values: they hold payment tokens,
+        # names, emails and addresses.
+        hide_parameters=True,
         # A database that is down or unresponsive must give callers an answer (a 503 from
         # the API, a retried activity) within seconds, not after asyncpg's 60 s default.
         # A statement on a database that stopped answering (not closed: hung) ends after
