@@ -13,7 +13,8 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimit, RequestLog
-from api.routes import admin, inventory, orders, webhooks
+from api.routes import admin, codec, inventory, orders, webhooks
+from oms.codec import EncryptionCodec
 from oms.db.engine import make_engine
 from oms.logging import get_logger
 from oms.settings import Settings
@@ -67,8 +68,11 @@ def create_app(
     app.state.settings = settings
     app.state.engine = db
     app.state.temporal = TemporalHolder(settings, temporal)
+    app.state.codec = (
+        EncryptionCodec.from_setting(settings.payload_keys) if settings.payload_keys else None
+    )
     install_error_handlers(app)
-    for module in (orders, inventory, webhooks, admin):
+    for module in (orders, inventory, webhooks, admin, codec):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)

@@ -5,6 +5,7 @@
     oms migrate                  create or update the schema
     oms chaos                    break a running oms dev under load, then check the books
     oms keys create --role R --name N [--channel C]
+    oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
 
 Configuration comes from the environment (see ``oms.settings``). The API and the worker are
 started by module path so that this core package never imports them.
@@ -141,6 +142,12 @@ def cmd_chaos(args: argparse.Namespace) -> None:
     _exit(asyncio.run(run_chaos(target, plan)))
 
 
+def cmd_keys_payload(args: argparse.Namespace) -> None:
+    from oms.codec import new_key_spec
+
+    print(new_key_spec(args.id))
+
+
 def cmd_dev(_: argparse.Namespace) -> None:
     from oms.dev import run_dev
 
@@ -176,6 +183,11 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--channel", help="sales channel of a channel key (default: the name)")
     create.set_defaults(fn=cmd_keys_create)
+    payload = keys.add_parser(
+        "payload", help="print a new payload encryption key entry for OMS_PAYLOAD_KEYS"
+    )
+    payload.add_argument("--id", default="k1", help="the key's id (e.g. k2 when rotating)")
+    payload.set_defaults(fn=cmd_keys_payload)
     return p
 
 

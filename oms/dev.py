@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from oms.codec import new_key_spec
 from oms.domain.search_attributes import ALL_KEYS
 from oms.embedded_pg import clear_stale_locks, running_postmaster
 from oms.ports import require_free
@@ -31,6 +32,7 @@ from oms.supervisor import Starter, Supervisor, backoff_s
 
 _SECRETS = (
     "admin_api_key",
+    "payload_keys",
     "payment_gateway_key",
     "wms_api_key",
     "wms_webhook_secret",
@@ -49,14 +51,19 @@ def load_secrets(home: Path, settings: Settings) -> dict[str, str]:
     changed = False
     for name in _SECRETS:
         if name not in stored:
-            prefix = "oms_" if name == "admin_api_key" else ""
-            stored[name] = prefix + secrets.token_urlsafe(32)
+            if name == "payload_keys":
+                stored[name] = new_key_spec("dev1")
+            else:
+                prefix = "oms_" if name == "admin_api_key" else ""
+                stored[name] = prefix + secrets.token_urlsafe(32)
             changed = True
     if changed:
         path.write_text(json.dumps(stored, indent=2))
         path.chmod(0o600)
     if settings.admin_api_key:
         stored["admin_api_key"] = settings.admin_api_key
+    if settings.payload_keys:
+        stored["payload_keys"] = settings.payload_keys
     return stored
 
 
@@ -127,6 +134,9 @@ def start_temporal(settings: Settings, home: Path) -> subprocess.Popen[bytes]:
         "error",
         "--dynamic-config-value",
         "system.forceSearchAttributesCacheRefreshOnRead=true",
+        # The Web UI opens sealed payloads through the API's codec endpoint (oms.codec).
+        "--ui-codec-endpoint",
+        f"http://{settings.host}:{settings.api_port}/codec",
     ]
     for key in ALL_KEYS:
         args += ["--search-attribute", f"{key.name}=Keyword"]
@@ -376,6 +386,9 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "DATABASE_URL": settings.database_url or "",
         "TEMPORAL_ADDRESS": settings.temporal_target,
         "OMS_ADMIN_API_KEY": secrets_["admin_api_key"],
+        "OMS_PAYLOAD_KEYS": secrets_["payload_keys"],
+        "OMS_CODEC_ORIGINS": f"http://{settings.host}:{settings.temporal_ui_port},"
+        f"http://localhost:{settings.temporal_ui_port}",
         "OMS_PAYMENT_GATEWAY_KEY": secrets_["payment_gateway_key"],
         "OMS_WMS_API_KEY": secrets_["wms_api_key"],
         "OMS_WMS_WEBHOOK_SECRET": secrets_["wms_webhook_secret"],

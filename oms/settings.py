@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
 
     admin_api_key: str | None = None
+    # Keys that seal workflow payloads (oms.codec): "id:base64key[,id:base64key...]", the
+    # first one active. oms dev makes one and keeps it in .oms/secrets.json.
+    payload_keys: str | None = None
+    # Browser origins (the Temporal Web UI) allowed to call the API's codec endpoint.
+    codec_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     # How long a reserved order waits before release to the warehouses (cancel window).
     release_delay_s: float = 0.0
     # How long an order's authorization keeps retrying a gateway that is down or silent
@@ -83,6 +88,18 @@ class Settings(BaseSettings):
             ):
                 if str(getattr(self, name)).startswith("sandbox-"):
                     raise ValueError(f"OMS_{name.upper()} must be set outside development")
+            if not self.payload_keys:
+                raise ValueError(
+                    "OMS_PAYLOAD_KEYS must be set outside development (workflow histories "
+                    "hold personal data); make one with: oms keys payload"
+                )
+        if self.payload_keys:
+            from oms.codec import PayloadKeyError, parse_keys
+
+            try:
+                parse_keys(self.payload_keys)
+            except PayloadKeyError as exc:
+                raise ValueError(f"OMS_PAYLOAD_KEYS: {exc}") from exc
         return self
 
     @property

@@ -5,12 +5,18 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from oms.codec import data_converter
 from oms.domain.search_attributes import ALL_KEYS
 from oms.settings import Settings
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+    """A client whose payloads are sealed with the settings' payload keys (oms.codec)."""
+    return await Client.connect(
+        settings.temporal_target,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings.payload_keys),
+    )
 
 
 async def register_search_attributes(client: Client, namespace: str) -> None:

@@ -30,6 +30,9 @@ from oms.ports import free_port
 from oms.settings import Settings
 
 ADMIN_KEY = "test-admin-key"
+# A fixed payload key, so that histories recorded by a test session stay readable by later
+# ones (tests/replay); never used outside tests.
+TEST_PAYLOAD_KEYS = "test1:" + "dGVzdC1wYXlsb2FkLWtleS0zMi1ieXRlcy1sb25nLi4"
 
 # Every process the tests start gets a home of its own, never the checkout's .oms/ where a
 # developer's `make dev` keeps its database and secrets.
@@ -96,6 +99,7 @@ def settings(pg_url: str, temporal_env: WorkflowEnvironment) -> Settings:
         database_url=pg_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         admin_api_key=ADMIN_KEY,
+        payload_keys=TEST_PAYLOAD_KEYS,
         api_port=free_port(),
         sim_port=free_port(),
         task_queue="oms-test",
@@ -141,11 +145,12 @@ async def system(
 ) -> AsyncIterator[System]:
     from api.app import create_app
     from oms.logging import configure_logging
+    from oms.temporal_client import connect
     from simulators.app import create_sim_app
     from worker.main import build_worker
 
     configure_logging("json", "warning")
-    client = temporal_env.client
+    client = await connect(settings)  # payloads sealed, as in the running system
     worker = build_worker(client, engine, settings)
     worker_task = asyncio.create_task(worker.run())
     api, api_task = await _serve(create_app(settings, engine, client), settings.api_port)

@@ -3,7 +3,9 @@
     python -m tests.replay.record --address 127.0.0.1:7233 order-<id> [more ids ...]
 
 Run it against a system started with ``make dev`` after placing the orders whose paths you
-want covered; it writes ``tests/replay/histories/<workflow id>.json``. Commit the files:
+want covered; it writes ``tests/replay/histories/<workflow id>.json``. Payloads are sealed
+(``oms.codec``): start that system with ``OMS_PAYLOAD_KEYS`` set to the tests' key
+(``tests.conftest.TEST_PAYLOAD_KEYS``), or the replay tests cannot open them. Commit the files:
 each one pins a past version of the workflow code, and the replay test keeps every new
 version honest against it.
 """

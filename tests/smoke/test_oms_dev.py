@@ -332,3 +332,29 @@ def test_oms_chaos_short_form_finds_nothing_lost(dev):
     assert "Temporal restarts      1" in report
     assert "PostgreSQL restarts    1" in report
     assert dev.stop() == 0
+
+
+def test_no_personal_data_lies_in_clear_in_the_temporal_database_files(dev):
+    key = dev.start()
+    body = _order("smoke-pii")
+    body["customer"] = {"id": "c-pii", "email": "pii-smoke-7731@example.com", "name": "Zelda Q"}
+    body["shipping_address"]["line1"] = "77 Hidden Lane"
+    with dev.http(key) as http:
+        order = http.post("/v1/orders", json=body).json()
+        done = _wait(http, order["id"], {"delivered", "failed", "cancelled"})
+    assert done["status"] == "delivered"
+    # The Web UI is wired to the API's codec endpoint, so operators read orders in clear.
+    ui = httpx.get(f"http://127.0.0.1:{dev.ports['ui']}/api/v1/settings", timeout=10).json()
+    assert ui["Codec"]["Endpoint"] == f"http://127.0.0.1:{dev.ports['api']}/codec"
+    assert dev.stop() == 0
+
+    files = sorted(dev.home.glob("temporal.db*"))
+    assert files, "the dev server keeps its history in temporal.db"
+    stored = b"".join(path.read_bytes() for path in files)
+    assert done["id"].encode() in stored  # the history is there...
+    for value in ("pii-smoke-7731@example.com", "Zelda Q", "77 Hidden Lane", "tok_ok"):
+        assert value.encode() not in stored, value  # ...its personal data is not
+    logs = "".join(dev.output)
+    assert done["id"] in logs
+    for value in ("pii-smoke-7731@example.com", "Zelda Q", "77 Hidden Lane", "tok_ok"):
+        assert value not in logs, value  # logs carry ids, never personal data

@@ -1,0 +1,119 @@
+"""Personal data stays out of Temporal's history: payloads are sealed, and operators read
+them through the API's codec endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
+from temporalio.client import Client
+
+from tests.conftest import ADMIN_KEY
+from tests.integration.helpers import TERMINAL, order_body, stocked, submit, unique, wait_for_status
+
+
+def _personal(body: dict[str, Any]) -> list[str]:
+    return [
+        body["customer"]["email"],
+        body["customer"]["name"],
+        body["shipping_address"]["line1"],
+        body["payment"]["token"],
+    ]
+
+
+async def _order_with_personal_data(admin: httpx.AsyncClient) -> tuple[dict[str, Any], str]:
+    _, sku = await stocked(admin, 1)
+    body = order_body([(sku, 1)])
+    marker = unique("pii")
+    body["customer"] = {"id": "c-pii", "email": f"{marker}@example.com", "name": f"Name {marker}"}
+    body["shipping_address"]["line1"] = f"{marker} Secret Street 1"
+    order = await submit(admin, body)
+    await wait_for_status(admin, order["id"], TERMINAL)
+    return body, order["id"]
+
+
+async def test_the_history_holds_no_personal_data_in_clear(admin, system):
+    body, order_id = await _order_with_personal_data(admin)
+    # Read as anyone with access to the server would: no key, raw bytes.
+    raw = await Client.connect(system.settings.temporal_target)
+    history = await raw.get_workflow_handle(f"order-{order_id}").fetch_history()
+    text = history.to_json()
+    for value in _personal(body):
+        assert value not in text, value
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.input.payloads[0].metadata["encoding"] == b"binary/encrypted"
+
+
+async def test_operators_read_the_order_in_clear_through_the_codec_endpoint(admin, system):
+    body, order_id = await _order_with_personal_data(admin)
+    raw = await Client.connect(system.settings.temporal_target)
+    history = await raw.get_workflow_handle(f"order-{order_id}").fetch_history()
+    sealed = history.events[0].workflow_execution_started_event_attributes.input
+    request = json_format.MessageToJson(sealed)
+
+    answer = await admin.post(
+        "/codec/decode", content=request, headers={"Content-Type": "application/json"}
+    )
+
+    assert answer.status_code == 200, answer.text
+    opened = json_format.Parse(answer.content, Payloads())
+    clear = opened.payloads[0].data.decode()
+    assert body["customer"]["email"] in clear
+    assert body["shipping_address"]["line1"] in clear
+
+
+async def test_the_codec_endpoint_answers_the_web_ui_across_origins(system):
+    async with httpx.AsyncClient(base_url=system.api_url) as browser:
+        preflight = await browser.options(
+            "/codec/decode",
+            headers={
+                "Origin": "http://127.0.0.1:8233",
+                "Access-Control-Request-Method": "POST",
+            },
+        )
+        stranger = await browser.options("/codec/decode", headers={"Origin": "http://evil.example"})
+    assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
+    assert "x-namespace" in preflight.headers["access-control-allow-headers"]
+    assert "access-control-allow-origin" not in stranger.headers
+
+
+async def test_off_this_machine_the_codec_endpoint_needs_an_operator_key(system):
+    from api.app import create_app
+
+    app = create_app(system.settings, system.engine, system.client)
+    transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
+    empty = '{"payloads": []}'
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as remote:
+        anonymous = await remote.post("/codec/decode", content=empty)
+        operator = await remote.post(
+            "/codec/decode", content=empty, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        )
+        garbage = await remote.post(
+            "/codec/decode", content="{not json", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+        )
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert operator.status_code == 200
+    assert garbage.status_code == 422
+
+
+async def test_a_database_error_never_quotes_the_values_it_was_given(system):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from oms.db.engine import make_engine
+
+    engine = make_engine(system.settings, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO orders (id) VALUES (:id)"), {"id": "tok_secret_4242"}
+            )
+    except DBAPIError as exc:
+        message = str(exc)
+    finally:
+        await engine.dispose()
+    assert "orders" in message  # the statement is named...
+    assert "tok_secret_4242" not in message  # ...the values are not
