@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from oms.codec import new_key_spec
-from oms.domain.search_attributes import ALL_KEYS
+from oms.domain.search_attributes import ALL_KEYS, SA_TYPE_NAMES
 from oms.embedded_pg import clear_stale_locks, running_postmaster
 from oms.ports import require_free
 from oms.settings import Settings
@@ -139,7 +139,7 @@ def start_temporal(settings: Settings, home: Path) -> subprocess.Popen[bytes]:
         f"http://{settings.host}:{settings.api_port}/codec",
     ]
     for key in ALL_KEYS:
-        args += ["--search-attribute", f"{key.name}=Keyword"]
+        args += ["--search-attribute", f"{key.name}={SA_TYPE_NAMES[key.indexed_value_type]}"]
     log = (home / "temporal.log").open("ab")
     return subprocess.Popen(
         args,

@@ -7,7 +7,8 @@ order that already runs, or ran, does nothing.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -15,13 +16,52 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import OperatorAction, OrderInput, OrderView
-from oms.domain.search_attributes import CUSTOMER_ID, ORDER_STATUS, SALES_CHANNEL
+from oms.domain.search_attributes import (
+    CUSTOMER_ID,
+    ORDER_LATE,
+    ORDER_STATUS,
+    ORDER_TOTAL,
+    SALES_CHANNEL,
+    SLA_DEADLINE,
+)
 from oms.domain.status import OrderStatus
 from oms.settings import Settings
 
 # A caller (a client submitting an order) should hear within seconds when Temporal does
 # not answer; the order is recorded and the recovery sweep starts it later.
 START_TIMEOUT_S = 5.0
+
+
+def order_input(settings: Settings, view: OrderView, token: str) -> OrderInput:
+    return OrderInput(
+        view,
+        token,
+        release_delay_s=settings.release_delay_s,
+        authorize_limit_s=settings.authorize_limit_s,
+        hold_timeout_s=settings.hold_timeout_s,
+        hold_stale_s=settings.hold_stale_s,
+        sla_dispatch_s=settings.sla_dispatch_s,
+        sla_delivery_s=settings.sla_delivery_s,
+        ship_deadline_s=settings.ship_deadline_s,
+        tracking_silence_s=settings.tracking_silence_s,
+    )
+
+
+def initial_search_attributes(settings: Settings, view: OrderView) -> TypedSearchAttributes:
+    """What operators filter on from the first moment: status, customer, channel, total,
+    the dispatch deadline, and not late (yet). No personal data."""
+    created = datetime.fromisoformat(view.created_at)
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
+        SearchAttributePair(CUSTOMER_ID, view.customer.id),
+        SearchAttributePair(SALES_CHANNEL, view.channel),
+        SearchAttributePair(ORDER_TOTAL, float(view.totals.total)),
+        SearchAttributePair(ORDER_LATE, False),
+    ]
+    if settings.sla_dispatch_s > 0:
+        deadline = created + timedelta(seconds=settings.sla_dispatch_s)
+        pairs.append(SearchAttributePair(SLA_DEADLINE, deadline))
+    return TypedSearchAttributes(pairs)
 
 
 async def start_order(
@@ -43,17 +83,11 @@ async def start_order(
         await asyncio.wait_for(
             client.start_workflow(
                 "order",
-                OrderInput(view, token, settings.release_delay_s, settings.authorize_limit_s),
+                order_input(settings, view, token),
                 id=order_workflow_id(view.id),
                 task_queue=settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
-                        SearchAttributePair(CUSTOMER_ID, view.customer.id),
-                        SearchAttributePair(SALES_CHANNEL, view.channel),
-                    ]
-                ),
+                search_attributes=initial_search_attributes(settings, view),
                 rpc_timeout=timedelta(seconds=START_TIMEOUT_S),
                 start_signal="cancel" if cancel else None,
                 start_signal_args=[cancel] if cancel else [],

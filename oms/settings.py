@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oms.domain.holds import HoldPolicy
+
 TASK_QUEUE = "oms-orders"
 
 
@@ -58,6 +60,24 @@ class Settings(BaseSettings):
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
 
+    # Holds (oms.domain.holds): per-currency thresholds "CUR:amount,...", a currency not
+    # listed is never held for value; velocity = distinct customers to one address.
+    hold_high_value: str = "EUR:1000,USD:1000,CNY:8000"
+    hold_new_customer_value: str = "EUR:500,USD:500,CNY:4000"
+    hold_velocity_count: int = 3
+    hold_velocity_window_s: float = 86400.0
+    hold_countries: str = ""
+    hold_timeout_s: float = 86400.0
+    hold_stale_s: float = 3600.0
+    # Late and silent: flagged and alerted, never failed.
+    sla_dispatch_s: float = 7200.0
+    sla_delivery_s: float = 432000.0
+    ship_deadline_s: float = 86400.0
+    tracking_silence_s: float = 172800.0
+    # New alerts are POSTed here as JSON, signed like partner webhooks (alert_webhook_secret).
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str = "sandbox-alert-webhook-secret"
+
     # Outbound adapters: where the payment gateway and the WMS live, and our keys there.
     payment_gateway_url: str | None = None
     payment_gateway_key: str = "sandbox-gateway-key"
@@ -93,6 +113,13 @@ class Settings(BaseSettings):
                     "OMS_PAYLOAD_KEYS must be set outside development (workflow histories "
                     "hold personal data); make one with: oms keys payload"
                 )
+        from oms.domain.holds import parse_thresholds
+
+        for name in ("hold_high_value", "hold_new_customer_value"):
+            try:
+                parse_thresholds(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"OMS_{name.upper()}: {exc}") from exc
         if self.payload_keys:
             from oms.codec import PayloadKeyError, parse_keys
 
@@ -101,6 +128,17 @@ class Settings(BaseSettings):
             except PayloadKeyError as exc:
                 raise ValueError(f"OMS_PAYLOAD_KEYS: {exc}") from exc
         return self
+
+    def hold_policy(self) -> HoldPolicy:
+        from oms.domain.holds import parse_countries, parse_thresholds
+
+        return HoldPolicy(
+            high_value=parse_thresholds(self.hold_high_value),
+            new_customer_value=parse_thresholds(self.hold_new_customer_value),
+            velocity_count=self.hold_velocity_count,
+            velocity_window_s=self.hold_velocity_window_s,
+            countries=parse_countries(self.hold_countries),
+        )
 
     @property
     def api_base_url(self) -> str:

@@ -20,7 +20,7 @@ async def connect(settings: Settings) -> Client:
 
 
 async def register_search_attributes(client: Client, namespace: str) -> None:
-    """Register the Keyword attributes on a server that lacks them (idempotent)."""
+    """Register the search attributes a server lacks, each with its type (idempotent)."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import (
         AddSearchAttributesRequest,
@@ -31,7 +31,8 @@ async def register_search_attributes(client: Client, namespace: str) -> None:
         ListSearchAttributesRequest(namespace=namespace)
     )
     missing = {
-        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        # The SDK's and the API's enums share their numbers.
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
         for key in ALL_KEYS
         if key.name not in existing.custom_attributes
     }

@@ -100,6 +100,9 @@ def settings(pg_url: str, temporal_env: WorkflowEnvironment) -> Settings:
         temporal_address=temporal_env.client.service_client.config.target_host,
         admin_api_key=ADMIN_KEY,
         payload_keys=TEST_PAYLOAD_KEYS,
+        # Every test order ships to the same address: the velocity rule is tested on its
+        # own stack (test_holds), not here.
+        hold_velocity_count=1_000_000,
         api_port=free_port(),
         sim_port=free_port(),
         task_queue="oms-test",

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.alerts import AlertActivities, AlertStore
+from activities.holds import HoldActivities
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
 from activities.read_model import ReadModelActivities
@@ -22,6 +24,7 @@ from oms.logging import configure_logging, get_logger
 from oms.settings import Settings
 from oms.temporal_client import connect, register_search_attributes
 from worker.recovery import recovery_loop
+from worker.retry_alerts import RetryAlerts
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
@@ -35,6 +38,8 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
     gateway = HttpPaymentGateway(settings.gateway_base_url, settings.payment_gateway_key)
     wms = HttpWarehouseSystem(settings.wms_base_url, settings.wms_api_key)
     payments = PaymentActivities(engine, gateway)
+    holds = HoldActivities(engine, settings.hold_policy())
+    alerts = AlertActivities(alert_store(engine, settings))
     inventory = InventoryActivities(engine)
     warehouse = WarehouseActivities(engine, wms)
     read_model = ReadModelActivities(engine)
@@ -48,7 +53,13 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
         "dispatch_shipment": warehouse.dispatch_shipment,
         "record_order_event": read_model.record_order_event,
         "record_shipment": read_model.record_shipment,
+        "check_holds": holds.check_holds,
+        "raise_alert": alerts.raise_alert,
     }
+
+
+def alert_store(engine: AsyncEngine, settings: Settings) -> AlertStore:
+    return AlertStore(engine, settings.alert_webhook_url, settings.alert_webhook_secret)
 
 
 def build_worker(
@@ -64,6 +75,7 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=list(activities.values()),
+        interceptors=[RetryAlerts(alert_store(engine, settings))],
     )
 
 

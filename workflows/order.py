@@ -8,7 +8,7 @@ recorded through an activity (read model + timeline) and mirrored in ``OrderStat
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +17,15 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from temporalio.workflow import ChildWorkflowHandle
 
 with workflow.unsafe.imports_passed_through():
+    from oms.domain.holds import MANUAL
     from oms.domain.ids import shipment_id_for, shipment_workflow_id
     from oms.domain.messages import (
         ActionResult,
+        AddressChange,
+        AlertRequest,
+        HoldCheck,
+        HoldDecision,
+        HoldView,
         OperatorAction,
         OrderInput,
         OrderView,
@@ -36,7 +42,13 @@ with workflow.unsafe.imports_passed_through():
         StockChangeResult,
     )
     from oms.domain.money import format_amount, units_value
-    from oms.domain.search_attributes import ORDER_STATUS
+    from oms.domain.search_attributes import (
+        HOLD_REASON,
+        HOLD_REASONS,
+        ORDER_LATE,
+        ORDER_STATUS,
+        SLA_DEADLINE,
+    )
     from oms.domain.status import (
         CANCELLABLE,
         PARTNER_SHIPMENT_EVENTS,
@@ -53,6 +65,7 @@ S = OrderStatus
 # Patch ids: each marks a change of the workflow's commands, so that histories recorded
 # before it replay on the old path (see docs/reliability.md).
 VOID_UNVERIFIED_AUTHORIZATION = "void-unverified-authorization"
+OPERATOR_HOLDS = "operator-holds"  # hold rules, manual holds, address changes, SLA timers
 
 
 class OrderStopped(Exception):
@@ -89,6 +102,12 @@ class OrderWorkflow:
         # authorized all the same (its answer lost), so compensation voids by key.
         self._maybe_authorized = False
         self._reserved = False
+        self._inp = inp
+        self._v_holds = False  # the operator-holds patch applies (set at the start of run)
+        self._decision: tuple[str, OperatorAction] | None = None
+        self._manual_hold: OperatorAction | None = None
+        self._address_changed = False
+        self._ended = False
         self._progress: list[ShipmentEvent] = []
         self._failed_shipments: list[tuple[str, str]] = []
         self._untracked: set[str] = set()  # shipped, but their tracking workflow ended
@@ -97,12 +116,19 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
+        self._v_holds = workflow.patched(OPERATOR_HOLDS)
+        sla = asyncio.create_task(self._watch_sla()) if self._v_holds else None
         try:
             self._stop_if_cancelled()
             await self._authorize()
             self._stop_if_cancelled()
+            if self._v_holds:
+                await self._maybe_hold(run_rules=True)
             await self._reserve()
             await self._hold_for_release()
+            if self._v_holds:
+                # A manual hold or a new address that came while stock was being reserved.
+                await self._maybe_hold(run_rules=self._address_changed)
             self._stop_if_cancelled()
             # No await between the last cancel check and this flag: from here on the
             # cancel update's validator refuses, so a cancel can never race a dispatch.
@@ -112,6 +138,9 @@ class OrderWorkflow:
             await self._record("order_delivered", S.DELIVERED)
         except OrderStopped as stop:
             await self._compensate(stop)
+        self._ended = True
+        if sla is not None:
+            await sla  # it sees the end and returns; never cut off mid-record
         return self.view
 
     async def _authorize(self) -> None:
@@ -182,7 +211,7 @@ class OrderWorkflow:
             return  # no timer at all, so histories recorded without the window replay
         try:
             await workflow.wait_condition(
-                lambda: self._cancel is not None,
+                lambda: self._cancel is not None or self._manual_hold is not None,
                 timeout=timedelta(seconds=self._release_delay),
             )
         except TimeoutError:
@@ -195,7 +224,12 @@ class OrderWorkflow:
             child = await workflow.start_child_workflow(
                 "shipment",
                 ShipmentInput(
-                    view.id, workflow.info().workflow_id, shipment, view.shipping_address
+                    view.id,
+                    workflow.info().workflow_id,
+                    shipment,
+                    view.shipping_address,
+                    self._inp.ship_deadline_s if self._v_holds else 0.0,
+                    self._inp.tracking_silence_s if self._v_holds else 0.0,
                 ),
                 id=shipment_workflow_id(shipment.id),
             )
@@ -240,6 +274,8 @@ class OrderWorkflow:
         implied = status_from_shipments(s.status for s in self.view.shipments)
         data = {"shipment_id": shipment.id, "error": error[:500]}
         await self._record("shipment_failed", implied, data)
+        if self._v_holds:
+            await self._alert("shipment_refused", data, shipment_id=shipment.id)
 
     async def _apply_progress(self, event: ShipmentEvent) -> None:
         shipment = next((s for s in self.view.shipments if s.id == event.shipment_id), None)
@@ -267,6 +303,8 @@ class OrderWorkflow:
             # capture is on the timeline and the ledger for finance to chase.
             view.payment.status = "capture_failed"
             await self._record("payment_capture_failed", None, {"error": str(err.cause)})
+            if self._v_holds:
+                await self._alert("capture_failed", {"error": str(err.cause)[:300]})
             return
         view.payment.status = "captured"
         view.payment.captured = amount
@@ -284,6 +322,137 @@ class OrderWorkflow:
         prices = [(line.sku, Decimal(line.unit_price)) for line in view.lines]
         amount = Decimal(view.totals.total) - units_value(prices, unshipped)
         return format_amount(amount, view.currency)
+
+    # --- holds -----------------------------------------------------------------------
+
+    async def _maybe_hold(self, run_rules: bool) -> None:
+        """Hold the order for an operator when a rule trips or one asked for it."""
+        reasons: list[str] = []
+        if run_rules:
+            view = self.view
+            self._address_changed = False
+            check = HoldCheck(
+                view.id, view.customer.id, view.totals.total, view.currency, view.shipping_address
+            )
+            decision = await workflow.execute_activity(
+                "check_holds", check, result_type=HoldDecision, **MUST_COMPLETE
+            )
+            reasons = list(decision.reasons)
+        if self._manual_hold is not None:
+            reasons.append(MANUAL)
+        if reasons:
+            self._stop_if_cancelled()
+            await self._hold(reasons)
+
+    async def _hold(self, reasons: list[str]) -> None:
+        view = self.view
+        resume = S(view.status)
+        since = workflow.now()
+        timeout = self._inp.hold_timeout_s
+        expires = since + timedelta(seconds=timeout) if timeout > 0 else None
+        manual = self._manual_hold
+        view.hold = HoldView(
+            reasons,
+            since.isoformat(),
+            expires.isoformat() if expires else None,
+            note=manual.reason if manual else None,
+        )
+        self._decision = None
+        self._set_hold_attributes(reasons)
+        data: dict[str, Any] = {"reasons": reasons, "expires_at": view.hold.expires_at}
+        if manual:
+            data["by"] = manual.by
+        await self._record("order_held", S.ON_HOLD, data)
+        await self._await_decision(since)
+        assert self._decision is not None
+        action, by = self._decision
+        view.hold.decision = {
+            "action": action,
+            "by": by.by,
+            "at": workflow.now().isoformat(),
+            **({"note": by.note} if by.note else {}),
+            **({"reason": by.reason} if by.reason else {}),
+        }
+        self._manual_hold = None
+        self._set_hold_attributes([])
+        if action == "reject":
+            detail = {"by": by.by, "reason": by.reason or by.note or ""}
+            raise OrderStopped(S.CANCELLED, "rejected", detail)
+        await self._record("hold_approved", resume, {"by": by.by, "note": by.note or ""})
+
+    async def _await_decision(self, since: Any) -> None:
+        """Wait for approve or reject; a cancel ends the hold as a cancel; past the hold
+        timeout the order is cancelled (``hold_expired``). Past ``hold_stale_s`` an alert
+        is raised once, and the hold goes on waiting."""
+        timeout = self._inp.hold_timeout_s
+        stale = self._inp.hold_stale_s
+        decided = lambda: self._decision is not None or self._cancel is not None  # noqa: E731
+        if 0 < stale and (timeout <= 0 or stale < timeout):
+            try:
+                await workflow.wait_condition(decided, timeout=timedelta(seconds=stale))
+            except TimeoutError:
+                reasons = self.view.hold.reasons if self.view.hold else []
+                await self._alert("hold_stale", {"reasons": reasons, "since": since.isoformat()})
+        left = timeout - (workflow.now() - since).total_seconds() if timeout > 0 else None
+        try:
+            await workflow.wait_condition(
+                decided, timeout=timedelta(seconds=max(left, 0.001)) if left is not None else None
+            )
+        except TimeoutError:
+            raise OrderStopped(S.CANCELLED, "hold_expired", {"by": "system"}) from None
+        self._stop_if_cancelled()
+
+    def _set_hold_attributes(self, reasons: list[str]) -> None:
+        workflow.upsert_search_attributes(
+            [
+                HOLD_REASON.value_set(reasons[0]) if reasons else HOLD_REASON.value_unset(),
+                HOLD_REASONS.value_set(reasons) if reasons else HOLD_REASONS.value_unset(),
+            ]
+        )
+
+    # --- late orders and alerts --------------------------------------------------------
+
+    async def _watch_sla(self) -> None:
+        """Durable SLA timers: not dispatched within ``sla_dispatch_s`` or not delivered
+        within ``sla_delivery_s`` of the order flags it late (timeline, ``OrderLate``, a
+        warning, an alert). The order goes on."""
+        created = datetime.fromisoformat(self.view.created_at)
+        stages = [
+            ("dispatch", self._inp.sla_dispatch_s, lambda: self._dispatching),
+            ("delivery", self._inp.sla_delivery_s, lambda: False),
+        ]
+        for stage, limit_s, reached in stages:
+            if limit_s <= 0:
+                continue
+            deadline = created + timedelta(seconds=limit_s)
+            workflow.upsert_search_attributes([SLA_DEADLINE.value_set(deadline)])
+            left = (deadline - workflow.now()).total_seconds()
+            try:
+                await workflow.wait_condition(
+                    lambda done=reached: self._ended or done(),  # type: ignore[misc]
+                    timeout=timedelta(seconds=max(left, 0.001)),
+                )
+            except TimeoutError:
+                await self._flag_late(stage, deadline)
+            if self._ended:
+                return
+
+    async def _flag_late(self, stage: str, deadline: Any) -> None:
+        workflow.logger.warning("order late: not %s by %s", stage, deadline.isoformat())
+        workflow.upsert_search_attributes([ORDER_LATE.value_set(True)])
+        data = {"stage": stage, "deadline": deadline.isoformat()}
+        await self._record("order_late", None, data)
+        await self._alert("order_late", data)
+
+    async def _alert(
+        self, kind: str, detail: dict[str, Any], shipment_id: str | None = None
+    ) -> None:
+        await workflow.execute_activity(
+            "raise_alert",
+            AlertRequest(self.view.id, kind, detail, shipment_id),
+            result_type=int,
+            **MUST_COMPLETE,
+        )
 
     # --- ending early ----------------------------------------------------------------
 
@@ -379,29 +548,85 @@ class OrderWorkflow:
             # Warning, not info: an operator who sent it should find out why nothing happened.
             workflow.logger.warning("cancel signal ignored: %s", self._cancel_refusal())
 
+    def _decision_refusal(self) -> str | None:
+        if self.view.status != S.ON_HOLD or self._decision is not None:
+            return f"order is {self.view.status}; it is not on hold"
+        return None
+
+    def _decide(self, action: str, by: OperatorAction) -> ActionResult:
+        if self._decision_refusal() is None:
+            self._decision = (action, by)
+        return ActionResult(True, self.view.status)
+
     @workflow.update(name="request_approve")
     async def request_approve(self, action: OperatorAction) -> ActionResult:
-        return ActionResult(False, self.view.status)
+        return self._decide("approve", action)
 
     @request_approve.validator
     def _validate_approve(self, action: OperatorAction) -> None:
-        raise ValueError(f"order is {self.view.status}; it is not on hold")
+        refusal = self._decision_refusal()
+        if refusal:
+            raise ValueError(refusal)
 
     @workflow.update(name="request_reject")
     async def request_reject(self, action: OperatorAction) -> ActionResult:
-        return ActionResult(False, self.view.status)
+        return self._decide("reject", action)
 
     @request_reject.validator
     def _validate_reject(self, action: OperatorAction) -> None:
-        raise ValueError(f"order is {self.view.status}; it is not on hold")
+        refusal = self._decision_refusal()
+        if refusal:
+            raise ValueError(refusal)
 
+    # Signals, for the Web UI's signal dialog and `temporal workflow signal`: the same
+    # decision as the API's, ignored (with a warning) when the order is not on hold.
     @workflow.signal(name="approve")
     def approve(self, action: OperatorAction) -> None:
-        workflow.logger.info("approve ignored: order is not on hold")
+        if self._decision_refusal() is None:
+            self._decision = ("approve", action)
+        else:
+            workflow.logger.warning("approve ignored: %s", self._decision_refusal())
 
     @workflow.signal(name="reject")
     def reject(self, action: OperatorAction) -> None:
-        workflow.logger.info("reject ignored: order is not on hold")
+        if self._decision_refusal() is None:
+            self._decision = ("reject", action)
+        else:
+            workflow.logger.warning("reject ignored: %s", self._decision_refusal())
+
+    def _change_refusal(self) -> str | None:
+        if not self._v_holds:
+            return "this order was started before holds existed; it cannot be held"
+        return self._cancel_refusal()
+
+    @workflow.update(name="request_hold")
+    async def request_hold(self, action: OperatorAction) -> ActionResult:
+        if self.view.status != S.ON_HOLD:
+            self._manual_hold = self._manual_hold or action
+        return ActionResult(True, self.view.status)
+
+    @request_hold.validator
+    def _validate_hold(self, action: OperatorAction) -> None:
+        refusal = self._change_refusal()
+        if refusal is None and (self._manual_hold is not None or self.view.status == S.ON_HOLD):
+            refusal = "the order is on hold already, or a hold was requested"
+        if refusal:
+            raise ValueError(refusal.replace("cancelled", "held"))
+
+    @workflow.update(name="request_address_change")
+    async def request_address_change(self, change: AddressChange) -> ActionResult:
+        """A new shipping address until dispatch; the hold rules run again on it."""
+        self.view.shipping_address = change.address
+        self._address_changed = True
+        # No address on the timeline: it is personal data; the order view holds it.
+        await self._record("address_changed", None, {"by": change.by})
+        return ActionResult(True, self.view.status)
+
+    @request_address_change.validator
+    def _validate_address_change(self, change: AddressChange) -> None:
+        refusal = self._change_refusal()
+        if refusal:
+            raise ValueError(refusal.replace("cancelled", "given a new address"))
 
     @workflow.signal(name="shipment_progress")
     def shipment_progress(self, event: ShipmentEvent) -> None:

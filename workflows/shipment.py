@@ -6,10 +6,13 @@ is ignored, so duplicated or late deliveries of the same event change nothing.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from oms.domain.messages import (
+        AlertRequest,
         CommitRequest,
         DispatchRequest,
         DispatchResult,
@@ -30,6 +33,7 @@ class ShipmentWorkflow:
     def __init__(self, inp: ShipmentInput) -> None:
         self._shipment: ShipmentView = inp.shipment
         self._inbox: list[ShipmentEvent] = []
+        self._alerted: set[str] = set()  # statuses a silence alert was raised in
 
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentResult:
@@ -44,7 +48,7 @@ class ShipmentWorkflow:
         )
         await self._advance(inp, ShipmentEvent(shipment.id, ShipmentStatus.DISPATCHED))
         while shipment.status != ShipmentStatus.DELIVERED:
-            await workflow.wait_condition(lambda: bool(self._inbox))
+            await self._next_event(inp)
             event = self._inbox.pop(0)
             if shipment_advances(shipment.status, event.status):
                 await self._advance(inp, event)
@@ -85,6 +89,36 @@ class ShipmentWorkflow:
         await workflow.get_external_workflow_handle(inp.parent_workflow_id).signal(
             "shipment_progress", progress
         )
+
+    async def _next_event(self, inp: ShipmentInput) -> None:
+        """Wait for the next partner event. A shipment the warehouse has not shipped within
+        ``ship_deadline_s``, or in transit with no carrier event for ``tracking_silence_s``,
+        raises an alert once per status, and goes on waiting: only operators can tell
+        whether a parcel is lost."""
+        shipped = not shipment_advances(self._shipment.status, ShipmentStatus.SHIPPED)
+        limit = inp.tracking_silence_s if shipped else inp.ship_deadline_s
+        stage = self._shipment.status
+        if limit <= 0 or stage in self._alerted:
+            await workflow.wait_condition(lambda: bool(self._inbox))
+            return
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._inbox), timeout=timedelta(seconds=limit)
+            )
+        except TimeoutError:
+            self._alerted.add(stage)
+            detail = {
+                "stage": "not_shipped" if not shipped else "no_carrier_event",
+                "status": stage,
+                "silent_s": limit,
+            }
+            await workflow.execute_activity(
+                "raise_alert",
+                AlertRequest(inp.order_id, "shipment_silent", detail, self._shipment.id),
+                result_type=int,
+                **MUST_COMPLETE,
+            )
+            await workflow.wait_condition(lambda: bool(self._inbox))
 
     async def _commit_stock(self, inp: ShipmentInput) -> None:
         await workflow.execute_activity(

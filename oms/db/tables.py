@@ -124,6 +124,8 @@ class Order(SQLModel, table=True):
     # Kept only until the workflow records its first step, so that an order whose
     # workflow could not be started at intake can be started later (worker recovery).
     payment_token: str | None = None
+    # The normalised shipping address (oms.domain.holds.address_key), for the velocity rule.
+    address_key: str | None = Field(default=None, index=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -188,3 +190,34 @@ class PartnerEventRecord(SQLModel, table=True):
     accepted: bool
     response: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     created_at: datetime = _ts()
+
+
+class Alert(SQLModel, table=True):
+    """Exceptions for operators: one open alert per order (and shipment) and kind."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open",
+            "order_id",
+            "kind",
+            "subject",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_alerts_status_created", "status", "created_at", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(index=True)
+    # What within the order: a shipment id, an activity name, or "" for the order itself.
+    subject: str = ""
+    kind: str
+    status: str = "open"  # open | acknowledged
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    note: str | None = None

@@ -78,6 +78,10 @@ class ShipmentView:
 class HoldView:
     reasons: list[str]
     since: str
+    expires_at: str | None = None
+    # notes: the manual hold's reason; decision: {action, by, at, note|reason} once decided
+    note: str | None = None
+    decision: dict[str, str] | None = None
 
 
 @dataclass
@@ -112,6 +116,13 @@ class OrderInput:
     # How long authorization keeps retrying a gateway that is down or does not answer
     # before the order fails as ``payment_unavailable``.
     authorize_limit_s: float = 3600.0
+    # Operators' half (0 turns a timer off; orders started before these existed run without).
+    hold_timeout_s: float = 86400.0
+    hold_stale_s: float = 3600.0
+    sla_dispatch_s: float = 7200.0
+    sla_delivery_s: float = 432000.0
+    ship_deadline_s: float = 86400.0
+    tracking_silence_s: float = 172800.0
 
 
 # --- activities ---------------------------------------------------------------------
@@ -214,6 +225,9 @@ class ShipmentInput:
     parent_workflow_id: str
     shipment: ShipmentView
     address: Address
+    # Alerts, not failures: a shipment accepted but not shipped in time, or silent in transit.
+    ship_deadline_s: float = 0.0
+    tracking_silence_s: float = 0.0
 
 
 @dataclass
@@ -245,3 +259,33 @@ class OperatorAction:
 class ActionResult:
     accepted: bool
     status: str
+
+
+@dataclass
+class AddressChange:
+    by: str
+    address: Address
+
+
+@dataclass
+class HoldCheck:
+    order_id: str
+    customer_id: str
+    total: str
+    currency: str
+    address: Address
+
+
+@dataclass
+class HoldDecision:
+    reasons: list[str]
+
+
+@dataclass
+class AlertRequest:
+    """An exception for operators; one open alert per order (or shipment) and kind."""
+
+    order_id: str
+    kind: str  # order_late | hold_stale | activity_retrying | capture_failed | ...
+    detail: dict[str, Any] = field(default_factory=dict)
+    shipment_id: str | None = None

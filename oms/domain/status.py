@@ -49,7 +49,8 @@ _FORWARD: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PAYMENT_AUTHORIZED: frozenset({S.ON_HOLD, S.BACKORDERED, S.RESERVED}),
     S.ON_HOLD: frozenset({S.PAYMENT_AUTHORIZED, S.BACKORDERED, S.RESERVED}),
     S.BACKORDERED: frozenset({S.RESERVED}),
-    S.RESERVED: frozenset({S.DISPATCHED, S.PARTIALLY_SHIPPED, S.SHIPPED}),
+    # A reserved order can still be held (by hand, or after its address changed).
+    S.RESERVED: frozenset({S.ON_HOLD, S.DISPATCHED, S.PARTIALLY_SHIPPED, S.SHIPPED}),
     S.DISPATCHED: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED}),
     S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED}),
     S.SHIPPED: frozenset({S.DELIVERED}),

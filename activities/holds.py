@@ -1,0 +1,66 @@
+"""The hold check: gather the facts the hold rules need, apply them, return the reasons.
+
+Idempotent: it records the order's normalised address (the same value each time) and reads;
+a retry gives the same answer for the same facts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+
+from oms.domain.holds import HoldFacts, HoldPolicy, address_key, hold_reasons
+from oms.domain.messages import HoldCheck, HoldDecision
+from oms.logging import get_logger
+
+log = get_logger(__name__)
+
+_KEEP_ADDRESS = text("UPDATE orders SET address_key = :k WHERE id = :id")
+_FACTS = text(
+    """
+    SELECT
+      (SELECT count(*) FROM orders o, orders me
+        WHERE me.id = :id AND o.customer_id = :customer AND o.id <> :id
+          AND o.created_at <= me.created_at) AS earlier_orders,
+      (SELECT count(DISTINCT customer_id) FROM orders
+        WHERE address_key = :k
+          AND created_at > now() - make_interval(secs => :window)) AS customers_at_address
+    """
+)
+
+
+class HoldActivities:
+    def __init__(self, engine: AsyncEngine, policy: HoldPolicy) -> None:
+        self._engine = engine
+        self._policy = policy
+
+    @activity.defn(name="check_holds")
+    async def check_holds(self, check: HoldCheck) -> HoldDecision:
+        a = check.address
+        key = address_key(a.line1, a.postal_code, a.city, a.country, a.line2 or "")
+        async with self._engine.begin() as conn:
+            await conn.execute(_KEEP_ADDRESS, {"k": key, "id": check.order_id})
+            row = (
+                await conn.execute(
+                    _FACTS,
+                    {
+                        "id": check.order_id,
+                        "customer": check.customer_id,
+                        "k": key,
+                        "window": self._policy.velocity_window_s,
+                    },
+                )
+            ).one()
+        facts = HoldFacts(
+            total=Decimal(check.total),
+            currency=check.currency,
+            country=a.country,
+            earlier_orders=int(row.earlier_orders),
+            customers_at_address=int(row.customers_at_address),
+        )
+        reasons = hold_reasons(self._policy, facts)
+        log.info("hold_check", order_id=check.order_id, reasons=reasons)
+        return HoldDecision(reasons)

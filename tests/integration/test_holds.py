@@ -1,0 +1,179 @@
+"""Holds and approvals: rules hold an order before stock is reserved; the API, the Web UI's
+signal and a shell decide; a hold nobody decides expires; late and silent orders raise
+alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from oms.domain.messages import OperatorAction
+from tests.conftest import System, custom_stack
+from tests.integration.helpers import (
+    TERMINAL,
+    order_body,
+    stocked,
+    submit,
+    unique,
+    wait_for_status,
+)
+
+HELD = {"on_hold"}
+# Held over 100 EUR; new customers never (a 1e9 threshold), velocity off.
+RULES = {
+    "hold_high_value": "EUR:100",
+    "hold_new_customer_value": "EUR:1000000000",
+    "hold_velocity_count": 1_000_000,
+}
+
+
+async def _events(http: httpx.AsyncClient, order_id: str) -> list[dict[str, Any]]:
+    return list((await http.get(f"/v1/orders/{order_id}/events")).json()["items"])
+
+
+async def _reserved(system: System, order_id: str) -> int:
+    async with system.engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT count(*) FROM reservations WHERE order_id = :o AND status = 'held'"),
+            {"o": order_id},
+        )
+        return int(found.scalar_one())
+
+
+async def _alerts(system: System, order_id: str) -> list[Any]:
+    async with system.engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT kind, subject, status, detail FROM alerts WHERE order_id = :o"),
+            {"o": order_id},
+        )
+        return list(rows)
+
+
+async def test_a_high_value_order_waits_for_approval_and_then_goes_on(system):
+    async with custom_stack(system, "hold-approve", {}, **RULES) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1, "150.00")]))
+        held = await wait_for_status(http, order["id"], HELD)
+        assert held["hold"]["reasons"] == ["high_value"]
+        assert held["hold"]["expires_at"]
+        assert await _reserved(system, order["id"]) == 0  # rules run before reserving
+
+        answer = await http.post(f"/v1/orders/{order['id']}/approve", json={"note": "known"})
+        assert answer.status_code == 202, answer.text
+        done = await wait_for_status(http, order["id"], TERMINAL)
+        assert done["status"] == "delivered"
+        assert done["hold"]["decision"]["action"] == "approve"
+        assert done["hold"]["decision"]["by"] == "admin"
+        kinds = [e["type"] for e in await _events(http, order["id"])]
+        assert (
+            kinds.index("order_held") < kinds.index("hold_approved") < kinds.index("stock_reserved")
+        )
+        again = await http.post(f"/v1/orders/{order['id']}/approve", json={})
+        assert again.status_code == 409
+
+
+async def test_a_rejected_order_is_cancelled_and_its_payment_voided(system):
+    async with custom_stack(system, "hold-reject", {}, **RULES) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1, "150.00")]))
+        await wait_for_status(http, order["id"], HELD)
+        answer = await http.post(f"/v1/orders/{order['id']}/reject", json={"reason": "fraud"})
+        assert answer.status_code == 202, answer.text
+        done = await wait_for_status(http, order["id"], TERMINAL)
+    assert done["status"] == "cancelled"
+    assert done["cancellation"]["reason"] == "fraud"
+    assert done["payment"]["status"] == "voided"
+    assert await _reserved(system, order["id"]) == 0
+
+
+async def test_a_hold_nobody_decides_expires_and_cancels_the_order(system):
+    async with custom_stack(system, "hold-expire", {}, hold_timeout_s=2, **RULES) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1, "150.00")]))
+        done = await wait_for_status(http, order["id"], TERMINAL, within=30)
+        events = await _events(http, order["id"])
+    assert done["status"] == "cancelled"
+    assert events[-1]["data"]["reason"] == "hold_expired"
+    assert done["payment"]["status"] == "voided"
+
+
+async def test_the_web_uis_approve_signal_has_the_same_effect(system):
+    async with custom_stack(system, "hold-signal", {}, **RULES) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1, "150.00")]))
+        await wait_for_status(http, order["id"], HELD)
+        # What the Web UI's signal dialog (or `temporal workflow signal`) sends.
+        handle = system.client.get_workflow_handle(f"order-{order['id']}")
+        await handle.signal("approve", OperatorAction("ops-ui", note="checked by phone"))
+        done = await wait_for_status(http, order["id"], TERMINAL)
+    assert done["status"] == "delivered"
+    assert done["hold"]["decision"]["by"] == "ops-ui"
+    assert done["hold"]["decision"]["note"] == "checked by phone"
+
+
+async def test_held_orders_are_found_by_their_search_attributes(system):
+    async with custom_stack(system, "hold-search", {}, **RULES) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1, "150.00")]))
+        await wait_for_status(http, order["id"], HELD)
+        query = "OrderStatus = 'on_hold' AND HoldReason = 'high_value' AND OrderTotal >= 100"
+        found: list[str] = []
+        deadline = time.monotonic() + 20
+        while order["id"] not in found and time.monotonic() < deadline:
+            found = [w.id.removeprefix("order-") async for w in system.client.list_workflows(query)]
+            await asyncio.sleep(0.3)  # visibility is eventually consistent: poll
+        assert order["id"] in found
+        await http.post(f"/v1/orders/{order['id']}/reject", json={"reason": "test over"})
+        await wait_for_status(http, order["id"], TERMINAL)
+
+
+async def test_an_order_not_dispatched_in_time_is_flagged_late_and_goes_on(system):
+    overrides = {"sla_dispatch_s": 1, "release_delay_s": 3}
+    async with custom_stack(system, "late", {}, **overrides) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1)]))
+        done = await wait_for_status(http, order["id"], TERMINAL, within=30)
+        events = await _events(http, order["id"])
+    assert done["status"] == "delivered"  # late, not failed
+    late = [e for e in events if e["type"] == "order_late"]
+    assert len(late) == 1 and late[0]["data"]["stage"] == "dispatch"
+    assert [(a.kind, a.status) for a in await _alerts(system, order["id"])] == [
+        ("order_late", "open")
+    ]
+    handle = system.client.get_workflow_handle(f"order-{order['id']}")
+    from oms.domain.search_attributes import ORDER_LATE
+
+    assert (await handle.describe()).typed_search_attributes.get(ORDER_LATE) is True
+
+
+async def test_a_shipment_the_warehouse_never_ships_raises_an_alert_and_keeps_waiting(system):
+    from activities.warehouse import WarehouseActivities
+    from oms.adapters.wms import WarehouseSystem
+
+    class BlackHole(WarehouseSystem):
+        """A WMS that accepts every dispatch and never ships anything."""
+
+        async def dispatch(self, request: dict[str, Any]) -> str:
+            return "accepted-" + unique("ref")
+
+    silent = WarehouseActivities(system.engine, BlackHole())
+    replace = {"dispatch_shipment": silent.dispatch_shipment}
+    async with custom_stack(system, "silent", replace, ship_deadline_s=1) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1)]))
+        await wait_for_status(http, order["id"], {"dispatched"})
+        deadline = time.monotonic() + 20
+        alerts: list[Any] = []
+        while not alerts and time.monotonic() < deadline:
+            alerts = await _alerts(system, order["id"])
+            await asyncio.sleep(0.3)
+        still = (await http.get(f"/v1/orders/{order['id']}")).json()
+        handle = system.client.get_workflow_handle(f"order-{order['id']}")
+        await handle.terminate("test over")
+    assert [(a.kind, a.detail["stage"]) for a in alerts] == [("shipment_silent", "not_shipped")]
+    assert alerts[0].subject == f"{order['id']}-1"
+    assert still["status"] == "dispatched"  # still waiting, not failed
