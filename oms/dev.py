@@ -37,6 +37,7 @@ _SECRETS = (
     "wms_api_key",
     "wms_webhook_secret",
     "carrier_webhook_secret",
+    "alert_webhook_secret",
 )
 
 
@@ -393,6 +394,10 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "OMS_WMS_API_KEY": secrets_["wms_api_key"],
         "OMS_WMS_WEBHOOK_SECRET": secrets_["wms_webhook_secret"],
         "OMS_CARRIER_WEBHOOK_SECRET": secrets_["carrier_webhook_secret"],
+        "OMS_ALERT_WEBHOOK_SECRET": secrets_["alert_webhook_secret"],
+        # Alerts go to the simulators' sink unless they are sent elsewhere.
+        "OMS_ALERT_WEBHOOK_URL": settings.alert_webhook_url
+        or f"{settings.sim_base_url}/sim/alerts",
         "OMS_HOST": settings.host,
         "OMS_API_PORT": str(settings.api_port),
         "OMS_SIM_PORT": str(settings.sim_port),

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/sim", tags=["simulator admin"])
 log = get_logger("sim.admin")
 
 
-def _denied(request: Request, authorization: str | None) -> JSONResponse | None:
+def refused_without_admin_key(request: Request, authorization: str | None) -> JSONResponse | None:
     key = request.app.state.settings.admin_api_key
     if not key:
         return None
@@ -36,12 +36,12 @@ def _denied(request: Request, authorization: str | None) -> JSONResponse | None:
 @router.get("/faults")
 async def get_faults(request: Request, authorization: str | None = Header(None)) -> JSONResponse:
     book: FaultBook = request.app.state.faults
-    return _denied(request, authorization) or JSONResponse(book.to_json())
+    return refused_without_admin_key(request, authorization) or JSONResponse(book.to_json())
 
 
 @router.put("/faults")
 async def put_faults(request: Request, authorization: str | None = Header(None)) -> JSONResponse:
-    if denied := _denied(request, authorization):
+    if denied := refused_without_admin_key(request, authorization):
         return denied
     book: FaultBook = request.app.state.faults
     try:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms.db.engine import make_engine
 from oms.settings import Settings, SettingsError
-from simulators import admin, gateway, wms
+from simulators import admin, alert_sink, gateway, wms
 from simulators.faults import FaultBook
 from simulators.tables import create_tables
 
@@ -46,4 +46,6 @@ def create_sim_app(settings: Settings, engine: AsyncEngine | None = None) -> Fas
     app.include_router(gateway.router)
     app.include_router(wms.router)
     app.include_router(admin.router)
+    app.include_router(alert_sink.router)
+    app.state.alerts_received = []
     return app

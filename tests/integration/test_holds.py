@@ -177,3 +177,18 @@ async def test_a_shipment_the_warehouse_never_ships_raises_an_alert_and_keeps_wa
     assert [(a.kind, a.detail["stage"]) for a in alerts] == [("shipment_silent", "not_shipped")]
     assert alerts[0].subject == f"{order['id']}-1"
     assert still["status"] == "dispatched"  # still waiting, not failed
+
+
+async def test_new_alerts_are_delivered_signed_to_the_alert_webhook(system, admin):
+    sink = f"{system.settings.sim_base_url}/sim/alerts"
+    overrides = {"sla_dispatch_s": 1, "release_delay_s": 2, "alert_webhook_url": sink}
+    async with custom_stack(system, "alert-sink", {}, **overrides) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1)]))
+        await wait_for_status(http, order["id"], TERMINAL, within=30)
+    async with httpx.AsyncClient(
+        base_url=system.settings.sim_base_url, headers=dict(admin.headers)
+    ) as sim:
+        received = (await sim.get("/sim/alerts")).json()["items"]
+    mine = [r for r in received if r["alert"]["order_id"] == order["id"]]
+    assert [(r["alert"]["kind"], r["signature_valid"]) for r in mine] == [("order_late", True)]
