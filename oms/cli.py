@@ -4,6 +4,7 @@
     oms api | worker | sim       one production process each
     oms migrate                  create or update the schema
     oms chaos                    break a running oms dev under load, then check the books
+    oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
     oms keys create --role R --name N [--channel C]
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
 
@@ -119,6 +120,12 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
     asyncio.run(_create_key(args))
 
 
+def cmd_orders(args: argparse.Namespace) -> None:
+    from oms.operator_cli import run
+
+    _exit(run(args, get_settings()))
+
+
 def cmd_chaos(args: argparse.Namespace) -> None:
     from oms.chaos import ChaosError, Plan, find_target, run_chaos
 
@@ -162,6 +169,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the Temporal worker").set_defaults(fn=cmd_worker)
     sub.add_parser("sim", help="serve the partner simulators").set_defaults(fn=cmd_sim)
     sub.add_parser("migrate", help="create or update the schema").set_defaults(fn=cmd_migrate)
+    from oms.operator_cli import add_parser as add_orders_parser
+
+    add_orders_parser(sub)
+    sub.choices["orders"].set_defaults(fn=cmd_orders)
     chaos = sub.add_parser(
         "chaos", help="break a running oms dev under load, then check nothing was lost"
     )

@@ -440,6 +440,7 @@ class OrderWorkflow:
     async def _flag_late(self, stage: str, deadline: Any) -> None:
         workflow.logger.warning("order late: not %s by %s", stage, deadline.isoformat())
         workflow.upsert_search_attributes([ORDER_LATE.value_set(True)])
+        self.view.late = True
         data = {"stage": stage, "deadline": deadline.isoformat()}
         await self._record("order_late", None, data)
         await self._alert("order_late", data)

@@ -102,6 +102,8 @@ class OrderView:
     hold: HoldView | None = None
     failure_reason: str | None = None
     cancellation: dict[str, str] | None = None
+    # Flagged when an SLA passed (not dispatched or not delivered in time); it goes on.
+    late: bool = False
 
 
 @dataclass
