@@ -86,6 +86,58 @@ class AlertStore:
             await conn.execute(_DELIVERED, {"id": row.id})
 
 
+_COLUMNS = (
+    "id, order_id, subject, kind, status, detail, created_at, delivered_at, "
+    "acknowledged_by, acknowledged_at, note"
+)
+_PAGE = text(
+    f"SELECT {_COLUMNS} FROM alerts "
+    "WHERE (CAST(:status AS text) IS NULL OR status = :status) AND id < :before "
+    "ORDER BY id DESC LIMIT :limit"
+)
+_ACK = text(
+    "UPDATE alerts SET status = 'acknowledged', acknowledged_by = :by, "
+    "acknowledged_at = now(), note = :note WHERE id = :id AND status = 'open'"
+)
+_ONE = text(f"SELECT {_COLUMNS} FROM alerts WHERE id = :id")
+_OPEN_COUNTS = text("SELECT kind, count(*) AS n FROM alerts WHERE status = 'open' GROUP BY kind")
+
+
+def alert_view(row: Any) -> dict[str, Any]:
+    """An alert as the API shows it."""
+    stamp = lambda value: value.isoformat() if value else None  # noqa: E731
+    return {
+        **alert_json(row),
+        "status": row.status,
+        "delivered_at": stamp(row.delivered_at),
+        "acknowledged_by": row.acknowledged_by,
+        "acknowledged_at": stamp(row.acknowledged_at),
+        "note": row.note,
+    }
+
+
+async def list_alerts(
+    engine: AsyncEngine, status: str | None, limit: int, before: int | None
+) -> list[dict[str, Any]]:
+    """Newest first; ``before`` is the id the previous page ended at."""
+    params = {"status": status, "limit": limit, "before": before or 2**31 - 1}
+    async with engine.connect() as conn:
+        return [alert_view(r) for r in await conn.execute(_PAGE, params)]
+
+
+async def acknowledge(engine: AsyncEngine, alert_id: int, by: str, note: str | None) -> Any:
+    """The alert after acknowledging it (again: no change), or None if there is none."""
+    async with engine.begin() as conn:
+        await conn.execute(_ACK, {"id": alert_id, "by": by, "note": note})
+        row = (await conn.execute(_ONE, {"id": alert_id})).first()
+    return alert_view(row) if row else None
+
+
+async def open_counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return {r.kind: int(r.n) for r in await conn.execute(_OPEN_COUNTS)}
+
+
 class AlertActivities:
     def __init__(self, store: AlertStore) -> None:
         self._store = store

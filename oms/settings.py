@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     sim_port: int = 8100
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # Where operators open the Temporal Web UI (links in /v1/ops/stuck).
+    temporal_ui_url: str | None = None
 
     admin_api_key: str | None = None
     # Keys that seal workflow payloads (oms.codec): "id:base64key[,id:base64key...]", the
@@ -155,6 +157,10 @@ class Settings(BaseSettings):
     @property
     def wms_base_url(self) -> str:
         return self.wms_url or f"{self.sim_base_url}/wms"
+
+    @property
+    def web_ui_url(self) -> str:
+        return self.temporal_ui_url or f"http://{self.host}:{self.temporal_ui_port}"
 
     @property
     def temporal_target(self) -> str:

@@ -1,0 +1,161 @@
+"""What operators must look at: stuck and late orders, stale holds, silent shipments, and
+the numbers. Read from the read model, the alerts and Temporal's description of each
+workflow (pending activities, their attempts and last errors)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+from temporalio.client import Client
+
+from activities.alerts import open_counts
+from api.deps import EngineDep, Operator, SettingsDep
+from api.schemas import problems
+from oms.domain.ids import order_workflow_id, shipment_workflow_id
+from oms.domain.status import TERMINAL
+from oms.settings import Settings
+
+router = APIRouter(prefix="/v1/ops", tags=["operations"], responses=problems(401, 403))
+RETRYING_FROM_ATTEMPT = 3
+CANDIDATES = 100  # orders described per call, the longest without progress first
+
+_DONE = [s.value for s in TERMINAL]
+_QUIET = text(
+    "SELECT id, status, view, updated_at FROM orders WHERE status <> ALL(:done) "
+    "AND updated_at < now() - interval '5 seconds' ORDER BY updated_at LIMIT :limit"
+)
+_STALE_HOLDS = text(
+    "SELECT id, status, view FROM orders WHERE status = 'on_hold' "
+    "AND (view->'hold'->>'since')::timestamptz < now() - make_interval(secs => :stale) "
+    "ORDER BY view->'hold'->>'since'"
+)
+_LATE = text(
+    "SELECT id, status, view FROM orders WHERE status <> ALL(:done) "
+    "AND view->>'late' = 'true' ORDER BY created_at LIMIT 500"
+)
+_SILENT = text(
+    "SELECT a.order_id, a.subject, a.detail, a.created_at, o.status FROM alerts a "
+    "JOIN orders o ON o.id = a.order_id WHERE a.status = 'open' AND a.kind = 'shipment_silent' "
+    "AND o.status <> ALL(:done) ORDER BY a.created_at LIMIT 500"
+)
+_BY_STATUS = text("SELECT status, count(*) AS n FROM orders GROUP BY status")
+_HOLDS = text(
+    "SELECT count(*) AS n, min(view->'hold'->>'since') AS oldest FROM orders "
+    "WHERE status = 'on_hold'"
+)
+_LATE_COUNT = text(
+    "SELECT count(*) FROM orders WHERE status <> ALL(:done) AND view->>'late' = 'true'"
+)
+
+
+def web_ui(settings: Settings, workflow_id: str) -> str:
+    return f"{settings.web_ui_url}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+
+
+def _item(settings: Settings, kind: str, row: Any, **extra: Any) -> dict[str, Any]:
+    workflow_id = extra.pop("workflow_id", order_workflow_id(row.id))
+    return {
+        "kind": kind,
+        "order_id": row.id,
+        "status": row.status,
+        **extra,
+        "workflow_id": workflow_id,
+        "web_ui": web_ui(settings, workflow_id),
+    }
+
+
+async def _retrying(client: Client, settings: Settings, row: Any) -> list[dict[str, Any]]:
+    """Steps of this order (and its open shipments) at attempt 3 or more, with last error."""
+    view = row.view
+    workflow_ids = [order_workflow_id(row.id)] + [
+        shipment_workflow_id(s["id"])
+        for s in view.get("shipments", [])
+        if s.get("status") in ("pending", "dispatched")
+    ]
+    found = []
+    for workflow_id in workflow_ids:
+        try:
+            described = await client.get_workflow_handle(workflow_id).describe(
+                rpc_timeout=timedelta(seconds=3)
+            )
+        except Exception:  # gone, or Temporal slow: not stuck in a way we can tell here
+            continue
+        for pending in described.raw_description.pending_activities:
+            if pending.attempt < RETRYING_FROM_ATTEMPT:
+                continue
+            error = await client.data_converter.decode_failure(pending.last_failure)
+            found.append(
+                _item(
+                    settings,
+                    "retrying",
+                    row,
+                    activity=pending.activity_type.name,
+                    attempt=pending.attempt,
+                    last_error=str(error)[:500],
+                    workflow_id=workflow_id,
+                )
+            )
+    return found
+
+
+@router.get("/stuck")
+async def read_stuck(
+    caller: Operator, engine: EngineDep, settings: SettingsDep, request: Request
+) -> dict[str, Any]:
+    """Orders whose step keeps failing (attempt 3 or more, with the last error), holds
+    waiting past ``OMS_HOLD_STALE_S``, late orders and silent shipments; each links to its
+    workflow in the Web UI."""
+    async with engine.connect() as conn:
+        quiet = (await conn.execute(_QUIET, {"done": _DONE, "limit": CANDIDATES})).all()
+        stale = (await conn.execute(_STALE_HOLDS, {"stale": settings.hold_stale_s})).all()
+        late = (await conn.execute(_LATE, {"done": _DONE})).all()
+        silent = (await conn.execute(_SILENT, {"done": _DONE})).all()
+    items: list[dict[str, Any]] = []
+    client = await request.app.state.temporal.get()
+    if client is not None:
+        found = await asyncio.gather(*(_retrying(client, settings, row) for row in quiet))
+        items += [item for per_order in found for item in per_order]
+    items += [
+        _item(
+            settings,
+            "hold_stale",
+            r,
+            reasons=r.view["hold"]["reasons"],
+            since=r.view["hold"]["since"],
+        )
+        for r in stale
+    ]
+    items += [_item(settings, "late", r) for r in late]
+    for r in silent:
+        item = _item(settings, "shipment_silent", _Row(r.order_id, r.status), **r.detail)
+        item["shipment_id"] = r.subject
+        item["workflow_id"] = shipment_workflow_id(r.subject)
+        item["web_ui"] = web_ui(settings, item["workflow_id"])
+        items.append(item)
+    return {"items": items, "temporal": "ok" if client is not None else "unavailable"}
+
+
+class _Row:
+    def __init__(self, order_id: str, status: str) -> None:
+        self.id = order_id
+        self.status = status
+
+
+@router.get("/summary")
+async def read_summary(caller: Operator, engine: EngineDep) -> dict[str, Any]:
+    """Counts per status, holds waiting and the oldest, late orders, open alerts."""
+    async with engine.connect() as conn:
+        by_status = {r.status: int(r.n) for r in await conn.execute(_BY_STATUS)}
+        holds = (await conn.execute(_HOLDS)).one()
+        late = int((await conn.execute(_LATE_COUNT, {"done": _DONE})).scalar_one())
+    alerts = await open_counts(engine)
+    return {
+        "orders_by_status": by_status,
+        "holds": {"waiting": int(holds.n), "oldest_since": holds.oldest},
+        "late": late,
+        "open_alerts": {"total": sum(alerts.values()), "by_kind": alerts},
+    }
