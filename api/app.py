@@ -13,7 +13,16 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimit, RequestLog
-from api.routes import admin, alerts, codec, inventory, ops, orders, webhooks
+from api.routes import (
+    admin,
+    alerts,
+    codec,
+    inventory,
+    ops,
+    order_changes,
+    orders,
+    webhooks,
+)
 from oms.codec import EncryptionCodec
 from oms.db.engine import make_engine
 from oms.logging import get_logger
@@ -72,7 +81,7 @@ def create_app(
         EncryptionCodec.from_setting(settings.payload_keys) if settings.payload_keys else None
     )
     install_error_handlers(app)
-    for module in (orders, inventory, webhooks, admin, codec, ops, alerts):
+    for module in (orders, order_changes, inventory, webhooks, admin, codec, ops, alerts):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)

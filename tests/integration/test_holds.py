@@ -192,3 +192,52 @@ async def test_new_alerts_are_delivered_signed_to_the_alert_webhook(system, admi
         received = (await sim.get("/sim/alerts")).json()["items"]
     mine = [r for r in received if r["alert"]["order_id"] == order["id"]]
     assert [(r["alert"]["kind"], r["signature_valid"]) for r in mine] == [("order_late", True)]
+
+
+async def test_an_operator_can_hold_an_order_by_hand_before_dispatch(system):
+    async with custom_stack(system, "manual-hold", {}, release_delay_s=4) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1)]))
+        await wait_for_status(http, order["id"], {"reserved"})
+        answer = await http.post(f"/v1/orders/{order['id']}/hold", json={"reason": "odd email"})
+        assert answer.status_code == 202, answer.text
+        held = await wait_for_status(http, order["id"], HELD)
+        assert held["hold"]["reasons"] == ["manual"]
+        assert held["hold"]["note"] == "odd email"
+        twice = await http.post(f"/v1/orders/{order['id']}/hold", json={"reason": "again"})
+        assert twice.status_code == 409
+        await http.post(f"/v1/orders/{order['id']}/approve", json={"note": "fine"})
+        done = await wait_for_status(http, order["id"], TERMINAL)
+        late = await http.post(f"/v1/orders/{order['id']}/hold", json={"reason": "too late"})
+    assert done["status"] == "delivered"
+    assert late.status_code == 409
+
+
+async def test_a_new_address_before_dispatch_is_taken_and_checked_again(system):
+    new_address = {
+        "name": "Ada",
+        "line1": "1 Juche Rd",
+        "city": "Pyongyang",
+        "postal_code": "1000",
+        "country": "KP",
+    }
+    overrides = {"release_delay_s": 4, "hold_countries": "KP"}
+    async with custom_stack(system, "address", {}, **overrides) as http:
+        _, sku = await stocked(http, 5)
+        order = await submit(http, order_body([(sku, 1)]))
+        await wait_for_status(http, order["id"], {"reserved"})
+        bad = await http.post(f"/v1/orders/{order['id']}/address", json={"line1": "x"})
+        assert bad.status_code == 422
+        answer = await http.post(f"/v1/orders/{order['id']}/address", json=new_address)
+        assert answer.status_code == 202, answer.text
+        held = await wait_for_status(http, order["id"], HELD)
+        assert held["shipping_address"]["country"] == "KP"
+        assert held["hold"]["reasons"] == ["restricted_country"]
+        await http.post(f"/v1/orders/{order['id']}/reject", json={"reason": "embargo"})
+        done = await wait_for_status(http, order["id"], TERMINAL)
+        after = await http.post(f"/v1/orders/{order['id']}/address", json=new_address)
+        events = [e["type"] for e in await _events(http, order["id"])]
+    assert done["status"] == "cancelled"
+    assert after.status_code == 409
+    assert "address_changed" in events
+    assert await _reserved(system, order["id"]) == 0
