@@ -2,7 +2,8 @@
 
 ``histories/`` holds histories of past workflow versions (``v1-*`` from the first release,
 ``v2-*`` from the release that voids authorizations without a verdict, behind the patch
-``void-unverified-authorization``),
+``void-unverified-authorization``, ``v3-*`` from the release with holds and SLA timers,
+behind ``operator-holds``, sealed with the tests' payload key),
 recorded with ``python -m tests.replay.record``. The second test replays every order and
 shipment workflow this test session has run, so a change that is not replay-safe fails
 here even before anyone records a new history.
@@ -47,6 +48,12 @@ def test_there_are_recorded_histories_for_every_order_path():
     ):
         assert f"v1-order-{path}" in names
     assert {"v2-order-payment-unavailable-voided", "v2-order-cancelled-before-start"} <= names
+    assert {
+        "v3-order-held-approved",
+        "v3-order-address-changed-rejected",
+        "v3-order-late-delivered",
+        "v3-order-hold-expired",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
