@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -135,6 +136,19 @@ def unavailable(request: Request, dependency: str) -> JSONResponse:
     )
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods of every route at the request's path, for the ``Allow`` header of a 405.
+
+    Starlette names only the methods of the first route whose path matched, but a path
+    often has several routes (``GET`` and ``POST /v1/warehouses``)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -194,11 +208,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's answer to a JSON body that is not UTF-8 text: malformed JSON, as
+            # any other (a 422 naming the body), not an undocumented 400.
+            return problem_response(
+                422,
+                "invalid request: body",
+                kind="validation-error",
+                title="Request validation failed",
+                instance=request.url.path,
+                errors=[{"field": "body", "message": "malformed JSON: not UTF-8 text"}],
+            )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
         return problem_response(
             exc.status_code,
             str(exc.detail),
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     # Registered by type (not only under ``Exception``) so they are answered by the

@@ -6,7 +6,7 @@ import base64
 import json
 import re
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -52,13 +52,54 @@ async def live_view(client: Client | None, row: Any) -> dict[str, Any]:
     return asdict(view) if view is not None else dict(row.view)
 
 
+# Cursors are opaque to clients (pass ``next_cursor`` back as it was given), but their
+# form is a pattern the OpenAPI document states, so that any string it allows is one the
+# server takes: the position of the last item seen. A list: its creation time in
+# microseconds since the epoch and its id; a timeline: the sequence number of its event.
+ORDERS_CURSOR = r"^[0-9]{1,16}-[0-9a-f]{20}$"
+# A position in a list ordered by an integer key (a sequence number, an id): the key.
+SEQ_CURSOR = r"^[0-9]{1,9}$"
+EVENTS_CURSOR = SEQ_CURSOR
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def encode_orders_cursor(created_at: datetime, order_id: str) -> str:
+    return f"{(created_at - _EPOCH) // _MICROSECOND}-{order_id}"
+
+
+def decode_orders_cursor(cursor: str) -> tuple[datetime, str]:
+    if not re.fullmatch(ORDERS_CURSOR, cursor):
+        raise _bad_cursor()
+    micros, order_id = cursor.split("-")
+    return _EPOCH + int(micros) * _MICROSECOND, order_id
+
+
+def encode_seq_cursor(key: int) -> str:
+    return str(key)
+
+
+def decode_seq_cursor(cursor: str) -> int:
+    """The key a ``SEQ_CURSOR`` holds; declare the parameter with ``pattern=SEQ_CURSOR``."""
+    if not re.fullmatch(SEQ_CURSOR, cursor):
+        raise _bad_cursor()
+    return int(cursor)
+
+
+encode_events_cursor = encode_seq_cursor
+decode_events_cursor = decode_seq_cursor
+
+
 def encode_cursor(*position: str | int) -> str:
-    """An opaque cursor for a position in a list (the sort key of its last item)."""
+    """An opaque cursor for any position (base64 of JSON). Its form cannot be stated in
+    the OpenAPI document, so a list whose position is one integer key should rather use
+    ``SEQ_CURSOR`` and its helpers; kept for the lists that use it."""
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, *types: type) -> tuple[Any, ...]:
-    """The position a cursor holds, checked against the types its list expects."""
+    """The position an ``encode_cursor`` cursor holds, checked against the types its list
+    expects."""
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(position, list) or len(position) != len(types):
@@ -75,12 +116,18 @@ def _bad_cursor() -> Problem:
         422,
         "cursor is not one this API issued",
         kind="validation-error",
+        title="Request validation failed",
         errors=[{"field": "cursor", "message": "invalid cursor"}],
     )
 
 
 async def list_orders(
-    engine: AsyncEngine, *, filters: dict[str, str | None], limit: int, cursor: str | None
+    engine: AsyncEngine,
+    *,
+    filters: dict[str, str | None],
+    limit: int,
+    cursor: str | None,
+    late: bool = False,
 ) -> dict[str, Any]:
     clauses = []
     params: dict[str, Any] = {"limit": limit + 1}
@@ -88,12 +135,10 @@ async def list_orders(
         if filters.get(column):
             clauses.append(f"{column} = :{column}")
             params[column] = filters[column]
+    if late:
+        clauses.append("view @> '{\"late\": true}'")
     if cursor:
-        created_at, params["c_id"] = decode_cursor(cursor, str, str)
-        try:
-            params["c_at"] = datetime.fromisoformat(created_at)
-        except ValueError as exc:
-            raise _bad_cursor() from exc
+        params["c_at"], params["c_id"] = decode_orders_cursor(cursor)
         clauses.append("(created_at, id) < (:c_at, :c_id)")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     query = text(
@@ -105,5 +150,5 @@ async def list_orders(
     page = rows[:limit]
     next_cursor = None
     if page and len(rows) > limit:
-        next_cursor = encode_cursor(page[-1].created_at.isoformat(), page[-1].id)
+        next_cursor = encode_orders_cursor(page[-1].created_at, page[-1].id)
     return {"items": [dict(r.view) for r in page], "next_cursor": next_cursor}

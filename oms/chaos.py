@@ -157,7 +157,8 @@ def _order_body(run: str, n: int, rng: random.Random, skus: list[str]) -> dict[s
         "customer": {"id": f"chaos-{n % 17}", "email": "chaos@example.com", "name": "Chaos"},
         "shipping_address": {
             "name": "Chaos",
-            "line1": "1 Test St",
+            # One address per customer: the address-velocity hold rule stays quiet.
+            "line1": f"{n % 17} Test St",
             "city": "Berlin",
             "postal_code": "10115",
             "country": "DE",

@@ -4,27 +4,46 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import text
 
-from api.deps import Admin, EngineDep, Operator
+from api.deps import Admin, EngineDep, JsonRoute, Operator
 from api.errors import Problem
-from api.schemas import CHANNEL_PATTERN, KeyCreate, problems
+from api.schemas import (
+    CHANNEL_PATTERN,
+    PRINTABLE,
+    KeyCreate,
+    KeyCreated,
+    KeyList,
+    PaymentList,
+    answer,
+    problems,
+)
 from oms.domain.money import format_amount
 from oms.keys import create_key
 
-router = APIRouter(tags=["admin"], responses=problems(401, 403, 404, 422))
+router = APIRouter(tags=["admin"], route_class=JsonRoute)
+_AUTH = problems(401, 403, 503)
 CHANNEL_NAME = re.compile(CHANNEL_PATTERN)
 
 
-@router.get("/v1/payments")
+@router.get(
+    "/v1/payments",
+    response_model=None,
+    responses={
+        200: answer(PaymentList, "The order's ledger entries, oldest first."),
+        **_AUTH,
+        **problems(404, 422, _404="No such order (``not-found``)."),
+    },
+)
 async def read_payments(
     caller: Operator,
     engine: EngineDep,
-    order_id: Annotated[str, Query(min_length=1, max_length=64)],
+    order_id: Annotated[str, Query(min_length=1, max_length=64, pattern=PRINTABLE)],
 ) -> dict[str, Any]:
     async with engine.connect() as conn:
         order = (
@@ -60,7 +79,12 @@ async def read_payments(
     }
 
 
-@router.post("/v1/keys", status_code=201)
+@router.post(
+    "/v1/keys",
+    status_code=201,
+    response_model=None,
+    responses={201: answer(KeyCreated, "The key."), **_AUTH, **problems(413, 422)},
+)
 async def create_api_key(body: KeyCreate, caller: Admin, engine: EngineDep) -> dict[str, Any]:
     channel = body.channel or body.name
     if body.role == "channel" and not CHANNEL_NAME.fullmatch(channel):
@@ -80,8 +104,14 @@ async def create_api_key(body: KeyCreate, caller: Admin, engine: EngineDep) -> d
     }
 
 
-@router.delete("/v1/keys/{key_id}", status_code=204)
-async def revoke_api_key(key_id: int, caller: Admin, engine: EngineDep) -> Response:
+@router.delete(
+    "/v1/keys/{key_id}",
+    status_code=204,
+    responses={**_AUTH, **problems(404, 422, _404="No such key (``not-found``).")},
+)
+async def revoke_api_key(
+    key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], caller: Admin, engine: EngineDep
+) -> Response:
     """Revoke a key: from now on it is refused (401). Revoking twice is harmless."""
     async with engine.begin() as conn:
         row = (
@@ -98,7 +128,11 @@ async def revoke_api_key(key_id: int, caller: Admin, engine: EngineDep) -> Respo
     return Response(status_code=204)
 
 
-@router.get("/v1/keys")
+@router.get(
+    "/v1/keys",
+    response_model=None,
+    responses={200: answer(KeyList, "Every key, without its secret."), **_AUTH},
+)
 async def read_api_keys(caller: Admin, engine: EngineDep) -> dict[str, Any]:
     async with engine.connect() as conn:
         rows = (
@@ -126,7 +160,21 @@ async def read_api_keys(caller: Admin, engine: EngineDep) -> dict[str, Any]:
     }
 
 
-@router.get("/health")
+class HealthReport(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+
+
+_HEALTH: dict[int | str, dict[str, Any]] = {
+    200: {"model": HealthReport, "description": "The API, the database and Temporal answer."},
+    503: {
+        "model": HealthReport,
+        "description": "One of them does not: ``checks`` names it. A report, not a problem.",
+    },
+}
+
+
+@router.get("/health", responses=_HEALTH)
 async def health(request: Request, engine: EngineDep) -> JSONResponse:
     checks: dict[str, str] = {"api": "ok"}
     try:

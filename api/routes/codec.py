@@ -10,20 +10,23 @@ proxy adds it).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
+from pydantic import Field
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.deps import get_settings, principal_for_key
+from api.deps import JsonRoute, get_settings, principal_for_key
 from api.errors import Problem
-from api.schemas import problems
+from api.schemas import Strict, problems
 from oms.codec import EncryptionCodec, PayloadKeyError
 
-router = APIRouter(prefix="/codec", tags=["codec"])
+router = APIRouter(prefix="/codec", tags=["codec"], route_class=JsonRoute)
 Step = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
 
@@ -59,68 +62,71 @@ async def _check_caller(request: Request) -> None:
         raise Problem(403, "reading payloads needs the role operator or admin", kind="forbidden")
 
 
-async def _apply(request: Request, step: Callable[[EncryptionCodec], Step]) -> Response:
-    await _check_caller(request)
+# Standard base64 with its padding, as the Web UI and protobuf's JSON form write bytes.
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+Base64 = Annotated[str, Field(pattern=BASE64, max_length=8_000_000)]
+
+
+class PayloadIn(Strict):
+    metadata: dict[str, Base64] = {}
+    data: Base64 = ""
+
+
+class PayloadsIn(Strict):
+    """Temporal's JSON form of ``Payloads``: bytes as base64."""
+
+    payloads: list[PayloadIn] = []
+
+
+def _to_proto(body: PayloadsIn) -> list[Payload]:
+    return [
+        Payload(
+            metadata={k: base64.b64decode(v) for k, v in p.metadata.items()},
+            data=base64.b64decode(p.data),
+        )
+        for p in body.payloads
+    ]
+
+
+async def _apply(
+    request: Request, body: PayloadsIn, step: Callable[[EncryptionCodec], Step]
+) -> Response:
     codec = request.app.state.codec
     if codec is None:
         raise Problem(404, "payload encryption is not configured", kind="not-found")
     try:
-        payloads = json_format.Parse(await request.body(), Payloads())
-        result = await step(codec)(payloads.payloads)
-    except (json_format.ParseError, PayloadKeyError, ValueError) as exc:
+        result = await step(codec)(_to_proto(body))
+    except PayloadKeyError as exc:
         raise Problem(
             422,
             f"not payloads this codec can open: {str(exc)[:200]}",
             kind="validation-error",
             errors=[{"field": "payloads", "message": str(exc)[:200]}],
         ) from exc
-    body = json_format.MessageToJson(Payloads(payloads=result))
-    return Response(body, media_type="application/json", headers=_cors(request))
+    out = json_format.MessageToJson(Payloads(payloads=result))
+    return Response(out, media_type="application/json", headers=_cors(request))
 
 
-_DOC = {
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "payloads": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "properties": {
-                                        "metadata": {
-                                            "type": "object",
-                                            "additionalProperties": {"type": "string"},
-                                        },
-                                        "data": {"type": "string"},
-                                    },
-                                },
-                            }
-                        },
-                    }
-                }
-            },
-        }
-    },
+_DOC: dict[str, Any] = {
     "responses": {
-        200: {"description": "the payloads, decoded or encoded"},
+        200: {"model": PayloadsIn, "description": "the payloads, opened or sealed"},
         **problems(401, 403, 404, 422),
     },
 }
 
 
-@router.post("/decode", summary="Open sealed payloads (for the Temporal Web UI)", **_DOC)  # type: ignore[arg-type]
-async def decode_payloads(request: Request) -> Response:
-    return await _apply(request, lambda codec: codec.decode)
+# The caller is checked before the body is read, so a stranger learns nothing from it.
+Checked = Annotated[None, Depends(_check_caller)]
 
 
-@router.post("/encode", summary="Seal payloads", **_DOC)  # type: ignore[arg-type]
-async def encode_payloads(request: Request) -> Response:
-    return await _apply(request, lambda codec: codec.encode)
+@router.post("/decode", summary="Open sealed payloads (for the Temporal Web UI)", **_DOC)
+async def decode_payloads(request: Request, _: Checked, body: PayloadsIn) -> Response:
+    return await _apply(request, body, lambda codec: codec.decode)
+
+
+@router.post("/encode", summary="Seal payloads", **_DOC)
+async def encode_payloads(request: Request, _: Checked, body: PayloadsIn) -> Response:
+    return await _apply(request, body, lambda codec: codec.encode)
 
 
 @router.options("/decode", include_in_schema=False)

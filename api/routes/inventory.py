@@ -7,18 +7,47 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from sqlalchemy import text
 
-from api.deps import Admin, EngineDep, Operator
+from api.deps import Admin, EngineDep, JsonRoute, Operator
 from api.errors import Problem
-from api.schemas import SKU_PATTERN, StockAdjust, StockSet, WarehouseCreate, problems
+from api.schemas import (
+    MAX_ON_HAND,
+    SKU_PATTERN,
+    WAREHOUSE_PATTERN,
+    SkuStock,
+    StockAdjust,
+    StockLevel,
+    StockSet,
+    Warehouse,
+    WarehouseCreate,
+    WarehouseList,
+    answer,
+    problems,
+)
 
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
+WarehousePath = Annotated[str, Path(pattern=WAREHOUSE_PATTERN)]
 
-router = APIRouter(prefix="/v1", tags=["inventory"], responses=problems(401, 403, 404, 409, 422))
+router = APIRouter(
+    prefix="/v1", tags=["inventory"], responses=problems(401, 403, 503), route_class=JsonRoute
+)
+_NO_WAREHOUSE = "No such warehouse (``not-found``)."
+_BELOW_RESERVED = (
+    "The change would leave on_hand below what is reserved or below zero "
+    "(``below-reserved``), or above 1,000,000,000 (``above-maximum``)."
+)
 
 _WAREHOUSE_COLUMNS = "id, name, country, lat, lon, priority"
 
 
-@router.post("/warehouses", status_code=201)
+@router.post(
+    "/warehouses",
+    status_code=201,
+    response_model=None,
+    responses={
+        201: answer(Warehouse, "The warehouse."),
+        **problems(409, 413, 422, _409="A warehouse with this id exists already (``conflict``)."),
+    },
+)
 async def create_warehouse(
     body: WarehouseCreate, caller: Admin, engine: EngineDep
 ) -> dict[str, Any]:
@@ -38,7 +67,11 @@ async def create_warehouse(
     return dict(row._mapping)
 
 
-@router.get("/warehouses")
+@router.get(
+    "/warehouses",
+    response_model=None,
+    responses={200: answer(WarehouseList, "All warehouses, by priority.")},
+)
 async def read_warehouses(caller: Operator, engine: EngineDep) -> dict[str, Any]:
     async with engine.connect() as conn:
         rows = (
@@ -79,6 +112,7 @@ _ADJUST_UP = text(
     VALUES (:w, :sku, :delta, 0, now())
     ON CONFLICT (warehouse_id, sku) DO UPDATE
         SET on_hand = s.on_hand + :delta, updated_at = now()
+        WHERE s.on_hand + :delta <= :max
     RETURNING s.warehouse_id, s.sku, s.on_hand, s.reserved
     """
 )
@@ -92,9 +126,16 @@ _ADJUST_DOWN = text(
 _CURRENT = text("SELECT on_hand, reserved FROM stock WHERE warehouse_id = :w AND sku = :sku")
 
 
-@router.put("/stock/{warehouse_id}/{sku}")
+@router.put(
+    "/stock/{warehouse_id}/{sku}",
+    response_model=None,
+    responses={
+        200: answer(StockLevel, "The stock of the SKU in the warehouse, as set."),
+        **problems(404, 409, 413, 422, _404=_NO_WAREHOUSE, _409=_BELOW_RESERVED),
+    },
+)
 async def set_stock(
-    warehouse_id: str, sku: SkuPath, body: StockSet, caller: Operator, engine: EngineDep
+    warehouse_id: WarehousePath, sku: SkuPath, body: StockSet, caller: Operator, engine: EngineDep
 ) -> dict[str, Any]:
     async with engine.begin() as conn:
         await _require_warehouse(conn, warehouse_id)
@@ -135,16 +176,36 @@ async def set_stock(
     return _stock_view(row)
 
 
-@router.post("/stock/{warehouse_id}/{sku}/adjust")
+@router.post(
+    "/stock/{warehouse_id}/{sku}/adjust",
+    response_model=None,
+    responses={
+        200: answer(StockLevel, "The stock of the SKU in the warehouse, as adjusted."),
+        **problems(404, 409, 413, 422, _404=_NO_WAREHOUSE, _409=_BELOW_RESERVED),
+    },
+)
 async def adjust_stock(
-    warehouse_id: str, sku: SkuPath, body: StockAdjust, caller: Operator, engine: EngineDep
+    warehouse_id: WarehousePath,
+    sku: SkuPath,
+    body: StockAdjust,
+    caller: Operator,
+    engine: EngineDep,
 ) -> dict[str, Any]:
     params = {"w": warehouse_id, "sku": sku, "delta": body.delta}
     async with engine.begin() as conn:
         await _require_warehouse(conn, warehouse_id)
         # Only a positive delta may create the row; a negative one adjusts what is there.
-        statement = _ADJUST_UP if body.delta > 0 else _ADJUST_DOWN
-        row = (await conn.execute(statement, params)).first()
+        if body.delta > 0:
+            row = (await conn.execute(_ADJUST_UP, {**params, "max": MAX_ON_HAND})).first()
+        else:
+            row = (await conn.execute(_ADJUST_DOWN, params)).first()
+        if row is None and body.delta > 0:
+            raise Problem(
+                409,
+                f"adjusting {sku} in {warehouse_id} by {body.delta} would leave more than "
+                f"{MAX_ON_HAND} on hand",
+                kind="above-maximum",
+            )
         if row is None:
             current = (await conn.execute(_CURRENT, params)).first()
             held = f"{current.reserved} reserved" if current else "no stock"
@@ -160,7 +221,14 @@ async def adjust_stock(
     return _stock_view(row)
 
 
-@router.get("/stock/{sku}")
+@router.get(
+    "/stock/{sku}",
+    response_model=None,
+    responses={
+        200: answer(SkuStock, "The SKU in each warehouse that has a stock row for it."),
+        **problems(404, 422, _404="No warehouse stocks this SKU (``not-found``)."),
+    },
+)
 async def read_stock(sku: SkuPath, caller: Operator, engine: EngineDep) -> dict[str, Any]:
     async with engine.connect() as conn:
         rows = (

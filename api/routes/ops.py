@@ -13,13 +13,18 @@ from sqlalchemy import text
 from temporalio.client import Client
 
 from activities.alerts import open_counts
-from api.deps import EngineDep, Operator, SettingsDep
+from api.deps import EngineDep, JsonRoute, Operator, SettingsDep
 from api.schemas import problems
 from oms.domain.ids import order_workflow_id, shipment_workflow_id
 from oms.domain.status import TERMINAL
 from oms.settings import Settings
 
-router = APIRouter(prefix="/v1/ops", tags=["operations"], responses=problems(401, 403))
+router = APIRouter(
+    prefix="/v1/ops",
+    tags=["operations"],
+    route_class=JsonRoute,
+    responses=problems(401, 403, 503),
+)
 RETRYING_FROM_ATTEMPT = 3
 CANDIDATES = 100  # orders described per call, the longest without progress first
 

@@ -8,26 +8,25 @@ runs the hold rules again.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import Field
 from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import EngineDep, Operator, TemporalDep
+from api.deps import EngineDep, JsonRoute, Operator, TemporalDep
 from api.errors import Problem
 from api.orders_read import live_view, load_row
-from api.schemas import AddressIn, Strict, problems
+from api.schemas import AddressIn, Reason, Strict, problems
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ActionResult, Address, AddressChange, OperatorAction
 from oms.domain.status import TERMINAL, OrderStatus
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=JsonRoute)
 UPDATE_TIMEOUT_S = 5.0
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "accepted by the order's workflow; the order as it stands"},
@@ -36,7 +35,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class HoldRequest(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Reason
 
 
 async def _update(client: Any, row: Any, name: str, arg: Any, what: str) -> None:

@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import (
     CallerDep,
     EngineDep,
+    JsonRoute,
     MaybeTemporalDep,
     Operator,
     Reader,
@@ -30,20 +31,35 @@ from api.deps import (
 from api.errors import Problem
 from api.intake import submit_order
 from api.orders_read import (
-    decode_cursor,
-    encode_cursor,
+    EVENTS_CURSOR,
+    ORDERS_CURSOR,
+    decode_events_cursor,
+    encode_events_cursor,
     list_orders,
     live_view,
     load_row,
 )
-from api.schemas import OperatorNote, OrderCreate, problems
+from api.schemas import (
+    PRINTABLE,
+    OperatorNote,
+    OrderCreate,
+    OrderEventList,
+    OrderList,
+    answer,
+    problems,
+)
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ActionResult, OperatorAction, OrderView
 from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus, never_started
 from oms.order_start import start_order
 from oms.settings import Settings
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=problems(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/orders",
+    tags=["orders"],
+    responses=problems(401, 403, 422, 503),
+    route_class=JsonRoute,
+)
 
 STATUSES = [s.value for s in OrderStatus]
 _PAST = {"cancel": "cancelled", "approve": "approved", "reject": "rejected"}
@@ -52,7 +68,41 @@ _PAST = {"cancel": "cancelled", "approve": "approved", "reject": "rejected"}
 ACTION_TIMEOUT_S = 5.0
 
 
-@router.post("", status_code=202, responses={202: {"model": OrderView}, **problems(409, 413)})
+_ORDER_ACCEPTED = {
+    "model": OrderView,
+    "description": "The order, as it stands (a replay answers the existing order).",
+    "headers": {
+        "Location": {"description": "the order's URL", "schema": {"type": "string"}},
+        "Idempotent-Replayed": {
+            "description": "'true' when this answers a replay of an earlier submission",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+    },
+}
+_ORDER_422 = (
+    "The body is invalid (``validation-error``, ``errors`` names each field), names SKUs "
+    "that no warehouse stocks (``unknown-sku``, with ``skus``), or its total is 10^12 or more."
+)
+
+
+@router.post(
+    "",
+    status_code=202,
+    responses={
+        202: _ORDER_ACCEPTED,
+        **problems(
+            409,
+            413,
+            422,
+            503,
+            _409="The order reference or Idempotency-Key was used before with another body "
+            "(``idempotency-conflict``).",
+            _422=_ORDER_422,
+            _503="The database or Temporal is not available. An order sent while Temporal is "
+            "down is recorded first: sending the same request again is safe.",
+        ),
+    },
+)
 async def create_order(
     body: OrderCreate,
     caller: Submitter,
@@ -75,15 +125,32 @@ async def create_order(
     return JSONResponse(view, status_code=202, headers=headers)
 
 
-@router.get("")
+@router.get(
+    "",
+    response_model=None,
+    responses={200: answer(OrderList, "Orders from the read model, newest first.")},
+)
 async def read_orders(
     caller: Reader,
     engine: EngineDep,
-    status: Annotated[str | None, Query()] = None,
-    channel: Annotated[str | None, Query(max_length=64)] = None,
-    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="an order status; empty: no filter",
+            json_schema_extra={"enum": ["", *STATUSES]},
+        ),
+    ] = None,
+    channel: Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)] = None,
+    customer_id: Annotated[str | None, Query(max_length=128, pattern=PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    late: Annotated[bool, Query(description="only orders flagged late")] = False,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=ORDERS_CURSOR,
+            description="``next_cursor`` of the previous page, as it was given",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     # An empty parameter (``?status=``) means "no filter", as for any other filter.
     status, channel, customer_id = status or None, channel or None, customer_id or None
@@ -99,10 +166,14 @@ async def read_orders(
             return {"items": [], "next_cursor": None}
         channel = caller.channel
     filters = {"status": status, "channel": channel, "customer_id": customer_id}
-    return await list_orders(engine, filters=filters, limit=limit, cursor=cursor)
+    return await list_orders(engine, filters=filters, limit=limit, cursor=cursor, late=late)
 
 
-@router.get("/{order_id}", responses={200: {"model": OrderView}, **problems(404)})
+@router.get(
+    "/{order_id}",
+    response_model=None,
+    responses={200: answer(OrderView, "The order."), **problems(404)},
+)
 async def read_order(
     order_id: str, caller: Reader, engine: EngineDep, request: Request
 ) -> dict[str, Any]:
@@ -111,16 +182,26 @@ async def read_order(
     return await live_view(client, row)
 
 
-@router.get("/{order_id}/events")
+@router.get(
+    "/{order_id}/events",
+    response_model=None,
+    responses={200: answer(OrderEventList, "The order's timeline, oldest first."), **problems(404)},
+)
 async def read_order_events(
     order_id: str,
     caller: Reader,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=EVENTS_CURSOR,
+            description="``next_cursor`` of the previous page, as it was given",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     await load_row(engine, order_id, caller)
-    (after,) = decode_cursor(cursor, int) if cursor else (-1,)
+    after = decode_events_cursor(cursor) if cursor else -1
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -143,7 +224,7 @@ async def read_order_events(
             }
             for r in page
         ],
-        "next_cursor": encode_cursor(page[-1].seq) if len(rows) > limit else None,
+        "next_cursor": encode_events_cursor(page[-1].seq) if len(rows) > limit else None,
     }
 
 
@@ -166,7 +247,7 @@ async def _act(
             order_status=status.value,
         )
     note = note or OperatorNote()
-    request = OperatorAction(caller.name, note.reason, note.note)
+    request = OperatorAction(acting(caller.name, note.by), note.reason, note.note)
     handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
         await handle.execute_update(
@@ -192,6 +273,12 @@ async def _act(
             ) from exc
         raise _not_taken(action) from exc
     return JSONResponse(await live_view(client, row), status_code=202)
+
+
+def acting(key_name: str, by: str | None) -> str:
+    """Who acted, as the timeline shows it: the person named in the request (``by``) and
+    the key it came with, or the key's name alone."""
+    return f"{by} (key {key_name})" if by and by != key_name else key_name
 
 
 def _not_taken(action: str) -> Problem:
@@ -239,6 +326,20 @@ async def _cancel_unstarted(
     return JSONResponse(await live_view(client, row), status_code=202)
 
 
+_ACTION_ACCEPTED = {
+    "model": OrderView,
+    "description": "The workflow accepted the action; the order as it is at that moment. "
+    "When no worker answered in time, the action is recorded as a signal and the answer "
+    "adds ``pending_action {action, by, detail}`` and ``Retry-After``.",
+    "headers": {
+        "Retry-After": {
+            "description": "only with ``pending_action``: when to look again",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
+}
+
+
 def _action_route(action: str) -> None:
     """``POST /v1/orders/{id}/<action>`` for cancel, approve and reject (operator, admin)."""
 
@@ -255,7 +356,18 @@ def _action_route(action: str) -> None:
     router.add_api_route(
         f"/{{order_id}}/{action}",
         act,
-        responses={202: {"model": OrderView}, **problems(404, 409, 503)},
+        responses={
+            202: _ACTION_ACCEPTED,
+            **problems(
+                404,
+                409,
+                413,
+                503,
+                _409="The order is past the point where this action applies "
+                "(``invalid-state``, with ``order_status``).",
+                _503="The database or Temporal is not available; nothing was done.",
+            ),
+        },
         methods=["POST"],
         status_code=202,
         name=f"{action}_order",

@@ -8,17 +8,25 @@ the first answer again without reaching the workflow.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import EngineDep, SettingsDep, TemporalDep, principal_for_key
+from api.deps import (
+    EngineDep,
+    JsonRoute,
+    SettingsDep,
+    TemporalDep,
+    bearer_scheme,
+    principal_for_key,
+)
 from api.errors import Problem
 from api.partner_events import body_hash, earlier_answer, remember, shipment_by_tracking
 from api.schemas import CarrierEventIn, WarehouseEventIn, problems
@@ -28,7 +36,75 @@ from oms.logging import get_logger
 from oms.settings import Settings
 from oms.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
-router = APIRouter(prefix="/v1", tags=["webhooks"], responses=problems(401, 404, 422))
+router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=JsonRoute)
+_partner_signature = APIKeyHeader(
+    name=SIGNATURE_HEADER,
+    scheme_name="PartnerSignature",
+    auto_error=False,
+    description=f"`sha256=<hex>`: HMAC-SHA256 with the partner's shared secret over "
+    f"`<{TIMESTAMP_HEADER}>.<raw body>`; needs `{TIMESTAMP_HEADER}`",
+)
+# A partner signs its request; an admin may post an event by hand with its bearer key
+# instead (then without a signature header). The body is read raw, for the signature, so
+# the document states it here rather than through a parameter.
+Signature = Annotated[str | None, Security(_partner_signature)]
+AdminKey = Annotated[Any, Security(bearer_scheme)]
+Timestamp = Annotated[
+    str | None,
+    Header(
+        alias=TIMESTAMP_HEADER,
+        description="unix seconds when the partner signed the request (within the "
+        "tolerance of the server's clock); anything else is a bad signature (401)",
+    ),
+]
+
+
+def _event_route(model: type[BaseModel], what: str) -> dict[str, Any]:
+    return {
+        "status_code": 202,
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": model.model_json_schema()}},
+            }
+        },
+        "responses": {
+            202: {
+                "description": "Accepted: ``{accepted: true}``, or ``{accepted: false}`` when "
+                "the shipment has already finished. A redelivered event gets the first answer "
+                "again, with ``Idempotent-Replayed: true``.",
+                "content": {"application/json": {"schema": _ANSWER}},
+                "headers": {
+                    "Idempotent-Replayed": {
+                        "description": "'true' when this answers a redelivered event",
+                        "schema": {"type": "string", "enum": ["true"]},
+                    }
+                },
+            },
+            **problems(
+                401,
+                403,
+                404,
+                409,
+                413,
+                422,
+                503,
+                _401="A missing, stale or wrong signature (``invalid-signature``), or an "
+                "unknown API key.",
+                _403="Only an admin key may post events by hand (``forbidden``).",
+                _404=f"No {what} (``not-found``).",
+                _409="This event_id was received before with another body (``event-conflict``).",
+                _422="The body is not such an event (``validation-error``).",
+            ),
+        },
+    }
+
+
+_ANSWER = {
+    "type": "object",
+    "properties": {"accepted": {"type": "boolean"}, "detail": {"type": "string"}},
+    "required": ["accepted"],
+}
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
@@ -104,9 +180,15 @@ async def _forward(
     return answer
 
 
-@router.post("/warehouse-events", status_code=202, responses=problems(409, 503))
+@router.post("/warehouse-events", **_event_route(WarehouseEventIn, "shipment with this id"))
 async def receive_warehouse_event(
-    request: Request, engine: EngineDep, client: TemporalDep, settings: SettingsDep
+    request: Request,
+    engine: EngineDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    admin_key: AdminKey = None,
+    signature: Signature = None,
+    timestamp: Timestamp = None,
 ) -> Any:
     event = await _verified(
         request, engine, settings, settings.wms_webhook_secret, WarehouseEventIn
@@ -137,9 +219,17 @@ async def receive_warehouse_event(
     return await _forward(engine, client, "warehouse", event, shipment)
 
 
-@router.post("/carrier-events", status_code=202, responses=problems(409, 503))
+@router.post(
+    "/carrier-events", **_event_route(CarrierEventIn, "shipment with this tracking number")
+)
 async def receive_carrier_event(
-    request: Request, engine: EngineDep, client: TemporalDep, settings: SettingsDep
+    request: Request,
+    engine: EngineDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    admin_key: AdminKey = None,
+    signature: Signature = None,
+    timestamp: Timestamp = None,
 ) -> Any:
     event = await _verified(
         request, engine, settings, settings.carrier_webhook_secret, CarrierEventIn

@@ -85,7 +85,11 @@ async def test_off_this_machine_the_codec_endpoint_needs_an_operator_key(system)
     app = create_app(system.settings, system.engine, system.client)
     transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 40000))
     empty = '{"payloads": []}'
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as remote:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://api",
+        headers={"Content-Type": "application/json"},
+    ) as remote:
         anonymous = await remote.post("/codec/decode", content=empty)
         operator = await remote.post(
             "/codec/decode", content=empty, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
