@@ -102,6 +102,11 @@ async def test_when_one_of_two_shipments_is_refused_the_rest_delivers_and_is_cha
         "reserved": 0,
         "available": 5,
     }
+    # Operators hear of the refusal: one alert for that shipment.
+    alerts = (await picky_api.get("/v1/alerts", params={"status": "open"})).json()["items"]
+    mine = [(a["kind"], a["subject"]) for a in alerts if a["order_id"] == order["id"]]
+    refused = next(s["id"] for s in done["shipments"] if s["status"] == "failed")
+    assert mine == [("shipment_refused", refused)]
 
 
 @pytest.fixture(scope="module")

@@ -90,8 +90,9 @@ async def test_a_rejected_order_is_cancelled_and_its_payment_voided(system):
     assert await _reserved(system, order["id"]) == 0
 
 
-async def test_a_hold_nobody_decides_expires_and_cancels_the_order(system):
-    async with custom_stack(system, "hold-expire", {}, hold_timeout_s=2, **RULES) as http:
+async def test_a_hold_nobody_decides_alerts_when_stale_then_expires_and_cancels(system):
+    timers = {"hold_stale_s": 1, "hold_timeout_s": 3}
+    async with custom_stack(system, "hold-expire", {}, **timers, **RULES) as http:
         _, sku = await stocked(http, 5)
         order = await submit(http, order_body([(sku, 1, "150.00")]))
         done = await wait_for_status(http, order["id"], TERMINAL, within=30)
@@ -99,6 +100,8 @@ async def test_a_hold_nobody_decides_expires_and_cancels_the_order(system):
     assert done["status"] == "cancelled"
     assert events[-1]["data"]["reason"] == "hold_expired"
     assert done["payment"]["status"] == "voided"
+    alerts = await _alerts(system, order["id"])
+    assert [(a.kind, a.detail["reasons"]) for a in alerts] == [("hold_stale", ["high_value"])]
 
 
 async def test_the_web_uis_approve_signal_has_the_same_effect(system):
