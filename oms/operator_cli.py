@@ -81,6 +81,7 @@ def _summary(order: dict[str, Any]) -> dict[str, Any]:
         "total": f"{order['totals']['total']} {order['currency']}",
         "hold": ",".join(hold.get("reasons", [])) if order["status"] == "on_hold" else "",
         "late": "late" if order.get("late") else "",
+        "reason": order.get("failure_reason") or (order.get("cancellation") or {}).get("reason"),
         "created_at": order.get("created_at", "")[:19],
     }
 
@@ -96,7 +97,7 @@ def cmd_list(args: argparse.Namespace, http: httpx.Client) -> Any:
     if args.json:
         return page
     rows = [_summary(o) for o in page["items"]]
-    columns = ["id", "status", "channel", "total", "hold", "late", "created_at"]
+    columns = ["id", "status", "channel", "total", "hold", "late", "reason", "created_at"]
     return table(rows, columns) if rows else "no orders"
 
 
