@@ -7,6 +7,7 @@ order that already runs, or ran, does nothing.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,18 +34,14 @@ START_TIMEOUT_S = 5.0
 
 
 def order_input(settings: Settings, view: OrderView, token: str) -> OrderInput:
-    return OrderInput(
-        view,
-        token,
-        release_delay_s=settings.release_delay_s,
-        authorize_limit_s=settings.authorize_limit_s,
-        hold_timeout_s=settings.hold_timeout_s,
-        hold_stale_s=settings.hold_stale_s,
-        sla_dispatch_s=settings.sla_dispatch_s,
-        sla_delivery_s=settings.sla_delivery_s,
-        ship_deadline_s=settings.ship_deadline_s,
-        tracking_silence_s=settings.tracking_silence_s,
-    )
+    """The new order's input: its view, its token, and every timing setting the workflow
+    needs (a workflow cannot read settings itself), by the same names as in Settings."""
+    timings = {
+        f.name: getattr(settings, f.name)
+        for f in fields(OrderInput)
+        if f.name not in ("view", "payment_token")
+    }
+    return OrderInput(view, token, **timings)
 
 
 def initial_search_attributes(settings: Settings, view: OrderView) -> TypedSearchAttributes:
