@@ -16,16 +16,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities.errors import ORDER_CLOSED, OUT_OF_STOCK, business_error
+from oms.domain.geo import destination
 from oms.domain.messages import (
     CommitRequest,
     ReleaseRequest,
     ReserveRequest,
     ReserveResult,
+    RouteCandidate,
     SkuQuantity,
     StockChangeResult,
     WarehouseAllocation,
 )
-from oms.domain.routing import Allocation, OutOfStock, WarehouseStock, allocate
+from oms.domain.routing import (
+    OutOfStock,
+    WarehouseStock,
+    allocate,
+    strategy_for,
+    with_distances,
+)
 from oms.logging import get_logger
 
 log = get_logger(__name__)
@@ -97,9 +105,16 @@ def _group(rows: list[tuple[str, str, int]]) -> list[WarehouseAllocation]:
     return [WarehouseAllocation(w, lines) for w, lines in by_warehouse.items()]
 
 
+_ORDER_FACTS = text(
+    "SELECT channel, view->'shipping_address' AS address FROM orders WHERE id = :id"
+)
+_PLACES = text("SELECT id, lat, lon FROM warehouses WHERE id = ANY(:ids)")
+
+
 class InventoryActivities:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, routing: dict[str, str] | None = None) -> None:
         self._engine = engine
+        self._routing = routing or {}
 
     @activity.defn(name="reserve_stock")
     async def reserve_stock(self, req: ReserveRequest) -> ReserveResult:
@@ -117,7 +132,12 @@ class InventoryActivities:
                 # Everything was released: the order was compensated and must not take
                 # stock again (a second run of the same order).
                 raise business_error(ORDER_CLOSED, "the order's reservations were released")
-            allocations = await self._allocate(conn, dict(demand), req.order_id)
+            strategy, stocks = await self._candidates(conn, dict(demand), req.order_id)
+            try:
+                allocations = allocate(dict(demand), stocks, strategy)
+            except OutOfStock as exc:
+                log.info("out_of_stock", order_id=req.order_id, skus=exc.skus)
+                raise business_error(OUT_OF_STOCK, str(exc), exc.skus) from exc
             rows = [(a.warehouse_id, sku, q) for a in allocations for sku, q in a.lines.items()]
             params = [{"order_id": req.order_id, "w": w, "sku": s, "q": q} for w, s, q in rows]
             await conn.execute(_RESERVE, params)
@@ -132,13 +152,17 @@ class InventoryActivities:
         log.info(
             "stock_reserved",
             order_id=req.order_id,
+            strategy=strategy,
             warehouses=[a.warehouse_id for a in allocations],
         )
-        return ReserveResult(_group(rows))
+        weighed = [RouteCandidate(s.warehouse_id, s.priority, s.distance_km) for s in stocks]
+        return ReserveResult(_group(rows), strategy, weighed)
 
-    async def _allocate(
+    async def _candidates(
         self, conn: AsyncConnection, demand: dict[str, int], order_id: str
-    ) -> list[Allocation]:
+    ) -> tuple[str, list[WarehouseStock]]:
+        """The routing strategy of the order's channel, and the stock of every warehouse
+        holding a demanded SKU (locked), with its distance to the shipping address."""
         rows = (await conn.execute(_LOCK_STOCK, {"skus": sorted(demand)})).all()
         available: dict[str, dict[str, int]] = defaultdict(dict)
         priority: dict[str, int] = {}
@@ -146,11 +170,14 @@ class InventoryActivities:
             available[row.warehouse_id][row.sku] = max(0, row.available)
             priority[row.warehouse_id] = row.priority
         stocks = [WarehouseStock(w, priority[w], avail) for w, avail in available.items()]
-        try:
-            return allocate(demand, stocks)
-        except OutOfStock as exc:
-            log.info("out_of_stock", order_id=order_id, skus=exc.skus)
-            raise business_error(OUT_OF_STOCK, str(exc), exc.skus) from exc
+        order = (await conn.execute(_ORDER_FACTS, {"id": order_id})).first()
+        channel = order.channel if order else "default"
+        address = (order.address if order else None) or {}
+        to = destination(str(address.get("country", "")), address.get("lat"), address.get("lon"))
+        places = {
+            r.id: (r.lat, r.lon) for r in await conn.execute(_PLACES, {"ids": sorted(available)})
+        }
+        return strategy_for(self._routing, channel), with_distances(stocks, places, to)
 
     async def _settle(self, order_id: str, warehouse: str | None, *, kind: str, reason: str) -> int:
         committed = kind == "commit"

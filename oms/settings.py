@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
 
+    # Routing per sales channel (oms.domain.routing): "channel:strategy,...", strategies
+    # fewest_shipments (the default), nearest, priority.
+    routing: str = "default:fewest_shipments"
+
     # Holds (oms.domain.holds): per-currency thresholds "CUR:amount,...", a currency not
     # listed is never held for value; velocity = distinct customers to one address.
     hold_high_value: str = "EUR:1000,USD:1000,CNY:8000"
@@ -116,6 +120,12 @@ class Settings(BaseSettings):
                     "hold personal data); make one with: oms keys payload"
                 )
         from oms.domain.holds import parse_thresholds
+        from oms.domain.routing import parse_routing
+
+        try:
+            parse_routing(self.routing)
+        except ValueError as exc:
+            raise ValueError(f"OMS_ROUTING: {exc}") from exc
 
         for name in ("hold_high_value", "hold_new_customer_value"):
             try:

@@ -20,6 +20,7 @@ from activities.warehouse import WarehouseActivities
 from oms.adapters.payment_gateway import HttpPaymentGateway
 from oms.adapters.wms import HttpWarehouseSystem
 from oms.db.engine import make_engine
+from oms.domain.routing import parse_routing
 from oms.logging import configure_logging, get_logger
 from oms.settings import Settings
 from oms.temporal_client import connect, register_search_attributes
@@ -40,7 +41,7 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
     payments = PaymentActivities(engine, gateway)
     holds = HoldActivities(engine, settings.hold_policy())
     alerts = AlertActivities(alert_store(engine, settings))
-    inventory = InventoryActivities(engine)
+    inventory = InventoryActivities(engine, parse_routing(settings.routing))
     warehouse = WarehouseActivities(engine, wms)
     read_model = ReadModelActivities(engine)
     return {

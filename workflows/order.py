@@ -8,6 +8,7 @@ recorded through an activity (read model + timeline) and mirrored in ``OrderStat
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -199,11 +200,12 @@ class OrderWorkflow:
             )
             for n, a in enumerate(result.allocations, start=1)
         ]
-        await self._record(
-            "stock_reserved",
-            S.RESERVED,
-            {"warehouses": [a.warehouse_id for a in result.allocations]},
-        )
+        data: dict[str, Any] = {"warehouses": [a.warehouse_id for a in result.allocations]}
+        if result.strategy:  # how they were chosen, and among which
+            data["strategy"] = result.strategy
+            data["allocations"] = [asdict(a) for a in result.allocations]
+            data["candidates"] = [asdict(c) for c in result.candidates]
+        await self._record("stock_reserved", S.RESERVED, data)
 
     async def _hold_for_release(self) -> None:
         """The cancel window: wait ``release_delay_s`` unless a cancel comes first."""

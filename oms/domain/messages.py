@@ -163,6 +163,16 @@ class WarehouseAllocation:
 @dataclass
 class ReserveResult:
     allocations: list[WarehouseAllocation]
+    # How the warehouses were chosen (oms.domain.routing), for the timeline.
+    strategy: str = ""
+    candidates: list[RouteCandidate] = field(default_factory=list)
+
+
+@dataclass
+class RouteCandidate:
+    warehouse_id: str
+    priority: int
+    distance_km: float
 
 
 @dataclass

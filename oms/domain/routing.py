@@ -1,7 +1,14 @@
-"""Which warehouses fulfil an order: one that ships everything if possible, else the fewest.
+"""Which warehouses fulfil an order. Three strategies, chosen per sales channel:
 
-Pure rules over plain data; the inventory activity loads stock under row locks, asks
-:func:`allocate`, and writes the reservations it returns.
+- ``fewest_shipments`` (the default): one warehouse when any can ship everything, otherwise
+  the smallest number of warehouses; ties go to the nearer, then the better priority;
+- ``nearest``: each line from the nearest warehouse that can fill it, split only where none
+  can fill it alone;
+- ``priority``: warehouses in priority order.
+
+Pure rules over plain data; ties always break the same way (distance, priority, id). The
+inventory activity loads stock under row locks, asks :func:`allocate`, and writes the
+reservations it returns.
 """
 
 from __future__ import annotations
@@ -9,6 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+
+from oms.domain.geo import km_between
+
+FEWEST_SHIPMENTS = "fewest_shipments"
+NEAREST = "nearest"
+PRIORITY = "priority"
+STRATEGIES = (FEWEST_SHIPMENTS, NEAREST, PRIORITY)
 
 # Above this many candidate warehouses the exact fewest-warehouses search gives way to a
 # greedy cover, which is near-optimal and bounded in time.
@@ -26,6 +40,27 @@ class WarehouseStock:
     warehouse_id: str
     priority: int
     available: Mapping[str, int]
+    # Kilometres to the destination; 0 when the destination is unknown.
+    distance_km: float = 0.0
+
+
+def with_distances(
+    stocks: Sequence[WarehouseStock],
+    places: Mapping[str, tuple[float, float]],
+    to: tuple[float, float] | None,
+) -> list[WarehouseStock]:
+    """The stocks with their distance to ``to`` (warehouse id -> (lat, lon) in ``places``)."""
+    if to is None:
+        return list(stocks)
+    return [
+        WarehouseStock(
+            s.warehouse_id,
+            s.priority,
+            s.available,
+            round(km_between(places[s.warehouse_id], to), 3) if s.warehouse_id in places else 0.0,
+        )
+        for s in stocks
+    ]
 
 
 @dataclass
@@ -36,6 +71,10 @@ class Allocation:
 
 def _rank(stock: WarehouseStock) -> tuple[int, str]:
     return (stock.priority, stock.warehouse_id)
+
+
+def _near(stock: WarehouseStock) -> tuple[float, int, str]:
+    return (stock.distance_km, stock.priority, stock.warehouse_id)
 
 
 def _covers(stocks: Sequence[WarehouseStock], demand: Mapping[str, int]) -> bool:
@@ -73,21 +112,79 @@ def _greedy_cover(
     return sorted(chosen, key=_rank)
 
 
-def allocate(demand: Mapping[str, int], stocks: Sequence[WarehouseStock]) -> list[Allocation]:
-    """Allocate ``demand`` (sku -> units) or raise :class:`OutOfStock` naming the short SKUs."""
-    short = [sku for sku, q in demand.items() if sum(s.available.get(sku, 0) for s in stocks) < q]
+def _shortfall(demand: Mapping[str, int], stocks: Sequence[WarehouseStock]) -> list[str]:
+    return [sku for sku, q in demand.items() if sum(s.available.get(sku, 0) for s in stocks) < q]
+
+
+def _fewest(demand: Mapping[str, int], candidates: list[WarehouseStock]) -> list[Allocation]:
+    if len(candidates) > EXACT_SEARCH_LIMIT:
+        return _assign(_greedy_cover(candidates, demand), demand)
+    for size in range(1, len(candidates) + 1):
+        covers = [c for c in combinations(candidates, size) if _covers(c, demand)]
+        if covers:
+            # Among the smallest covers: the nearest in all, then the best priorities.
+            best = min(
+                covers,
+                key=lambda c: (round(sum(s.distance_km for s in c), 3), [_rank(s) for s in c]),
+            )
+            return _assign(sorted(best, key=_near), demand)
+    raise OutOfStock(list(demand))  # unreachable: the totals were checked first
+
+
+def _nearest(demand: Mapping[str, int], candidates: list[WarehouseStock]) -> list[Allocation]:
+    by_distance = sorted(candidates, key=_near)
+    allocations: dict[str, Allocation] = {}
+    for sku, wanted in sorted(demand.items()):
+        whole = next((s for s in by_distance if s.available.get(sku, 0) >= wanted), None)
+        sources = [whole] if whole is not None else by_distance
+        for stock in sources:
+            take = min(wanted, stock.available.get(sku, 0))
+            if take > 0:
+                allocations.setdefault(stock.warehouse_id, Allocation(stock.warehouse_id))
+                allocations[stock.warehouse_id].lines[sku] = take
+                wanted -= take
+            if wanted == 0:
+                break
+    return sorted(allocations.values(), key=lambda a: _near(_by_id(candidates, a.warehouse_id)))
+
+
+def _by_id(stocks: Sequence[WarehouseStock], warehouse_id: str) -> WarehouseStock:
+    return next(s for s in stocks if s.warehouse_id == warehouse_id)
+
+
+def allocate(
+    demand: Mapping[str, int],
+    stocks: Sequence[WarehouseStock],
+    strategy: str = FEWEST_SHIPMENTS,
+) -> list[Allocation]:
+    """Allocate ``demand`` (sku -> units) by ``strategy``, or raise :class:`OutOfStock`
+    naming the short SKUs. Never more than is available; always everything when the
+    warehouses together hold enough."""
+    short = _shortfall(demand, stocks)
     if short:
         raise OutOfStock(short)
     candidates = sorted(
         (s for s in stocks if any(s.available.get(sku, 0) > 0 for sku in demand)), key=_rank
     )
-    if len(candidates) > EXACT_SEARCH_LIMIT:
-        return _assign(_greedy_cover(candidates, demand), demand)
-    for size in range(1, len(candidates) + 1):
-        # combinations() keeps the priority order, so the first cover found is the
-        # best-priority one among the smallest covers.
-        covers = [c for c in combinations(candidates, size) if _covers(c, demand)]
-        if covers:
-            best = min(covers, key=lambda c: [_rank(s) for s in c])
-            return _assign(best, demand)
-    raise OutOfStock(list(demand))  # unreachable: the totals check above covers it
+    if strategy == NEAREST:
+        return _nearest(demand, candidates)
+    if strategy == PRIORITY:
+        return _assign(candidates, demand)
+    if strategy != FEWEST_SHIPMENTS:
+        raise ValueError(f"unknown routing strategy {strategy!r}")
+    return _fewest(demand, candidates)
+
+
+def parse_routing(spec: str) -> dict[str, str]:
+    """``"default:fewest_shipments,marketplace:nearest"`` -> channel -> strategy."""
+    chosen: dict[str, str] = {"default": FEWEST_SHIPMENTS}
+    for entry in (e.strip() for e in spec.split(",") if e.strip()):
+        channel, sep, strategy = entry.partition(":")
+        if not sep or not channel.strip() or strategy.strip() not in STRATEGIES:
+            raise ValueError(f"expected channel:{'|'.join(STRATEGIES)}, got {entry!r}")
+        chosen[channel.strip()] = strategy.strip()
+    return chosen
+
+
+def strategy_for(routing: Mapping[str, str], channel: str) -> str:
+    return routing.get(channel) or routing.get("default") or FEWEST_SHIPMENTS
