@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -488,6 +489,44 @@ class WarehouseStock(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    as_of: str | None = None  # of the last level synced (POST /v1/stock/sync)
+    source: str | None = None
+
+
+def _date_time_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise PydanticCustomError("date_time_text", "an RFC 3339 date-time string")
+    return value
+
+
+class SyncItem(Strict):
+    warehouse_id: WarehouseId
+    sku: Sku
+    on_hand: Annotated[StrictInt, Field(ge=0, le=MAX_ON_HAND)]
+    # An RFC 3339 date-time with its offset (a string: no epoch numbers).
+    as_of: Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+
+
+class StockSync(Strict):
+    """Absolute levels from a source (ERP, WMS), each with the source's own time."""
+
+    source: Ident
+    items: Annotated[list[SyncItem], Field(min_length=1, max_length=10_000)]
+
+
+class SyncOutcome(BaseModel):
+    index: int
+    warehouse_id: str
+    sku: str
+    reason: str | None = None
+    on_hand: int | None = None
+    shortfall: int | None = None
+
+
+class SyncReport(BaseModel):
+    applied: list[SyncOutcome]
+    ignored: list[SyncOutcome]
+    rejected: list[SyncOutcome]
 
 
 class SkuStock(BaseModel):

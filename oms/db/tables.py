@@ -69,6 +69,9 @@ class Stock(SQLModel, table=True):
     on_hand: int = 0
     reserved: int = 0
     updated_at: datetime = _ts()
+    # The last absolute level applied from a source (POST /v1/stock/sync): older ones lose.
+    as_of: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    source: str | None = None
 
 
 class StockMovement(SQLModel, table=True):

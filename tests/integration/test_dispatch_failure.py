@@ -101,6 +101,8 @@ async def test_when_one_of_two_shipments_is_refused_the_rest_delivers_and_is_cha
         "on_hand": 5,
         "reserved": 0,
         "available": 5,
+        "as_of": None,
+        "source": None,
     }
     # Operators hear of the refusal: one alert for that shipment.
     alerts = (await picky_api.get("/v1/alerts", params={"status": "open"})).json()["items"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tests.integration.helpers import add_warehouse, set_stock, stocked, unique
 
+NOT_SYNCED = {"as_of": None, "source": None}  # set by POST /v1/stock/sync only
+
 
 async def test_warehouses_are_listed_and_duplicates_are_409(admin):
     wid = await add_warehouse(admin, priority=3, country="NL")
@@ -36,8 +38,8 @@ async def test_stock_of_a_sku_sums_available_over_warehouses(admin):
         "sku": sku,
         "available": 10,
         "warehouses": [
-            {"warehouse_id": a, "on_hand": 4, "reserved": 0, "available": 4},
-            {"warehouse_id": b, "on_hand": 6, "reserved": 0, "available": 6},
+            {"warehouse_id": a, "on_hand": 4, "reserved": 0, "available": 4, **NOT_SYNCED},
+            {"warehouse_id": b, "on_hand": 6, "reserved": 0, "available": 6, **NOT_SYNCED},
         ],
     }
 
@@ -83,6 +85,7 @@ async def test_stock_cannot_drop_below_what_is_reserved(admin, system):
         "on_hand": 5,
         "reserved": 4,
         "available": 1,
+        **NOT_SYNCED,
     }
 
 

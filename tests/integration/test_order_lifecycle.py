@@ -10,6 +10,7 @@ from tests.integration.helpers import (
     submit,
     wait_for_status,
 )
+from tests.integration.test_inventory_api import NOT_SYNCED
 
 
 async def test_an_order_goes_from_received_to_delivered(admin, system):
@@ -37,7 +38,7 @@ async def test_an_order_goes_from_received_to_delivered(admin, system):
     stock = (await admin.get(f"/v1/stock/{sku}")).json()
     assert stock["available"] == 7
     assert stock["warehouses"] == [
-        {"warehouse_id": wh, "on_hand": 7, "reserved": 0, "available": 7}
+        {"warehouse_id": wh, "on_hand": 7, "reserved": 0, "available": 7, **NOT_SYNCED}
     ]
 
     events = (await admin.get(f"/v1/orders/{order['id']}/events")).json()["items"]

@@ -9,6 +9,7 @@ import httpx
 from oms.ports import free_port
 from tests.conftest import ADMIN_KEY, System, _serve
 from tests.integration.helpers import TERMINAL, order_body, stocked, submit, wait_for_status
+from tests.integration.test_inventory_api import NOT_SYNCED
 
 
 async def test_an_order_survives_its_worker_and_finishes_on_a_new_one(system: System):
@@ -58,5 +59,5 @@ async def test_an_order_survives_its_worker_and_finishes_on_a_new_one(system: Sy
         ("capture", "10.00"),
     ]
     assert stock["warehouses"] == [
-        {"warehouse_id": wh, "on_hand": 1, "reserved": 0, "available": 1}
+        {"warehouse_id": wh, "on_hand": 1, "reserved": 0, "available": 1, **NOT_SYNCED}
     ]
