@@ -60,7 +60,10 @@ class AlertStore:
         """Open the alert (or find it open); deliver it if a webhook is set. Its id."""
         params = {
             "order_id": req.order_id,
-            "subject": req.shipment_id or req.detail.get("activity", "") or "",
+            "subject": req.shipment_id
+            or req.detail.get("activity", "")
+            or req.detail.get("subject", "")
+            or "",
             "kind": req.kind,
             "detail": json.dumps(req.detail),
         }

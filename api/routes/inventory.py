@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from sqlalchemy import text
 
-from api.deps import Admin, EngineDep, JsonRoute, Operator
+from activities.alerts import AlertStore
+from api.deps import Admin, EngineDep, JsonRoute, Operator, SettingsDep
 from api.errors import Problem
 from api.schemas import (
     MAX_ON_HAND,
@@ -25,6 +26,7 @@ from api.schemas import (
     answer,
     problems,
 )
+from oms.domain.messages import AlertRequest
 
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
 WarehousePath = Annotated[str, Path(pattern=WAREHOUSE_PATTERN)]
@@ -285,7 +287,9 @@ _SYNC_MOVEMENT = text(
         **problems(413, 422),
     },
 )
-async def sync_stock(body: StockSync, caller: Operator, engine: EngineDep) -> dict[str, Any]:
+async def sync_stock(
+    body: StockSync, caller: Operator, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
     """Absolute levels from an ERP or WMS, each with the source's ``as_of``. One transaction.
     A level older than (or as old as) the last one applied for its warehouse and SKU is
     ignored, and so is any but the newest level of a pair within one batch; stock already
@@ -345,4 +349,10 @@ async def sync_stock(body: StockSync, caller: Operator, engine: EngineDep) -> di
             report["applied"].append(applied)
     for key in report:
         report[key].sort(key=lambda o: o["index"])
+    store = AlertStore(engine, settings.alert_webhook_url, settings.alert_webhook_secret)
+    for short in (a for a in report["applied"] if a.get("shortfall")):
+        # Stock the source no longer has is promised to orders: operators must know.
+        subject = f"{short['warehouse_id']}/{short['sku']}"
+        detail = {**short, "source": body.source, "subject": subject}
+        await store.raise_alert(AlertRequest("", "stock_shortfall", detail))
     return report

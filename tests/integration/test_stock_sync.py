@@ -55,6 +55,9 @@ async def test_a_level_below_what_is_reserved_keeps_the_reservation_and_reports_
 
     (applied,) = answer.json()["applied"]
     assert applied["on_hand"] == 3 and applied["shortfall"] == 2
+    alerts = (await admin.get("/v1/alerts", params={"status": "open"})).json()["items"]
+    mine = [a for a in alerts if a["kind"] == "stock_shortfall" and a["subject"] == f"{wh}/{sku}"]
+    assert len(mine) == 1 and mine[0]["detail"]["shortfall"] == 2
     assert done["status"] == "delivered"  # what was reserved still shipped
 
 
