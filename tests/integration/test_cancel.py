@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     submit,
     wait_for_status,
 )
+from tests.integration.test_inventory_api import NOT_SYNCED
 
 reserve_done: asyncio.Event | None = None
 
@@ -80,6 +81,7 @@ async def test_cancel_before_dispatch_releases_stock_and_voids_payment(slow_api,
         "on_hand": 4,
         "reserved": 0,
         "available": 4,
+        **NOT_SYNCED,
     }
     assert [(r.sku, r.quantity, r.status) for r in await _reservations(system, order["id"])] == [
         (sku, 3, "released")
@@ -169,6 +171,7 @@ async def test_a_cancel_in_the_release_window_cancels_a_reserved_order(windowed_
         "on_hand": 2,
         "reserved": 0,
         "available": 2,
+        **NOT_SYNCED,
     }
 
 

@@ -15,6 +15,7 @@ from tests.integration.helpers import (
     unique,
     wait_for_status,
 )
+from tests.integration.test_inventory_api import NOT_SYNCED
 
 
 async def test_a_declined_payment_fails_the_order_and_reserves_nothing(admin):
@@ -53,6 +54,7 @@ async def test_not_enough_stock_fails_the_order_and_voids_the_payment(admin):
         "on_hand": 1,
         "reserved": 0,
         "available": 1,
+        **NOT_SYNCED,
     }
     events = (await admin.get(f"/v1/orders/{order['id']}/events")).json()["items"]
     failed = events[-1]
