@@ -47,14 +47,12 @@ class PaymentActivities:
         self._engine = engine
         self._gateway = gateway
 
-    async def _settled(self, key: str) -> PaymentOutcome | None:
+    async def _settled(self, key: str, kind: str) -> PaymentOutcome | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(_FIND, {"key": key})).first()
         if row is None:
             return None
-        return PaymentOutcome(
-            key.rsplit("-", 1)[1], row.status, str(row.amount), row.gateway_reference
-        )
+        return PaymentOutcome(kind, row.status, str(row.amount), row.gateway_reference)
 
     async def _record(self, cmd: PaymentCommand, key: str, result: GatewayResult) -> None:
         async with self._engine.begin() as conn:
@@ -73,7 +71,8 @@ class PaymentActivities:
             )
 
     async def _run(self, cmd: PaymentCommand, call: str) -> PaymentOutcome:
-        key = idempotency_key(cmd.order_id, cmd.kind)
+        step = f"{cmd.kind}-{cmd.part}" if cmd.part else cmd.kind
+        key = idempotency_key(cmd.order_id, step)
         log.info(
             "payment_step",
             order_id=cmd.order_id,
@@ -81,11 +80,11 @@ class PaymentActivities:
             key=key,
             attempt=activity.info().attempt,
         )
-        outcome = await self._settled(key)
+        outcome = await self._settled(key, cmd.kind)
         if outcome is None:
             result = await self._call_gateway(cmd, key, call)
             await self._record(cmd, key, result)
-            outcome = await self._settled(key)
+            outcome = await self._settled(key, cmd.kind)
             assert outcome is not None
         if outcome.status == "declined":
             raise business_error(PAYMENT_DECLINED, f"{cmd.kind} declined by the gateway")
@@ -115,7 +114,7 @@ class PaymentActivities:
             raise business_error(PAYMENT_REJECTED, str(exc)) from exc
 
     async def _authorization_reference(self, order_id: str) -> str:
-        outcome = await self._settled(idempotency_key(order_id, "authorize"))
+        outcome = await self._settled(idempotency_key(order_id, "authorize"), "authorize")
         if outcome is None or outcome.status != "succeeded" or not outcome.reference:
             raise business_error(PAYMENT_REJECTED, "the order has no successful authorization")
         return outcome.reference
@@ -133,7 +132,7 @@ class PaymentActivities:
         """Void the authorization. Declined: nothing to void. No verdict recorded (the
         gateway was down, or its answer was lost): it may have authorized all the same,
         so the void goes to the gateway by the authorization's idempotency key."""
-        auth = await self._settled(idempotency_key(cmd.order_id, "authorize"))
+        auth = await self._settled(idempotency_key(cmd.order_id, "authorize"), "authorize")
         if auth is not None and auth.status != "succeeded":
             return PaymentOutcome("void", "skipped", "0")
         if auth is None:
@@ -143,7 +142,7 @@ class PaymentActivities:
     async def _void_unknown(self, cmd: PaymentCommand) -> PaymentOutcome:
         key = idempotency_key(cmd.order_id, "void")
         auth_key = idempotency_key(cmd.order_id, "authorize")
-        outcome = await self._settled(key)
+        outcome = await self._settled(key, "void")
         if outcome is not None:
             return outcome
         result = await self._call_gateway(cmd, key, "void_by_key")
@@ -152,6 +151,6 @@ class PaymentActivities:
             return PaymentOutcome("void", "skipped", "0")
         log.warning("orphaned_authorization_voided", order_id=cmd.order_id, key=auth_key)
         await self._record(cmd, key, result)
-        outcome = await self._settled(key)
+        outcome = await self._settled(key, "void")
         assert outcome is not None
         return outcome

@@ -67,6 +67,7 @@ S = OrderStatus
 # before it replay on the old path (see docs/reliability.md).
 VOID_UNVERIFIED_AUTHORIZATION = "void-unverified-authorization"
 OPERATOR_HOLDS = "operator-holds"  # hold rules, manual holds, address changes, SLA timers
+CAPTURE_PER_SHIPMENT = "capture-per-shipment"  # the customer pays for what has left
 
 
 class OrderStopped(Exception):
@@ -105,6 +106,8 @@ class OrderWorkflow:
         self._reserved = False
         self._inp = inp
         self._v_holds = False  # the operator-holds patch applies (set at the start of run)
+        self._v_capture = False  # capture-per-shipment applies (likewise)
+        self._captured: set[str] = set()  # shipments whose capture has been asked for
         self._decision: tuple[str, OperatorAction] | None = None
         self._manual_hold: OperatorAction | None = None
         self._address_changed = False
@@ -118,6 +121,7 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
         self._v_holds = workflow.patched(OPERATOR_HOLDS)
+        self._v_capture = workflow.patched(CAPTURE_PER_SHIPMENT)
         sla = asyncio.create_task(self._watch_sla()) if self._v_holds else None
         try:
             self._stop_if_cancelled()
@@ -135,7 +139,8 @@ class OrderWorkflow:
             # cancel update's validator refuses, so a cancel can never race a dispatch.
             self._dispatching = True
             await self._ship()
-            await self._capture()
+            if not self._v_capture:
+                await self._capture()  # orders from before: one capture at the end
             await self._record("order_delivered", S.DELIVERED)
         except OrderStopped as stop:
             await self._compensate(stop)
@@ -267,6 +272,8 @@ class OrderWorkflow:
             await self._record("shipment_tracking_lost", None, data)
             return
         shipment.status = ShipmentStatus.FAILED
+        if self._v_capture:
+            self._settle_payment_status()
         await workflow.execute_activity(
             "release_stock",
             ReleaseRequest(self.view.id, "dispatch_failed", shipment.warehouse_id),
@@ -291,6 +298,42 @@ class OrderWorkflow:
         implied = status_from_shipments(s.status for s in self.view.shipments)
         data = {"shipment_id": shipment.id, "tracking_number": shipment.tracking_number}
         await self._record(f"shipment_{event.status}", implied, data)
+        left = not shipment_advances(shipment.status, ShipmentStatus.SHIPPED)
+        if self._v_capture and left and shipment.id not in self._captured:
+            await self._capture_shipment(shipment)
+
+    def _settle_payment_status(self) -> None:
+        """``captured`` once every shipment that was not refused is paid for."""
+        payment = self.view.payment
+        if payment.status == "capture_failed" or not self._captured:
+            return
+        live = [s for s in self.view.shipments if s.status != ShipmentStatus.FAILED]
+        every = all(s.id in self._captured for s in live)
+        payment.status = "captured" if every else "partially_captured"
+
+    async def _capture_shipment(self, shipment: ShipmentView) -> None:
+        """Charge what this shipment carries, once it has left (key ``<id>-capture-<n>``)."""
+        view = self.view
+        self._captured.add(shipment.id)
+        prices = [(line.sku, Decimal(line.unit_price)) for line in view.lines]
+        units = [(line.sku, line.quantity) for line in shipment.lines]
+        amount = format_amount(units_value(prices, units), view.currency)
+        part = shipment.id.rsplit("-", 1)[1]
+        cmd = PaymentCommand(view.id, "capture", amount, view.currency, part=part)
+        try:
+            await workflow.execute_activity(
+                "capture_payment", cmd, result_type=PaymentOutcome, **MUST_COMPLETE
+            )
+        except ActivityError as err:
+            view.payment.status = "capture_failed"
+            data = {"shipment_id": shipment.id, "error": str(err.cause)}
+            await self._record("payment_capture_failed", None, data)
+            await self._alert("capture_failed", data, shipment_id=shipment.id)
+            return
+        total = Decimal(view.payment.captured) + Decimal(amount)
+        view.payment.captured = format_amount(total, view.currency)
+        self._settle_payment_status()
+        await self._record("payment_captured", None, {"amount": amount, "shipment_id": shipment.id})
 
     async def _capture(self) -> None:
         view = self.view

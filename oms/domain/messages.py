@@ -138,6 +138,8 @@ class PaymentCommand:
     currency: str
     token: str = ""
     method: str = ""
+    # A part of the step: the shipment number of a capture (key <id>-capture-<n>).
+    part: str = ""
 
 
 @dataclass

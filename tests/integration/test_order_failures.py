@@ -94,6 +94,16 @@ async def test_an_order_split_across_warehouses_ships_one_shipment_per_warehouse
     assert by_warehouse[near]["lines"] == [{"sku": a, "quantity": 2}]
     assert by_warehouse[far]["lines"] == [{"sku": b, "quantity": 3}]
     assert all(s["status"] == "delivered" for s in done["shipments"])
+    # Each shipment is charged as it leaves: one capture per shipment, by its own key.
+    ledger = (await admin.get("/v1/payments", params={"order_id": order["id"]})).json()["items"]
+    captures = {p["idempotency_key"]: p["amount"] for p in ledger if p["kind"] == "capture"}
+    first, second = (s["id"].rsplit("-", 1)[1] for s in done["shipments"])
+    line_value = {near: "19.98", far: "29.97"}  # 2 and 3 units at 9.99
+    assert captures == {
+        f"{order['id']}-capture-{first}": line_value[done["shipments"][0]["warehouse_id"]],
+        f"{order['id']}-capture-{second}": line_value[done["shipments"][1]["warehouse_id"]],
+    }
+    assert done["payment"] == {**done["payment"], "status": "captured", "captured": "49.95"}
 
 
 async def test_one_warehouse_that_has_everything_is_preferred_over_a_split(admin):

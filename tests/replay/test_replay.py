@@ -3,7 +3,8 @@
 ``histories/`` holds histories of past workflow versions (``v1-*`` from the first release,
 ``v2-*`` from the release that voids authorizations without a verdict, behind the patch
 ``void-unverified-authorization``, ``v3-*`` from the release with holds and SLA timers,
-behind ``operator-holds``, sealed with the tests' payload key),
+behind ``operator-holds``, sealed with the tests' payload key; ``v4-*`` with a capture per
+shipment, behind ``capture-per-shipment``),
 recorded with ``python -m tests.replay.record``. The second test replays every order and
 shipment workflow this test session has run, so a change that is not replay-safe fails
 here even before anyone records a new history.
@@ -53,6 +54,7 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v3-order-address-changed-rejected",
         "v3-order-late-delivered",
         "v3-order-hold-expired",
+        "v4-order-split-captured-per-shipment",
     } <= names
 
 
