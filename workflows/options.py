@@ -20,6 +20,16 @@ NON_RETRYABLE = [
 ]
 
 
+def _backoff(initial_s: float, max_s: float) -> RetryPolicy:
+    """Retry with doubling waits, without a limit on attempts; business failures stop it."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=initial_s),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=max_s),
+        non_retryable_error_types=NON_RETRYABLE,
+    )
+
+
 def authorize_options(limit_s: float) -> ActivityConfig:
     """Authorization retries a gateway that is down or slow (each attempt visible in the
     Web UI with its last error) for ``limit_s`` in all, then the order fails as
@@ -27,12 +37,7 @@ def authorize_options(limit_s: float) -> ActivityConfig:
     return {
         "start_to_close_timeout": timedelta(seconds=15),
         "schedule_to_close_timeout": timedelta(seconds=max(limit_s, 1.0)),
-        "retry_policy": RetryPolicy(
-            initial_interval=timedelta(seconds=1),
-            backoff_coefficient=2.0,
-            maximum_interval=timedelta(seconds=30),
-            non_retryable_error_types=NON_RETRYABLE,
-        ),
+        "retry_policy": _backoff(1, 30),
     }
 
 
@@ -40,20 +45,10 @@ def authorize_options(limit_s: float) -> ActivityConfig:
 # without a limit on attempts; only a business failure stops them.
 MUST_COMPLETE: ActivityConfig = {
     "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-        non_retryable_error_types=NON_RETRYABLE,
-    ),
+    "retry_policy": _backoff(1, 30),
 }
 
 DISPATCH: ActivityConfig = {
     "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=2),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=60),
-        non_retryable_error_types=NON_RETRYABLE,
-    ),
+    "retry_policy": _backoff(2, 60),
 }

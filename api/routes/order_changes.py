@@ -22,12 +22,12 @@ from api.deps import EngineDep, JsonRoute, Operator, TemporalDep
 from api.errors import Problem
 from api.orders_read import live_view, load_row
 from api.schemas import AddressIn, Reason, Strict, problems
+from api.updates import UPDATE_TIMEOUT_S, refusal
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ActionResult, Address, AddressChange, OperatorAction
 from oms.domain.status import TERMINAL, OrderStatus
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=JsonRoute)
-UPDATE_TIMEOUT_S = 5.0
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"description": "accepted by the order's workflow; the order as it stands"},
     **problems(401, 403, 404, 409, 422, 503),
@@ -48,8 +48,7 @@ async def _update(client: Any, row: Any, name: str, arg: Any, what: str) -> None
             name, arg, result_type=ActionResult, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S)
         )
     except WorkflowUpdateFailedError as exc:
-        message = str(getattr(exc.cause, "message", exc.cause))
-        raise Problem(409, message, kind="invalid-state", order_status=status.value) from exc
+        raise refusal(exc, status) from exc
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         raise Problem(
             503,

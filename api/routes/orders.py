@@ -48,6 +48,7 @@ from api.schemas import (
     answer,
     problems,
 )
+from api.updates import UPDATE_TIMEOUT_S, refusal
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ActionResult, OperatorAction, OrderView
 from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus, never_started
@@ -63,9 +64,6 @@ router = APIRouter(
 
 STATUSES = [s.value for s in OrderStatus]
 _PAST = {"cancel": "cancelled", "approve": "approved", "reject": "rejected"}
-# How long an operator action waits for the order's workflow to decide before the answer
-# becomes "accepted, pending".
-ACTION_TIMEOUT_S = 5.0
 
 
 _ORDER_ACCEPTED = {
@@ -254,11 +252,10 @@ async def _act(
             f"request_{action}",
             request,
             result_type=ActionResult,
-            rpc_timeout=timedelta(seconds=ACTION_TIMEOUT_S),
+            rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S),
         )
     except WorkflowUpdateFailedError as exc:
-        message = str(exc.cause.message if hasattr(exc.cause, "message") else exc.cause)
-        raise Problem(409, message, kind="invalid-state", order_status=status.value) from exc
+        raise refusal(exc, status) from exc
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         # Temporal took the request but no worker decided in time (a stalled or busy
         # worker). The update may still be applied when a worker picks it up; the signal
@@ -296,7 +293,7 @@ async def _pending(
     action: str, handle: WorkflowHandle[Any, Any], request: OperatorAction, row: Any
 ) -> JSONResponse:
     try:
-        await handle.signal(action, request, rpc_timeout=timedelta(seconds=ACTION_TIMEOUT_S))
+        await handle.signal(action, request, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S))
     except RPCError as exc:
         raise _not_taken(action) from exc
     body = {
