@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     # Routing per sales channel (oms.domain.routing): "channel:strategy,...", strategies
     # fewest_shipments (the default), nearest, priority.
     routing: str = "default:fewest_shipments"
+    # Shortage per sales channel: "channel:fail|backorder,...": fail fast (out_of_stock)
+    # or wait for stock as a backorder. Split: "channel:on|off,..." (or just on/off), whether
+    # what is in stock ships now and the rest waits, or the order waits whole.
+    shortage: str = "default:fail"
+    split: str = "default:on"
+    # A backorder gives up after this long (cancelled, payment voided: backorder_expired).
+    backorder_timeout_s: float = 604800.0
+    # A backordered order also looks for stock this often, in case a wake-up was missed.
+    backorder_recheck_s: float = 300.0
+    # Pull sync: every this many seconds a Temporal Schedule pulls stock levels from the WMS
+    # and applies them like POST /v1/stock/sync (0: no schedule).
+    wms_sync_interval_s: float = 0.0
 
     # Holds (oms.domain.holds): per-currency thresholds "CUR:amount,...", a currency not
     # listed is never held for value; velocity = distinct customers to one address.
@@ -102,6 +114,9 @@ class Settings(BaseSettings):
     # Injected partner faults, JSON {partner: {field: value}} (see simulators/faults.py),
     # e.g. {"gateway": {"error_rate": 0.2}, "carrier": {"duplicate_rate": 0.3, "outage_s": 30}}.
     sim_faults: dict[str, dict[str, float]] = {}
+    # Warehouses whose sandbox WMS refuses every dispatch, comma-separated (also settable at
+    # run time with PUT /sim/wms/refusals).
+    sim_refuse_warehouses: str = ""
 
     @model_validator(mode="after")
     def _refuse_sandbox_secrets_in_production(self) -> Settings:
