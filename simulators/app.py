@@ -14,6 +14,7 @@ from oms.db.engine import make_engine
 from oms.settings import Settings, SettingsError
 from simulators import admin, alert_sink, gateway, wms
 from simulators.faults import FaultBook
+from simulators.refusals import Refusals
 from simulators.tables import create_tables
 
 
@@ -43,6 +44,8 @@ def create_sim_app(settings: Settings, engine: AsyncEngine | None = None) -> Fas
     app.state.engine = db
     # One book for the endpoints, the courier and PUT /sim/faults, so a change applies to all.
     app.state.faults = faults
+    # Warehouses refusing dispatches: OMS_SIM_REFUSE_WAREHOUSES, then PUT /sim/wms/refusals.
+    app.state.refusals = Refusals.from_setting(settings.sim_refuse_warehouses)
     app.include_router(gateway.router)
     app.include_router(wms.router)
     app.include_router(admin.router)

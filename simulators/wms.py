@@ -57,6 +57,11 @@ async def _dispatch(request: Request, authorization: str | None) -> JSONResponse
     if authorization != f"Bearer {settings.wms_api_key}":
         return JSONResponse({"detail": "bad WMS API key"}, status_code=401)
     body = await request.json()
+    warehouse = str(body.get("warehouse_id") or "")
+    if request.app.state.refusals.refuses(warehouse):
+        # A business refusal: 422 is WmsRejected (not retried), unlike the faults' 503s.
+        detail = f"warehouse {warehouse} refuses dispatches"
+        return JSONResponse({"detail": detail}, status_code=422)
     shipment_id = str(body.get("shipment_id") or "")
     if not shipment_id or not body.get("lines"):
         return JSONResponse({"detail": "shipment_id and lines are required"}, status_code=422)
