@@ -10,6 +10,7 @@ retried step changes nothing the second time.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -17,6 +18,7 @@ from temporalio import activity
 
 from activities.errors import ORDER_CLOSED, OUT_OF_STOCK, business_error
 from oms.domain.geo import destination
+from oms.domain.ids import shipment_id_for
 from oms.domain.messages import (
     CommitRequest,
     ReleaseRequest,
@@ -28,9 +30,13 @@ from oms.domain.messages import (
     WarehouseAllocation,
 )
 from oms.domain.routing import (
+    Allocation,
     OutOfStock,
     WarehouseStock,
     allocate,
+    allocate_available,
+    hold_back,
+    missing_units,
     strategy_for,
     with_distances,
 )
@@ -58,29 +64,59 @@ _RESERVE = text(
 )
 _INSERT_RESERVATION = text(
     "INSERT INTO reservations (order_id, warehouse_id, sku, quantity, status, created_at, "
-    "updated_at) VALUES (:order_id, :w, :sku, :q, 'held', now(), now())"
+    "updated_at, round, shipment_id) "
+    "VALUES (:order_id, :w, :sku, :q, 'held', now(), now(), :round, :shipment_id)"
 )
+_ROUND_ROWS = text(
+    "SELECT warehouse_id, sku, quantity, status, shipment_id FROM reservations "
+    "WHERE order_id = :order_id AND round = :round ORDER BY shipment_id, warehouse_id, sku"
+)
+# Units that orders placed earlier wait for, per SKU: a later order must leave them.
+_AHEAD = text(
+    """
+    SELECT sku, sum(quantity) AS units FROM backorder_lines
+    WHERE sku = ANY(:skus) AND (ordered_at, order_id) < (:ordered_at, :order_id)
+    GROUP BY sku
+    """
+)
+_QUEUE = text(
+    """
+    INSERT INTO backorder_lines AS b (order_id, sku, quantity, ordered_at, created_at)
+    VALUES (:order_id, :sku, :q, :ordered_at, now())
+    ON CONFLICT (order_id, sku) DO UPDATE SET quantity = excluded.quantity
+        WHERE b.quantity <> excluded.quantity
+    """
+)
+_UNQUEUE = text("DELETE FROM backorder_lines WHERE order_id = :order_id AND NOT (sku = ANY(:keep))")
 _MOVEMENT = text(
     "INSERT INTO stock_movements (warehouse_id, sku, kind, on_hand_delta, reserved_delta, "
     "reason, order_id, created_at) VALUES (:w, :sku, :kind, :dh, :dr, :reason, :order_id, now())"
 )
+# Which held rows a step moves: all of the order's, one warehouse's (orders from before
+# rounds), or one shipment's. Rows from before rounds have no shipment id.
+_WHICH = """
+      AND (CAST(:w AS text) IS NULL OR warehouse_id = :w)
+      AND (CAST(:sid AS text) IS NULL OR shipment_id = :sid OR shipment_id IS NULL)
+"""
+# The rows a step moves, and (when the whole order is released) the SKUs it waited for:
+# locked in one statement, in the same order every step uses.
 _LOCK_HELD = text(
-    """
+    f"""
     SELECT s.warehouse_id, s.sku FROM stock s
-    JOIN reservations r ON r.warehouse_id = s.warehouse_id AND r.sku = s.sku
-    WHERE r.order_id = :order_id AND r.status = 'held'
-      AND (CAST(:w AS text) IS NULL OR r.warehouse_id = :w)
+    WHERE (s.warehouse_id, s.sku) IN (
+        SELECT warehouse_id, sku FROM reservations
+        WHERE order_id = :order_id AND status = 'held' {_WHICH}
+    ) OR (:everything AND s.sku IN (SELECT sku FROM backorder_lines WHERE order_id = :order_id))
     ORDER BY s.warehouse_id, s.sku
     FOR UPDATE OF s
     """
 )
 # One statement moves the held reservations and the stock counters together.
 _SETTLE = text(
-    """
+    f"""
     WITH moved AS (
         UPDATE reservations SET status = :new_status, updated_at = now()
-        WHERE order_id = :order_id AND status = 'held'
-          AND (CAST(:w AS text) IS NULL OR warehouse_id = :w)
+        WHERE order_id = :order_id AND status = 'held' {_WHICH}
         RETURNING warehouse_id, sku, quantity
     ), changed AS (
         UPDATE stock s SET on_hand = s.on_hand - m.quantity * :on_hand_factor,
@@ -105,8 +141,29 @@ def _group(rows: list[tuple[str, str, int]]) -> list[WarehouseAllocation]:
     return [WarehouseAllocation(w, lines) for w, lines in by_warehouse.items()]
 
 
+def _round_result(
+    rows: list[tuple[str, str, int, str]],
+    demand: dict[str, int],
+    strategy: str = "",
+    stocks: list[WarehouseStock] | None = None,
+) -> ReserveResult:
+    """A round's shipments (warehouse_id, sku, quantity, shipment_id rows, in shipment
+    order) and what of ``demand`` they leave unreserved."""
+    shipments: dict[str, WarehouseAllocation] = {}
+    left = dict(demand)
+    for warehouse_id, sku, quantity, shipment_id in rows:
+        shipment = shipments.setdefault(
+            shipment_id, WarehouseAllocation(warehouse_id, [], shipment_id)
+        )
+        shipment.lines.append(SkuQuantity(sku, quantity))
+        left[sku] -= quantity
+    weighed = [RouteCandidate(s.warehouse_id, s.priority, s.distance_km) for s in stocks or []]
+    unreserved = [SkuQuantity(sku, q) for sku, q in sorted(left.items()) if q > 0]
+    return ReserveResult(list(shipments.values()), strategy, weighed, unreserved)
+
+
 _ORDER_FACTS = text(
-    "SELECT channel, view->'shipping_address' AS address FROM orders WHERE id = :id"
+    "SELECT channel, created_at, view->'shipping_address' AS address FROM orders WHERE id = :id"
 )
 _PLACES = text("SELECT id, lat, lon FROM warehouses WHERE id = ANY(:ids)")
 
@@ -121,6 +178,8 @@ class InventoryActivities:
         demand: dict[str, int] = defaultdict(int)
         for line in req.lines:
             demand[line.sku] += line.quantity
+        if req.round > 0:
+            return await self._reserve_round(req, dict(demand))
         async with self._engine.begin() as conn:
             await conn.execute(_ORDER_LOCK, {"order_id": req.order_id})
             existing = (await conn.execute(_EXISTING, {"order_id": req.order_id})).all()
@@ -132,7 +191,7 @@ class InventoryActivities:
                 # Everything was released: the order was compensated and must not take
                 # stock again (a second run of the same order).
                 raise business_error(ORDER_CLOSED, "the order's reservations were released")
-            strategy, stocks = await self._candidates(conn, dict(demand), req.order_id)
+            strategy, stocks, _ = await self._candidates(conn, dict(demand), req.order_id)
             try:
                 allocations = allocate(dict(demand), stocks, strategy)
             except OutOfStock as exc:
@@ -158,11 +217,95 @@ class InventoryActivities:
         weighed = [RouteCandidate(s.warehouse_id, s.priority, s.distance_km) for s in stocks]
         return ReserveResult(_group(rows), strategy, weighed)
 
+    async def _reserve_round(self, req: ReserveRequest, demand: dict[str, int]) -> ReserveResult:
+        """One round: reserve what the order still needs, leaving what earlier backorders
+        wait for, in new shipments numbered from ``first_shipment``; with ``backorder``,
+        queue what stays unreserved. A retried round answers what it reserved the first
+        time."""
+        async with self._engine.begin() as conn:
+            await conn.execute(_ORDER_LOCK, {"order_id": req.order_id})
+            params = {"order_id": req.order_id, "round": req.round}
+            existing = (await conn.execute(_ROUND_ROWS, params)).all()
+            if existing and all(r.status == "released" for r in existing):
+                raise business_error(ORDER_CLOSED, "the order's reservations were released")
+            if existing:
+                held = [
+                    (r.warehouse_id, r.sku, r.quantity, r.shipment_id)
+                    for r in existing
+                    if r.status != "released"
+                ]
+                again = _round_result(held, demand)
+                again.short = again.unreserved
+                return again
+            strategy, stocks, ordered_at = await self._candidates(conn, demand, req.order_id)
+            stocks = [s for s in stocks if s.warehouse_id not in req.exclude]
+            ahead = {
+                r.sku: int(r.units)
+                for r in await conn.execute(
+                    _AHEAD,
+                    {"skus": sorted(demand), "ordered_at": ordered_at, "order_id": req.order_id},
+                )
+            }
+            usable = hold_back(stocks, ahead)
+            short = missing_units(demand, usable)
+            allocations: list[Allocation] = []
+            if req.partial:
+                allocations, _ = allocate_available(demand, usable, strategy)
+            elif not short:
+                allocations = allocate(demand, usable, strategy)
+            elif not req.backorder:
+                log.info("out_of_stock", order_id=req.order_id, skus=sorted(short))
+                raise business_error(
+                    OUT_OF_STOCK, f"not enough stock for: {sorted(short)}", sorted(short)
+                )
+            rows = [
+                (a.warehouse_id, sku, q, shipment_id_for(req.order_id, req.first_shipment + n))
+                for n, a in enumerate(allocations)
+                for sku, q in a.lines.items()
+            ]
+            inserts = [
+                {**params, "w": w, "sku": sku, "q": q, "shipment_id": sid}
+                for w, sku, q, sid in rows
+            ]
+            if inserts:
+                await conn.execute(_RESERVE, inserts)
+                await conn.execute(_INSERT_RESERVATION, inserts)
+                await conn.execute(
+                    _MOVEMENT,
+                    [
+                        {**p, "kind": "reserve", "dh": 0, "dr": p["q"], "reason": "order"}
+                        for p in inserts
+                    ],
+                )
+            result = _round_result(rows, demand, strategy, stocks)
+            if req.backorder:
+                waiting = {line.sku: line.quantity for line in result.unreserved}
+                await conn.execute(_UNQUEUE, {"order_id": req.order_id, "keep": sorted(waiting)})
+                if waiting:
+                    await conn.execute(
+                        _QUEUE,
+                        [
+                            {**params, "sku": sku, "q": q, "ordered_at": ordered_at}
+                            for sku, q in sorted(waiting.items())
+                        ],
+                    )
+        result.short = [SkuQuantity(sku, q) for sku, q in sorted(short.items())]
+        log.info(
+            "stock_reserved" if rows else "stock_short",
+            order_id=req.order_id,
+            round=req.round,
+            strategy=strategy,
+            warehouses=[a.warehouse_id for a in result.allocations],
+            unreserved={line.sku: line.quantity for line in result.unreserved},
+        )
+        return result
+
     async def _candidates(
         self, conn: AsyncConnection, demand: dict[str, int], order_id: str
-    ) -> tuple[str, list[WarehouseStock]]:
-        """The routing strategy of the order's channel, and the stock of every warehouse
-        holding a demanded SKU (locked), with its distance to the shipping address."""
+    ) -> tuple[str, list[WarehouseStock], datetime]:
+        """The routing strategy of the order's channel, the stock of every warehouse
+        holding a demanded SKU (locked), with its distance to the shipping address, and
+        when the order was placed (its place in the backorder queue)."""
         rows = (await conn.execute(_LOCK_STOCK, {"skus": sorted(demand)})).all()
         available: dict[str, dict[str, int]] = defaultdict(dict)
         priority: dict[str, int] = {}
@@ -177,19 +320,30 @@ class InventoryActivities:
         places = {
             r.id: (r.lat, r.lon) for r in await conn.execute(_PLACES, {"ids": sorted(available)})
         }
-        return strategy_for(self._routing, channel), with_distances(stocks, places, to)
+        ordered_at = order.created_at if order else datetime.now(UTC)
+        return strategy_for(self._routing, channel), with_distances(stocks, places, to), ordered_at
 
-    async def _settle(self, order_id: str, warehouse: str | None, *, kind: str, reason: str) -> int:
+    async def _settle(
+        self,
+        order_id: str,
+        warehouse: str | None,
+        *,
+        kind: str,
+        reason: str,
+        shipment: str | None = None,
+    ) -> int:
         committed = kind == "commit"
+        # Releasing the whole order (it ended) also takes it out of the backorder queue.
+        everything = not committed and warehouse is None and shipment is None
+        which = {"order_id": order_id, "w": warehouse, "sid": shipment}
         async with self._engine.begin() as conn:
             await conn.execute(_ORDER_LOCK, {"order_id": order_id})
-            await conn.execute(_LOCK_HELD, {"order_id": order_id, "w": warehouse})
+            await conn.execute(_LOCK_HELD, {**which, "everything": everything})
             rows = (
                 await conn.execute(
                     _SETTLE,
                     {
-                        "order_id": order_id,
-                        "w": warehouse,
+                        **which,
                         "kind": kind,
                         "reason": reason,
                         "new_status": "committed" if committed else "released",
@@ -197,20 +351,34 @@ class InventoryActivities:
                     },
                 )
             ).all()
+            if everything:
+                await conn.execute(_UNQUEUE, {"order_id": order_id, "keep": []})
         units = -sum(r.reserved_delta for r in rows)
         log.info(f"stock_{kind}", order_id=order_id, warehouse=warehouse, units=units)
         return units
 
     @activity.defn(name="release_stock")
     async def release_stock(self, req: ReleaseRequest) -> StockChangeResult:
+        if req.queue_only:  # a backorder given up while the rest of the order goes on
+            async with self._engine.begin() as conn:
+                await conn.execute(_UNQUEUE, {"order_id": req.order_id, "keep": []})
+            return StockChangeResult(0)
         units = await self._settle(
-            req.order_id, req.warehouse_id, kind="release", reason=req.reason
+            req.order_id,
+            req.warehouse_id,
+            kind="release",
+            reason=req.reason,
+            shipment=req.shipment_id,
         )
         return StockChangeResult(units)
 
     @activity.defn(name="commit_stock")
     async def commit_stock(self, req: CommitRequest) -> StockChangeResult:
         units = await self._settle(
-            req.order_id, req.warehouse_id, kind="commit", reason=f"shipment {req.shipment_id}"
+            req.order_id,
+            req.warehouse_id,
+            kind="commit",
+            reason=f"shipment {req.shipment_id}",
+            shipment=req.shipment_id,
         )
         return StockChangeResult(units)

@@ -25,6 +25,7 @@ from oms.domain.search_attributes import (
     SALES_CHANNEL,
     SLA_DEADLINE,
 )
+from oms.domain.shortage import BACKORDER, for_channel, parse_shortage, parse_split
 from oms.domain.status import OrderStatus
 from oms.settings import Settings
 
@@ -39,9 +40,13 @@ def order_input(settings: Settings, view: OrderView, token: str) -> OrderInput:
     timings = {
         f.name: getattr(settings, f.name)
         for f in fields(OrderInput)
-        if f.name not in ("view", "payment_token")
+        if f.name not in ("view", "payment_token", "backorder", "split_shipments")
     }
-    return OrderInput(view, token, **timings)
+    shortage = for_channel(parse_shortage(settings.shortage), view.channel)
+    split = for_channel(parse_split(settings.split), view.channel)
+    return OrderInput(
+        view, token, backorder=shortage == BACKORDER, split_shipments=split, **timings
+    )
 
 
 def initial_search_attributes(settings: Settings, view: OrderView) -> TypedSearchAttributes:

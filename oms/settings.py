@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     # A backorder gives up after this long (cancelled, payment voided: backorder_expired).
     backorder_timeout_s: float = 604800.0
     # A backordered order also looks for stock this often, in case a wake-up was missed.
-    backorder_recheck_s: float = 300.0
+    backorder_recheck_s: float = 3600.0
     # Pull sync: every this many seconds a Temporal Schedule pulls stock levels from the WMS
     # and applies them like POST /v1/stock/sync (0: no schedule).
     wms_sync_interval_s: float = 0.0
@@ -141,6 +141,14 @@ class Settings(BaseSettings):
             parse_routing(self.routing)
         except ValueError as exc:
             raise ValueError(f"OMS_ROUTING: {exc}") from exc
+
+        from oms.domain.shortage import parse_shortage, parse_split
+
+        for name, parse in (("shortage", parse_shortage), ("split", parse_split)):
+            try:
+                parse(getattr(self, name))  # type: ignore[operator]
+            except ValueError as exc:
+                raise ValueError(f"OMS_{name.upper()}: {exc}") from exc
 
         for name in ("hold_high_value", "hold_new_customer_value"):
             try:

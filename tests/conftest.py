@@ -150,12 +150,16 @@ async def system(
     from oms.logging import configure_logging
     from oms.temporal_client import connect
     from simulators.app import create_sim_app
+    from worker.backorder_waker import BackorderWaker, listen_dsn
     from worker.main import build_worker
 
     configure_logging("json", "warning")
     client = await connect(settings)  # payloads sealed, as in the running system
     worker = build_worker(client, engine, settings)
     worker_task = asyncio.create_task(worker.run())
+    waker_stop = asyncio.Event()
+    waker = BackorderWaker(client, listen_dsn(settings.async_database_url()))
+    waker_task = asyncio.create_task(waker.run(waker_stop))
     api, api_task = await _serve(create_app(settings, engine, client), settings.api_port)
     sim, sim_task = await _serve(create_sim_app(settings, engine), settings.sim_port)
     try:
@@ -164,6 +168,8 @@ async def system(
         for server in (api, sim):
             server.should_exit = True
         await asyncio.gather(api_task, sim_task, return_exceptions=True)
+        waker_stop.set()
+        await asyncio.gather(waker_task, return_exceptions=True)
         await worker.shutdown()
         await asyncio.gather(worker_task, return_exceptions=True)
 

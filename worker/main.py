@@ -16,6 +16,7 @@ from activities.holds import HoldActivities
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
 from activities.read_model import ReadModelActivities
+from activities.stock_sync import StockSyncActivities
 from activities.warehouse import WarehouseActivities
 from oms.adapters.payment_gateway import HttpPaymentGateway
 from oms.adapters.wms import HttpWarehouseSystem
@@ -24,14 +25,17 @@ from oms.domain.routing import parse_routing
 from oms.logging import configure_logging, get_logger
 from oms.settings import Settings
 from oms.temporal_client import connect, register_search_attributes
+from worker.backorder_waker import BackorderWaker, listen_dsn
 from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
+from worker.schedules import ensure_wms_stock_sync
 from workflows.order import OrderWorkflow
 from workflows.shipment import ShipmentWorkflow
+from workflows.stock_sync import WmsStockSyncWorkflow
 
 log = get_logger(__name__)
 
-WORKFLOWS = [OrderWorkflow, ShipmentWorkflow]
+WORKFLOWS = [OrderWorkflow, ShipmentWorkflow, WmsStockSyncWorkflow]
 
 
 def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Callable[..., Any]]:
@@ -44,6 +48,7 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
     inventory = InventoryActivities(engine, parse_routing(settings.routing))
     warehouse = WarehouseActivities(engine, wms)
     read_model = ReadModelActivities(engine)
+    stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
     return {
         "authorize_payment": payments.authorize_payment,
         "capture_payment": payments.capture_payment,
@@ -56,6 +61,7 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
         "record_shipment": read_model.record_shipment,
         "check_holds": holds.check_holds,
         "raise_alert": alerts.raise_alert,
+        "pull_wms_stock": stock_sync.pull_wms_stock,
     }
 
 
@@ -108,6 +114,10 @@ async def run_worker(settings: Settings) -> None:
         await register_search_attributes(client, settings.temporal_namespace)
     except Exception as exc:  # e.g. a hosted namespace where only its admins may register
         log.warning("search_attributes_not_registered", error=str(exc)[:200])
+    try:
+        await ensure_wms_stock_sync(client, settings)
+    except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
+        log.warning("schedule_not_updated", schedule="wms-stock-sync", error=str(exc)[:200])
     engine = make_engine(settings)
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()
@@ -116,8 +126,11 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_target)
     recovery = asyncio.create_task(recovery_loop(client, engine, settings))
+    waker = BackorderWaker(client, listen_dsn(settings.async_database_url()))
+    waking = asyncio.create_task(waker.run(stop))
     async with worker:
         await stop.wait()
         log.info("worker_stopping")
         recovery.cancel()
+        await waking
     await engine.dispose()

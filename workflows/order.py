@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         ActionResult,
         AddressChange,
         AlertRequest,
+        BackorderView,
         HoldCheck,
         HoldDecision,
         HoldView,
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentInput,
         ShipmentView,
         SkuQuantity,
+        StockArrival,
         StockChangeResult,
     )
     from oms.domain.money import format_amount, units_value
@@ -68,6 +70,8 @@ S = OrderStatus
 VOID_UNVERIFIED_AUTHORIZATION = "void-unverified-authorization"
 OPERATOR_HOLDS = "operator-holds"  # hold rules, manual holds, address changes, SLA timers
 CAPTURE_PER_SHIPMENT = "capture-per-shipment"  # the customer pays for what has left
+# Reservation rounds: re-routing after a refusal, backorders, partial shipment.
+BACKORDERS = "backorders-and-rerouting"
 
 
 class OrderStopped(Exception):
@@ -115,6 +119,16 @@ class OrderWorkflow:
         self._progress: list[ShipmentEvent] = []
         self._failed_shipments: list[tuple[str, str]] = []
         self._untracked: set[str] = set()  # shipped, but their tracking workflow ended
+        # Reservation rounds (the backorders-and-rerouting patch).
+        self._v_rounds = False
+        self._round = 0
+        self._next_shipment = 1
+        self._refused: set[str] = set()  # warehouses that refused this order's dispatch
+        self._missing: list[SkuQuantity] = []  # what is still to reserve (backordered)
+        self._queued = False  # the order may be in the backorder queue
+        self._wake = False  # stock arrived (or the recheck timer fired)
+        self._backorder_deadline: datetime | None = None
+        self._watchers: list[asyncio.Task[None]] = []
 
     # --- the order's path ------------------------------------------------------------
 
@@ -122,6 +136,7 @@ class OrderWorkflow:
     async def run(self, inp: OrderInput) -> OrderView:
         self._v_holds = workflow.patched(OPERATOR_HOLDS)
         self._v_capture = workflow.patched(CAPTURE_PER_SHIPMENT)
+        self._v_rounds = workflow.patched(BACKORDERS)
         sla = asyncio.create_task(self._watch_sla()) if self._v_holds else None
         try:
             self._stop_if_cancelled()
@@ -129,7 +144,10 @@ class OrderWorkflow:
             self._stop_if_cancelled()
             if self._v_holds:
                 await self._maybe_hold(run_rules=True)
-            await self._reserve()
+            if self._v_rounds:
+                await self._reserve_first()
+            else:
+                await self._reserve()
             await self._hold_for_release()
             if self._v_holds:
                 # A manual hold or a new address that came while stock was being reserved.
@@ -138,7 +156,10 @@ class OrderWorkflow:
             # No await between the last cancel check and this flag: from here on the
             # cancel update's validator refuses, so a cancel can never race a dispatch.
             self._dispatching = True
-            await self._ship()
+            if self._v_rounds:
+                await self._ship_rounds()
+            else:
+                await self._ship()
             if not self._v_capture:
                 await self._capture()  # orders from before: one capture at the end
             await self._record("order_delivered", S.DELIVERED)
@@ -224,6 +245,242 @@ class OrderWorkflow:
         except TimeoutError:
             pass
 
+    # --- reservation rounds: backorders and re-routing ---------------------------------
+
+    async def _reserve_first(self) -> None:
+        """The first round. Short of stock: fail (``out_of_stock``), or, where the channel
+        backorders, wait for stock; with split shipments allowed, what is in stock ships
+        now and the rest waits."""
+        demand = [SkuQuantity(line.sku, line.quantity) for line in self.view.lines]
+        split = self._inp.backorder and self._inp.split_shipments
+        result = await self._reserve_round(demand, split)
+        placed = await self._place(result, "stock_reserved", S.RESERVED)
+        while not placed:  # nothing reserved: the whole order waits
+            if not self._missing:  # defensive: nothing reserved and nothing waited for
+                raise OrderStopped(S.FAILED, "out_of_stock", {"skus": []})
+            await self._await_stock()
+            self._stop_if_cancelled()
+            result = await self._reserve_round(self._missing, self._inp.split_shipments)
+            placed = await self._place(result, "stock_reserved", S.RESERVED)
+            self._stop_if_cancelled()  # a cancel that came while the round ran
+
+    async def _reserve_round(self, lines: list[SkuQuantity], partial: bool) -> ReserveResult:
+        """Reserve ``lines`` in new shipments, away from warehouses that refused the order;
+        what stays unreserved becomes the order's backorder (or, failing fast on the first
+        round, ``out_of_stock``)."""
+        self._round += 1
+        request = ReserveRequest(
+            self.view.id,
+            lines,
+            round=self._round,
+            first_shipment=self._next_shipment,
+            exclude=sorted(self._refused),
+            partial=partial,
+            backorder=self._inp.backorder,
+        )
+        try:
+            result = await workflow.execute_activity(
+                "reserve_stock", request, result_type=ReserveResult, **MUST_COMPLETE
+            )
+        except ActivityError as err:
+            if _error_type(err) == "OutOfStock":
+                details = err.cause.details if isinstance(err.cause, ApplicationError) else ()
+                skus = list(details[0]) if details else []
+                raise OrderStopped(S.FAILED, "out_of_stock", {"skus": skus}) from err
+            if _error_type(err) == "OrderClosed":
+                raise OrderStopped(S.FAILED, "order_closed") from err
+            raise
+        if not result.allocations:
+            self._round -= 1  # nothing was written: the next try is the same round
+        self._queued = self._queued or self._inp.backorder
+        return result
+
+    async def _place(
+        self, result: ReserveResult, event: str, status: OrderStatus | None, **extra: Any
+    ) -> bool:
+        """Add the round's shipments to the order and record them; note what is still
+        missing. True if anything was reserved."""
+        view = self.view
+        new = [
+            ShipmentView(a.shipment_id, a.warehouse_id, ShipmentStatus.PENDING, a.lines)
+            for a in result.allocations
+        ]
+        view.shipments.extend(new)
+        self._next_shipment += len(new)
+        if new:
+            self._reserved = True
+        was_missing = bool(self._missing)
+        self._missing = list(result.unreserved) if self._inp.backorder else []
+        if self._missing:
+            short = result.short or result.unreserved
+            since = workflow.now()
+            if self._backorder_deadline is None:
+                timeout = self._inp.backorder_timeout_s
+                self._backorder_deadline = since + timedelta(seconds=max(timeout, 0.001))
+            view.backorder = BackorderView(
+                list(short),
+                view.backorder.since if view.backorder else since.isoformat(),
+                self._backorder_deadline.isoformat(),
+            )
+        else:
+            view.backorder = None
+            self._backorder_deadline = None
+        if new:
+            data: dict[str, Any] = {
+                **extra,
+                "round": self._round,
+                "strategy": result.strategy,
+                "warehouses": [a.warehouse_id for a in result.allocations],
+                "allocations": [asdict(a) for a in result.allocations],
+                "candidates": [asdict(c) for c in result.candidates],
+            }
+            if self._refused:
+                data["excluded"] = sorted(self._refused)
+            await self._record(event, self._implied_status() or status, data)
+        if self._missing and not was_missing:
+            data = {
+                "lines": [asdict(line) for line in view.backorder.lines],  # type: ignore[union-attr]
+                "expires_at": view.backorder.expires_at,  # type: ignore[union-attr]
+            }
+            await self._record("order_backordered", self._implied_status(), data)
+        elif was_missing and not self._missing and self._inp.backorder:
+            await self._record("backorder_filled", None, {"round": self._round})
+        if not self._inp.backorder and result.unreserved:
+            # Failing fast: lines no warehouse can take (after a refusal) are given up.
+            data = {"lines": [asdict(line) for line in result.unreserved]}
+            await self._record("reroute_failed", self._implied_status(), data)
+        return bool(new)
+
+    def _has_live(self) -> bool:
+        """Whether any shipment is still on its way (not refused)."""
+        return any(s.status != ShipmentStatus.FAILED for s in self.view.shipments)
+
+    def _implied_status(self) -> OrderStatus | None:
+        implied = status_from_shipments(s.status for s in self.view.shipments)
+        if not self._v_rounds:
+            return implied
+        if self._missing and not self._has_live():
+            return S.BACKORDERED
+        if self._missing and implied == S.SHIPPED:
+            return S.PARTIALLY_SHIPPED
+        if implied is None and self._has_live() and self._dispatching:
+            return S.RESERVED if self.view.status == S.BACKORDERED else None
+        return implied
+
+    def _stock_wait(self) -> timedelta:
+        """Until the next recheck of stock, or the backorder's deadline if sooner."""
+        assert self._backorder_deadline is not None
+        left = (self._backorder_deadline - workflow.now()).total_seconds()
+        recheck = self._inp.backorder_recheck_s
+        wait = min(left, recheck) if recheck > 0 else left
+        return timedelta(seconds=max(wait, 0.001))
+
+    def _backorder_expired(self) -> bool:
+        deadline = self._backorder_deadline
+        return deadline is not None and workflow.now() >= deadline
+
+    async def _await_stock(self) -> None:
+        """Wait until stock may have arrived (a wake-up, or the recheck timer); a cancel
+        ends the wait as a cancel; past the deadline the order is cancelled
+        (``backorder_expired``) and its authorization voided."""
+        self._stop_if_cancelled()
+        if self._backorder_expired():
+            raise OrderStopped(S.CANCELLED, "backorder_expired", {"by": "system"})
+        try:
+            await workflow.wait_condition(
+                lambda: self._wake or self._cancel is not None, timeout=self._stock_wait()
+            )
+        except TimeoutError:
+            pass
+        self._wake = False
+
+    async def _ship_rounds(self) -> None:
+        """Follow every shipment to its end; a refused one is re-routed, and a backorder
+        is filled in new shipments as stock arrives."""
+        view = self.view
+        for shipment in list(view.shipments):
+            await self._start_shipment(shipment)
+        while self._missing or any(
+            s.status not in SHIPMENT_DONE and s.id not in self._untracked for s in view.shipments
+        ):
+            if self._missing and self._backorder_expired():
+                await self._expire_backorder()
+                continue
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        bool(self._progress or self._failed_shipments)
+                        or (bool(self._missing) and (self._wake or self._cancel is not None))
+                    ),
+                    timeout=self._stock_wait() if self._missing else None,
+                )
+            except TimeoutError:
+                self._wake = True  # the recheck: look for stock again
+            while self._failed_shipments:
+                await self._shipment_failed(*self._failed_shipments.pop(0))
+            while self._progress:
+                await self._apply_progress(self._progress.pop(0))
+            if self._missing and not self._has_live():
+                self._stop_if_cancelled()  # backordered, nothing on its way: cancellable
+            if self._missing and self._wake:
+                self._wake = False
+                result = await self._reserve_round(self._missing, self._inp.split_shipments)
+                if result.allocations and not self._has_live():
+                    self._stop_if_cancelled()
+                before = len(view.shipments)
+                await self._place(result, "stock_reserved", None)
+                for shipment in view.shipments[before:]:
+                    await self._start_shipment(shipment)
+        await asyncio.gather(*self._watchers)
+        if all(s.status == ShipmentStatus.FAILED for s in view.shipments):
+            raise OrderStopped(S.FAILED, "dispatch_failed")
+
+    async def _start_shipment(self, shipment: ShipmentView) -> None:
+        view = self.view
+        child = await workflow.start_child_workflow(
+            "shipment",
+            ShipmentInput(
+                view.id,
+                workflow.info().workflow_id,
+                shipment,
+                view.shipping_address,
+                self._inp.ship_deadline_s,
+                self._inp.tracking_silence_s,
+            ),
+            id=shipment_workflow_id(shipment.id),
+        )
+        self._watchers.append(asyncio.create_task(self._watch(shipment.id, child)))
+
+    async def _reroute(self, refused: ShipmentView) -> None:
+        """Send a refused shipment's lines (with anything already backordered) to the next
+        best warehouse with stock; what none can take is backordered or given up."""
+        self._refused.add(refused.warehouse_id)
+        lines = _merge(refused.lines, self._missing)
+        result = await self._reserve_round(lines, self._inp.split_shipments)
+        before = len(self.view.shipments)
+        extra = {"from_shipment": refused.id, "refused_by": refused.warehouse_id}
+        await self._place(result, "shipment_rerouted", None, **extra)
+        for shipment in self.view.shipments[before:]:
+            await self._start_shipment(shipment)
+
+    async def _expire_backorder(self) -> None:
+        """The backorder's time is up. Nothing on its way: the order is cancelled and its
+        authorization voided. Otherwise what waited is given up and the rest goes on."""
+        if not self._has_live():
+            raise OrderStopped(S.CANCELLED, "backorder_expired", {"by": "system"})
+        lines = [asdict(line) for line in self._missing]
+        await workflow.execute_activity(
+            "release_stock",
+            ReleaseRequest(self.view.id, "backorder_expired", queue_only=True),
+            result_type=StockChangeResult,
+            **MUST_COMPLETE,
+        )
+        self._missing = []
+        self._backorder_deadline = None
+        self.view.backorder = None
+        await self._record("backorder_expired", self._implied_status(), {"lines": lines})
+        await self._alert("backorder_expired", {"lines": lines})
+
     async def _ship(self) -> None:
         view = self.view
         watchers = []
@@ -274,17 +531,21 @@ class OrderWorkflow:
         shipment.status = ShipmentStatus.FAILED
         if self._v_capture:
             self._settle_payment_status()
+        only = shipment.id if self._v_rounds else None
         await workflow.execute_activity(
             "release_stock",
-            ReleaseRequest(self.view.id, "dispatch_failed", shipment.warehouse_id),
+            ReleaseRequest(self.view.id, "dispatch_failed", shipment.warehouse_id, only),
             result_type=StockChangeResult,
             **MUST_COMPLETE,
         )
-        implied = status_from_shipments(s.status for s in self.view.shipments)
         data = {"shipment_id": shipment.id, "error": error[:500]}
-        await self._record("shipment_failed", implied, data)
+        if self._v_rounds:
+            data["warehouse_id"] = shipment.warehouse_id
+        await self._record("shipment_failed", self._implied_status(), data)
         if self._v_holds:
             await self._alert("shipment_refused", data, shipment_id=shipment.id)
+        if self._v_rounds:
+            await self._reroute(shipment)
 
     async def _apply_progress(self, event: ShipmentEvent) -> None:
         shipment = next((s for s in self.view.shipments if s.id == event.shipment_id), None)
@@ -295,9 +556,8 @@ class OrderWorkflow:
         shipment.status = event.status
         shipment.tracking_number = event.tracking_number or shipment.tracking_number
         shipment.carrier = event.carrier or shipment.carrier
-        implied = status_from_shipments(s.status for s in self.view.shipments)
         data = {"shipment_id": shipment.id, "tracking_number": shipment.tracking_number}
-        await self._record(f"shipment_{event.status}", implied, data)
+        await self._record(f"shipment_{event.status}", self._implied_status(), data)
         left = not shipment_advances(shipment.status, ShipmentStatus.SHIPPED)
         if self._v_capture and left and shipment.id not in self._captured:
             await self._capture_shipment(shipment)
@@ -510,7 +770,7 @@ class OrderWorkflow:
     async def _compensate(self, stop: OrderStopped) -> None:
         view = self.view
         self._stopping = True
-        if self._reserved:
+        if self._reserved or self._queued:
             await workflow.execute_activity(
                 "release_stock",
                 ReleaseRequest(view.id, stop.reason),
@@ -571,7 +831,10 @@ class OrderWorkflow:
     # --- messages --------------------------------------------------------------------
 
     def _cancel_refusal(self) -> str | None:
-        if self._dispatching or self._stopping or S(self.view.status) not in CANCELLABLE:
+        backordered = self._v_rounds and self.view.status == S.BACKORDERED
+        if (self._dispatching and not backordered) or self._stopping:
+            return f"order is {self.view.status}; it can no longer be cancelled"
+        if S(self.view.status) not in CANCELLABLE:
             return f"order is {self.view.status}; it can no longer be cancelled"
         return None
 
@@ -643,6 +906,8 @@ class OrderWorkflow:
     def _change_refusal(self) -> str | None:
         if not self._v_holds:
             return "this order was started before holds existed; it cannot be held"
+        if self._dispatching:
+            return f"order is {self.view.status}; it can no longer be cancelled"
         return self._cancel_refusal()
 
     @workflow.update(name="request_hold")
@@ -674,6 +939,11 @@ class OrderWorkflow:
         if refusal:
             raise ValueError(refusal.replace("cancelled", "given a new address"))
 
+    @workflow.signal(name="stock_arrived")
+    def stock_arrived(self, arrival: StockArrival) -> None:
+        """Stock a backorder waits for may have arrived (sent by the worker's waker)."""
+        self._wake = True
+
     @workflow.signal(name="shipment_progress")
     def shipment_progress(self, event: ShipmentEvent) -> None:
         self._progress.append(event)
@@ -697,3 +967,11 @@ class OrderWorkflow:
     @workflow.query(name="status")
     def status(self) -> OrderView:
         return self.view
+
+
+def _merge(*groups: list[SkuQuantity]) -> list[SkuQuantity]:
+    units: dict[str, int] = {}
+    for group in groups:
+        for line in group:
+            units[line.sku] = units.get(line.sku, 0) + line.quantity
+    return [SkuQuantity(sku, q) for sku, q in units.items()]

@@ -92,7 +92,9 @@ class StockMovement(SQLModel, table=True):
 class Reservation(SQLModel, table=True):
     __tablename__ = "reservations"
     __table_args__ = (
-        UniqueConstraint("order_id", "warehouse_id", "sku", name="reservations_order_wh_sku"),
+        UniqueConstraint(
+            "order_id", "round", "warehouse_id", "sku", name="reservations_order_round_wh_sku"
+        ),
         CheckConstraint("quantity > 0", name="reservations_quantity_positive"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -103,6 +105,26 @@ class Reservation(SQLModel, table=True):
     status: str = "held"  # held | committed | released
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # Orders reserve in rounds (the first, a re-route after a refusal, a backorder filled);
+    # 0 for orders started before rounds existed. Each row belongs to one shipment.
+    round: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    shipment_id: str | None = None
+
+
+class BackorderLine(SQLModel, table=True):
+    """What a backordered order waits for, queued by order time: stock for a SKU goes to
+    the earliest waiting order first (see activities/inventory.py)."""
+
+    __tablename__ = "backorder_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="backorder_lines_quantity_positive"),
+        Index("ix_backorder_lines_queue", "sku", "ordered_at", "order_id"),
+    )
+    order_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    quantity: int
+    ordered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = _ts()
 
 
 class Order(SQLModel, table=True):

@@ -85,6 +85,16 @@ class HoldView:
 
 
 @dataclass
+class BackorderView:
+    """What a backordered order still waits for: the units short (sku, quantity), since
+    when, and when it gives up."""
+
+    lines: list[SkuQuantity]
+    since: str
+    expires_at: str | None = None
+
+
+@dataclass
 class OrderView:
     id: str
     channel: str
@@ -104,6 +114,8 @@ class OrderView:
     cancellation: dict[str, str] | None = None
     # Flagged when an SLA passed (not dispatched or not delivered in time); it goes on.
     late: bool = False
+    # Set while some of the order waits for stock (a backorder), None otherwise.
+    backorder: BackorderView | None = None
 
 
 @dataclass
@@ -125,6 +137,12 @@ class OrderInput:
     sla_delivery_s: float = 432000.0
     ship_deadline_s: float = 86400.0
     tracking_silence_s: float = 172800.0
+    # Shortage, per the order's channel (oms.domain.shortage): wait for stock instead of
+    # failing, and whether what is in stock may ship before the rest.
+    backorder: bool = False
+    split_shipments: bool = True
+    backorder_timeout_s: float = 604800.0
+    backorder_recheck_s: float = 3600.0
 
 
 # --- activities ---------------------------------------------------------------------
@@ -154,12 +172,20 @@ class PaymentOutcome:
 class ReserveRequest:
     order_id: str
     lines: list[SkuQuantity]
+    # Reservation rounds (0: an order from before rounds, reserved once, all or nothing).
+    # Round n's rows belong to shipments numbered from ``first_shipment``.
+    round: int = 0
+    first_shipment: int = 1
+    exclude: list[str] = field(default_factory=list)  # warehouses that refused the order
+    partial: bool = False  # reserve what is in stock, report the rest as unreserved
+    backorder: bool = False  # queue what stays unreserved, first come first served
 
 
 @dataclass
 class WarehouseAllocation:
     warehouse_id: str
     lines: list[SkuQuantity]
+    shipment_id: str = ""  # rounds: the shipment these units leave in
 
 
 @dataclass
@@ -168,6 +194,10 @@ class ReserveResult:
     # How the warehouses were chosen (oms.domain.routing), for the timeline.
     strategy: str = ""
     candidates: list[RouteCandidate] = field(default_factory=list)
+    # Rounds: what is not reserved (to ask for again), and the units short beyond what
+    # the warehouses hold (what the customer is told is missing).
+    unreserved: list[SkuQuantity] = field(default_factory=list)
+    short: list[SkuQuantity] = field(default_factory=list)
 
 
 @dataclass
@@ -182,6 +212,8 @@ class ReleaseRequest:
     order_id: str
     reason: str
     warehouse_id: str | None = None  # None: every warehouse of the order
+    shipment_id: str | None = None  # rounds: only this shipment's units
+    queue_only: bool = False  # only take the order out of the backorder queue
 
 
 @dataclass
@@ -242,6 +274,13 @@ class ShipmentInput:
     # Alerts, not failures: a shipment accepted but not shipped in time, or silent in transit.
     ship_deadline_s: float = 0.0
     tracking_silence_s: float = 0.0
+
+
+@dataclass
+class StockArrival:
+    """Stock for these SKUs became available (empty: look at everything waited for)."""
+
+    skus: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -188,3 +188,41 @@ def parse_routing(spec: str) -> dict[str, str]:
 
 def strategy_for(routing: Mapping[str, str], channel: str) -> str:
     return routing.get(channel) or routing.get("default") or FEWEST_SHIPMENTS
+
+
+def missing_units(demand: Mapping[str, int], stocks: Sequence[WarehouseStock]) -> dict[str, int]:
+    """SKU -> units the warehouses together are short of, for the SKUs that are short."""
+    totals = {sku: sum(s.available.get(sku, 0) for s in stocks) for sku in demand}
+    return {sku: q - totals[sku] for sku, q in demand.items() if totals[sku] < q}
+
+
+def allocate_available(
+    demand: Mapping[str, int],
+    stocks: Sequence[WarehouseStock],
+    strategy: str = FEWEST_SHIPMENTS,
+) -> tuple[list[Allocation], dict[str, int]]:
+    """Allocate what is in stock now by ``strategy``; the rest is returned as missing
+    (sku -> units). The allocated and the missing units add up to the demand."""
+    missing = missing_units(demand, stocks)
+    fillable = {sku: q - missing.get(sku, 0) for sku, q in demand.items()}
+    fillable = {sku: q for sku, q in fillable.items() if q > 0}
+    return (allocate(fillable, stocks, strategy) if fillable else []), missing
+
+
+def hold_back(stocks: Sequence[WarehouseStock], ahead: Mapping[str, int]) -> list[WarehouseStock]:
+    """The stocks less ``ahead`` (sku -> units earlier backorders wait for), taken from the
+    warehouses in priority order: what a later order may use without taking stock an
+    earlier one waits for."""
+    left = dict(ahead)
+    reduced = []
+    for stock in sorted(stocks, key=_rank):
+        available = dict(stock.available)
+        for sku, units in left.items():
+            take = min(units, available.get(sku, 0))
+            if take:
+                available[sku] -= take
+                left[sku] = units - take
+        reduced.append(
+            WarehouseStock(stock.warehouse_id, stock.priority, available, stock.distance_km)
+        )
+    return reduced

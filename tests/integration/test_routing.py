@@ -43,7 +43,11 @@ async def test_each_channel_ships_by_its_own_strategy_and_the_timeline_says_why(
     reserved = next(e for e in events if e["type"] == "stock_reserved")["data"]
     assert reserved["strategy"] == "nearest"
     assert reserved["allocations"] == [
-        {"warehouse_id": berlin, "lines": [{"sku": sku, "quantity": 1}]}
+        {
+            "warehouse_id": berlin,
+            "lines": [{"sku": sku, "quantity": 1}],
+            "shipment_id": f"{by_distance['id']}-1",
+        }
     ]
     weighed = {c["warehouse_id"]: c["distance_km"] for c in reserved["candidates"]}
     assert weighed[berlin] < weighed[lisbon]  # from the DE centroid: Berlin is the nearer
