@@ -165,6 +165,15 @@ def _round_result(
 _ORDER_FACTS = text(
     "SELECT channel, created_at, view->'shipping_address' AS address FROM orders WHERE id = :id"
 )
+_QUEUED_AT = text("SELECT min(ordered_at) FROM backorder_lines WHERE order_id = :id")
+
+
+async def _queued_at(conn: AsyncConnection, order_id: str) -> datetime:
+    """An order with no read-model row (a direct call): its place in the queue, if any."""
+    queued = (await conn.execute(_QUEUED_AT, {"id": order_id})).scalar()
+    return queued if queued is not None else datetime.now(UTC)
+
+
 _PLACES = text("SELECT id, lat, lon FROM warehouses WHERE id = ANY(:ids)")
 
 
@@ -320,7 +329,7 @@ class InventoryActivities:
         places = {
             r.id: (r.lat, r.lon) for r in await conn.execute(_PLACES, {"ids": sorted(available)})
         }
-        ordered_at = order.created_at if order else datetime.now(UTC)
+        ordered_at = order.created_at if order else await _queued_at(conn, order_id)
         return strategy_for(self._routing, channel), with_distances(stocks, places, to), ordered_at
 
     async def _settle(
