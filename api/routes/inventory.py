@@ -26,7 +26,7 @@ from api.schemas import (
     answer,
     problems,
 )
-from oms.domain.messages import AlertRequest
+from oms.stock_sync import Level, apply_levels, raise_shortfall_alerts
 
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
 WarehousePath = Annotated[str, Path(pattern=WAREHOUSE_PATTERN)]
@@ -260,25 +260,6 @@ async def read_stock(sku: SkuPath, caller: Operator, engine: EngineDep) -> dict[
     }
 
 
-_SYNC_LOCK = text(
-    "SELECT on_hand, reserved, as_of FROM stock WHERE warehouse_id = :w AND sku = :sku FOR UPDATE"
-)
-_SYNC_SET = text(
-    """
-    INSERT INTO stock AS s (warehouse_id, sku, on_hand, reserved, updated_at, as_of, source)
-    VALUES (:w, :sku, :on_hand, 0, now(), :as_of, :source)
-    ON CONFLICT (warehouse_id, sku) DO UPDATE
-        SET on_hand = GREATEST(:on_hand, s.reserved), updated_at = now(),
-            as_of = :as_of, source = :source
-    RETURNING s.on_hand, s.reserved
-    """
-)
-_SYNC_MOVEMENT = text(
-    "INSERT INTO stock_movements (warehouse_id, sku, kind, on_hand_delta, reserved_delta, "
-    "reason, created_at) VALUES (:w, :sku, 'sync', :delta, 0, :reason, now())"
-)
-
-
 @router.post(
     "/stock/sync",
     response_model=None,
@@ -294,65 +275,10 @@ async def sync_stock(
     A level older than (or as old as) the last one applied for its warehouse and SKU is
     ignored, and so is any but the newest level of a pair within one batch; stock already
     reserved stays reserved: a level below it is applied as
-    ``on_hand = reserved`` and reported with its ``shortfall``."""
-    report: dict[str, list[dict[str, Any]]] = {"applied": [], "ignored": [], "rejected": []}
-    # In lock order (warehouse, sku), older levels first, so a batch is applied as its
-    # source meant it and never deadlocks with another.
-    order = sorted(
-        range(len(body.items)),
-        key=lambda i: (body.items[i].warehouse_id, body.items[i].sku, body.items[i].as_of),
-    )
+    ``on_hand = reserved`` and reported with its ``shortfall`` (see ``oms.stock_sync``)."""
+    levels = [Level(i.warehouse_id, i.sku, i.on_hand, i.as_of) for i in body.items]
     async with engine.begin() as conn:
-        known = {
-            r.id
-            for r in await conn.execute(
-                text("SELECT id FROM warehouses WHERE id = ANY(:ids)"),
-                {"ids": sorted({item.warehouse_id for item in body.items})},
-            )
-        }
-        newest = {(body.items[i].warehouse_id, body.items[i].sku): i for i in order}
-        for i in order:
-            item = body.items[i]
-            outcome: dict[str, Any] = {
-                "index": i,
-                "warehouse_id": item.warehouse_id,
-                "sku": item.sku,
-            }
-            if item.warehouse_id not in known:
-                report["rejected"].append({**outcome, "reason": "unknown warehouse"})
-                continue
-            if newest[(item.warehouse_id, item.sku)] != i:
-                later = newest[(item.warehouse_id, item.sku)]
-                report["ignored"].append({**outcome, "reason": f"superseded by item {later}"})
-                continue
-            params = {"w": item.warehouse_id, "sku": item.sku}
-            current = (await conn.execute(_SYNC_LOCK, params)).first()
-            if current is not None and current.as_of is not None and item.as_of <= current.as_of:
-                stale = f"stale: a level as of {current.as_of.isoformat()} is applied already"
-                report["ignored"].append({**outcome, "reason": stale})
-                continue
-            row = (
-                await conn.execute(
-                    _SYNC_SET,
-                    {**params, "on_hand": item.on_hand, "as_of": item.as_of, "source": body.source},
-                )
-            ).one()
-            before = current.on_hand if current is not None else 0
-            if row.on_hand != before:
-                await conn.execute(
-                    _SYNC_MOVEMENT,
-                    {**params, "delta": row.on_hand - before, "reason": f"sync from {body.source}"},
-                )
-            applied = {**outcome, "on_hand": row.on_hand}
-            if item.on_hand < row.reserved:
-                applied["shortfall"] = row.reserved - item.on_hand
-            report["applied"].append(applied)
-    for key in report:
-        report[key].sort(key=lambda o: o["index"])
+        report = await apply_levels(conn, levels, body.source)
     store = AlertStore(engine, settings.alert_webhook_url, settings.alert_webhook_secret)
-    for short in (a for a in report["applied"] if a.get("shortfall")):
-        # Stock the source no longer has is promised to orders: operators must know.
-        subject = f"{short['warehouse_id']}/{short['sku']}"
-        detail = {**short, "source": body.source, "subject": subject}
-        await store.raise_alert(AlertRequest("", "stock_shortfall", detail))
-    return report
+    await raise_shortfall_alerts(store, report, body.source)
+    return report.as_json()
