@@ -5,6 +5,7 @@
     oms migrate                  create or update the schema
     oms chaos                    break a running oms dev under load, then check the books
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
+    oms stock import FILE.csv    absolute stock levels from a file (to the database)
     oms keys create --role R --name N [--channel C]
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
 
@@ -126,6 +127,12 @@ def cmd_orders(args: argparse.Namespace) -> None:
     _exit(run(args, get_settings()))
 
 
+def cmd_stock(args: argparse.Namespace) -> None:
+    from oms.stock_cli import run
+
+    sys.exit(run(args, _settings_with_database()))
+
+
 def cmd_chaos(args: argparse.Namespace) -> None:
     from oms.chaos import ChaosError, Plan, find_target, run_chaos
 
@@ -173,6 +180,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_orders_parser(sub)
     sub.choices["orders"].set_defaults(fn=cmd_orders)
+    from oms.stock_cli import add_parser as add_stock_parser
+
+    add_stock_parser(sub)
+    sub.choices["stock"].set_defaults(fn=cmd_stock)
     chaos = sub.add_parser(
         "chaos", help="break a running oms dev under load, then check nothing was lost"
     )
