@@ -61,6 +61,16 @@ wms_dispatches = Table(
     Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
 )
 
+# The WMS's own stock levels (simulators/wms_stock.py), pulled by the OMS.
+wms_stock = Table(
+    "sim_wms_stock",
+    metadata,
+    Column("warehouse_id", String, primary_key=True),
+    Column("sku", String, primary_key=True),
+    Column("on_hand", Integer, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+)
+
 
 async def create_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from oms.logging import get_logger
 from oms.settings import Settings
 from oms.webhooks import signed_headers
+from simulators import wms_stock
 from simulators.faults import FaultBook
 
 router = APIRouter(prefix="/wms", tags=["sandbox WMS"])
@@ -150,6 +151,8 @@ class Courier:
                 if row is None:
                     return done
                 delivered = await self._post(row)
+                if delivered and row.stage == 0:  # shipped: the goods left the warehouse
+                    await wms_stock.ship(conn, row.shipment_id)
                 await conn.execute(
                     text(
                         "UPDATE sim_wms_dispatches SET stage = stage + :adv, attempts = :att, "
