@@ -56,6 +56,14 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v3-order-hold-expired",
         "v4-order-split-captured-per-shipment",
     } <= names
+    assert {
+        "v5-order-delivered",
+        "v5-order-out-of-stock",
+        "v5-order-partial-then-backorder-filled",
+        "v5-order-backordered-cancelled",
+        "v5-order-backorder-expired",
+        "v5-order-rerouted",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
