@@ -49,9 +49,10 @@ _FORWARD: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PAYMENT_AUTHORIZED: frozenset({S.ON_HOLD, S.BACKORDERED, S.RESERVED}),
     S.ON_HOLD: frozenset({S.PAYMENT_AUTHORIZED, S.BACKORDERED, S.RESERVED}),
     S.BACKORDERED: frozenset({S.RESERVED}),
-    # A reserved order can still be held (by hand, or after its address changed).
-    S.RESERVED: frozenset({S.ON_HOLD, S.DISPATCHED, S.PARTIALLY_SHIPPED, S.SHIPPED}),
-    S.DISPATCHED: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED}),
+    # A reserved order can still be held (by hand, or after its address changed); it is
+    # backordered again when every warehouse refused it and none can take its lines.
+    S.RESERVED: frozenset({S.ON_HOLD, S.BACKORDERED, S.DISPATCHED, S.PARTIALLY_SHIPPED, S.SHIPPED}),
+    S.DISPATCHED: frozenset({S.BACKORDERED, S.PARTIALLY_SHIPPED, S.SHIPPED}),
     S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED}),
     S.SHIPPED: frozenset({S.DELIVERED}),
 }

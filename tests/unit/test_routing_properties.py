@@ -15,6 +15,8 @@ from oms.domain.routing import (
     OutOfStock,
     WarehouseStock,
     allocate,
+    allocate_available,
+    hold_back,
     parse_routing,
     strategy_for,
 )
@@ -118,3 +120,32 @@ def test_routing_is_chosen_per_channel_with_a_default():
     assert strategy_for(routing, "marketplace") == NEAREST
     assert strategy_for(routing, "webshop") == "priority"
     assert strategy_for(parse_routing(""), "webshop") == FEWEST_SHIPMENTS
+
+
+@given(scenes(), st.sampled_from(STRATEGIES))
+@settings(max_examples=200, deadline=None)
+def test_partial_allocation_takes_what_there_is_and_names_the_rest(scene, strategy) -> None:
+    demand, stocks = scene
+    allocations, missing = allocate_available(demand, stocks, strategy)
+    taken: dict[str, int] = {}
+    by_id = {s.warehouse_id: s for s in stocks}
+    for allocation in allocations:
+        for sku, units in allocation.lines.items():
+            assert 0 < units <= by_id[allocation.warehouse_id].available.get(sku, 0)
+            taken[sku] = taken.get(sku, 0) + units
+    for sku, wanted in demand.items():
+        total = sum(s.available.get(sku, 0) for s in stocks)
+        assert taken.get(sku, 0) == min(wanted, total)
+        assert taken.get(sku, 0) + missing.get(sku, 0) == wanted
+
+
+@given(scenes(), st.dictionaries(st.sampled_from(SKUS), st.integers(0, 8)))
+@settings(max_examples=200, deadline=None)
+def test_held_back_stock_leaves_earlier_backorders_their_units(scene, ahead) -> None:
+    _, stocks = scene
+    reduced = hold_back(stocks, ahead)
+    for sku in SKUS:
+        before = sum(s.available.get(sku, 0) for s in stocks)
+        after = sum(s.available.get(sku, 0) for s in reduced)
+        assert after == max(0, before - ahead.get(sku, 0))
+        assert all(s.available.get(sku, 0) >= 0 for s in reduced)

@@ -155,3 +155,16 @@ def test_status_from_shipments_never_derives_delivered() -> None:
 def test_status_from_shipments_accepts_a_one_shot_generator() -> None:
     statuses = (s for s in ["shipped", "pending"])
     assert status_from_shipments(statuses) is S.PARTIALLY_SHIPPED
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [
+        (S.PAYMENT_AUTHORIZED, S.BACKORDERED),  # short of stock, the channel backorders
+        (S.BACKORDERED, S.RESERVED),  # stock arrived
+        (S.RESERVED, S.BACKORDERED),  # refused, and no warehouse can take the lines
+        (S.BACKORDERED, S.CANCELLED),  # cancelled, or expired
+    ],
+)
+def test_the_backorder_steps_are_allowed(current: OrderStatus, new: OrderStatus) -> None:
+    assert can_transition(current, new)
