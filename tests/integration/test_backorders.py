@@ -311,3 +311,30 @@ async def test_a_refusal_with_nowhere_to_go_is_backordered_until_stock_comes(
         (only, "failed"),
         (other, "delivered"),
     ]
+
+
+async def test_a_returned_reservation_wakes_the_backorder_waiting_for_it(system):
+    """Stock held by an order in its cancel window goes back when it is cancelled, and the
+    backorder waiting for it takes it."""
+    settings = {"release_delay_s": 60.0, **BACKORDER}
+    async with custom_stack(system, "returned", {}, **settings) as http:
+        wh = await add_warehouse(http, priority=1)
+        sku = unique("SKU")
+        await set_stock(http, wh, sku, 1)
+        holder = await submit(http, order_body([(sku, 1)]))
+        await wait(http, holder["id"], {"reserved"})
+        waiting = await submit(http, order_body([(sku, 1)]))
+        await wait(http, waiting["id"], {"backordered"})
+
+        response = await http.post(f"/v1/orders/{holder['id']}/cancel", json={"reason": "no"})
+        assert response.status_code == 202, response.text
+        assert (await wait(http, holder["id"], TERMINAL))["status"] == "cancelled"
+        # Woken by the release; it then sits in its own cancel window, reserved.
+        woken = await wait(http, waiting["id"], {"reserved"}, within=20)
+        stock = await _stock(http, sku)
+        await http.post(f"/v1/orders/{waiting['id']}/cancel", json={"reason": "done"})
+        await wait(http, waiting["id"], TERMINAL)
+    assert woken["backorder"] is None
+    assert [s["warehouse_id"] for s in woken["shipments"]] == [wh]
+    assert (stock[wh]["on_hand"], stock[wh]["reserved"]) == (1, 1)
+    assert await _queue(system, waiting["id"]) == {}
