@@ -70,7 +70,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("quantity > 0", name="backorder_lines_quantity_positive"),
     )
-    op.create_index("ix_backorder_lines_queue", "backorder_lines", ["sku", "ordered_at", "order_id"])
+    op.create_index(
+        "ix_backorder_lines_queue", "backorder_lines", ["sku", "ordered_at", "order_id"]
+    )
     op.execute(_TRIGGER_FUNCTION)
     op.execute(
         "CREATE TRIGGER stock_available AFTER INSERT OR UPDATE OF on_hand, reserved ON stock "
