@@ -122,6 +122,7 @@ _LOCK = text(
     FOR UPDATE OF s
     """
 )
+_DROP = text("DROP TABLE stock_sync_batch, stock_sync_before")
 # The WHERE on the conflict keeps a newer level that another transaction applied between
 # the lock and here (a row that did not exist yet could not be locked).
 _APPLY = text(
@@ -181,6 +182,7 @@ async def apply_levels(conn: AsyncConnection, levels: Sequence[Level], source: s
     rows = await conn.execute(_APPLY, {"source": source, "reason": f"sync from {source}"})
     for row in rows:
         _file(report, row)
+    await conn.execute(_DROP)  # another batch may follow in the same transaction
     return report
 
 
