@@ -98,6 +98,12 @@ _WHICH = """
       AND (CAST(:w AS text) IS NULL OR warehouse_id = :w)
       AND (CAST(:sid AS text) IS NULL OR shipment_id = :sid OR shipment_id IS NULL)
 """
+# Whether a step takes the units off on_hand: a commit does, unless the stock row holds a
+# level synced from the source as of the time the goods left, or later (already without
+# them); a release never does.
+_FACTOR = """(CASE WHEN :on_hand_factor = 1 AND (CAST(:shipped_at AS timestamptz) IS NULL
+              OR s.as_of IS NULL OR s.as_of < CAST(:shipped_at AS timestamptz))
+         THEN 1 ELSE 0 END)"""
 # The rows a step moves, and (when the whole order is released) the SKUs it waited for:
 # locked in one statement, in the same order every step uses.
 _LOCK_HELD = text(
@@ -119,14 +125,14 @@ _SETTLE = text(
         WHERE order_id = :order_id AND status = 'held' {_WHICH}
         RETURNING warehouse_id, sku, quantity
     ), changed AS (
-        UPDATE stock s SET on_hand = s.on_hand - m.quantity * :on_hand_factor,
+        UPDATE stock s SET on_hand = s.on_hand - m.quantity * {_FACTOR},
                            reserved = s.reserved - m.quantity, updated_at = now()
         FROM moved m WHERE s.warehouse_id = m.warehouse_id AND s.sku = m.sku
-        RETURNING s.warehouse_id, s.sku, m.quantity
+        RETURNING s.warehouse_id, s.sku, m.quantity, {_FACTOR} AS factor
     )
     INSERT INTO stock_movements (warehouse_id, sku, kind, on_hand_delta, reserved_delta,
                                  reason, order_id, created_at)
-    SELECT warehouse_id, sku, :kind, -quantity * :on_hand_factor, -quantity, :reason,
+    SELECT warehouse_id, sku, :kind, -quantity * factor, -quantity, :reason,
            :order_id, now()
     FROM changed
     RETURNING on_hand_delta, reserved_delta
@@ -165,6 +171,17 @@ def _round_result(
 _ORDER_FACTS = text(
     "SELECT channel, created_at, view->'shipping_address' AS address FROM orders WHERE id = :id"
 )
+
+
+def _moment(value: str | None) -> datetime | None:
+    """A partner's timestamp, if it is a valid one with a time zone; else None."""
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
 _QUEUED_AT = text("SELECT min(ordered_at) FROM backorder_lines WHERE order_id = :id")
 
 
@@ -340,6 +357,7 @@ class InventoryActivities:
         kind: str,
         reason: str,
         shipment: str | None = None,
+        shipped_at: datetime | None = None,
     ) -> int:
         committed = kind == "commit"
         # Releasing the whole order (it ended) also takes it out of the backorder queue.
@@ -357,6 +375,7 @@ class InventoryActivities:
                         "reason": reason,
                         "new_status": "committed" if committed else "released",
                         "on_hand_factor": 1 if committed else 0,
+                        "shipped_at": shipped_at,
                     },
                 )
             ).all()
@@ -389,5 +408,6 @@ class InventoryActivities:
             kind="commit",
             reason=f"shipment {req.shipment_id}",
             shipment=req.shipment_id,
+            shipped_at=_moment(req.shipped_at),
         )
         return StockChangeResult(units)

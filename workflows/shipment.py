@@ -62,7 +62,7 @@ class ShipmentWorkflow:
         if shipment_advances(shipment.status, shipped) and not shipment_advances(
             event.status, shipped
         ):
-            await self._commit_stock(inp)
+            await self._commit_stock(inp, event.occurred_at)
         shipment.status = event.status
         shipment.tracking_number = event.tracking_number or shipment.tracking_number
         shipment.carrier = event.carrier or shipment.carrier
@@ -120,10 +120,11 @@ class ShipmentWorkflow:
             )
             await workflow.wait_condition(lambda: bool(self._inbox))
 
-    async def _commit_stock(self, inp: ShipmentInput) -> None:
+    async def _commit_stock(self, inp: ShipmentInput, shipped_at: str | None) -> None:
+        shipment = self._shipment
         await workflow.execute_activity(
             "commit_stock",
-            CommitRequest(inp.order_id, self._shipment.id, self._shipment.warehouse_id),
+            CommitRequest(inp.order_id, shipment.id, shipment.warehouse_id, shipped_at),
             result_type=StockChangeResult,
             **MUST_COMPLETE,
         )

@@ -226,6 +226,9 @@ class CommitRequest:
     order_id: str
     shipment_id: str
     warehouse_id: str
+    # When the goods left, as the partner said: a level synced from the WMS as of then or
+    # later already counts them gone, so the commit takes them off reserved only.
+    shipped_at: str | None = None
 
 
 @dataclass

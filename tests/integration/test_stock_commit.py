@@ -1,0 +1,92 @@
+"""Committing a shipment's stock against levels synced from the WMS."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from activities.inventory import InventoryActivities
+from oms.domain.messages import CommitRequest, ReserveRequest, SkuQuantity
+from tests.integration.helpers import unique
+
+
+async def _place(system, on_hand: int) -> tuple[str, str]:
+    wh, sku = unique("wh"), unique("SKU")
+    async with system.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO warehouses (id, name, country, lat, lon, priority, created_at) "
+                "VALUES (:w, 'Commit', 'DE', 52.5, 13.4, 1, now())"
+            ),
+            {"w": wh},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO stock (warehouse_id, sku, on_hand, reserved, updated_at) "
+                "VALUES (:w, :sku, :n, 0, now())"
+            ),
+            {"w": wh, "sku": sku, "n": on_hand},
+        )
+    return wh, sku
+
+
+async def _level(system, wh: str, sku: str) -> tuple[int, int]:
+    async with system.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT on_hand, reserved FROM stock WHERE warehouse_id = :w AND sku = :s"),
+                {"w": wh, "s": sku},
+            )
+        ).one()
+    return row.on_hand, row.reserved
+
+
+async def _sync(system, wh: str, sku: str, on_hand: int, as_of: datetime) -> None:
+    async with system.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE stock SET on_hand = :n, as_of = :t, source = 'wms' "
+                "WHERE warehouse_id = :w AND sku = :s"
+            ),
+            {"n": on_hand, "t": as_of, "w": wh, "s": sku},
+        )
+
+
+async def test_a_level_synced_after_the_goods_left_is_not_taken_off_twice(system):
+    inventory = InventoryActivities(system.engine)
+    wh, sku = await _place(system, 5)
+    order = unique("order")
+    reserved = await inventory.reserve_stock(ReserveRequest(order, [SkuQuantity(sku, 2)], round=1))
+    shipment = reserved.allocations[0].shipment_id
+    left = datetime.now(UTC)
+    # The WMS counted after the parcel left: 3 on the shelf, 2 still reserved here.
+    await _sync(system, wh, sku, 3, left + timedelta(seconds=1))
+
+    await inventory.commit_stock(CommitRequest(order, shipment, wh, left.isoformat()))
+
+    assert await _level(system, wh, sku) == (3, 0)
+
+
+async def test_a_level_synced_before_the_goods_left_still_loses_them_at_commit(system):
+    inventory = InventoryActivities(system.engine)
+    wh, sku = await _place(system, 5)
+    order = unique("order")
+    reserved = await inventory.reserve_stock(ReserveRequest(order, [SkuQuantity(sku, 2)], round=1))
+    left = datetime.now(UTC)
+    await _sync(system, wh, sku, 4, left - timedelta(seconds=5))
+    shipment = reserved.allocations[0].shipment_id
+
+    await inventory.commit_stock(CommitRequest(order, shipment, wh, left.isoformat()))
+    assert await _level(system, wh, sku) == (2, 0)
+
+
+async def test_a_commit_without_a_valid_time_takes_the_units_off(system):
+    inventory = InventoryActivities(system.engine)
+    wh, sku = await _place(system, 5)
+    order = unique("order")
+    reserved = await inventory.reserve_stock(ReserveRequest(order, [SkuQuantity(sku, 1)], round=1))
+    await _sync(system, wh, sku, 5, datetime.now(UTC) + timedelta(hours=1))
+    shipment = reserved.allocations[0].shipment_id
+    await inventory.commit_stock(CommitRequest(order, shipment, wh, "yesterday-ish"))
+    assert await _level(system, wh, sku) == (4, 0)
