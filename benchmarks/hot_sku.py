@@ -13,16 +13,21 @@ a) bare: ``--clients`` asyncio clients, each looping over one transaction holdin
    conditional ``UPDATE stock SET reserved = reserved + 1 ... AND on_hand - reserved >= 1``.
 b) the activity: the same clients calling ``InventoryActivities(engine).reserve_stock`` in
    process (it calls no ``activity.*`` API, so no Temporal context is needed), one distinct
-   order id per call and no ``orders`` row (it falls back to the default channel).
+   order id per call and no ``orders`` row (it falls back to the default channel). The
+   request carries the order id and lines only (round 0, the path of orders started before
+   the backorders patch); ``--round 1`` also passes that field: the path new orders take.
+b') with ``--what-if``: a sketch in this file, not the activity, of the changes
+   docs/performance.md suggests (route on an unlocked read, then lock, take and write in
+   one statement), falling back to the activity when the stock moved in between.
 c) the order path, with ``--api``/``--key`` (a running ``make dev``, loopback only): the
    clients POST orders for a hot SKU of their own and poll ``GET /v1/orders/{id}`` until
    the order is reserved or later.
 
 a and b share one engine (the worker's ``make_engine``, ``--pool`` connections plus as many
-overflow). They alternate for ``--rounds`` rounds after a warm-up, from a reset row holding
+overflow; 10 as in the worker by default). They alternate for ``--rounds`` rounds after a warm-up, from a reset row holding
 exactly ``--reservations`` units; the figure is the median round. After each round: the row's
 ``reserved`` equals the reservations made (for b: the held reservation rows and the journal
-too), it never exceeds ``on_hand``, and one more reservation is refused. Then a profile pass
+too), it never exceeds ``on_hand``, and one more reservation leaves the row as it is. Then a profile pass
 (``--profile N`` reservations each, SQLAlchemy events and ``pg_stat_activity`` sampled every
 5 ms) shows where the time goes: round trips, how long the row lock is held, what the
 backends wait on. Exits 1 when an invariant fails. Figures: docs/performance.md.
@@ -33,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import statistics
@@ -170,11 +176,15 @@ def bare(engine: AsyncEngine, row: HotRow) -> Reserve:
     return reserve
 
 
-def activity(engine: AsyncEngine, row: HotRow, prefix: str) -> Reserve:
+def activity(engine: AsyncEngine, row: HotRow, prefix: str, round_: int = 0) -> Reserve:
+    """``reserve_stock`` with an order id and lines only; with ``round_`` (``--round``) also
+    that field, the path orders take since the backorders patch (round 0: orders before)."""
     inventory = InventoryActivities(engine)
+    extra = {"round": round_} if round_ else {}
 
     async def reserve(n: int) -> bool:
-        request = ReserveRequest(order_id=f"{prefix}-{n}", lines=[SkuQuantity(row.sku, 1)])
+        lines = [SkuQuantity(row.sku, 1)]
+        request = ReserveRequest(order_id=f"{prefix}-{n}", lines=lines, **extra)
         try:
             await inventory.reserve_stock(request)
         except ApplicationError as exc:
@@ -361,6 +371,8 @@ _LABELS = (
     ("w.lat, w.lon", "stock and places, unlocked (sketch)"),
     ("FOR UPDATE OF s", "lock stock rows (routing)"),
     ("FROM orders", "order facts (channel, address)"),
+    ("FROM backorder_lines WHERE sku", "backorders ahead"),
+    ("FROM backorder_lines WHERE order_id", "queue place (no orders row)"),
     ("FROM warehouses WHERE id = ANY", "warehouse places"),
     ("UPDATE stock", "update stock"),
     ("INSERT INTO reservations", "insert reservation"),
@@ -371,9 +383,8 @@ _LOCKING = ("FOR UPDATE", "UPDATE stock")
 
 
 def label(statement: str) -> str:
-    return next(
-        (name for key, name in _LABELS if key in statement), " ".join(statement.split())[:40]
-    )
+    flat = " ".join(statement.split())
+    return next((name for key, name in _LABELS if key in flat), flat[:36])
 
 
 @dataclass
@@ -753,7 +764,7 @@ async def run(args: argparse.Namespace) -> int:
         # Each phase makes its reserve function for a tag (distinct order ids per tag).
         makers: dict[str, Callable[[str], Reserve]] = {
             "a": lambda tag: bare(engine, row),
-            "b": lambda tag: activity(engine, row, f"{run_id}-{tag}"),
+            "b": lambda tag: activity(engine, row, f"{run_id}-{tag}", args.round),
         }
         if args.what_if:
             makers["b'"] = lambda tag: sketch(engine, row, f"{run_id}-s{tag}", fallbacks)
@@ -805,7 +816,10 @@ async def run(args: argparse.Namespace) -> int:
     for name, phase in phases.items():
         m = phase.median
         q = statistics.quantiles(m.latencies_ms, n=20)
-        print(f"{TITLES[name]:44}{m.rate:12.0f}{m.rate / base:8.2f}{q[9]:9.1f}{q[18]:9.1f}")
+        title = TITLES[name]
+        if name == "b" and args.round:
+            title = f"b  reserve_stock, round {args.round} (reservations)"
+        print(f"{title:44}{m.rate:12.0f}{m.rate / base:8.2f}{q[9]:9.1f}{q[18]:9.1f}")
     if c is not None:
         title = "c  order path via the API (orders reserved)"
         print(f"{title:44}{c.rate:12.1f}{c.rate / base:8.3f}")
@@ -849,6 +863,9 @@ def main() -> None:
     parser.add_argument(
         "--what-if", action="store_true", help="also b': a leaner reservation (a sketch)"
     )
+    parser.add_argument(
+        "--round", type=int, default=0, help="b: pass this reservation round (0: don't)"
+    )
     parser.add_argument("--api", help="a running make dev, e.g. http://127.0.0.1:8000")
     parser.add_argument("--key", default=os.environ.get("OMS_ADMIN_API_KEY"))
     parser.add_argument("--orders", type=int, default=300, help="phase c")
@@ -863,6 +880,8 @@ def main() -> None:
         sys.exit("--reservations and --profile must be at most 100000")
     if not 1 <= args.orders <= 5000 or not 1 <= args.clients <= 200 or not 1 <= args.rounds <= 20:
         sys.exit("--orders must be 1..5000, --clients 1..200, --rounds 1..20")
+    if args.round and "round" not in {f.name for f in dataclasses.fields(ReserveRequest)}:
+        sys.exit("--round: this ReserveRequest has no round")
     if not 1 <= args.pool <= 45:
         sys.exit("--pool must be 1..45 (twice that many connections at most)")
     sys.exit(asyncio.run(run(args)))
