@@ -24,13 +24,14 @@ c) the order path, with ``--api``/``--key`` (a running ``make dev``, loopback on
    the order is reserved or later.
 
 a and b share one engine (the worker's ``make_engine``, ``--pool`` connections plus as many
-overflow; 10 as in the worker by default). They alternate for ``--rounds`` rounds after a warm-up, from a reset row holding
-exactly ``--reservations`` units; the figure is the median round. After each round: the row's
-``reserved`` equals the reservations made (for b: the held reservation rows and the journal
-too), it never exceeds ``on_hand``, and one more reservation leaves the row as it is. Then a profile pass
-(``--profile N`` reservations each, SQLAlchemy events and ``pg_stat_activity`` sampled every
-5 ms) shows where the time goes: round trips, how long the row lock is held, what the
-backends wait on. Exits 1 when an invariant fails. Figures: docs/performance.md.
+overflow; 10 as in the worker by default). They alternate for ``--rounds`` rounds after a
+warm-up, from a reset row holding exactly ``--reservations`` units; the figure is the median
+round. After each round: the row's ``reserved`` equals the reservations made (for b: the held
+reservation rows and the journal too), it never exceeds ``on_hand``, and one more reservation
+leaves the row as it is. Then a profile pass (``--profile N`` reservations each, SQLAlchemy
+events and ``pg_stat_activity`` sampled every 5 ms) shows where the time goes: round trips,
+how long the row lock is held, what the backends wait on. Exits 1 when an invariant fails.
+Figures: docs/performance.md.
 """
 
 from __future__ import annotations
