@@ -181,7 +181,7 @@ def activity(engine: AsyncEngine, row: HotRow, prefix: str, round_: int = 0) -> 
     """``reserve_stock`` with an order id and lines only; with ``round_`` (``--round``) also
     that field, the path orders take since the backorders patch (round 0: orders before)."""
     inventory = InventoryActivities(engine)
-    extra = {"round": round_} if round_ else {}
+    extra: dict[str, Any] = {"round": round_} if round_ else {}
 
     async def reserve(n: int) -> bool:
         lines = [SkuQuantity(row.sku, 1)]
@@ -250,8 +250,9 @@ class _Moved(Exception):
 def sketch(engine: AsyncEngine, row: HotRow, prefix: str, fallbacks: Counter[str]) -> Reserve:
     """Suggestions 1 to 3 of docs/performance.md: route on an unlocked read, then lock only
     the chosen rows in one fused conditional write; the activity itself when stock moved.
-    Same guard, same routing code, same rows written as ``reserve_stock``; a retry of an
-    order that already holds stock is left to the activity (not exercised here)."""
+    Same guard, same routing code, the rows ``reserve_stock`` writes in round 0 (no round,
+    no backorders: see the caveat there); a retry of an order that already holds stock is
+    left to the activity (not exercised here)."""
     slow = activity(engine, row, prefix)
 
     async def reserve(n: int) -> bool:
@@ -443,7 +444,7 @@ class Probe:
 
     @contextlib.contextmanager
     def attached(self, engine: AsyncEngine) -> Any:
-        hooks = [
+        hooks: list[tuple[Any, str, Callable[..., Any]]] = [
             (engine.sync_engine, "before_cursor_execute", self._before),
             (engine.sync_engine, "after_cursor_execute", self._after),
             (engine.sync_engine, "commit", self._commit),
