@@ -224,7 +224,18 @@ class InventoryActivities:
                 log.info("out_of_stock", order_id=req.order_id, skus=exc.skus)
                 raise business_error(OUT_OF_STOCK, str(exc), exc.skus) from exc
             rows = [(a.warehouse_id, sku, q) for a in allocations for sku, q in a.lines.items()]
-            params = [{"order_id": req.order_id, "w": w, "sku": s, "q": q} for w, s, q in rows]
+            # Round 0: an order started before rounds; its rows belong to no one shipment.
+            params = [
+                {
+                    "order_id": req.order_id,
+                    "w": w,
+                    "sku": s,
+                    "q": q,
+                    "round": 0,
+                    "shipment_id": None,
+                }
+                for w, s, q in rows
+            ]
             await conn.execute(_RESERVE, params)
             await conn.execute(_INSERT_RESERVATION, params)
             await conn.execute(

@@ -90,3 +90,39 @@ async def test_a_commit_without_a_valid_time_takes_the_units_off(system):
     shipment = reserved.allocations[0].shipment_id
     await inventory.commit_stock(CommitRequest(order, shipment, wh, "yesterday-ish"))
     assert await _level(system, wh, sku) == (4, 0)
+
+
+async def test_an_order_from_before_rounds_reserves_commits_and_releases_as_it_did(system):
+    """Orders in flight across the upgrade still call the activities the old way."""
+    from oms.domain.messages import ReleaseRequest
+
+    inventory = InventoryActivities(system.engine)
+    wh, sku = await _place(system, 5)
+    other = unique("SKU")
+    async with system.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO stock (warehouse_id, sku, on_hand, reserved, updated_at) "
+                "VALUES (:w, :sku, 5, 0, now())"
+            ),
+            {"w": wh, "sku": other},
+        )
+    order = unique("order")
+    lines = [SkuQuantity(sku, 2), SkuQuantity(other, 1)]
+    reserved = await inventory.reserve_stock(ReserveRequest(order, lines))
+    assert [(a.warehouse_id, a.shipment_id) for a in reserved.allocations] == [(wh, "")]
+    again = await inventory.reserve_stock(ReserveRequest(order, lines))  # a retry
+    held = {(line.sku, line.quantity) for a in reserved.allocations for line in a.lines}
+    assert {(line.sku, line.quantity) for a in again.allocations for line in a.lines} == held
+    assert await _level(system, wh, sku) == (5, 2)
+
+    # The old shipment workflow commits by warehouse, naming its shipment.
+    await inventory.commit_stock(CommitRequest(order, f"{order}-1", wh))
+    assert await _level(system, wh, sku) == (3, 0)
+    assert await _level(system, wh, other) == (4, 0)
+
+    second = unique("order")
+    await inventory.reserve_stock(ReserveRequest(second, [SkuQuantity(sku, 1)]))
+    released = await inventory.release_stock(ReleaseRequest(second, "cancelled"))
+    assert released.units == 1
+    assert await _level(system, wh, sku) == (3, 0)
