@@ -67,6 +67,28 @@ _INSERT_RESERVATION = text(
     "updated_at, round, shipment_id) "
     "VALUES (:order_id, :w, :sku, :q, 'held', now(), now(), :round, :shipment_id)"
 )
+# A round's reservations in one statement: the stock counters, the reservation rows and
+# the journal (one round trip while the stock rows are locked).
+_RESERVE_ROWS = text(
+    """
+    WITH wanted AS (
+        SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:skus AS text[]), CAST(:qs AS int[]),
+                             CAST(:sids AS text[])) AS t(w, sku, q, sid)
+    ), counted AS (
+        UPDATE stock s SET reserved = s.reserved + wanted.q, updated_at = now()
+        FROM wanted WHERE s.warehouse_id = wanted.w AND s.sku = wanted.sku
+        RETURNING s.warehouse_id
+    ), held AS (
+        INSERT INTO reservations (order_id, warehouse_id, sku, quantity, status, created_at,
+                                  updated_at, round, shipment_id)
+        SELECT :order_id, w, sku, q, 'held', now(), now(), :round, sid FROM wanted
+        RETURNING id
+    )
+    INSERT INTO stock_movements (warehouse_id, sku, kind, on_hand_delta, reserved_delta,
+                                 reason, order_id, created_at)
+    SELECT w, sku, 'reserve', 0, q, 'order', :order_id, now() FROM wanted
+    """
+)
 _ROUND_ROWS = text(
     "SELECT warehouse_id, sku, quantity, status, shipment_id FROM reservations "
     "WHERE order_id = :order_id AND round = :round ORDER BY shipment_id, warehouse_id, sku"
@@ -192,6 +214,10 @@ async def _queued_at(conn: AsyncConnection, order_id: str) -> datetime:
 
 
 _PLACES = text("SELECT id, lat, lon FROM warehouses WHERE id = ANY(:ids)")
+_PLACES_OF = text(
+    "SELECT id, lat, lon FROM warehouses "
+    "WHERE id IN (SELECT warehouse_id FROM stock WHERE sku = ANY(:skus))"
+)
 
 
 class InventoryActivities:
@@ -300,19 +326,17 @@ class InventoryActivities:
                 for n, a in enumerate(allocations)
                 for sku, q in a.lines.items()
             ]
-            inserts = [
-                {**params, "w": w, "sku": sku, "q": q, "shipment_id": sid}
-                for w, sku, q, sid in rows
-            ]
-            if inserts:
-                await conn.execute(_RESERVE, inserts)
-                await conn.execute(_INSERT_RESERVATION, inserts)
+            if rows:
+                columns = list(zip(*rows, strict=True))
                 await conn.execute(
-                    _MOVEMENT,
-                    [
-                        {**p, "kind": "reserve", "dh": 0, "dr": p["q"], "reason": "order"}
-                        for p in inserts
-                    ],
+                    _RESERVE_ROWS,
+                    {
+                        **params,
+                        "ws": list(columns[0]),
+                        "skus": list(columns[1]),
+                        "qs": list(columns[2]),
+                        "sids": list(columns[3]),
+                    },
                 )
             result = _round_result(rows, demand, strategy, stocks)
             if req.backorder:
@@ -342,22 +366,27 @@ class InventoryActivities:
     ) -> tuple[str, list[WarehouseStock], datetime]:
         """The routing strategy of the order's channel, the stock of every warehouse
         holding a demanded SKU (locked), with its distance to the shipping address, and
-        when the order was placed (its place in the backorder queue)."""
-        rows = (await conn.execute(_LOCK_STOCK, {"skus": sorted(demand)})).all()
+        when the order was placed (its place in the backorder queue).
+
+        What needs no lock is read first: a hot SKU's rows stay locked only from the
+        locking read to the commit."""
+        skus = sorted(demand)
+        order = (await conn.execute(_ORDER_FACTS, {"id": order_id})).first()
+        channel = order.channel if order else "default"
+        address = (order.address if order else None) or {}
+        to = destination(str(address.get("country", "")), address.get("lat"), address.get("lon"))
+        places = {r.id: (r.lat, r.lon) for r in await conn.execute(_PLACES_OF, {"skus": skus})}
+        ordered_at = order.created_at if order else await _queued_at(conn, order_id)
+        rows = (await conn.execute(_LOCK_STOCK, {"skus": skus})).all()
         available: dict[str, dict[str, int]] = defaultdict(dict)
         priority: dict[str, int] = {}
         for row in rows:
             available[row.warehouse_id][row.sku] = max(0, row.available)
             priority[row.warehouse_id] = row.priority
+        if to is not None and (unplaced := sorted(set(available) - set(places))):
+            # Stock rows created since the first read: their warehouses' places too.
+            places |= {r.id: (r.lat, r.lon) for r in await conn.execute(_PLACES, {"ids": unplaced})}
         stocks = [WarehouseStock(w, priority[w], avail) for w, avail in available.items()]
-        order = (await conn.execute(_ORDER_FACTS, {"id": order_id})).first()
-        channel = order.channel if order else "default"
-        address = (order.address if order else None) or {}
-        to = destination(str(address.get("country", "")), address.get("lat"), address.get("lon"))
-        places = {
-            r.id: (r.lat, r.lon) for r in await conn.execute(_PLACES, {"ids": sorted(available)})
-        }
-        ordered_at = order.created_at if order else await _queued_at(conn, order_id)
         return strategy_for(self._routing, channel), with_distances(stocks, places, to), ordered_at
 
     async def _settle(
