@@ -9,8 +9,10 @@ retried step changes nothing the second time.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -49,9 +51,18 @@ _EXISTING = text(
     "SELECT warehouse_id, sku, quantity, status FROM reservations WHERE order_id = :order_id "
     "ORDER BY warehouse_id, sku"
 )
+# Units that orders placed earlier wait for, per SKU, as one JSON object: a later order
+# must leave them.
+_AHEAD_OF = """(SELECT coalesce(jsonb_object_agg(sku, units), '{}'::jsonb) FROM (
+        SELECT sku, sum(quantity) AS units FROM backorder_lines
+        WHERE sku = ANY(:skus) AND (ordered_at, order_id) < (:ordered_at, :order_id)
+        GROUP BY sku) AS earlier)"""
+# The stock rows, locked, and (read in the same statement) the units held back for earlier
+# backorders. That read's snapshot predates the lock, so the write checks it again.
 _LOCK_STOCK = text(
-    """
-    SELECT s.warehouse_id, s.sku, s.on_hand - s.reserved AS available, w.priority
+    f"""
+    SELECT s.warehouse_id, s.sku, s.on_hand - s.reserved AS available, w.priority,
+           {_AHEAD_OF} AS ahead
     FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
     WHERE s.sku = ANY(:skus)
     ORDER BY s.warehouse_id, s.sku
@@ -69,11 +80,15 @@ _INSERT_RESERVATION = text(
 )
 # A round's reservations in one statement: the stock counters, the reservation rows and
 # the journal (one round trip while the stock rows are locked).
+# Written only if the held-back units are still those the allocation assumed (a statement
+# started under the lock sees every queue change made before it): else nothing, and the
+# round is worked out again.
 _RESERVE_ROWS = text(
-    """
+    f"""
     WITH wanted AS (
-        SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:skus AS text[]), CAST(:qs AS int[]),
-                             CAST(:sids AS text[])) AS t(w, sku, q, sid)
+        SELECT * FROM unnest(CAST(:ws AS text[]), CAST(:line_skus AS text[]),
+                             CAST(:qs AS int[]), CAST(:sids AS text[])) AS t(w, sku, q, sid)
+        WHERE CAST(:ahead_seen AS jsonb) IS NULL OR {_AHEAD_OF} = CAST(:ahead_seen AS jsonb)
     ), counted AS (
         UPDATE stock s SET reserved = s.reserved + wanted.q, updated_at = now()
         FROM wanted WHERE s.warehouse_id = wanted.w AND s.sku = wanted.sku
@@ -87,6 +102,7 @@ _RESERVE_ROWS = text(
     INSERT INTO stock_movements (warehouse_id, sku, kind, on_hand_delta, reserved_delta,
                                  reason, order_id, created_at)
     SELECT w, sku, 'reserve', 0, q, 'order', :order_id, now() FROM wanted
+    RETURNING 1
     """
 )
 _ROUND_ROWS = text(
@@ -169,6 +185,28 @@ def _group(rows: list[tuple[str, str, int]]) -> list[WarehouseAllocation]:
     return [WarehouseAllocation(w, lines) for w, lines in by_warehouse.items()]
 
 
+def _plan_round(
+    req: ReserveRequest, demand: dict[str, int], usable: list[WarehouseStock], strategy: str
+) -> tuple[list[tuple[str, str, int, str]], dict[str, int]]:
+    """A round's reservation rows (warehouse, sku, units, shipment id) from the stock it
+    may use, and the units short; or OutOfStock when the order fails fast."""
+    short = missing_units(demand, usable)
+    allocations: list[Allocation] = []
+    if req.partial:
+        allocations, _ = allocate_available(demand, usable, strategy)
+    elif not short:
+        allocations = allocate(demand, usable, strategy)
+    elif not req.backorder:
+        log.info("out_of_stock", order_id=req.order_id, skus=sorted(short))
+        raise business_error(OUT_OF_STOCK, f"not enough stock for: {sorted(short)}", sorted(short))
+    rows = [
+        (a.warehouse_id, sku, q, shipment_id_for(req.order_id, req.first_shipment + n))
+        for n, a in enumerate(allocations)
+        for sku, q in a.lines.items()
+    ]
+    return rows, short
+
+
 def _round_result(
     rows: list[tuple[str, str, int, str]],
     demand: dict[str, int],
@@ -243,7 +281,7 @@ class InventoryActivities:
                 # Everything was released: the order was compensated and must not take
                 # stock again (a second run of the same order).
                 raise business_error(ORDER_CLOSED, "the order's reservations were released")
-            strategy, stocks, _ = await self._candidates(conn, dict(demand), req.order_id)
+            strategy, stocks, _, _ = await self._candidates(conn, dict(demand), req.order_id)
             try:
                 allocations = allocate(dict(demand), stocks, strategy)
             except OutOfStock as exc:
@@ -300,44 +338,18 @@ class InventoryActivities:
                 again = _round_result(held, demand)
                 again.short = again.unreserved
                 return again
-            strategy, stocks, ordered_at = await self._candidates(conn, demand, req.order_id)
+            found = await self._candidates(conn, demand, req.order_id)
+            strategy, stocks, ordered_at, ahead = found
             stocks = [s for s in stocks if s.warehouse_id not in req.exclude]
-            ahead = {
-                r.sku: int(r.units)
-                for r in await conn.execute(
-                    _AHEAD,
-                    {"skus": sorted(demand), "ordered_at": ordered_at, "order_id": req.order_id},
-                )
-            }
-            usable = hold_back(stocks, ahead)
-            short = missing_units(demand, usable)
-            allocations: list[Allocation] = []
-            if req.partial:
-                allocations, _ = allocate_available(demand, usable, strategy)
-            elif not short:
-                allocations = allocate(demand, usable, strategy)
-            elif not req.backorder:
-                log.info("out_of_stock", order_id=req.order_id, skus=sorted(short))
-                raise business_error(
-                    OUT_OF_STOCK, f"not enough stock for: {sorted(short)}", sorted(short)
-                )
-            rows = [
-                (a.warehouse_id, sku, q, shipment_id_for(req.order_id, req.first_shipment + n))
-                for n, a in enumerate(allocations)
-                for sku, q in a.lines.items()
-            ]
-            if rows:
-                columns = list(zip(*rows, strict=True))
-                await conn.execute(
-                    _RESERVE_ROWS,
-                    {
-                        **params,
-                        "ws": list(columns[0]),
-                        "skus": list(columns[1]),
-                        "qs": list(columns[2]),
-                        "sids": list(columns[3]),
-                    },
-                )
+            rows, short = _plan_round(req, demand, hold_back(stocks, ahead), strategy)
+            written = await self._write_round(conn, params, rows, ordered_at, ahead)
+            if not written:
+                # The queue changed while this round waited for the lock: read it again,
+                # now under the lock, and plan again.
+                queue = {"skus": sorted(demand), "ordered_at": ordered_at, **params}
+                ahead = {r.sku: int(r.units) for r in await conn.execute(_AHEAD, queue)}
+                rows, short = _plan_round(req, demand, hold_back(stocks, ahead), strategy)
+                await self._write_round(conn, params, rows, ordered_at, None)
             result = _round_result(rows, demand, strategy, stocks)
             if req.backorder:
                 waiting = {line.sku: line.quantity for line in result.unreserved}
@@ -361,12 +373,43 @@ class InventoryActivities:
         )
         return result
 
+    async def _write_round(
+        self,
+        conn: AsyncConnection,
+        params: dict[str, Any],
+        rows: list[tuple[str, str, int, str]],
+        ordered_at: datetime,
+        ahead: dict[str, int] | None,
+    ) -> bool:
+        """Write a round's reservations, if the held-back units are still ``ahead``
+        (None: no check). False if they were not."""
+        if not rows:
+            return True
+        columns = list(zip(*rows, strict=True))
+        written = (
+            await conn.execute(
+                _RESERVE_ROWS,
+                {
+                    **params,
+                    "ws": list(columns[0]),
+                    "line_skus": list(columns[1]),
+                    "skus": sorted(set(columns[1])),
+                    "qs": list(columns[2]),
+                    "sids": list(columns[3]),
+                    "ordered_at": ordered_at,
+                    "ahead_seen": None if ahead is None else json.dumps(ahead),
+                },
+            )
+        ).all()
+        return len(written) == len(rows)
+
     async def _candidates(
         self, conn: AsyncConnection, demand: dict[str, int], order_id: str
-    ) -> tuple[str, list[WarehouseStock], datetime]:
+    ) -> tuple[str, list[WarehouseStock], datetime, dict[str, int]]:
         """The routing strategy of the order's channel, the stock of every warehouse
-        holding a demanded SKU (locked), with its distance to the shipping address, and
-        when the order was placed (its place in the backorder queue).
+        holding a demanded SKU (locked), with its distance to the shipping address, when
+        the order was placed (its place in the backorder queue), and the units held back
+        for earlier backorders as seen by the locking read.
 
         What needs no lock is read first: a hot SKU's rows stay locked only from the
         locking read to the commit."""
@@ -377,7 +420,12 @@ class InventoryActivities:
         to = destination(str(address.get("country", "")), address.get("lat"), address.get("lon"))
         places = {r.id: (r.lat, r.lon) for r in await conn.execute(_PLACES_OF, {"skus": skus})}
         ordered_at = order.created_at if order else await _queued_at(conn, order_id)
-        rows = (await conn.execute(_LOCK_STOCK, {"skus": skus})).all()
+        rows = (
+            await conn.execute(
+                _LOCK_STOCK, {"skus": skus, "ordered_at": ordered_at, "order_id": order_id}
+            )
+        ).all()
+        ahead = {sku: int(units) for sku, units in (rows[0].ahead if rows else {}).items()}
         available: dict[str, dict[str, int]] = defaultdict(dict)
         priority: dict[str, int] = {}
         for row in rows:
@@ -387,7 +435,8 @@ class InventoryActivities:
             # Stock rows created since the first read: their warehouses' places too.
             places |= {r.id: (r.lat, r.lon) for r in await conn.execute(_PLACES, {"ids": unplaced})}
         stocks = [WarehouseStock(w, priority[w], avail) for w, avail in available.items()]
-        return strategy_for(self._routing, channel), with_distances(stocks, places, to), ordered_at
+        strategy = strategy_for(self._routing, channel)
+        return strategy, with_distances(stocks, places, to), ordered_at, ahead
 
     async def _settle(
         self,

@@ -338,3 +338,56 @@ async def test_a_returned_reservation_wakes_the_backorder_waiting_for_it(system)
     assert [s["warehouse_id"] for s in woken["shipments"]] == [wh]
     assert (stock[wh]["on_hand"], stock[wh]["reserved"]) == (1, 1)
     assert await _queue(system, waiting["id"]) == {}
+
+
+async def test_a_backorder_queued_while_a_later_order_waits_for_the_lock_still_wins(system):
+    """The later order's locking read took its snapshot before the earlier order queued;
+    its write sees the queue again and the stock stays for the earlier order."""
+    inventory = InventoryActivities(system.engine)
+    sku = unique("SKU")
+    wh = unique("wh")
+    async with system.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO warehouses (id, name, country, lat, lon, priority, created_at) "
+                "VALUES (:w, 'Queue', 'DE', 52.5, 13.4, 1, now())"
+            ),
+            {"w": wh},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO stock (warehouse_id, sku, on_hand, reserved, updated_at) "
+                "VALUES (:w, :sku, 1, 0, now())"
+            ),
+            {"w": wh, "sku": sku},
+        )
+    earlier, later = unique("early"), unique("late")
+    async with system.engine.connect() as holder:
+        tx = await holder.begin()
+        await holder.execute(
+            text("SELECT 1 FROM stock WHERE warehouse_id = :w AND sku = :sku FOR UPDATE"),
+            {"w": wh, "sku": sku},
+        )
+        waiting = asyncio.create_task(
+            inventory.reserve_stock(
+                ReserveRequest(later, [SkuQuantity(sku, 1)], round=1, backorder=True)
+            )
+        )
+        await asyncio.sleep(1.0)  # the later order is blocked on the row lock
+        assert not waiting.done()
+        await holder.execute(
+            text(
+                "INSERT INTO backorder_lines (order_id, sku, quantity, ordered_at, created_at) "
+                "VALUES (:o, :sku, 1, now() - interval '1 hour', now())"
+            ),
+            {"o": earlier, "sku": sku},
+        )
+        await tx.commit()
+        result = await waiting
+    assert result.allocations == []
+    assert result.unreserved == [SkuQuantity(sku, 1)]
+    assert await _queue(system, later) == {sku: 1}
+    got = await inventory.reserve_stock(
+        ReserveRequest(earlier, [SkuQuantity(sku, 1)], round=1, backorder=True)
+    )
+    assert [a.warehouse_id for a in got.allocations] == [wh]
