@@ -4,6 +4,7 @@
     oms api | worker | sim       one production process each
     oms migrate                  create or update the schema
     oms chaos                    break a running oms dev under load, then check the books
+    oms bench                    an order's cost against the bare engine, on a running oms dev
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
     oms keys create --role R --name N [--channel C]
@@ -156,6 +157,26 @@ def cmd_chaos(args: argparse.Namespace) -> None:
     _exit(asyncio.run(run_chaos(target, plan)))
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    from oms.bench import BenchError, Plan, find_target, run_bench
+    from oms.bench_report import render
+
+    plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
+    settings = get_settings()
+    try:
+        plan.check()
+        target = find_target(settings)
+    except BenchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    report = asyncio.run(run_bench(target, plan, settings))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        render(report)
+    _exit(0 if report["ok"] else 1)
+
+
 def cmd_keys_payload(args: argparse.Namespace) -> None:
     from oms.codec import new_key_spec
 
@@ -197,6 +218,17 @@ def parser() -> argparse.ArgumentParser:
     chaos.add_argument("--seed", type=int)
     chaos.add_argument("--faults", help="simulator faults as JSON (see docs/reliability.md)")
     chaos.set_defaults(fn=cmd_chaos)
+    bench = sub.add_parser(
+        "bench", help="orders against the bare engine on a running oms dev, then the books"
+    )
+    bench.add_argument("--orders", type=int, default=200)
+    bench.add_argument("--concurrency", type=int, default=20)
+    bench.add_argument(
+        "--half-orders", type=int, help="orders of the half-capacity pass (default: --orders)"
+    )
+    bench.add_argument("--within", type=float, default=1800.0, help="give up after seconds")
+    bench.add_argument("--json", action="store_true", help="the report as JSON")
+    bench.set_defaults(fn=cmd_bench)
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )

@@ -1,0 +1,65 @@
+"""``oms bench`` against a booted ``oms dev`` at zero simulator delay: every figure is there and
+the books of its orders balance."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from oms.ports import free_port
+from tests.smoke.test_oms_dev import OMS, DevSystem
+
+
+class ZeroDelayDevSystem(DevSystem):
+    """``oms dev`` as docs/performance.md asks for it: no simulator delays, no cancel window."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **super().env,
+            "OMS_SIM_SHIP_DELAY_S": "0",
+            "OMS_SIM_CARRIER_STEP_S": "0",
+            "OMS_RELEASE_DELAY_S": "0",
+        }
+
+
+@pytest.fixture
+def dev(tmp_path: Path):
+    ports = {name: free_port() for name in ("api", "sim", "temporal", "ui")}
+    system = ZeroDelayDevSystem(tmp_path / "oms-home", ports)
+    yield system
+    if system.proc is not None and system.proc.poll() is None:
+        system.stop()
+
+
+def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(dev):
+    dev.start()
+    result = subprocess.run(
+        [OMS, "bench", "--orders", "10", "--concurrency", "5", "--json"],
+        env=dev.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["invariants"] == {"passed": True, "violations": []}
+    assert report["orders_per_s"] > 0 and report["bare_per_s"] > 0 and report["ratio"] > 0
+    for name in ("full", "half", "bare"):
+        phase = report["phases"][name]
+        assert phase["completed"] == 10 and phase["errors"] == 0
+        assert phase["start_ms"]["p99"] is not None and phase["e2e_ms"]["p99"] is not None
+    assert report["phases"]["half"]["arrivals_per_s"] > 0
+    history = report["history"]
+    assert history["sampled_orders"] == 10
+    assert history["order"]["events"]["mean"] >= history["order"]["workflow_tasks"]["mean"] * 3
+    assert history["order"]["workflow_tasks"]["mean"] > history["bare"]["workflow_tasks"]["mean"]
+    assert history["bare"]["activities"] == {"mean": 5, "max": 5}
+    assert history["release_delay_s"] == 0
+    cpu = report["phases"]["full"]["cpu_s_per_unit"]
+    assert all(cpu[role] > 0 for role in ("worker", "api", "temporal", "postgres"))
+    assert report["worker_rss_mb"]["peak"] > 0
+    assert dev.stop() == 0
