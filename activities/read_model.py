@@ -43,6 +43,22 @@ _SHIPMENT = text(
 )
 
 
+# A shipment row follows the order's view only forward (an older record arriving late
+# leaves it be); rows are made by the dispatch step, refused ones included.
+_SHIPMENT_FORWARD = text(
+    """
+    UPDATE shipments SET status = :status, updated_at = now(),
+        tracking_number = COALESCE(:tracking, tracking_number),
+        carrier = COALESCE(:carrier, carrier)
+    WHERE id = :id AND status IS DISTINCT FROM :status
+      AND array_position(ARRAY['pending', 'dispatched', 'shipped', 'in_transit',
+                               'out_for_delivery', 'delivered', 'failed'], :status)
+          > coalesce(array_position(ARRAY['pending', 'dispatched', 'shipped', 'in_transit',
+                                          'out_for_delivery', 'delivered', 'failed'], status), 0)
+    """
+)
+
+
 class ReadModelActivities:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -63,6 +79,19 @@ class ReadModelActivities:
         async with self._engine.begin() as conn:
             await conn.execute(_APPEND, params)
             await conn.execute(_FOLD, params)
+            if event.shipments and view.shipments:
+                await conn.execute(
+                    _SHIPMENT_FORWARD,
+                    [
+                        {
+                            "id": s.id,
+                            "status": s.status,
+                            "tracking": s.tracking_number,
+                            "carrier": s.carrier,
+                        }
+                        for s in view.shipments
+                    ],
+                )
         log.info(
             "order_event", order_id=view.id, seq=event.seq, type=event.type, status=view.status
         )

@@ -84,7 +84,7 @@ async def start_order(
     try:
         await asyncio.wait_for(
             client.start_workflow(
-                "order",
+                settings.order_workflow,
                 order_input(settings, view, token),
                 id=order_workflow_id(view.id),
                 task_queue=settings.task_queue,

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
 
+    # The workflow type new orders start as: "order.lean" (the default), or "order", the
+    # type before it, kept registered for the orders that started as it.
+    order_workflow: str = "order.lean"
+
     # Routing per sales channel (oms.domain.routing): "channel:strategy,...", strategies
     # fewest_shipments (the default), nearest, priority.
     routing: str = "default:fewest_shipments"

@@ -30,12 +30,13 @@ from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
 from worker.schedules import ensure_wms_stock_sync
 from workflows.order import OrderWorkflow
+from workflows.order_lean import LeanOrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 from workflows.stock_sync import WmsStockSyncWorkflow
 
 log = get_logger(__name__)
 
-WORKFLOWS = [OrderWorkflow, ShipmentWorkflow, WmsStockSyncWorkflow]
+WORKFLOWS = [LeanOrderWorkflow, OrderWorkflow, ShipmentWorkflow, WmsStockSyncWorkflow]
 
 
 def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Callable[..., Any]]:

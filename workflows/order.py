@@ -132,11 +132,19 @@ class OrderWorkflow:
 
     # --- the order's path ------------------------------------------------------------
 
-    @workflow.run
-    async def run(self, inp: OrderInput) -> OrderView:
+    def _choose_versions(self) -> None:
+        """Which of the workflow's changes apply: each patch is on for orders started after
+        it, off when replaying a history recorded before it."""
         self._v_holds = workflow.patched(OPERATOR_HOLDS)
         self._v_capture = workflow.patched(CAPTURE_PER_SHIPMENT)
         self._v_rounds = workflow.patched(BACKORDERS)
+
+    @workflow.run
+    async def run(self, inp: OrderInput) -> OrderView:
+        return await self._run()
+
+    async def _run(self) -> OrderView:
+        self._choose_versions()
         sla = asyncio.create_task(self._watch_sla()) if self._v_holds else None
         try:
             self._stop_if_cancelled()
@@ -279,15 +287,16 @@ class OrderWorkflow:
             backorder=self._inp.backorder,
         )
         try:
-            result = await workflow.execute_activity(
-                "reserve_stock", request, result_type=ReserveResult, **MUST_COMPLETE
-            )
-        except ActivityError as err:
-            if _error_type(err) == "OutOfStock":
-                details = err.cause.details if isinstance(err.cause, ApplicationError) else ()
+            result = await self._stock("reserve_stock", request, ReserveResult)
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's business failure arrives as the ApplicationError itself.
+            failure = err.cause if isinstance(err, ActivityError) else err
+            kind = failure.type if isinstance(failure, ApplicationError) else None
+            if kind == "OutOfStock":
+                details = failure.details if isinstance(failure, ApplicationError) else ()
                 skus = list(details[0]) if details else []
                 raise OrderStopped(S.FAILED, "out_of_stock", {"skus": skus}) from err
-            if _error_type(err) == "OrderClosed":
+            if kind == "OrderClosed":
                 raise OrderStopped(S.FAILED, "order_closed") from err
             raise
         if not result.allocations:
@@ -469,11 +478,10 @@ class OrderWorkflow:
         if not self._has_live():
             raise OrderStopped(S.CANCELLED, "backorder_expired", {"by": "system"})
         lines = [asdict(line) for line in self._missing]
-        await workflow.execute_activity(
+        await self._stock(
             "release_stock",
             ReleaseRequest(self.view.id, "backorder_expired", queue_only=True),
-            result_type=StockChangeResult,
-            **MUST_COMPLETE,
+            StockChangeResult,
         )
         self._missing = []
         self._backorder_deadline = None
@@ -532,11 +540,10 @@ class OrderWorkflow:
         if self._v_capture:
             self._settle_payment_status()
         only = shipment.id if self._v_rounds else None
-        await workflow.execute_activity(
+        await self._stock(
             "release_stock",
             ReleaseRequest(self.view.id, "dispatch_failed", shipment.warehouse_id, only),
-            result_type=StockChangeResult,
-            **MUST_COMPLETE,
+            StockChangeResult,
         )
         data = {"shipment_id": shipment.id, "error": error[:500]}
         if self._v_rounds:
@@ -639,9 +646,7 @@ class OrderWorkflow:
             check = HoldCheck(
                 view.id, view.customer.id, view.totals.total, view.currency, view.shipping_address
             )
-            decision = await workflow.execute_activity(
-                "check_holds", check, result_type=HoldDecision, **MUST_COMPLETE
-            )
+            decision = await self._bookkeeping("check_holds", check, HoldDecision)
             reasons = list(decision.reasons)
         if self._manual_hold is not None:
             reasons.append(MANUAL)
@@ -771,11 +776,8 @@ class OrderWorkflow:
         view = self.view
         self._stopping = True
         if self._reserved or self._queued:
-            await workflow.execute_activity(
-                "release_stock",
-                ReleaseRequest(view.id, stop.reason),
-                result_type=StockChangeResult,
-                **MUST_COMPLETE,
+            await self._stock(
+                "release_stock", ReleaseRequest(view.id, stop.reason), StockChangeResult
             )
             self._reserved = False
         if self._authorized:
@@ -824,9 +826,20 @@ class OrderWorkflow:
             workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
         view.updated_at = workflow.now().isoformat()
         self._seq += 1
-        await workflow.execute_activity(
-            "record_order_event", RecordEvent(self._seq, kind, view, data), **MUST_COMPLETE
-        )
+        await self._bookkeeping("record_order_event", self._record_of(kind, data), None)
+
+    def _record_of(self, kind: str, data: dict[str, Any]) -> RecordEvent:
+        return RecordEvent(self._seq, kind, self.view, data)
+
+    async def _stock(self, name: str, arg: Any, result_type: type) -> Any:
+        """A stock step on our own database (reserve, release, commit): an activity here, a
+        local activity in the lean order."""
+        return await workflow.execute_activity(name, arg, result_type=result_type, **MUST_COMPLETE)
+
+    async def _bookkeeping(self, name: str, arg: Any, result_type: type | None) -> Any:
+        """A step that reads or records the order's own facts (the read model, the
+        timeline, the hold rules): an activity here, a local activity in the lean order."""
+        return await workflow.execute_activity(name, arg, result_type=result_type, **MUST_COMPLETE)
 
     # --- messages --------------------------------------------------------------------
 
@@ -947,6 +960,23 @@ class OrderWorkflow:
     @workflow.signal(name="shipment_progress")
     def shipment_progress(self, event: ShipmentEvent) -> None:
         self._progress.append(event)
+
+    @workflow.signal(name="shipment_event")
+    async def shipment_event(self, event: ShipmentEvent) -> None:
+        """A partner's event for one of the order's shipments (the API sends them here): an
+        order started before the lean order hands it to the shipment's own workflow."""
+        if not any(s.id == event.shipment_id for s in self.view.shipments):
+            workflow.logger.warning("shipment_event for %s ignored", event.shipment_id)
+            return
+        signal = "warehouse_event" if event.status == ShipmentStatus.SHIPPED else "carrier_event"
+        try:
+            await workflow.get_external_workflow_handle(
+                shipment_workflow_id(event.shipment_id)
+            ).signal(signal, event)
+        except Exception as err:  # the shipment may have just finished: never fail the order
+            workflow.logger.warning(
+                "shipment_event for %s not delivered: %s", event.shipment_id, err
+            )
 
     @workflow.signal(name="carrier_event")
     async def carrier_event(self, event: ShipmentEvent) -> None:

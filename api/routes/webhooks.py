@@ -30,7 +30,7 @@ from api.deps import (
 from api.errors import Problem
 from api.partner_events import body_hash, earlier_answer, remember, shipment_by_tracking
 from api.schemas import CarrierEventIn, WarehouseEventIn, problems
-from oms.domain.ids import shipment_workflow_id
+from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ShipmentEvent
 from oms.logging import get_logger
 from oms.settings import Settings
@@ -139,14 +139,16 @@ async def _verified(
         raise Problem(422, "invalid event", kind="validation-error", errors=errors) from exc
 
 
-async def _signal(client: Any, event: ShipmentEvent, signal: str) -> dict[str, Any]:
-    handle = client.get_workflow_handle(shipment_workflow_id(event.shipment_id))
+async def _signal(client: Any, order_id: str, event: ShipmentEvent) -> dict[str, Any]:
+    """To the order's workflow, which follows the shipment itself or hands the event to
+    the shipment's own workflow (orders started before the lean order)."""
+    handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
-        await handle.signal(signal, event, rpc_timeout=timedelta(seconds=5))
+        await handle.signal("shipment_event", event, rpc_timeout=timedelta(seconds=5))
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise  # Temporal down or slow: a 503, and the partner sends the event again
-        # The shipment's workflow has finished: the event is a late duplicate.
+        # The order's workflow has finished: the event is a late duplicate.
         return {"accepted": False, "detail": "shipment already completed"}
     return {"accepted": True}
 
@@ -171,11 +173,12 @@ async def _forward(
     client: Any,
     partner: str,
     event: Any,
+    order_id: str,
     shipment: ShipmentEvent,
 ) -> dict[str, Any]:
-    # The API only looks up and forwards: the shipment's workflow alone decides what the
+    # The API only looks up and forwards: the order's workflow alone decides what the
     # event changes (status, tracking number), and records it.
-    answer = await _signal(client, shipment, f"{partner}_event")
+    answer = await _signal(client, order_id, shipment)
     await remember(engine, partner, event, shipment.shipment_id, answer)
     return answer
 
@@ -216,7 +219,7 @@ async def receive_warehouse_event(
         event.carrier,
         event.occurred_at,
     )
-    return await _forward(engine, client, "warehouse", event, shipment)
+    return await _forward(engine, client, "warehouse", event, row.order_id, shipment)
 
 
 @router.post(
@@ -252,4 +255,4 @@ async def receive_carrier_event(
         event.carrier,
         event.occurred_at,
     )
-    return await _forward(engine, client, "carrier", event, shipment)
+    return await _forward(engine, client, "carrier", event, row.order_id, shipment)

@@ -253,6 +253,8 @@ class RecordEvent:
     type: str
     view: OrderView
     data: dict[str, Any] = field(default_factory=dict)
+    # The lean order tracks its shipments itself: their rows follow the view's.
+    shipments: bool = False
 
 
 @dataclass

@@ -27,8 +27,11 @@ reserve_done: asyncio.Event | None = None
 
 @pytest.fixture(scope="module")
 async def slow_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    """A stack whose reserve step lingers after reserving, so a cancel can land between
-    reservation and dispatch."""
+    """A stack whose reserve step lingers after reserving, and whose orders wait 10 s
+    before release to the warehouses (the cancel window), so a cancel lands between
+    reservation and dispatch. (The reservation is a local activity: a cancel sent while it
+    runs is handled when the workflow task ends, and without a window the order would be
+    on its way to the warehouse by then.)"""
     from worker.main import build_activities
 
     real = build_activities(system.engine, system.settings)["reserve_stock"]
@@ -41,7 +44,8 @@ async def slow_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
         await asyncio.sleep(3)
         return result
 
-    async with custom_stack(system, "slow-reserve", {"reserve_stock": slow_reserve}) as http:
+    replace = {"reserve_stock": slow_reserve}
+    async with custom_stack(system, "slow-reserve", replace, release_delay_s=10.0) as http:
         yield http
 
 

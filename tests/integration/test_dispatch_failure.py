@@ -124,7 +124,10 @@ async def lingering_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
         if record.status == "in_transit":
             await asyncio.sleep(5)
 
-    async with custom_stack(system, "lingering", {"record_shipment": lingering_record}) as http:
+    # The shipment's own tracking workflow is the "order" type's (orders started before
+    # the lean order, still served until they drain).
+    replace = {"record_shipment": lingering_record}
+    async with custom_stack(system, "lingering", replace, order_workflow="order") as http:
         yield http
 
 

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType
 
-from oms.domain.ids import shipment_workflow_id
-from oms.domain.messages import Address, ShipmentInput, ShipmentView, SkuQuantity
+from oms.domain.ids import order_workflow_id
 from tests.integration.helpers import TERMINAL, order_body, stocked, submit, unique, wait_for_status
 
 
@@ -23,22 +22,22 @@ async def _tracking_in_db(system: Any, shipment_id: str) -> str | None:
 
 
 async def _unworked_shipment(system: Any) -> tuple[str, Any]:
-    """A shipment row and its workflow on a task queue no worker polls: signals pile up in
-    its history, where a test can count them, and nothing records anything."""
-    shipment_id = unique("shp")
+    """A shipment row and its order's workflow on a task queue no worker polls: the
+    partner events the API forwards pile up in its history as signals, where a test can
+    count them, and nothing records anything."""
+    shipment_id, order_id = unique("shp"), unique("order")
     async with system.engine.begin() as conn:
         await conn.execute(
             text(
                 "INSERT INTO shipments (id, order_id, warehouse_id, status, created_at, "
                 "updated_at) VALUES (:id, :o, 'wh', 'dispatched', now(), now())"
             ),
-            {"id": shipment_id, "o": unique("order")},
+            {"id": shipment_id, "o": order_id},
         )
-    view = ShipmentView(shipment_id, "wh", "dispatched", [SkuQuantity("X", 1)])
     handle = await system.client.start_workflow(
-        "shipment",
-        ShipmentInput("o", "order-o", view, Address("n", "l", "c", "1", "DE")),
-        id=shipment_workflow_id(shipment_id),
+        system.settings.order_workflow,
+        "never run",
+        id=order_workflow_id(order_id),
         task_queue=unique("nobody"),
     )
     return shipment_id, handle
