@@ -166,12 +166,15 @@ async def _measured(phase: Phase, probe: Probe, load: Callable[[], Awaitable[Non
     phase.cpu = cpu_per_unit(before, probe.cpu(), len(phase.e2e_s))
 
 
-async def _closed_loop(count: int, concurrency: int, one: Unit) -> None:
-    """``concurrency`` slots, each starting the next unit once its last one has ended."""
+async def _closed_loop(count: int, concurrency: int, deadline: float, one: Unit) -> None:
+    """``concurrency`` slots, each starting the next unit once its last one has ended; none
+    is started after the deadline."""
     numbers = iter(range(count))
 
     async def slot() -> None:
         for n in numbers:  # shared: each number is taken by one slot
+            if time.monotonic() > deadline:
+                return
             await one(n)
 
     await asyncio.gather(*(slot() for _ in range(concurrency)))
@@ -273,7 +276,9 @@ async def _bare_phase(
         # Not measured: the first workflow pays for the sandbox's imports.
         await _bare_runner(client, run, Phase("warmup"), deadline)(0)
         one = _bare_runner(client, run, phase, deadline)
-        await _measured(phase, probe, lambda: _closed_loop(plan.orders, plan.concurrency, one))
+        await _measured(
+            phase, probe, lambda: _closed_loop(plan.orders, plan.concurrency, deadline, one)
+        )
     return phase
 
 
@@ -286,47 +291,78 @@ def _settings_for(target: Target, settings: Settings) -> Settings:
     )
 
 
+@dataclass
+class Phases:
+    bare: Phase
+    warmup: Phase
+    full: Phase
+    half: Phase
+
+
+async def _run_phases(
+    client: Client, shop: Shop, settings: Settings, plan: Plan, probe: Probe, deadline: float
+) -> Phases:
+    """bare, then a warm-up order, then full and half load, one after the other."""
+    bare = await _bare_phase(client, settings, shop.run, plan, probe, deadline)
+    warmup = Phase("warmup")  # one order first, not measured, as for the bare workflow
+    await _order_runner(shop, client, warmup, deadline)(0)
+    full = Phase("full", units=plan.orders)
+    one = _order_runner(shop, client, full, deadline)
+    await _measured(full, probe, lambda: _closed_loop(plan.orders, plan.concurrency, deadline, one))
+    half = plan.orders if plan.half_orders is None else plan.half_orders
+    slow = Phase("half", units=half, rate=max(full.per_s / 2, 0.05) if half else None)
+    if half:
+        paced = _order_runner(shop, client, slow, deadline)
+        await _measured(slow, probe, lambda: _open_loop(half, slow.rate or 1, deadline, paced))
+    return Phases(bare, warmup, full, slow)
+
+
+def _incomplete(phases: Phases) -> list[str]:
+    runs = (phases.warmup, phases.bare, phases.full, phases.half)
+    found = [error for p in runs for error in p.errors]
+    return found + [
+        f"{p.name}: {p.units - len(p.e2e_s)} of {p.units} did not complete"
+        for p in runs
+        if len(p.e2e_s) < p.units
+    ]
+
+
 async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str, Any]:
     """Every phase, the histories and the books; the report as a dict (``ok`` says whether
     the books balance)."""
     from oms.temporal_client import connect
 
     settings = _settings_for(target, settings)
-    half = plan.orders if plan.half_orders is None else plan.half_orders
-    run = uuid.uuid4().hex[:8]
     deadline = time.monotonic() + plan.within_s
     load_before = os.getloadavg()
-    client = await connect(settings)
-    probe = Probe(target.pids)
-    stop = asyncio.Event()
-    watching = asyncio.create_task(probe.watch_rss(stop))
+    try:
+        client = await asyncio.wait_for(connect(settings), timeout=15)
+    except Exception as exc:  # refused, timed out, a bad payload key: nothing to measure
+        reason = str(exc) or type(exc).__name__
+        raise BenchError(f"Temporal at {target.temporal_address}: {reason}") from exc
     headers = {"Authorization": f"Bearer {target.admin_key}"}
     limits = httpx.Limits(max_connections=max(100, plan.concurrency * 2))
     async with httpx.AsyncClient(
         base_url=target.api_url, headers=headers, timeout=60, limits=limits
     ) as http:
-        shop = Shop(http, run)
-        await shop.open(plan.orders + half + 1)
-        bare = await _bare_phase(client, settings, run, plan, probe, deadline)
-        warmup = Phase("warmup")  # one order first, not measured, as for the bare workflow
-        await _order_runner(shop, client, warmup, deadline)(0)
-        full = Phase("full", units=plan.orders)
-        one = _order_runner(shop, client, full, deadline)
-        await _measured(full, probe, lambda: _closed_loop(plan.orders, plan.concurrency, one))
-        slow = Phase("half", units=half, rate=max(full.per_s / 2, 0.05))
-        if half:
-            paced = _order_runner(shop, client, slow, deadline)
-            await _measured(slow, probe, lambda: _open_loop(half, slow.rate or 1, deadline, paced))
+        shop = Shop(http, uuid.uuid4().hex[:8])
+        half = plan.orders if plan.half_orders is None else plan.half_orders
+        try:
+            await shop.open(plan.orders + half + 1)
+        except httpx.HTTPError as exc:
+            raise BenchError(f"the API at {target.api_url}: {exc}") from exc
+        probe, stop = Probe(target.pids), asyncio.Event()
+        watching = asyncio.create_task(probe.watch_rss(stop))
+        phases = await _run_phases(client, shop, settings, plan, probe, deadline)
         stop.set()
         await watching
-        rss_end = probe.worker_rss()
-        load_after = os.getloadavg()
-        histories = await read_histories(client, full.ids, bare.ids)
-        submitted = [*warmup.ids, *full.ids, *slow.ids]
-        violations = [*warmup.errors, *full.errors, *slow.errors, *bare.errors]
-        violations += await check_books(shop, submitted)
+        rss_end, load_after = probe.worker_rss(), os.getloadavg()
+        histories = await read_histories(client, phases.full.ids, phases.bare.ids)
+        submitted = [*phases.warmup.ids, *phases.full.ids, *phases.half.ids]
+        violations = _incomplete(phases) + await check_books(shop, submitted)
+    bare, full = phases.bare, phases.full
     return {
-        "run": run,
+        "run": shop.run,
         "orders": plan.orders,
         "concurrency": plan.concurrency,
         "cpus": os.cpu_count(),
@@ -334,7 +370,7 @@ async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str,
         "orders_per_s": round(full.per_s, 2),
         "bare_per_s": round(bare.per_s, 2),
         "ratio": round(full.per_s / bare.per_s, 3) if bare.per_s else None,
-        "phases": {"bare": bare.figures(), "full": full.figures(), "half": slow.figures()},
+        "phases": {"bare": bare.figures(), "full": full.figures(), "half": phases.half.figures()},
         "history": histories.figures(),
         "worker_rss_mb": {
             "peak": round(probe.rss_peak / 2**20, 1) if probe.rss_peak else None,

@@ -100,18 +100,18 @@ def cpu_per_unit(
     return {name: None if v is None else round(v, 4) for name, v in per.items()}
 
 
-def partner_gaps(events: Sequence[tuple[int, float]]) -> tuple[float | None, list[float]]:
-    """From a shipment history's (event type, seconds) pairs: the time from the dispatch's
-    completion to the first partner signal (``shipped``), and between later signals (the
-    carrier's steps). Signals are the partners' webhooks, so these bound the simulator's
-    delays from above."""
-    dispatched = next(
-        (t for e, t in events if e == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED), None
-    )
-    signals = [t for e, t in events if e == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
+DISPATCHED, PARTNER = "dispatched", "partner"
+
+
+def partner_gaps(marks: Sequence[tuple[str, float]]) -> tuple[float | None, list[float]]:
+    """From a history's marks, oldest first: ``dispatched`` (a dispatch activity completed)
+    and ``partner`` (a warehouse or carrier webhook arrived as a signal), each with its time.
+    Answers the time from the dispatch to the first webhook (``shipped``) and the times
+    between later webhooks (the carrier's steps): upper bounds of the simulator's delays."""
+    dispatched = next((t for kind, t in marks if kind == DISPATCHED), None)
+    signals = [t for kind, t in marks if kind == PARTNER]
     ship = signals[0] - dispatched if signals and dispatched is not None else None
-    steps = [b - a for a, b in itertools.pairwise(signals)]
-    return ship, steps
+    return ship, [b - a for a, b in itertools.pairwise(signals)]
 
 
 # --- the books ---------------------------------------------------------------------------

@@ -10,7 +10,15 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from oms.bench_figures import HistoryCount, count_history, mean_and_max, partner_gaps, percentile
+from oms.bench_figures import (
+    DISPATCHED,
+    PARTNER,
+    HistoryCount,
+    count_history,
+    mean_and_max,
+    partner_gaps,
+    percentile,
+)
 from oms.domain.ids import order_workflow_id
 
 # Shortest dispatch-to-shipped and carrier step that zero simulator delays still allow: the
@@ -18,8 +26,31 @@ from oms.domain.ids import order_workflow_id
 ZERO_DELAY_GAP_S = 0.5
 
 
+DISPATCH_ACTIVITY = "dispatch_shipment"
+# Partner webhooks arrive as these signals: to the lean order itself (``shipment_event``), or
+# to the shipment's own workflow for orders of the type before it.
+PARTNER_SIGNALS = frozenset({"shipment_event", "warehouse_event", "carrier_event"})
+
+
 def _seconds(event: Any) -> float:
     return float(event.event_time.seconds + event.event_time.nanos / 1e9)
+
+
+def partner_marks(events: list[Any]) -> list[tuple[str, float]]:
+    """The dispatches' completions and the partner webhooks of one history, with their times."""
+    dispatches: set[int] = set()
+    marks = []
+    for e in events:
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if e.activity_task_scheduled_event_attributes.activity_type.name == DISPATCH_ACTIVITY:
+                dispatches.add(e.event_id)
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            if e.activity_task_completed_event_attributes.scheduled_event_id in dispatches:
+                marks.append((DISPATCHED, _seconds(e)))
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            if e.workflow_execution_signaled_event_attributes.signal_name in PARTNER_SIGNALS:
+                marks.append((PARTNER, _seconds(e)))
+    return marks
 
 
 async def _history(client: Client, workflow_id: str) -> list[Any]:
@@ -59,10 +90,11 @@ async def _order_history(client: Client, order_id: str, found: Histories) -> Non
         for e in events
         if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
     ]
-    for child in children:
-        child_events = await _history(client, child)
-        total = total + count_history(e.event_type for e in child_events)
-        ship, steps = partner_gaps([(e.event_type, _seconds(e)) for e in child_events])
+    histories = [events] + [await _history(client, child) for child in children]
+    for history in histories[1:]:
+        total = total + count_history(e.event_type for e in history)
+    for history in histories:
+        ship, steps = partner_gaps(partner_marks(history))
         if ship is not None:
             found.ship_gaps.append(ship)
         found.carrier_steps += steps

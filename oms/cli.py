@@ -165,11 +165,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     settings = get_settings()
     try:
         plan.check()
-        target = find_target(settings)
+        report = asyncio.run(run_bench(find_target(settings), plan, settings))
     except BenchError as exc:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
-    report = asyncio.run(run_bench(target, plan, settings))
     if args.json:
         print(json.dumps(report, indent=2))
     else:

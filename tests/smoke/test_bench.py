@@ -59,6 +59,8 @@ def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(
     assert history["order"]["workflow_tasks"]["mean"] > history["bare"]["workflow_tasks"]["mean"]
     assert history["bare"]["activities"] == {"mean": 5, "max": 5}
     assert history["release_delay_s"] == 0
+    assert history["sim_dispatch_to_shipped_s"]["min"] is not None  # the webhooks were found
+    assert history["sim_carrier_step_s"]["min"] is not None
     cpu = report["phases"]["full"]["cpu_s_per_unit"]
     assert all(cpu[role] > 0 for role in ("worker", "api", "temporal", "postgres"))
     assert report["worker_rss_mb"]["peak"] > 0

@@ -7,6 +7,8 @@ from decimal import Decimal
 from temporalio.api.enums.v1 import EventType
 
 from oms.bench_figures import (
+    DISPATCHED,
+    PARTNER,
     HistoryCount,
     count_history,
     cpu_per_unit,
@@ -64,18 +66,12 @@ def test_cpu_per_unit_divides_each_process_groups_seconds_and_keeps_unknowns_unk
 
 
 def test_partner_gaps_run_from_the_dispatch_to_each_webhook_signal():
-    events = [
-        (E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, 0.0),
-        (E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, 1.0),
-        (E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, 1.1),
-        (E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, 1.5),
-        (E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, 1.75),
-        (E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, 2.25),
-    ]
-    ship, steps = partner_gaps(events)
+    marks = [(DISPATCHED, 1.0), (PARTNER, 1.5), (PARTNER, 1.75), (PARTNER, 2.25)]
+    ship, steps = partner_gaps(marks)
     assert ship == 0.5
     assert steps == [0.25, 0.5]
-    assert partner_gaps(events[:2]) == (None, [])
+    assert partner_gaps(marks[:1]) == (None, [])
+    assert partner_gaps(marks[1:]) == (None, [0.25, 0.5])
 
 
 def test_every_submitted_order_must_be_in_the_read_model_and_delivered():
