@@ -29,6 +29,7 @@ from worker.backorder_waker import BackorderWaker, listen_dsn
 from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
 from worker.schedules import ensure_wms_stock_sync
+from worker.tuning import worker_options
 from workflows.order import OrderWorkflow
 from workflows.order_lean import LeanOrderWorkflow
 from workflows.shipment import ShipmentWorkflow
@@ -84,6 +85,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=list(activities.values()),
         interceptors=[RetryAlerts(alert_store(engine, settings))],
+        **worker_options(settings),
     )
 
 
