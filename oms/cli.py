@@ -22,6 +22,7 @@ import importlib
 import json
 import os
 import sys
+from typing import Any
 
 from oms.settings import Settings, get_settings
 
@@ -165,6 +166,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     settings = get_settings()
     try:
         plan.check()
+        if args.waiting:
+            report = asyncio.run(_bench_waiting(find_target(settings), args))
+            print(json.dumps(report, indent=2))
+            _exit(0)
         report = asyncio.run(run_bench(find_target(settings), plan, settings))
     except BenchError as exc:
         sys.stderr.write(f"error: {exc}\n")
@@ -174,6 +179,25 @@ def cmd_bench(args: argparse.Namespace) -> None:
     else:
         render(report)
     _exit(0 if report["ok"] else 1)
+
+
+async def _bench_waiting(target: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from oms.bench import MAX_ORDERS, BenchError
+    from oms.bench_probe import Probe
+    from oms.bench_waiting import run_waiting
+
+    if not 1 <= args.waiting <= MAX_ORDERS:
+        raise BenchError(f"--waiting must be between 1 and {MAX_ORDERS}")
+    probe = Probe(dict(target.pids))
+    return await run_waiting(
+        target.api_url,
+        target.admin_key,
+        probe,
+        args.waiting,
+        args.concurrency,
+        args.within,
+        args.keep,
+    )
 
 
 def cmd_keys_payload(args: argparse.Namespace) -> None:
@@ -227,6 +251,13 @@ def parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--within", type=float, default=1800.0, help="give up after seconds")
     bench.add_argument("--json", action="store_true", help="the report as JSON")
+    bench.add_argument(
+        "--waiting",
+        type=int,
+        help="instead: this many orders waiting on hold at once; the worker's RSS and the "
+        "list and summary latencies (JSON)",
+    )
+    bench.add_argument("--keep", action="store_true", help="--waiting: leave them on hold")
     bench.set_defaults(fn=cmd_bench)
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True

@@ -64,4 +64,21 @@ def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(
     cpu = report["phases"]["full"]["cpu_s_per_unit"]
     assert all(cpu[role] > 0 for role in ("worker", "api", "temporal", "postgres"))
     assert report["worker_rss_mb"]["peak"] > 0
+
+    # The waiting mode: orders held for an operator, measured, then rejected.
+    result = subprocess.run(
+        [OMS, "bench", "--waiting", "6", "--concurrency", "3"],
+        env=dev.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    waiting = json.loads(result.stdout)["waiting"]
+    assert waiting["first_error"] is None, waiting["first_error"]
+    assert (waiting["placed"], waiting["on_hold_reached"], waiting["place_errors"]) == (6, 6, 0)
+    assert waiting["worker_rss_mb"] > 0
+    for read in ("list_newest", "list_on_hold", "summary"):
+        assert waiting["reads_ms"][read]["n"] == 200 and waiting["reads_ms"][read]["p99"] > 0
+    assert waiting["released"] == "rejected, 0 errors"
     assert dev.stop() == 0
