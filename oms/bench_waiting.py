@@ -93,8 +93,8 @@ async def run_waiting(
     ) as http:
         # The SKU must be stocked somewhere to be ordered (it is never reserved: holds come
         # before the reservation).
-        place = {"id": f"wait-{run}", "name": "Bench", "country": "DE", "lat": 52.5, "lon": 13.4}
-        (await http.post("/v1/warehouses", json={**place, "priority": 1})).raise_for_status()
+        site = {"id": f"wait-{run}", "name": "Bench", "country": "DE", "lat": 52.5, "lon": 13.4}
+        (await http.post("/v1/warehouses", json={**site, "priority": 1})).raise_for_status()
         stock = f"/v1/stock/wait-{run}/WAIT-{run}"
         (await http.put(stock, json={"on_hand": count})).raise_for_status()
         before = await _held(http)
