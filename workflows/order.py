@@ -445,20 +445,24 @@ class OrderWorkflow:
             raise OrderStopped(S.FAILED, "dispatch_failed")
 
     async def _start_shipment(self, shipment: ShipmentView) -> None:
-        view = self.view
-        child = await workflow.start_child_workflow(
+        child = await self._start_child(shipment)
+        self._watchers.append(asyncio.create_task(self._watch(shipment.id, child)))
+
+    async def _start_child(self, shipment: ShipmentView) -> ChildWorkflowHandle[Any, Any]:
+        """The shipment's own workflow (the ``order`` type; the lean order has none)."""
+        timers = self._v_holds  # silence alerts came with the operators' half
+        return await workflow.start_child_workflow(
             "shipment",
             ShipmentInput(
-                view.id,
+                self.view.id,
                 workflow.info().workflow_id,
                 shipment,
-                view.shipping_address,
-                self._inp.ship_deadline_s,
-                self._inp.tracking_silence_s,
+                self.view.shipping_address,
+                self._inp.ship_deadline_s if timers else 0.0,
+                self._inp.tracking_silence_s if timers else 0.0,
             ),
             id=shipment_workflow_id(shipment.id),
         )
-        self._watchers.append(asyncio.create_task(self._watch(shipment.id, child)))
 
     async def _reroute(self, refused: ShipmentView) -> None:
         """Send a refused shipment's lines (with anything already backordered) to the next
@@ -493,18 +497,7 @@ class OrderWorkflow:
         view = self.view
         watchers = []
         for shipment in view.shipments:
-            child = await workflow.start_child_workflow(
-                "shipment",
-                ShipmentInput(
-                    view.id,
-                    workflow.info().workflow_id,
-                    shipment,
-                    view.shipping_address,
-                    self._inp.ship_deadline_s if self._v_holds else 0.0,
-                    self._inp.tracking_silence_s if self._v_holds else 0.0,
-                ),
-                id=shipment_workflow_id(shipment.id),
-            )
+            child = await self._start_child(shipment)
             watchers.append(asyncio.create_task(self._watch(shipment.id, child)))
         while any(
             s.status not in SHIPMENT_DONE and s.id not in self._untracked for s in view.shipments

@@ -162,3 +162,28 @@ async def has_workflow(system: Any, order_id: str) -> bool:
     except RPCError:
         return False
     return True
+
+
+async def stock_rows(engine: Any, on_hand: int, extra_skus: int = 0) -> tuple[str, list[str]]:
+    """A new warehouse and stock rows for new SKUs, written straight to the database (for
+    tests that call activities without the API): (warehouse id, skus)."""
+    from sqlalchemy import text
+
+    warehouse_id = unique("wh")
+    skus = [unique("SKU") for _ in range(1 + extra_skus)]
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO warehouses (id, name, country, lat, lon, priority, created_at) "
+                "VALUES (:w, 'Direct', 'DE', 52.5, 13.4, 1, now())"
+            ),
+            {"w": warehouse_id},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO stock (warehouse_id, sku, on_hand, reserved, updated_at) "
+                "VALUES (:w, :sku, :n, 0, now())"
+            ),
+            [{"w": warehouse_id, "sku": sku, "n": on_hand} for sku in skus],
+        )
+    return warehouse_id, skus

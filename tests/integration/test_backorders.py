@@ -25,6 +25,7 @@ from tests.integration.helpers import (
     add_warehouse,
     order_body,
     set_stock,
+    stock_rows,
     submit,
     unique,
 )
@@ -128,23 +129,7 @@ async def test_backorders_are_woken_by_an_adjust_and_a_sync_in_order_of_arrival(
 async def test_a_later_order_never_takes_stock_an_earlier_backorder_waits_for(system):
     """At the reservation itself: the queue is honoured in the reserving transaction."""
     inventory = InventoryActivities(system.engine)
-    sku = unique("SKU")
-    async with system.engine.begin() as conn:
-        wh = unique("wh")
-        await conn.execute(
-            text(
-                "INSERT INTO warehouses (id, name, country, lat, lon, priority, created_at) "
-                "VALUES (:w, 'Queue', 'DE', 52.5, 13.4, 1, now())"
-            ),
-            {"w": wh},
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO stock (warehouse_id, sku, on_hand, reserved, updated_at) "
-                "VALUES (:w, :sku, 0, 0, now())"
-            ),
-            {"w": wh, "sku": sku},
-        )
+    wh, (sku,) = await stock_rows(system.engine, 0)
     earlier, later = unique("early"), unique("late")
     want = [SkuQuantity(sku, 1)]
     waiting = await inventory.reserve_stock(ReserveRequest(earlier, want, round=1, backorder=True))
@@ -344,23 +329,7 @@ async def test_a_backorder_queued_while_a_later_order_waits_for_the_lock_still_w
     """The later order's locking read took its snapshot before the earlier order queued;
     its write sees the queue again and the stock stays for the earlier order."""
     inventory = InventoryActivities(system.engine)
-    sku = unique("SKU")
-    wh = unique("wh")
-    async with system.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO warehouses (id, name, country, lat, lon, priority, created_at) "
-                "VALUES (:w, 'Queue', 'DE', 52.5, 13.4, 1, now())"
-            ),
-            {"w": wh},
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO stock (warehouse_id, sku, on_hand, reserved, updated_at) "
-                "VALUES (:w, :sku, 1, 0, now())"
-            ),
-            {"w": wh, "sku": sku},
-        )
+    wh, (sku,) = await stock_rows(system.engine, 1)
     earlier, later = unique("early"), unique("late")
     async with system.engine.connect() as holder:
         tx = await holder.begin()

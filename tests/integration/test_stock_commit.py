@@ -8,26 +8,11 @@ from sqlalchemy import text
 
 from activities.inventory import InventoryActivities
 from oms.domain.messages import CommitRequest, ReserveRequest, SkuQuantity
-from tests.integration.helpers import unique
+from tests.integration.helpers import stock_rows, unique
 
 
 async def _place(system, on_hand: int) -> tuple[str, str]:
-    wh, sku = unique("wh"), unique("SKU")
-    async with system.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO warehouses (id, name, country, lat, lon, priority, created_at) "
-                "VALUES (:w, 'Commit', 'DE', 52.5, 13.4, 1, now())"
-            ),
-            {"w": wh},
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO stock (warehouse_id, sku, on_hand, reserved, updated_at) "
-                "VALUES (:w, :sku, :n, 0, now())"
-            ),
-            {"w": wh, "sku": sku, "n": on_hand},
-        )
+    wh, (sku,) = await stock_rows(system.engine, on_hand)
     return wh, sku
 
 
@@ -97,16 +82,7 @@ async def test_an_order_from_before_rounds_reserves_commits_and_releases_as_it_d
     from oms.domain.messages import ReleaseRequest
 
     inventory = InventoryActivities(system.engine)
-    wh, sku = await _place(system, 5)
-    other = unique("SKU")
-    async with system.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO stock (warehouse_id, sku, on_hand, reserved, updated_at) "
-                "VALUES (:w, :sku, 5, 0, now())"
-            ),
-            {"w": wh, "sku": other},
-        )
+    wh, (sku, other) = await stock_rows(system.engine, 5, extra_skus=1)
     order = unique("order")
     lines = [SkuQuantity(sku, 2), SkuQuantity(other, 1)]
     reserved = await inventory.reserve_stock(ReserveRequest(order, lines))
