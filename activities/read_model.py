@@ -11,10 +11,10 @@ from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
-from oms.domain.messages import RecordEvent, ShipmentRecord
+from oms.domain.messages import OrderView, RecordBatch, RecordEvent, ShipmentRecord
 from oms.logging import get_logger
 
 log = get_logger(__name__)
@@ -39,6 +39,19 @@ _SHIPMENT = text(
         tracking_number = COALESCE(:tracking, tracking_number),
         carrier = COALESCE(:carrier, carrier)
     WHERE id = :id
+    """
+)
+
+
+# The lean order's records of one workflow task, in one statement.
+_APPEND_MANY = text(
+    """
+    INSERT INTO order_events (order_id, seq, type, status, data, created_at)
+    SELECT :order_id, e.seq, e.type, e.status, CAST(e.data AS jsonb), e.at
+    FROM unnest(CAST(:seqs AS integer[]), CAST(:types AS varchar[]),
+                CAST(:statuses AS varchar[]), CAST(:datas AS text[]),
+                CAST(:ats AS timestamptz[])) AS e(seq, type, status, data, at)
+    ON CONFLICT (order_id, seq) DO NOTHING
     """
 )
 
@@ -79,22 +92,43 @@ class ReadModelActivities:
         async with self._engine.begin() as conn:
             await conn.execute(_APPEND, params)
             await conn.execute(_FOLD, params)
-            if event.shipments and view.shipments:
-                await conn.execute(
-                    _SHIPMENT_FORWARD,
-                    [
-                        {
-                            "id": s.id,
-                            "status": s.status,
-                            "tracking": s.tracking_number,
-                            "carrier": s.carrier,
-                        }
-                        for s in view.shipments
-                    ],
-                )
+            if event.shipments:
+                await _follow_shipments(conn, view)
         log.info(
             "order_event", order_id=view.id, seq=event.seq, type=event.type, status=view.status
         )
+
+    async def write_batch(self, batch: RecordBatch) -> None:
+        """Append a batch of steps to the timeline and fold the view in (``bookkeep``)."""
+        view, entries = batch.view, batch.entries
+        last = max(e.seq for e in entries)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                _APPEND_MANY,
+                {
+                    "order_id": view.id,
+                    "seqs": [e.seq for e in entries],
+                    "types": [e.type for e in entries],
+                    "statuses": [e.status for e in entries],
+                    "datas": [json.dumps(e.data) for e in entries],
+                    "ats": [datetime.fromisoformat(e.at) for e in entries],
+                },
+            )
+            await conn.execute(
+                _FOLD,
+                {
+                    "order_id": view.id,
+                    "seq": last,
+                    "status": view.status,
+                    "view": json.dumps(asdict(view)),
+                    "reason": view.failure_reason,
+                    "at": datetime.fromisoformat(view.updated_at),
+                },
+            )
+            if batch.shipments:
+                await _follow_shipments(conn, view)
+        for e in entries:  # one line per step, as record_order_event logs them
+            log.info("order_event", order_id=view.id, seq=e.seq, type=e.type, status=e.status)
 
     @activity.defn(name="record_shipment")
     async def record_shipment(self, record: ShipmentRecord) -> None:
@@ -108,3 +142,19 @@ class ReadModelActivities:
                     "carrier": record.carrier,
                 },
             )
+
+
+async def _follow_shipments(conn: AsyncConnection, view: OrderView) -> None:
+    if view.shipments:
+        await conn.execute(
+            _SHIPMENT_FORWARD,
+            [
+                {
+                    "id": s.id,
+                    "status": s.status,
+                    "tracking": s.tracking_number,
+                    "carrier": s.carrier,
+                }
+                for s in view.shipments
+            ],
+        )

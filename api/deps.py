@@ -67,12 +67,18 @@ class Principal:
         return self.role != "channel" or self.channel == channel
 
 
-def get_engine(request: Request) -> AsyncEngine:
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a thread
+# pool, a thread hand-off per request for what is an attribute read.
+async def get_engine(request: Request) -> AsyncEngine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def get_settings(request: Request) -> Settings:
+    return settings_of(request)
 
 
 async def get_temporal(request: Request) -> Client:

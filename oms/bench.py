@@ -317,14 +317,14 @@ async def _run_phases(
     return Phases(bare, warmup, full, slow)
 
 
+def _shortfall(phase: Phase) -> list[str]:
+    missing = phase.units - len(phase.e2e_s)
+    return [f"{phase.name}: {missing} of {phase.units} did not complete"] if missing > 0 else []
+
+
 def _incomplete(phases: Phases) -> list[str]:
     runs = (phases.warmup, phases.bare, phases.full, phases.half)
-    found = [error for p in runs for error in p.errors]
-    return found + [
-        f"{p.name}: {p.units - len(p.e2e_s)} of {p.units} did not complete"
-        for p in runs
-        if len(p.e2e_s) < p.units
-    ]
+    return [e for p in runs for e in p.errors] + [s for p in runs for s in _shortfall(p)]
 
 
 async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
+    from oms.domain.annotations import resolve_annotations
     from workflows.options import MUST_COMPLETE
 
 TASK_QUEUE = "oms-bench-bare"
@@ -35,6 +36,10 @@ class NoopRequest:
 @dataclass
 class NoopResult:
     step: int
+
+
+# As oms.domain.messages does for the order's classes: same converter cost on both sides.
+resolve_annotations(globals())
 
 
 @activity.defn(name="bench_noop")

@@ -24,6 +24,7 @@ import os
 import sys
 from typing import Any
 
+from oms import loop as event_loop
 from oms.settings import Settings, get_settings
 
 
@@ -38,6 +39,7 @@ def _exit(status: int) -> None:
 def _serve(app_path: str, port: int, variable: str, what: str) -> None:
     import uvicorn
 
+    from oms.loop import uvicorn_loop
     from oms.ports import require_free
 
     settings = get_settings()
@@ -47,6 +49,8 @@ def _serve(app_path: str, port: int, variable: str, what: str) -> None:
         factory=True,
         host=settings.host,
         port=port,
+        loop=uvicorn_loop(settings),
+        http="httptools",
         log_level="warning",
         access_log=False,
         log_config=None,  # uvicorn's loggers go to ours: one format in the log
@@ -65,7 +69,8 @@ def cmd_sim(_: argparse.Namespace) -> None:
 
 def cmd_worker(_: argparse.Namespace) -> None:
     worker = importlib.import_module("worker.main")
-    asyncio.run(worker.run_worker(get_settings()))
+    settings = get_settings()
+    event_loop.run(worker.run_worker(settings), settings)
     _exit(0)
 
 
@@ -164,13 +169,15 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
     settings = get_settings()
+    if args.soak:
+        _bench_soak(args, settings)
     try:
         plan.check()
         if args.waiting:
-            report = asyncio.run(_bench_waiting(find_target(settings), args))
+            report = event_loop.run(_bench_waiting(find_target(settings), args), settings)
             print(json.dumps(report, indent=2))
             _exit(0)
-        report = asyncio.run(run_bench(find_target(settings), plan, settings))
+        report = event_loop.run(run_bench(find_target(settings), plan, settings), settings)
     except BenchError as exc:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
@@ -178,6 +185,24 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(json.dumps(report, indent=2))
     else:
         render(report)
+    _exit(0 if report["ok"] else 1)
+
+
+def _bench_soak(args: argparse.Namespace, settings: Settings) -> None:
+    from pathlib import Path
+
+    from oms.bench import BenchError, find_target
+    from oms.bench_soak import SoakPlan, run_soak
+
+    db = Path(settings.home) / "temporal.db"
+    plan = SoakPlan(args.orders, args.concurrency, args.window, args.within, db)
+    try:
+        plan.check()
+        report = event_loop.run(run_soak(find_target(settings), plan, settings), settings)
+    except BenchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    print(json.dumps(report, indent=2))
     _exit(0 if report["ok"] else 1)
 
 
@@ -258,6 +283,13 @@ def parser() -> argparse.ArgumentParser:
         "list and summary latencies (JSON)",
     )
     bench.add_argument("--keep", action="store_true", help="--waiting: leave them on hold")
+    bench.add_argument(
+        "--soak",
+        action="store_true",
+        help="instead: --orders in a row (up to 200,000), figures every --window seconds, "
+        "growth of memory and p99 from the first to the last quarter (JSON)",
+    )
+    bench.add_argument("--window", type=float, default=60.0, help="--soak: sample every seconds")
     bench.set_defaults(fn=cmd_bench)
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True

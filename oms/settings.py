@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     home: Path = Path(".oms")
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
+    # The event loop of the worker, the API, the simulators and the bench (oms.loop):
+    # "uvloop" or "asyncio".
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "OMS_DATABASE_URL")
@@ -62,9 +66,10 @@ class Settings(BaseSettings):
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
 
-    # The workflow type new orders start as: "order.lean" (the default), or "order", the
-    # type before it, kept registered for the orders that started as it.
-    order_workflow: str = "order.lean"
+    # The workflow type new orders start as: "order.batched" (the default), or one of the
+    # types before it, kept registered for the orders that started as them: "order.lean",
+    # "order".
+    order_workflow: str = "order.batched"
 
     # Routing per sales channel (oms.domain.routing): "channel:strategy,...", strategies
     # fewest_shipments (the default), nearest, priority.

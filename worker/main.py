@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.alerts import AlertActivities, AlertStore
+from activities.bookkeeping import BookkeepingActivities
 from activities.holds import HoldActivities
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
@@ -31,13 +32,19 @@ from worker.retry_alerts import RetryAlerts
 from worker.schedules import ensure_wms_stock_sync
 from worker.tuning import worker_options
 from workflows.order import OrderWorkflow
-from workflows.order_lean import LeanOrderWorkflow
+from workflows.order_lean import BatchedOrderWorkflow, LeanOrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 from workflows.stock_sync import WmsStockSyncWorkflow
 
 log = get_logger(__name__)
 
-WORKFLOWS = [LeanOrderWorkflow, OrderWorkflow, ShipmentWorkflow, WmsStockSyncWorkflow]
+WORKFLOWS = [
+    BatchedOrderWorkflow,
+    LeanOrderWorkflow,
+    OrderWorkflow,
+    ShipmentWorkflow,
+    WmsStockSyncWorkflow,
+]
 
 
 def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Callable[..., Any]]:
@@ -51,7 +58,7 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
     warehouse = WarehouseActivities(engine, wms)
     read_model = ReadModelActivities(engine)
     stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
-    return {
+    activities: dict[str, Callable[..., Any]] = {
         "authorize_payment": payments.authorize_payment,
         "capture_payment": payments.capture_payment,
         "void_payment": payments.void_payment,
@@ -65,6 +72,10 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
         "raise_alert": alerts.raise_alert,
         "pull_wms_stock": stock_sync.pull_wms_stock,
     }
+    # The lean order's records and next local step in one local activity; its steps are
+    # looked up in this dict when they run, so a swapped activity is the one they run.
+    activities["bookkeep"] = BookkeepingActivities(read_model, activities).bookkeep
+    return activities
 
 
 def alert_store(engine: AsyncEngine, settings: Settings) -> AlertStore:
@@ -78,7 +89,8 @@ def build_worker(
     replace: dict[str, Callable[..., Any]] | None = None,
 ) -> Worker:
     """The worker; ``replace`` swaps activities by name (tests slow or break one step)."""
-    activities = {**build_activities(engine, settings), **(replace or {})}
+    activities = build_activities(engine, settings)
+    activities.update(replace or {})  # in place: ``bookkeep`` finds the swapped steps
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -121,7 +133,7 @@ async def run_worker(settings: Settings) -> None:
         await ensure_wms_stock_sync(client, settings)
     except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
         log.warning("schedule_not_updated", schedule="wms-stock-sync", error=str(exc)[:200])
-    engine = make_engine(settings)
+    engine = make_engine(settings, pre_ping=False)
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

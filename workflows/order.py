@@ -809,17 +809,27 @@ class OrderWorkflow:
     async def _record(
         self, kind: str, status: OrderStatus | None, data: dict[str, Any] | None = None
     ) -> None:
+        data, moved = self._take_step(status, data)
+        if moved:
+            workflow.upsert_search_attributes([ORDER_STATUS.value_set(self.view.status)])
+        self._seq += 1
+        await self._bookkeeping("record_order_event", self._record_of(kind, data), None)
+
+    def _take_step(
+        self, status: OrderStatus | None, data: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Apply a step to the view: its status (``from``/``to`` in the step's data) and
+        ``updated_at``. Returns the step's data and whether the status moved."""
         data = data or {}
         view = self.view
-        if status is not None and status != view.status:
+        moved = status is not None and status != view.status
+        if status is not None and moved:
             if not can_transition(S(view.status), status):
                 workflow.logger.warning("unexpected transition %s -> %s", view.status, status)
             data = {**data, "from": view.status, "to": status.value}
             view.status = status.value
-            workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
         view.updated_at = workflow.now().isoformat()
-        self._seq += 1
-        await self._bookkeeping("record_order_event", self._record_of(kind, data), None)
+        return data, moved
 
     def _record_of(self, kind: str, data: dict[str, Any]) -> RecordEvent:
         return RecordEvent(self._seq, kind, self.view, data)

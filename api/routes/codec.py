@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from pydantic import Field
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.deps import JsonRoute, get_settings, principal_for_key
+from api.deps import JsonRoute, principal_for_key, settings_of
 from api.errors import Problem
 from api.schemas import Strict, problems
 from oms.codec import EncryptionCodec, PayloadKeyError
@@ -32,7 +32,7 @@ Step = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
 def _cors(request: Request) -> dict[str, str]:
     origin = request.headers.get("origin", "")
-    allowed = {o.strip() for o in get_settings(request).codec_origins.split(",") if o.strip()}
+    allowed = {o.strip() for o in settings_of(request).codec_origins.split(",") if o.strip()}
     if origin not in allowed:
         return {}
     return {
@@ -51,7 +51,7 @@ def _from_loopback(request: Request) -> bool:
 
 
 async def _check_caller(request: Request) -> None:
-    settings = get_settings(request)
+    settings = settings_of(request)
     if settings.env == "development" and _from_loopback(request):
         return
     scheme, _, key = request.headers.get("authorization", "").partition(" ")

@@ -7,12 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from oms.settings import Settings
 
 
-def make_engine(settings: Settings, pool_size: int = 10) -> AsyncEngine:
+def make_engine(settings: Settings, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """``pre_ping`` tests each connection as it leaves the pool (one round trip per
+    transaction): the API keeps it, so a request after a database restart gets its answer
+    and not an error. The worker turns it off: an activity that meets a dead connection
+    fails, SQLAlchemy drops the pool's connections, and the retry gets a fresh one."""
     return create_async_engine(
         settings.async_database_url(),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         # Error messages (and so logs) never carry bound values: they hold payment tokens,
         # names, emails and addresses.
         hide_parameters=True,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from oms.domain.annotations import resolve_annotations
+
 
 @dataclass
 class Customer:
@@ -258,6 +260,38 @@ class RecordEvent:
 
 
 @dataclass
+class TimelineEntry:
+    """One step of an order as the timeline keeps it (the lean order's batched records)."""
+
+    seq: int
+    type: str
+    status: str  # the order's status once this step was taken
+    at: str  # ISO 8601, workflow time
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RecordBatch:
+    """The steps an order took in one workflow task, appended to the timeline together;
+    the read model takes ``view``, the order as it stands after the last of them."""
+
+    entries: list[TimelineEntry]
+    view: OrderView
+    shipments: bool = True
+
+
+@dataclass
+class Bookkeeping:
+    """The lean order's local activity ``bookkeep``: its pending records, then (if named)
+    one step on the order's own facts: ``check_holds``, ``reserve_stock``,
+    ``commit_stock`` or ``release_stock`` with ``arg`` as that step's request."""
+
+    records: RecordBatch | None = None
+    step: str | None = None
+    arg: Any = None
+
+
+@dataclass
 class ShipmentRecord:
     shipment_id: str
     order_id: str
@@ -347,3 +381,7 @@ class AlertRequest:
     kind: str  # order_late | hold_stale | activity_retrying | capture_failed | ...
     detail: dict[str, Any] = field(default_factory=dict)
     shipment_id: str | None = None
+
+
+# The payload converter reads these classes' field types for every payload it decodes.
+resolve_annotations(globals())

@@ -68,3 +68,19 @@ async def test_an_order_goes_from_received_to_delivered(admin, system):
             break
         await asyncio.sleep(0.2)
     assert found == [f"order-{order['id']}"]
+
+
+async def test_an_order_started_as_an_earlier_type_still_runs_to_delivered(system):
+    """Orders that started as ``order.lean`` (records one by one) before
+    ``order.batched`` became the default go on after the upgrade, on the same worker."""
+    from tests.conftest import custom_stack
+
+    async with custom_stack(system, "as-lean", {}, order_workflow="order.lean") as http:
+        _, sku = await stocked(http, 2)
+        order = await submit(http, order_body([(sku, 1)]))
+        done = await wait_for_status(http, order["id"], {"delivered", "failed", "cancelled"})
+        assert done["status"] == "delivered", done
+        events = (await http.get(f"/v1/orders/{order['id']}/events")).json()["items"]
+        assert [e["seq"] for e in events] == list(range(len(events)))
+        described = await system.client.get_workflow_handle(f"order-{order['id']}").describe()
+        assert described.workflow_type == "order.lean"

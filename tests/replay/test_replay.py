@@ -22,7 +22,7 @@ from temporalio.worker import Replayer
 from oms.codec import data_converter
 from tests.conftest import TEST_PAYLOAD_KEYS
 from workflows.order import OrderWorkflow
-from workflows.order_lean import LeanOrderWorkflow
+from workflows.order_lean import BatchedOrderWorkflow, LeanOrderWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -32,7 +32,7 @@ def _replayer() -> Replayer:
     # Histories recorded since payload encryption are sealed with the tests' fixed key;
     # older ones are in clear and pass through the codec unchanged.
     return Replayer(
-        workflows=[LeanOrderWorkflow, OrderWorkflow, ShipmentWorkflow],
+        workflows=[BatchedOrderWorkflow, LeanOrderWorkflow, OrderWorkflow, ShipmentWorkflow],
         data_converter=data_converter(TEST_PAYLOAD_KEYS),
     )
 
@@ -72,6 +72,10 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v6-lean-order-backordered-cancelled",
         "v6-lean-order-rerouted",
         "v6-lean-order-cancelled-in-window",
+        "v7-batched-order-delivered",
+        "v7-batched-order-out-of-stock",
+        "v7-batched-order-held-approved",
+        "v7-batched-order-cancelled-in-window",
     } <= names
 
 
@@ -97,7 +101,8 @@ async def test_every_workflow_run_in_this_session_replays(system, admin):
 
     # Every order and shipment this session ran to an end, on every test task queue.
     query = (
-        "(WorkflowType = 'order.lean' OR WorkflowType = 'order' OR WorkflowType = 'shipment') "
+        "(WorkflowType = 'order.batched' OR WorkflowType = 'order.lean' "
+        "OR WorkflowType = 'order' OR WorkflowType = 'shipment') "
         "AND (ExecutionStatus = 'Completed' OR ExecutionStatus = 'Failed')"
     )
     histories = system.client.list_workflows(query).map_histories()
