@@ -81,4 +81,23 @@ def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(
     for read in ("list_newest", "list_on_hold", "summary"):
         assert waiting["reads_ms"][read]["n"] == 200 and waiting["reads_ms"][read]["p99"] > 0
     assert waiting["released"] == "rejected, 0 errors"
+
+    # The soak mode: orders in a row, sampled per window, the books checked at the end.
+    result = subprocess.run(
+        [OMS, "bench", "--soak", "--orders", "30", "--concurrency", "5", "--window", "1"],
+        env=dev.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    soak = json.loads(result.stdout)
+    assert soak["invariants"] == {"passed": True, "violations": []}
+    assert soak["completed"] == 30 and soak["orders_per_s"] > 0
+    windows = soak["windows"]
+    assert windows and windows[-1]["completed"] == 30
+    assert all(w["rss_mb"]["worker"] > 0 and w["rss_mb"]["temporal"] > 0 for w in windows)
+    assert windows[-1]["temporal_db_mb"] > 0
+    assert "done" in result.stderr  # a progress line per window
+    assert set(soak["growth"]) >= {"worker_rss_mb", "post_p99_ms", "e2e_p99_ms"}
     assert dev.stop() == 0
