@@ -327,24 +327,35 @@ def _incomplete(phases: Phases) -> list[str]:
     return [e for p in runs for e in p.errors] + [s for p in runs for s in _shortfall(p)]
 
 
-async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str, Any]:
-    """Every phase, the histories and the books; the report as a dict (``ok`` says whether
-    the books balance)."""
+async def connect_client(target: Target, settings: Settings) -> Client:
+    """The bench's Temporal client, with the system's payload keys."""
     from oms.temporal_client import connect
 
-    settings = _settings_for(target, settings)
-    deadline = time.monotonic() + plan.within_s
-    load_before = os.getloadavg()
     try:
-        client = await asyncio.wait_for(connect(settings), timeout=15)
+        return await asyncio.wait_for(connect(_settings_for(target, settings)), timeout=15)
     except Exception as exc:  # refused, timed out, a bad payload key: nothing to measure
         reason = str(exc) or type(exc).__name__
         raise BenchError(f"Temporal at {target.temporal_address}: {reason}") from exc
-    headers = {"Authorization": f"Bearer {target.admin_key}"}
-    limits = httpx.Limits(max_connections=max(100, plan.concurrency * 2))
-    async with httpx.AsyncClient(
-        base_url=target.api_url, headers=headers, timeout=60, limits=limits
-    ) as http:
+
+
+def api_client(target: Target, concurrency: int) -> httpx.AsyncClient:
+    """An admin's HTTP client for the API, with room for ``concurrency`` orders in flight."""
+    return httpx.AsyncClient(
+        base_url=target.api_url,
+        headers={"Authorization": f"Bearer {target.admin_key}"},
+        timeout=60,
+        limits=httpx.Limits(max_connections=max(100, concurrency * 2)),
+    )
+
+
+async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str, Any]:
+    """Every phase, the histories and the books; the report as a dict (``ok`` says whether
+    the books balance)."""
+    settings = _settings_for(target, settings)
+    deadline = time.monotonic() + plan.within_s
+    load_before = os.getloadavg()
+    client = await connect_client(target, settings)
+    async with api_client(target, plan.concurrency) as http:
         shop = Shop(http, uuid.uuid4().hex[:8])
         half = plan.orders if plan.half_orders is None else plan.half_orders
         try:

@@ -13,13 +13,20 @@ from dataclasses import dataclass
 import psutil
 
 
+def process_tree(pid: int) -> list[psutil.Process] | None:
+    """``pid`` and its live descendants; None if ``pid`` is gone."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+
+
 def tree_cpu_s(pid: int) -> float | None:
     """User and system CPU seconds of ``pid`` and its descendants, dead or alive; None if
     ``pid`` is gone."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
+    procs = process_tree(pid)
+    if procs is None:
         return None
     total = 0.0
     for proc in procs:

@@ -31,11 +31,13 @@ from oms.bench import (
     Target,
     _closed_loop,
     _order_runner,
-    _settings_for,
     _shortfall,
+    api_client,
+    connect_client,
 )
 from oms.bench_books import Shop, check_books
 from oms.bench_figures import latency_ms
+from oms.bench_probe import process_tree
 from oms.settings import Settings
 
 MAX_SOAK_ORDERS = 200_000
@@ -61,13 +63,11 @@ class SoakPlan:
 
 
 def tree_rss_mb(pid: int | None) -> float | None:
-    """Resident memory of ``pid`` and its live descendants, in MB."""
-    if not pid:
-        return None
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
+    """Resident memory of ``pid`` and its live descendants, in MB. PostgreSQL's backends
+    each count the shared buffers they have touched, so its figure is high but comparable
+    from one window to the next."""
+    procs = process_tree(pid) if pid else None
+    if procs is None:
         return None
     total = 0
     for proc in procs:
@@ -161,20 +161,9 @@ def growth(windows: list[dict[str, Any]], pick: Any) -> dict[str, float | None]:
 
 
 async def run_soak(target: Target, plan: SoakPlan, settings: Settings) -> dict[str, Any]:
-    from oms.temporal_client import connect
-
-    settings = _settings_for(target, settings)
     deadline = time.monotonic() + plan.within_s
-    try:
-        client = await asyncio.wait_for(connect(settings), timeout=15)
-    except Exception as exc:
-        reason = str(exc) or type(exc).__name__
-        raise BenchError(f"Temporal at {target.temporal_address}: {reason}") from exc
-    headers = {"Authorization": f"Bearer {target.admin_key}"}
-    limits = httpx.Limits(max_connections=max(100, plan.concurrency * 2))
-    async with httpx.AsyncClient(
-        base_url=target.api_url, headers=headers, timeout=60, limits=limits
-    ) as http:
+    client = await connect_client(target, settings)
+    async with api_client(target, plan.concurrency) as http:
         shop = Shop(http, uuid.uuid4().hex[:8])
         try:
             await shop.open(plan.orders + 1)

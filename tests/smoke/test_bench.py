@@ -35,15 +35,13 @@ def dev(tmp_path: Path):
         system.stop()
 
 
+def _oms(dev: ZeroDelayDevSystem, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([OMS, *args], env=dev.env, capture_output=True, text=True, timeout=180)
+
+
 def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(dev):
     dev.start()
-    result = subprocess.run(
-        [OMS, "bench", "--orders", "10", "--concurrency", "5", "--json"],
-        env=dev.env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = _oms(dev, "bench", "--orders", "10", "--concurrency", "5", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["invariants"] == {"passed": True, "violations": []}
@@ -66,13 +64,7 @@ def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(
     assert report["worker_rss_mb"]["peak"] > 0
 
     # The waiting mode: orders held for an operator, measured, then rejected.
-    result = subprocess.run(
-        [OMS, "bench", "--waiting", "6", "--concurrency", "3"],
-        env=dev.env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = _oms(dev, "bench", "--waiting", "6", "--concurrency", "3")
     assert result.returncode == 0, result.stdout + result.stderr
     waiting = json.loads(result.stdout)["waiting"]
     assert waiting["first_error"] is None, waiting["first_error"]
@@ -83,13 +75,7 @@ def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(
     assert waiting["released"] == "rejected, 0 errors"
 
     # The soak mode: orders in a row, sampled per window, the books checked at the end.
-    result = subprocess.run(
-        [OMS, "bench", "--soak", "--orders", "30", "--concurrency", "5", "--window", "1"],
-        env=dev.env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = _oms(dev, "bench", "--soak", "--orders", "30", "--concurrency", "5", "--window", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     soak = json.loads(result.stdout)
     assert soak["invariants"] == {"passed": True, "violations": []}
