@@ -73,23 +73,37 @@ def _item(settings: Settings, kind: str, row: Any, **extra: Any) -> dict[str, An
     }
 
 
+# The one type whose shipments run as child workflows (``shipment-<id>-<n>``); orders of
+# the later types follow their shipments themselves.
+CHILD_SHIPMENTS_TYPE = "order"
+
+
+async def _describe(client: Client, workflow_id: str) -> Any:
+    try:
+        return await client.get_workflow_handle(workflow_id).describe(
+            rpc_timeout=timedelta(seconds=3)
+        )
+    except Exception:  # gone, or Temporal slow: not stuck in a way we can tell here
+        return None
+
+
 async def _retrying(client: Client, settings: Settings, row: Any) -> list[dict[str, Any]]:
-    """Steps of this order (and its open shipments) at attempt 3 or more, with last error."""
-    view = row.view
-    workflow_ids = [order_workflow_id(row.id)] + [
-        shipment_workflow_id(s["id"])
-        for s in view.get("shipments", [])
-        if s.get("status") in ("pending", "dispatched")
-    ]
+    """Steps of this order (and, for orders with child shipments, of its open shipments)
+    at attempt 3 or more, with the last error."""
+    order = await _describe(client, order_workflow_id(row.id))
+    if order is None:
+        return []
+    described = [(order_workflow_id(row.id), order)]
+    if order.workflow_type == CHILD_SHIPMENTS_TYPE:
+        for s in row.view.get("shipments", []):
+            if s.get("status") in ("pending", "dispatched"):
+                workflow_id = shipment_workflow_id(s["id"])
+                shipment = await _describe(client, workflow_id)
+                if shipment is not None:
+                    described.append((workflow_id, shipment))
     found = []
-    for workflow_id in workflow_ids:
-        try:
-            described = await client.get_workflow_handle(workflow_id).describe(
-                rpc_timeout=timedelta(seconds=3)
-            )
-        except Exception:  # gone, or Temporal slow: not stuck in a way we can tell here
-            continue
-        for pending in described.raw_description.pending_activities:
+    for workflow_id, description in described:
+        for pending in description.raw_description.pending_activities:
             if pending.attempt < RETRYING_FROM_ATTEMPT:
                 continue
             error = await client.data_converter.decode_failure(pending.last_failure)

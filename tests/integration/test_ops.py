@@ -8,9 +8,12 @@ import time
 from typing import Any
 
 import httpx
+import pytest
+from temporalio import activity
 
 from activities.payments import PaymentActivities
 from oms.adapters.payment_gateway import GatewayResult, GatewayUnavailable, HttpPaymentGateway
+from oms.domain.messages import DispatchRequest, DispatchResult
 from tests.conftest import System, custom_stack
 from tests.integration.helpers import order_body, stocked, submit, unique
 
@@ -119,3 +122,39 @@ async def test_a_channel_key_is_refused_on_every_operator_route(admin, system):
             await shop.get("/v1/payments", params={"order_id": "0123456789abcdef0123"}),
         ]
     assert [a.status_code for a in answers] == [403] * len(answers)
+
+
+@pytest.mark.parametrize(
+    ("workflow_type", "runs_dispatch"),
+    [("order.batched", "order-{id}"), ("order", "shipment-{id}-1")],
+)
+async def test_a_dispatch_that_keeps_failing_is_listed_on_the_workflow_that_runs_it(
+    system: System, workflow_type: str, runs_dispatch: str
+):
+    """Orders since ``order.lean`` dispatch from the order's own workflow; orders of the
+    ``order`` type from a child per shipment. /v1/ops/stuck looks where the step runs, and
+    only asks Temporal about child workflows for orders that have them."""
+
+    @activity.defn(name="dispatch_shipment")
+    async def wms_down(req: DispatchRequest) -> DispatchResult:
+        raise RuntimeError("WMS down for maintenance")
+
+    name = f"stuck-wms-{workflow_type}"
+    replace = {"dispatch_shipment": wms_down}
+    async with custom_stack(system, name, replace, order_workflow=workflow_type) as http:
+        _, sku = await stocked(http, 1)
+        order = await submit(http, order_body([(sku, 1)]))
+
+        async def stuck() -> list[dict[str, Any]]:
+            items = (await http.get("/v1/ops/stuck")).json()["items"]
+            return [i for i in items if i["order_id"] == order["id"]]
+
+        try:
+            (item,) = await _until(stuck, within=40)
+            assert item["kind"] == "retrying"
+            assert item["activity"] == "dispatch_shipment"
+            assert item["attempt"] >= 3
+            assert "WMS down for maintenance" in item["last_error"]
+            assert item["workflow_id"] == runs_dispatch.format(id=order["id"])
+        finally:
+            await system.client.get_workflow_handle(f"order-{order['id']}").terminate()
