@@ -135,6 +135,8 @@ class Order(SQLModel, table=True):
         UniqueConstraint("channel", "external_id", name="orders_channel_external_id"),
         UniqueConstraint("channel", "idempotency_key", name="orders_channel_idempotency_key"),
         Index("ix_orders_created", "created_at", "id"),
+        # The velocity rule's distinct customers at an address (activities/holds.py).
+        Index("ix_orders_address_customer", "address_key", "customer_id", "created_at"),
     )
     id: str = Field(primary_key=True)
     channel: str = Field(index=True)
@@ -150,7 +152,7 @@ class Order(SQLModel, table=True):
     # workflow could not be started at intake can be started later (worker recovery).
     payment_token: str | None = None
     # The normalised shipping address (oms.domain.holds.address_key), for the velocity rule.
-    address_key: str | None = Field(default=None, index=True)
+    address_key: str | None = None
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

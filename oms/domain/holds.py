@@ -64,9 +64,11 @@ class HoldFacts:
     total: Decimal
     currency: str
     country: str
-    # Orders this customer placed before this one.
+    # Orders this customer placed before this one; the hold check stops counting at 1
+    # (the rule asks only whether there is any).
     earlier_orders: int
-    # Distinct customers (this one included) with orders to this address in the window.
+    # Distinct customers (this one included) with orders to this address in the window;
+    # the hold check stops counting at the velocity rule's count.
     customers_at_address: int
 
 

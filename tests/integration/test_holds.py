@@ -247,3 +247,47 @@ async def test_a_new_address_before_dispatch_is_taken_and_checked_again(system):
     assert after.status_code == 409
     assert "address_changed" in events
     assert await _reserved(system, order["id"]) == 0
+
+
+async def test_the_customer_and_address_facts_hold_first_orders_and_busy_addresses(system):
+    """The hold check's two facts: whether the customer ordered before (a first order
+    over the new-customer threshold is held, a repeat order is not) and how many distinct
+    customers ordered to the address (the third is held)."""
+    rules = {
+        "hold_high_value": "EUR:1000000000",
+        "hold_new_customer_value": "EUR:100",
+        "hold_velocity_count": 3,
+    }
+    street = unique("street")
+
+    def body(customer: str, price: str, sku: str) -> dict[str, Any]:
+        b = order_body([(sku, 1, price)], customer_id=customer)
+        b["shipping_address"]["line1"] = f"{street} {customer}"  # one address per customer
+        return b
+
+    async with custom_stack(system, "hold-facts", {}, **rules) as http:
+        _, sku = await stocked(http, 20)
+        repeat = unique("cust")
+        first = await submit(http, body(repeat, "50.00", sku))
+        assert (await wait_for_status(http, first["id"], TERMINAL))["status"] == "delivered"
+        again = await submit(http, body(repeat, "150.00", sku))
+        assert (await wait_for_status(http, again["id"], TERMINAL))["status"] == "delivered"
+
+        newcomer = await submit(http, body(unique("cust"), "150.00", sku))
+        held = await wait_for_status(http, newcomer["id"], HELD)
+        assert held["hold"]["reasons"] == ["new_customer_high_value"]
+        await http.post(f"/v1/orders/{newcomer['id']}/reject", json={"note": "test"})
+
+        # Three customers to one address: the third trips the velocity rule.
+        shared = unique("shared")
+        placed = []
+        for n in range(3):
+            b = order_body([(sku, 1, "10.00")], customer_id=f"{shared}-{n}")
+            b["shipping_address"]["line1"] = shared
+            placed.append(await submit(http, b))
+            if n < 2:
+                done = await wait_for_status(http, placed[-1]["id"], TERMINAL)
+                assert done["status"] == "delivered"
+        third = await wait_for_status(http, placed[2]["id"], HELD)
+        assert third["hold"]["reasons"] == ["address_velocity"]
+        await http.post(f"/v1/orders/{placed[2]['id']}/reject", json={"note": "test"})
