@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     # types before it, kept registered for the orders that started as them: "order.lean",
     # "order".
     order_workflow: str = "order.batched"
+    # Whether the worker runs workflow code in the Temporal sandbox. Off by default: the
+    # sandbox costs a third of the worker's CPU (a fresh import of the workflow module for
+    # every run, a proxy around every activation). The test suite runs every workflow in
+    # it, and the replay tests replay every recorded history in it, so code that reads the
+    # clock, draws random numbers or does I/O in a workflow fails there (docs/performance.md).
+    workflow_sandbox: bool = False
 
     # Routing per sales channel (oms.domain.routing): "channel:strategy,...", strategies
     # fewest_shipments (the default), nearest, priority.
