@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api.errors import Problem
+from oms.db.engine import reading
 from oms.keys import hash_key
 from oms.settings import Settings
 
@@ -127,7 +128,7 @@ async def principal_for_key(key: str, engine: AsyncEngine, settings: Settings) -
     admin_key = settings.admin_api_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal("admin", "admin")
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         row = (await conn.execute(_LOOKUP, {"h": hash_key(key)})).first()
     if row is None:
         raise Problem(

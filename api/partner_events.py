@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oms.db.engine import reading
+
 _FIND = text("SELECT body_hash, response FROM partner_events WHERE partner = :p AND event_id = :e")
 _SAVE = text(
     """
@@ -49,7 +51,7 @@ async def earlier_answer(
     engine: AsyncEngine, partner: str, event_id: str
 ) -> tuple[str, dict[str, Any]] | None:
     """The body hash and the answer of an event already handled, if any."""
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         row = (await conn.execute(_FIND, {"p": partner, "e": event_id})).first()
     return (row.body_hash, dict(row.response)) if row else None
 
@@ -77,5 +79,5 @@ async def remember(
 
 
 async def shipment_by_tracking(engine: AsyncEngine, tracking_number: str) -> Any:
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         return (await conn.execute(_BY_TRACKING, {"t": tracking_number})).first()

@@ -133,7 +133,7 @@ async def run_worker(settings: Settings) -> None:
         await ensure_wms_stock_sync(client, settings)
     except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
         log.warning("schedule_not_updated", schedule="wms-stock-sync", error=str(exc)[:200])
-    engine = make_engine(settings, pre_ping=False)
+    engine = make_engine(settings)
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
