@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api.errors import Problem
-from oms.db.engine import reading
+from oms.db.engine import one_statement
 from oms.keys import hash_key
 from oms.settings import Settings
 
@@ -128,7 +128,7 @@ async def principal_for_key(key: str, engine: AsyncEngine, settings: Settings) -
     admin_key = settings.admin_api_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal("admin", "admin")
-    async with reading(engine) as conn:
+    async with one_statement(engine) as conn:
         row = (await conn.execute(_LOOKUP, {"h": hash_key(key)})).first()
     if row is None:
         raise Problem(

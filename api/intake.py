@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 
 from api.errors import Problem
 from api.schemas import OrderCreate, price_errors
-from oms.db.engine import reading
+from oms.db.engine import one_statement
 from oms.domain.ids import order_id_for
 from oms.domain.messages import (
     Address,
@@ -123,7 +123,7 @@ def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
 
 async def _check_skus(engine: AsyncEngine, body: OrderCreate) -> None:
     wanted = sorted({line.sku for line in body.lines})
-    async with reading(engine) as conn:
+    async with one_statement(engine) as conn:
         known = {r.sku for r in await conn.execute(_KNOWN_SKUS, {"skus": wanted})}
     unknown = [sku for sku in wanted if sku not in known]
     if unknown:

@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 
 from api.deps import Principal
 from api.errors import Problem
-from oms.db.engine import reading
+from oms.db.engine import one_statement
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import OrderView
 from oms.domain.status import TERMINAL, OrderStatus
@@ -34,7 +34,7 @@ async def load_row(engine: AsyncEngine, order_id: str, caller: Principal) -> Any
     if not ORDER_ID.fullmatch(order_id):
         raise Problem(404, f"no order {order_id}", kind="not-found")
     structlog.contextvars.bind_contextvars(order_id=order_id)
-    async with reading(engine) as conn:
+    async with one_statement(engine) as conn:
         row = (await conn.execute(_ROW, {"id": order_id})).first()
     if row is None or not caller.can_see(row.channel):
         raise Problem(404, f"no order {order_id}", kind="not-found")

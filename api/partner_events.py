@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oms.db.engine import reading
+from oms.db.engine import one_statement
 
 _FIND = text("SELECT body_hash, response FROM partner_events WHERE partner = :p AND event_id = :e")
 _SAVE = text(
@@ -51,7 +51,7 @@ async def earlier_answer(
     engine: AsyncEngine, partner: str, event_id: str
 ) -> tuple[str, dict[str, Any]] | None:
     """The body hash and the answer of an event already handled, if any."""
-    async with reading(engine) as conn:
+    async with one_statement(engine) as conn:
         row = (await conn.execute(_FIND, {"p": partner, "e": event_id})).first()
     return (row.body_hash, dict(row.response)) if row else None
 
@@ -63,7 +63,7 @@ async def remember(
     shipment_id: str,
     answer: dict[str, Any],
 ) -> None:
-    async with engine.begin() as conn:
+    async with one_statement(engine) as conn:
         await conn.execute(
             _SAVE,
             {
@@ -79,5 +79,5 @@ async def remember(
 
 
 async def shipment_by_tracking(engine: AsyncEngine, tracking_number: str) -> Any:
-    async with reading(engine) as conn:
+    async with one_statement(engine) as conn:
         return (await conn.execute(_BY_TRACKING, {"t": tracking_number})).first()

@@ -30,7 +30,7 @@ from api.deps import (
 from api.errors import Problem
 from api.partner_events import body_hash, earlier_answer, remember, shipment_by_tracking
 from api.schemas import CarrierEventIn, WarehouseEventIn, problems
-from oms.db.engine import reading
+from oms.db.engine import one_statement
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ShipmentEvent
 from oms.logging import get_logger
@@ -200,7 +200,7 @@ async def receive_warehouse_event(
     replayed = await _replayed(engine, "warehouse", event)
     if replayed is not None:
         return replayed
-    async with reading(engine) as conn:
+    async with one_statement(engine) as conn:
         row = (
             await conn.execute(
                 text("SELECT order_id FROM shipments WHERE id = :id"), {"id": event.shipment_id}

@@ -63,10 +63,12 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
 
 
 @asynccontextmanager
-async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection for one read statement, in autocommit: no BEGIN before it and no
-    ROLLBACK after it (two round trips of the three a one-statement read otherwise costs).
-    Reads of several statements that must agree use ``engine.connect()``."""
+async def one_statement(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for one statement, in autocommit: no BEGIN before it and no COMMIT or
+    ROLLBACK after it (two round trips of the three it otherwise costs). A single
+    statement is atomic on its own, data-modifying common table expressions included;
+    work of several statements that must agree or commit together uses
+    ``engine.connect()`` or ``engine.begin()``."""
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn

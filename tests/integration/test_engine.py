@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oms.db.engine import make_engine, reading
+from oms.db.engine import make_engine, one_statement
 from oms.settings import Settings
 
 _PID = text("SELECT pg_backend_pid()")
@@ -53,8 +53,8 @@ async def test_without_the_ping_the_first_caller_meets_the_dropped_connection(
         await pooled.dispose()
 
 
-async def test_a_read_runs_outside_a_transaction(engine: AsyncEngine):
-    async with reading(engine) as conn:
+async def test_one_statement_runs_outside_a_transaction(engine: AsyncEngine):
+    async with one_statement(engine) as conn:
         assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
         raw = await conn.get_raw_connection()
         assert not raw.driver_connection.is_in_transaction()
