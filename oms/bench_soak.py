@@ -66,15 +66,29 @@ def tree_rss_mb(pid: int | None) -> float | None:
     """Resident memory of ``pid`` and its live descendants, in MB. PostgreSQL's backends
     each count the shared buffers they have touched, so its figure is high but comparable
     from one window to the next."""
+    return _tree_memory_mb(pid, lambda proc: proc.memory_info().rss)
+
+
+def tree_pss_mb(pid: int | None) -> float | None:
+    """Proportional memory of ``pid`` and its live descendants, in MB: pages shared by
+    several processes (PostgreSQL's shared buffers) are split among them, so the sum is
+    what the tree holds. None where the system does not tell (it is Linux's figure)."""
+    return _tree_memory_mb(pid, lambda proc: getattr(proc.memory_full_info(), "pss", None))
+
+
+def _tree_memory_mb(pid: int | None, measure: Any) -> float | None:
     procs = process_tree(pid) if pid else None
     if procs is None:
         return None
     total = 0
     for proc in procs:
         try:
-            total += proc.memory_info().rss
+            value = measure(proc)
         except psutil.Error:
             continue
+        if value is None:
+            return None
+        total += value
     return round(total / 2**20, 1)
 
 
@@ -115,6 +129,9 @@ class Sampler:
             "rss_mb": {
                 name: tree_rss_mb(pid) for name, pid in self.pids.items() if name != "bench"
             },
+            "pss_mb": {
+                name: tree_pss_mb(pid) for name, pid in self.pids.items() if name != "bench"
+            },
             "temporal_db_mb": db,
             "errors": len(self.phase.errors),
             "load_average": round(os.getloadavg()[0], 2),
@@ -138,7 +155,8 @@ def _progress(w: dict[str, Any]) -> None:
         f"[{w['t_s']:>8.0f}s] done {w['completed']:>7}  {w['per_s'] or 0:>6.2f}/s  "
         f"POST p99 {w['post_ms']['p99']} ms  e2e p99 {w['e2e_ms']['p99']} ms  "
         f"RSS worker {rss.get('worker')} api {rss.get('api')} temporal {rss.get('temporal')} "
-        f"postgres {rss.get('postgres')} MB  temporal.db {w['temporal_db_mb']} MB  "
+        f"postgres {rss.get('postgres')} (PSS {w.get('pss_mb', {}).get('postgres')}) MB  "
+        f"temporal.db {w['temporal_db_mb']} MB  "
         f"errors {w['errors']}\n"
     )
     sys.stderr.flush()
@@ -202,6 +220,7 @@ async def run_soak(target: Target, plan: SoakPlan, settings: Settings) -> dict[s
             "api_rss_mb": growth(windows, lambda w: w["rss_mb"].get("api")),
             "temporal_rss_mb": growth(windows, lambda w: w["rss_mb"].get("temporal")),
             "postgres_rss_mb": growth(windows, lambda w: w["rss_mb"].get("postgres")),
+            "postgres_pss_mb": growth(windows, lambda w: w.get("pss_mb", {}).get("postgres")),
             "post_p99_ms": growth(windows, lambda w: w["post_ms"]["p99"]),
             "e2e_p99_ms": growth(windows, lambda w: w["e2e_ms"]["p99"]),
             "orders_per_s": growth(windows, lambda w: w["per_s"]),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from oms.bench import BenchError, Phase
-from oms.bench_soak import MAX_SOAK_ORDERS, Sampler, SoakPlan, growth
+from oms.bench_soak import MAX_SOAK_ORDERS, Sampler, SoakPlan, growth, tree_pss_mb, tree_rss_mb
 
 
 def _windows(values: list[float | None]) -> list[dict[str, float | None]]:
@@ -52,3 +54,12 @@ def test_a_window_counts_only_what_ended_since_the_last_one():
 def test_soak_limits_are_refused_with_a_message(plan):
     with pytest.raises(BenchError):
         plan.check()
+
+
+def test_pss_of_a_tree_splits_shared_pages_so_it_is_at_most_the_rss():
+    # This test's own process: its PSS (shared library pages split with other processes)
+    # is positive and never above its RSS.
+    pss, rss = tree_pss_mb(os.getpid()), tree_rss_mb(os.getpid())
+    assert pss is not None and rss is not None
+    assert 0 < pss <= rss
+    assert tree_pss_mb(None) is None
