@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
+from oms.contract import AlertSteps
 from oms.domain.messages import AlertRequest
 from oms.logging import get_logger
 from oms.webhooks import signed_headers
@@ -141,10 +142,10 @@ async def open_counts(engine: AsyncEngine) -> dict[str, int]:
         return {r.kind: int(r.n) for r in await conn.execute(_OPEN_COUNTS)}
 
 
-class AlertActivities:
+class AlertActivities(AlertSteps):
     def __init__(self, store: AlertStore) -> None:
         self._store = store
 
-    @activity.defn(name="raise_alert")
+    @activity.defn
     async def raise_alert(self, req: AlertRequest) -> int:
         return await self._store.raise_alert(req)

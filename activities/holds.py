@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
+from oms.contract import HoldSteps
 from oms.domain.holds import HoldFacts, HoldPolicy, address_key, hold_reasons
 from oms.domain.messages import HoldCheck, HoldDecision
 from oms.logging import get_logger
@@ -49,12 +50,12 @@ _FACTS = text(
 )
 
 
-class HoldActivities:
+class HoldActivities(HoldSteps):
     def __init__(self, engine: AsyncEngine, policy: HoldPolicy) -> None:
         self._engine = engine
         self._policy = policy
 
-    @activity.defn(name="check_holds")
+    @activity.defn
     async def check_holds(self, check: HoldCheck) -> HoldDecision:
         a = check.address
         key = address_key(a.line1, a.postal_code, a.city, a.country, a.line2 or "")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities.errors import ORDER_CLOSED, OUT_OF_STOCK, business_error
+from oms.contract import StockSteps
 from oms.domain.geo import destination
 from oms.domain.ids import shipment_id_for
 from oms.domain.messages import (
@@ -258,12 +259,12 @@ _PLACES_OF = text(
 )
 
 
-class InventoryActivities:
+class InventoryActivities(StockSteps):
     def __init__(self, engine: AsyncEngine, routing: dict[str, str] | None = None) -> None:
         self._engine = engine
         self._routing = routing or {}
 
-    @activity.defn(name="reserve_stock")
+    @activity.defn
     async def reserve_stock(self, req: ReserveRequest) -> ReserveResult:
         demand: dict[str, int] = defaultdict(int)
         for line in req.lines:
@@ -474,7 +475,7 @@ class InventoryActivities:
         log.info(f"stock_{kind}", order_id=order_id, warehouse=warehouse, units=units)
         return units
 
-    @activity.defn(name="release_stock")
+    @activity.defn
     async def release_stock(self, req: ReleaseRequest) -> StockChangeResult:
         if req.queue_only:  # a backorder given up while the rest of the order goes on
             async with self._engine.begin() as conn:
@@ -489,7 +490,7 @@ class InventoryActivities:
         )
         return StockChangeResult(units)
 
-    @activity.defn(name="commit_stock")
+    @activity.defn
     async def commit_stock(self, req: CommitRequest) -> StockChangeResult:
         units = await self._settle(
             req.order_id,

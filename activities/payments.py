@@ -22,6 +22,7 @@ from oms.adapters.payment_gateway import (
     GatewayUnavailable,
     PaymentGateway,
 )
+from oms.contract import PaymentSteps
 from oms.domain.ids import idempotency_key
 from oms.domain.messages import PaymentCommand, PaymentOutcome
 from oms.logging import get_logger
@@ -42,7 +43,7 @@ _FIND = text(
 )
 
 
-class PaymentActivities:
+class PaymentActivities(PaymentSteps):
     def __init__(self, engine: AsyncEngine, gateway: PaymentGateway) -> None:
         self._engine = engine
         self._gateway = gateway
@@ -119,15 +120,15 @@ class PaymentActivities:
             raise business_error(PAYMENT_REJECTED, "the order has no successful authorization")
         return outcome.reference
 
-    @activity.defn(name="authorize_payment")
+    @activity.defn
     async def authorize_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
         return await self._run(cmd, "authorize")
 
-    @activity.defn(name="capture_payment")
+    @activity.defn
     async def capture_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
         return await self._run(cmd, "capture")
 
-    @activity.defn(name="void_payment")
+    @activity.defn
     async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
         """Void the authorization. Declined: nothing to void. No verdict recorded (the
         gateway was down, or its answer was lost): it may have authorized all the same,

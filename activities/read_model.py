@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
+from oms.contract import RecordSteps
 from oms.db.engine import one_statement
 from oms.domain.messages import OrderView, RecordBatch, RecordEvent, ShipmentRecord
 from oms.logging import get_logger
@@ -99,11 +100,11 @@ _WRITE_BATCH = text(
 )
 
 
-class ReadModelActivities:
+class ReadModelActivities(RecordSteps):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    @activity.defn(name="record_order_event")
+    @activity.defn
     async def record_order_event(self, event: RecordEvent) -> None:
         view = event.view
         params = {
@@ -153,7 +154,7 @@ class ReadModelActivities:
         for e in entries:  # one line per step, as record_order_event logs them
             log.info("order_event", order_id=view.id, seq=e.seq, type=e.type, status=e.status)
 
-    @activity.defn(name="record_shipment")
+    @activity.defn
     async def record_shipment(self, record: ShipmentRecord) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(

@@ -7,13 +7,13 @@ and a shortfall alert already open is not raised twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from oms.adapters.wms import WarehouseSystem, WmsUnavailable
+from oms.contract import StockSyncSteps
+from oms.domain.messages import StockPull, StockPullResult
 from oms.logging import get_logger
 from oms.stock_sync import (
     AlertSink,
@@ -27,28 +27,13 @@ from oms.stock_sync import (
 log = get_logger(__name__)
 
 
-@dataclass
-class StockPull:
-    source: str = "wms"  # recorded as each applied level's source
-
-
-@dataclass
-class StockPullResult:
-    levels: int  # as many as the WMS sent
-    applied: int
-    stale: int
-    superseded: int
-    rejected: int  # malformed, or of a warehouse the OMS does not know
-    shortfalls: int
-
-
-class StockSyncActivities:
+class StockSyncActivities(StockSyncSteps):
     def __init__(self, engine: AsyncEngine, wms: WarehouseSystem, alerts: AlertSink) -> None:
         self._engine = engine
         self._wms = wms
         self._alerts = alerts
 
-    @activity.defn(name="pull_wms_stock")
+    @activity.defn
     async def pull_wms_stock(self, req: StockPull) -> StockPullResult:
         try:
             items = await self._wms.stock_levels()

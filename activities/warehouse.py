@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import DISPATCH_REJECTED, business_error
 from oms.adapters.wms import WarehouseSystem, WmsRejected, WmsUnavailable
+from oms.contract import WarehouseSteps
 from oms.domain.messages import DispatchRequest, DispatchResult
 from oms.logging import get_logger
 
@@ -25,12 +26,12 @@ _UPSERT_SHIPMENT = text(
 )
 
 
-class WarehouseActivities:
+class WarehouseActivities(WarehouseSteps):
     def __init__(self, engine: AsyncEngine, wms: WarehouseSystem) -> None:
         self._engine = engine
         self._wms = wms
 
-    @activity.defn(name="dispatch_shipment")
+    @activity.defn
     async def dispatch_shipment(self, req: DispatchRequest) -> DispatchResult:
         # The shipment row exists before the WMS hears of it, so its webhook always finds it.
         async with self._engine.begin() as conn:

@@ -19,9 +19,9 @@ from api.deps import Principal
 from api.errors import Problem
 from oms.db.engine import one_statement
 from oms.domain.ids import order_workflow_id
-from oms.domain.messages import OrderView
 from oms.domain.status import TERMINAL, OrderStatus
 from oms.logging import get_logger
+from workflows.order import OrderWorkflow
 
 log = get_logger(__name__)
 ORDER_ID = re.compile(r"[0-9a-f]{20}")
@@ -46,7 +46,7 @@ async def live_view(client: Client | None, row: Any) -> dict[str, Any]:
         return dict(row.view)
     try:
         handle = client.get_workflow_handle(order_workflow_id(row.id))
-        view = await handle.query("status", result_type=OrderView, rpc_timeout=timedelta(seconds=3))
+        view = await handle.query(OrderWorkflow.status, rpc_timeout=timedelta(seconds=3))
     except (RPCError, Exception) as exc:  # worker down, query timed out: the read model answers
         log.info("live_view_unavailable", order_id=row.id, error=type(exc).__name__)
         return dict(row.view)

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from oms.contract import ORDER_WORKFLOW, Signal
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import OperatorAction, OrderInput, OrderView
 from oms.domain.search_attributes import (
@@ -84,14 +85,14 @@ async def start_order(
     try:
         await asyncio.wait_for(
             client.start_workflow(
-                settings.order_workflow,
+                ORDER_WORKFLOW,
                 order_input(settings, view, token),
                 id=order_workflow_id(view.id),
                 task_queue=settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=initial_search_attributes(settings, view),
                 rpc_timeout=timedelta(seconds=START_TIMEOUT_S),
-                start_signal="cancel" if cancel else None,
+                start_signal=Signal.CANCEL if cancel else None,
                 start_signal_args=[cancel] if cancel else [],
             ),
             timeout=START_TIMEOUT_S + 1,

@@ -66,10 +66,6 @@ class Settings(BaseSettings):
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
 
-    # The workflow type new orders start as: "order.batched" (the default), or one of the
-    # types before it, kept registered for the orders that started as them: "order.lean",
-    # "order".
-    order_workflow: str = "order.batched"
     # Whether the worker runs workflow code in the Temporal sandbox. Off by default: the
     # sandbox costs a third of the worker's CPU (a fresh import of the workflow module for
     # every run, a proxy around every activation). The test suite runs every workflow in

@@ -190,9 +190,19 @@ async def custom_stack(
     system: System, name: str, replace: dict[str, Any], **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second API and worker on a task queue of their own, with some activities swapped
-    by name: how a test slows or breaks one step without touching the shared system."""
+    by name: how a test slows or breaks one step without touching the shared system.
+
+    ``order_workflow`` (a legacy type's name) makes its API start orders as that type, as
+    a release before the current one did: how a test puts an order of a frozen shape in
+    flight."""
+    import oms.order_start
     from api.app import create_app
     from worker.main import build_worker
+
+    legacy_type = overrides.pop("order_workflow", None)
+    current_type = oms.order_start.ORDER_WORKFLOW
+    if legacy_type is not None:
+        oms.order_start.ORDER_WORKFLOW = legacy_type
 
     settings = system.settings.model_copy(
         update={"task_queue": f"oms-test-{name}", "api_port": free_port(), **overrides}
@@ -210,6 +220,7 @@ async def custom_stack(
         ) as http:
             yield http
     finally:
+        oms.order_start.ORDER_WORKFLOW = current_type
         server.should_exit = True
         await server_task
         await worker.shutdown()

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import StockArrival
 from oms.logging import get_logger
+from workflows.order import OrderWorkflow
 
 log = get_logger(__name__)
 
@@ -126,7 +127,7 @@ class BackorderWaker:
     async def _signal(self, order_id: str, skus: list[str]) -> bool:
         handle = self._client.get_workflow_handle(order_workflow_id(order_id))
         try:
-            await handle.signal("stock_arrived", StockArrival(skus))
+            await handle.signal(OrderWorkflow.stock_arrived, StockArrival(skus))
         except Exception as exc:  # finished meanwhile, or Temporal busy: the recheck covers it
             log.info("backorder_wake_failed", order_id=order_id, error=str(exc)[:200])
             return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,24 +31,31 @@ from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
 from worker.schedules import ensure_wms_stock_sync
 from worker.tuning import worker_options
+from workflows.legacy.order import LegacyOrderWorkflow
+from workflows.legacy.order_lean import LeanOrderWorkflow
+from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow
-from workflows.order_lean import BatchedOrderWorkflow, LeanOrderWorkflow
-from workflows.shipment import ShipmentWorkflow
 from workflows.stock_sync import WmsStockSyncWorkflow
 
 log = get_logger(__name__)
 
+# The current order, the frozen shapes that may still have orders in flight, and the
+# stock pull. New orders start only as the current one.
 WORKFLOWS = [
-    BatchedOrderWorkflow,
-    LeanOrderWorkflow,
     OrderWorkflow,
+    LeanOrderWorkflow,
+    LegacyOrderWorkflow,
     ShipmentWorkflow,
     WmsStockSyncWorkflow,
 ]
 
 
-def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Callable[..., Any]]:
-    """Every activity by its registered name."""
+def build_activities(
+    engine: AsyncEngine, settings: Settings, swap: Mapping[str, Callable[..., Any]] | None = None
+) -> list[Callable[..., Any]]:
+    """Every activity the worker runs. ``swap`` (tests only) runs another function under
+    an activity's name, where a test slows or breaks one step; ``bookkeep`` carries the
+    swapped step too."""
     gateway = HttpPaymentGateway(settings.gateway_base_url, settings.payment_gateway_key)
     wms = HttpWarehouseSystem(settings.wms_base_url, settings.wms_api_key)
     payments = PaymentActivities(engine, gateway)
@@ -58,24 +65,34 @@ def build_activities(engine: AsyncEngine, settings: Settings) -> dict[str, Calla
     warehouse = WarehouseActivities(engine, wms)
     read_model = ReadModelActivities(engine)
     stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
-    activities: dict[str, Callable[..., Any]] = {
-        "authorize_payment": payments.authorize_payment,
-        "capture_payment": payments.capture_payment,
-        "void_payment": payments.void_payment,
-        "reserve_stock": inventory.reserve_stock,
-        "release_stock": inventory.release_stock,
-        "commit_stock": inventory.commit_stock,
-        "dispatch_shipment": warehouse.dispatch_shipment,
-        "record_order_event": read_model.record_order_event,
-        "record_shipment": read_model.record_shipment,
-        "check_holds": holds.check_holds,
-        "raise_alert": alerts.raise_alert,
-        "pull_wms_stock": stock_sync.pull_wms_stock,
-    }
-    # The lean order's records and next local step in one local activity; its steps are
-    # looked up in this dict when they run, so a swapped activity is the one they run.
-    activities["bookkeep"] = BookkeepingActivities(read_model, activities).bookkeep
-    return activities
+    own: list[Callable[..., Any]] = [
+        payments.authorize_payment,
+        payments.capture_payment,
+        payments.void_payment,
+        inventory.reserve_stock,
+        inventory.release_stock,
+        inventory.commit_stock,
+        warehouse.dispatch_shipment,
+        read_model.record_order_event,
+        read_model.record_shipment,
+        holds.check_holds,
+        alerts.raise_alert,
+        stock_sync.pull_wms_stock,
+    ]
+    swap = swap or {}
+    unknown = set(swap) - {fn.__name__ for fn in own}
+    if unknown:
+        raise ValueError(f"no activity to swap named {sorted(unknown)}")
+    chosen = [swap.get(fn.__name__, fn) for fn in own]
+    steps = {fn.__name__: fn for fn in own} | dict(swap)
+    bookkeeping = BookkeepingActivities(
+        read_model.write_batch,
+        steps["check_holds"],
+        steps["reserve_stock"],
+        steps["commit_stock"],
+        steps["release_stock"],
+    )
+    return [*chosen, bookkeeping.bookkeep]
 
 
 def alert_store(engine: AsyncEngine, settings: Settings) -> AlertStore:
@@ -86,16 +103,14 @@ def build_worker(
     client: Client,
     engine: AsyncEngine,
     settings: Settings,
-    replace: dict[str, Callable[..., Any]] | None = None,
+    replace: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Worker:
     """The worker; ``replace`` swaps activities by name (tests slow or break one step)."""
-    activities = build_activities(engine, settings)
-    activities.update(replace or {})  # in place: ``bookkeep`` finds the swapped steps
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=list(activities.values()),
+        activities=build_activities(engine, settings, replace),
         interceptors=[RetryAlerts(alert_store(engine, settings))],
         **worker_options(settings),
     )

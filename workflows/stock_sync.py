@@ -12,7 +12,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.stock_sync import StockPull, StockPullResult, StockSyncActivities
+    from oms.contract import STOCK_SYNC_WORKFLOW, StockSyncSteps
+    from oms.domain.messages import StockPull, StockPullResult
 
 PULL: workflow.ActivityConfig = {
     "start_to_close_timeout": timedelta(minutes=2),
@@ -25,10 +26,8 @@ PULL: workflow.ActivityConfig = {
 }
 
 
-@workflow.defn(name="wms_stock_sync")
+@workflow.defn(name=STOCK_SYNC_WORKFLOW)
 class WmsStockSyncWorkflow:
     @workflow.run
     async def run(self, req: StockPull) -> StockPullResult:
-        return await workflow.execute_activity_method(
-            StockSyncActivities.pull_wms_stock, req, **PULL
-        )
+        return await workflow.execute_activity_method(StockSyncSteps.pull_wms_stock, req, **PULL)

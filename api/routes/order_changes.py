@@ -24,8 +24,9 @@ from api.orders_read import live_view, load_row
 from api.schemas import AddressIn, Reason, Strict, problems
 from api.updates import UPDATE_TIMEOUT_S, refusal
 from oms.domain.ids import order_workflow_id
-from oms.domain.messages import ActionResult, Address, AddressChange, OperatorAction
+from oms.domain.messages import Address, AddressChange, OperatorAction
 from oms.domain.status import TERMINAL, OrderStatus
+from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=JsonRoute)
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -38,15 +39,13 @@ class HoldRequest(Strict):
     reason: Reason
 
 
-async def _update(client: Any, row: Any, name: str, arg: Any, what: str) -> None:
+async def _update(client: Any, row: Any, update: Any, arg: Any, what: str) -> None:
     status = OrderStatus(row.status)
     if status in TERMINAL:
         raise Problem(409, f"order is {status}; it can no longer be {what}", kind="invalid-state")
     handle = client.get_workflow_handle(order_workflow_id(row.id))
     try:
-        await handle.execute_update(
-            name, arg, result_type=ActionResult, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S)
-        )
+        await handle.execute_update(update, arg, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S))
     except WorkflowUpdateFailedError as exc:
         raise refusal(exc, status) from exc
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
@@ -70,7 +69,8 @@ async def hold_order(
 ) -> JSONResponse:
     """Hold an order for a decision (reason ``manual``) while it can still be cancelled."""
     row = await load_row(engine, order_id, caller)
-    await _update(client, row, "request_hold", OperatorAction(caller.name, body.reason), "held")
+    action = OperatorAction(caller.name, body.reason)
+    await _update(client, row, OrderWorkflow.request_hold, action, "held")
     return JSONResponse(await live_view(client, row), status_code=202)
 
 
@@ -81,5 +81,5 @@ async def change_address(
     """A new shipping address until dispatch; the hold rules run again on it."""
     row = await load_row(engine, order_id, caller)
     change = AddressChange(caller.name, Address(**body.model_dump()))
-    await _update(client, row, "request_address_change", change, "given a new address")
+    await _update(client, row, OrderWorkflow.request_address_change, change, "given a new address")
     return JSONResponse(await live_view(client, row), status_code=202)

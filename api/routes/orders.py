@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -50,10 +51,11 @@ from api.schemas import (
 )
 from api.updates import UPDATE_TIMEOUT_S, refusal
 from oms.domain.ids import order_workflow_id
-from oms.domain.messages import ActionResult, OperatorAction, OrderView
+from oms.domain.messages import OperatorAction, OrderView
 from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus, never_started
 from oms.order_start import start_order
 from oms.settings import Settings
+from workflows.order import OrderWorkflow
 
 router = APIRouter(
     prefix="/v1/orders",
@@ -64,6 +66,18 @@ router = APIRouter(
 
 STATUSES = [s.value for s in OrderStatus]
 _PAST = {"cancel": "cancelled", "approve": "approved", "reject": "rejected"}
+# Each action as the order workflow's update, and as its signal for an update that no
+# worker decided in time (the same names on every order type, current or legacy).
+_UPDATES = {
+    "cancel": OrderWorkflow.request_cancel,
+    "approve": OrderWorkflow.request_approve,
+    "reject": OrderWorkflow.request_reject,
+}
+_SIGNALS = {
+    "cancel": OrderWorkflow.cancel,
+    "approve": OrderWorkflow.approve,
+    "reject": OrderWorkflow.reject,
+}
 
 
 _ORDER_ACCEPTED = {
@@ -248,11 +262,12 @@ async def _act(
     request = OperatorAction(acting(caller.name, note.by), note.reason, note.note)
     handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
-        await handle.execute_update(
-            f"request_{action}",
-            request,
-            result_type=ActionResult,
-            rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S),
+        # The SDK types an async update's result as its coroutine; it is the ActionResult.
+        await cast(
+            Awaitable[object],
+            handle.execute_update(
+                _UPDATES[action], request, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S)
+            ),
         )
     except WorkflowUpdateFailedError as exc:
         raise refusal(exc, status) from exc
@@ -293,7 +308,9 @@ async def _pending(
     action: str, handle: WorkflowHandle[Any, Any], request: OperatorAction, row: Any
 ) -> JSONResponse:
     try:
-        await handle.signal(action, request, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S))
+        await handle.signal(
+            _SIGNALS[action], request, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S)
+        )
     except RPCError as exc:
         raise _not_taken(action) from exc
     body = {

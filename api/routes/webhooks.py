@@ -36,6 +36,7 @@ from oms.domain.messages import ShipmentEvent
 from oms.logging import get_logger
 from oms.settings import Settings
 from oms.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from workflows.order import OrderWorkflow
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=JsonRoute)
 _partner_signature = APIKeyHeader(
@@ -145,7 +146,7 @@ async def _signal(client: Any, order_id: str, event: ShipmentEvent) -> dict[str,
     the shipment's own workflow (orders started before the lean order)."""
     handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
-        await handle.signal("shipment_event", event, rpc_timeout=timedelta(seconds=5))
+        await handle.signal(OrderWorkflow.shipment_event, event, rpc_timeout=timedelta(seconds=5))
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise  # Temporal down or slow: a 503, and the partner sends the event again

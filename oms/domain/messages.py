@@ -282,13 +282,29 @@ class RecordBatch:
 
 @dataclass
 class Bookkeeping:
-    """The lean order's local activity ``bookkeep``: its pending records, then (if named)
-    one step on the order's own facts: ``check_holds``, ``reserve_stock``,
-    ``commit_stock`` or ``release_stock`` with ``arg`` as that step's request."""
+    """The order's local activity ``bookkeep``: its pending records, then at most one
+    step on the order's own facts, the one whose request is set."""
 
     records: RecordBatch | None = None
-    step: str | None = None
-    arg: Any = None
+    check_holds: HoldCheck | None = None
+    reserve: ReserveRequest | None = None
+    commit: CommitRequest | None = None
+    release: ReleaseRequest | None = None
+
+
+@dataclass
+class StockPull:
+    source: str = "wms"  # recorded as each applied level's source
+
+
+@dataclass
+class StockPullResult:
+    levels: int  # as many as the WMS sent
+    applied: int
+    stale: int
+    superseded: int
+    rejected: int  # malformed, or of a warehouse the OMS does not know
+    shortfalls: int
 
 
 @dataclass

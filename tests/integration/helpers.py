@@ -187,3 +187,11 @@ async def stock_rows(engine: Any, on_hand: int, extra_skus: int = 0) -> tuple[st
             [{"w": warehouse_id, "sku": sku, "n": on_hand} for sku in skus],
         )
     return warehouse_id, skus
+
+
+def real_activity(system: Any, name: str) -> Any:
+    """The worker's own activity named ``name``, for a test that wraps it."""
+    from worker.main import build_activities
+
+    found = build_activities(system.engine, system.settings)
+    return next(fn for fn in found if fn.__name__ == name)

@@ -217,7 +217,13 @@ async def test_a_backorder_that_waits_too_long_is_cancelled_and_voided(system):
         events = await _events(http, order["id"])
     assert done["status"] == "cancelled"
     assert done["payment"]["status"] == "voided"
-    assert done["cancellation"]["by"] == "system"
+    # Who and why, on the order itself; and it no longer shows a backorder waiting.
+    assert done["cancellation"] == {
+        "by": "system",
+        "reason": "backorder_expired",
+        "code": "backorder_expired",
+    }
+    assert done["backorder"] is None
     assert events[-1]["type"] == "order_cancelled"
     assert events[-1]["data"]["reason"] == "backorder_expired"
     assert await _queue(system, order["id"]) == {}

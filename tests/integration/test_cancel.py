@@ -16,6 +16,7 @@ from tests.conftest import System, custom_stack
 from tests.integration.helpers import (
     TERMINAL,
     order_body,
+    real_activity,
     stocked,
     submit,
     wait_for_status,
@@ -32,9 +33,7 @@ async def slow_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
     reservation and dispatch. (The reservation is a local activity: a cancel sent while it
     runs is handled when the workflow task ends, and without a window the order would be
     on its way to the warehouse by then.)"""
-    from worker.main import build_activities
-
-    real = build_activities(system.engine, system.settings)["reserve_stock"]
+    real = real_activity(system, "reserve_stock")
 
     @activity.defn(name="reserve_stock")
     async def slow_reserve(req: ReserveRequest) -> ReserveResult:
@@ -76,7 +75,11 @@ async def test_cancel_before_dispatch_releases_stock_and_voids_payment(slow_api,
     done = await wait_for_status(slow_api, order["id"], TERMINAL)
     assert done["status"] == "cancelled"
     assert done["payment"]["status"] == "voided"
-    assert done["cancellation"] == {"by": "admin", "reason": "customer changed their mind"}
+    assert done["cancellation"] == {
+        "by": "admin",
+        "reason": "customer changed their mind",
+        "code": "cancelled",
+    }
     assert done["shipments"] == []  # planned but never handed to a warehouse
     assert done["payment"]["authorized"] == "0.00"
     stock = (await slow_api.get(f"/v1/stock/{sku}")).json()

@@ -16,6 +16,7 @@ from tests.integration.helpers import (
     TERMINAL,
     add_warehouse,
     order_body,
+    real_activity,
     set_stock,
     stocked,
     submit,
@@ -29,9 +30,7 @@ REFUSING = "refusing-"
 @pytest.fixture(scope="module")
 async def picky_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
     """A stack whose WMS refuses every warehouse whose id starts with ``refusing-``."""
-    from worker.main import build_activities
-
-    real = build_activities(system.engine, system.settings)["dispatch_shipment"]
+    real = real_activity(system, "dispatch_shipment")
 
     @activity.defn(name="dispatch_shipment")
     async def picky_dispatch(req: DispatchRequest) -> DispatchResult:
@@ -114,9 +113,7 @@ async def test_when_one_of_two_shipments_is_refused_the_rest_delivers_and_is_cha
 @pytest.fixture(scope="module")
 async def lingering_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
     """A stack whose shipments linger after the carrier's first scan."""
-    from worker.main import build_activities
-
-    real = build_activities(system.engine, system.settings)["record_shipment"]
+    real = real_activity(system, "record_shipment")
 
     @activity.defn(name="record_shipment")
     async def lingering_record(record: ShipmentRecord) -> None:

@@ -98,6 +98,12 @@ async def test_a_hold_nobody_decides_alerts_when_stale_then_expires_and_cancels(
         events = await _events(http, order["id"])
     assert done["status"] == "cancelled"
     assert events[-1]["data"]["reason"] == "hold_expired"
+    # The order itself says who cancelled it and why.
+    assert done["cancellation"] == {
+        "by": "system",
+        "reason": "hold_expired",
+        "code": "hold_expired",
+    }
     assert done["payment"]["status"] == "voided"
     alerts = await _alerts(system, order["id"])
     assert [(a.kind, a.detail["reasons"]) for a in alerts] == [("hold_stale", ["high_value"])]

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from temporalio.api.enums.v1 import EventType
 
+from oms.contract import ORDER_WORKFLOW
 from oms.domain.ids import order_workflow_id
 from tests.integration.helpers import TERMINAL, order_body, stocked, submit, unique, wait_for_status
 
@@ -35,7 +36,7 @@ async def _unworked_shipment(system: Any) -> tuple[str, Any]:
             {"id": shipment_id, "o": order_id},
         )
     handle = await system.client.start_workflow(
-        system.settings.order_workflow,
+        ORDER_WORKFLOW,
         "never run",
         id=order_workflow_id(order_id),
         task_queue=unique("nobody"),

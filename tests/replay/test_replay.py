@@ -21,9 +21,10 @@ from temporalio.worker import Replayer
 
 from oms.codec import data_converter
 from tests.conftest import TEST_PAYLOAD_KEYS
+from workflows.legacy.order import LegacyOrderWorkflow
+from workflows.legacy.order_lean import LeanOrderWorkflow
+from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow
-from workflows.order_lean import BatchedOrderWorkflow, LeanOrderWorkflow
-from workflows.shipment import ShipmentWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -32,7 +33,7 @@ def _replayer() -> Replayer:
     # Histories recorded since payload encryption are sealed with the tests' fixed key;
     # older ones are in clear and pass through the codec unchanged.
     return Replayer(
-        workflows=[BatchedOrderWorkflow, LeanOrderWorkflow, OrderWorkflow, ShipmentWorkflow],
+        workflows=[OrderWorkflow, LeanOrderWorkflow, LegacyOrderWorkflow, ShipmentWorkflow],
         data_converter=data_converter(TEST_PAYLOAD_KEYS),
     )
 

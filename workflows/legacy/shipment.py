@@ -1,4 +1,7 @@
-"""One shipment: hand it to the warehouse, then follow it until the carrier delivers it.
+"""FROZEN. The ``shipment`` child workflow of the legacy ``order`` type (``legacy/order.py``):
+one shipment, dispatched and followed until delivered. Delete it with that type.
+
+One shipment: hand it to the warehouse, then follow it until the carrier delivers it.
 
 Warehouse and carrier webhooks arrive as signals; each must move the parcel forward or it
 is ignored, so duplicated or late deliveries of the same event change nothing.

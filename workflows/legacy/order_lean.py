@@ -1,20 +1,12 @@
-"""The lean order workflow (type ``order.lean``): the same order, at a fraction of the cost.
+"""FROZEN. The lean order workflow (type ``order.lean``), kept only for the orders that
+started as it: it was the type of every new order in the releases from the lean order
+(histories ``v6-*``) until ``order.batched`` (``v7-*``) became the default. Nothing new
+starts as it; delete it once ``oms workflows drain`` counts no open ``order.lean``
+execution (docs/workflow-changes.md). Do not edit: a change here changes how running
+orders replay.
 
-Every order since this type exists runs it; ``order`` stays registered for the orders that
-started before, until they drain. It keeps every rule of :class:`OrderWorkflow` (holds,
-backorders, re-routing, capture per shipment, the cancel window, SLA timers) and changes
-how the work is carried out:
-
-- the read model, the timeline and the hold rules are local activities: one marker in the
-  history each, run inside the workflow task that asks for them, instead of an activity
-  with its own three events and the workflow task that follows;
-- each shipment is followed inside the order workflow, not in a child: the dispatch and the
-  stock commit are activities of the order, partner events arrive as the order's
-  ``shipment_event`` signal, and the shipment rows follow the order's records.
-
-No patch markers: a new type starts clean. Its successor, ``order.batched``
-(:class:`BatchedOrderWorkflow`, below), writes the steps an order takes in one workflow
-task together. See docs/performance.md for the figures.
+It is the ``order`` type (``legacy/order.py``, frozen too) with every patch on, the records
+written one local activity at a time, and each shipment followed in the order itself.
 """
 
 from __future__ import annotations
@@ -30,35 +22,31 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from oms.domain.messages import (
         AlertRequest,
-        Bookkeeping,
         CommitRequest,
         DispatchRequest,
         DispatchResult,
         OrderInput,
         OrderView,
-        RecordBatch,
         RecordEvent,
         ShipmentEvent,
         ShipmentView,
         StockChangeResult,
-        TimelineEntry,
     )
-    from oms.domain.search_attributes import ORDER_STATUS, SLA_DEADLINE
+    from oms.domain.search_attributes import SLA_DEADLINE
     from oms.domain.status import (
         PARTNER_SHIPMENT_EVENTS,
-        OrderStatus,
         ShipmentStatus,
         shipment_advances,
     )
+    from workflows.legacy.order import LegacyOrderWorkflow
     from workflows.options import DISPATCH, MUST_COMPLETE
-    from workflows.order import OrderWorkflow
 
 LOCAL_TIMEOUT = timedelta(seconds=15)
 S = ShipmentStatus
 
 
 @workflow.defn(name="order.lean")
-class LeanOrderWorkflow(OrderWorkflow):
+class LeanOrderWorkflow(LegacyOrderWorkflow):
     @workflow.init
     def __init__(self, inp: OrderInput) -> None:
         super().__init__(inp)
@@ -67,32 +55,18 @@ class LeanOrderWorkflow(OrderWorkflow):
         self._last_event: dict[str, tuple[str, datetime]] = {}
         # Watches that sleep until a deadline; the order ends without waiting for them.
         self._timers: list[asyncio.Task[None]] = []
-        self._v_batch = False
-        self._pending: list[TimelineEntry] = []  # steps taken, not yet written
-        self._flusher: asyncio.Task[None] | None = None
-        self._status_attribute = inp.view.status  # the status search attribute's value
 
     def _choose_versions(self) -> None:
         self._v_holds = self._v_capture = self._v_rounds = True
-        self._v_batch = False  # records one by one; ``order.batched`` writes them together
 
     @workflow.run
     async def run(self, inp: OrderInput) -> OrderView:
-        view = await self._run()
-        if self._v_batch:  # every step written before the order ends
-            if self._flusher is not None:
-                await self._flusher
-            await self._write_pending()
-        return view
+        return await self._run()
 
     async def _stock(self, name: str, arg: Any, result_type: type) -> Any:
         return await self._bookkeeping(name, arg, result_type)
 
     async def _bookkeeping(self, name: str, arg: Any, result_type: type | None) -> Any:
-        if self._v_batch:
-            return await self._local(
-                "bookkeep", Bookkeeping(self._take_pending(), name, arg), result_type
-            )
         return await self._local(name, arg, result_type)
 
     async def _local(self, name: str, arg: Any, result_type: type | None) -> Any:
@@ -103,44 +77,6 @@ class LeanOrderWorkflow(OrderWorkflow):
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=MUST_COMPLETE["retry_policy"],
         )
-
-    # --- records, batched ---------------------------------------------------------------
-
-    async def _record(
-        self, kind: str, status: OrderStatus | None, data: dict[str, Any] | None = None
-    ) -> None:
-        """Take the step now; write it with the workflow task's next local step, or, if
-        the task has none, once everything else in it waits (``_write_when_idle``)."""
-        if not self._v_batch:
-            await super()._record(kind, status, data)
-            return
-        data, _ = self._take_step(status, data)
-        self._seq += 1
-        view = self.view
-        self._pending.append(TimelineEntry(self._seq, kind, view.status, view.updated_at, data))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._write_when_idle())
-
-    def _take_pending(self) -> RecordBatch | None:
-        """The steps not yet written, handed to the local activity about to run; and the
-        status search attribute, set once for all of them."""
-        if not self._pending:
-            return None
-        entries, self._pending = self._pending, []
-        if self.view.status != self._status_attribute:
-            self._status_attribute = self.view.status
-            workflow.upsert_search_attributes([ORDER_STATUS.value_set(self.view.status)])
-        return RecordBatch(entries, self.view)
-
-    async def _write_when_idle(self) -> None:
-        # Resumes once every other coroutine of the workflow waits: whatever the workflow
-        # task recorded by then, and no local step took along, is written here.
-        await workflow.wait_condition(lambda: True)
-        await self._write_pending()
-
-    async def _write_pending(self) -> None:
-        while self._pending:
-            await self._local("bookkeep", Bookkeeping(self._take_pending()), None)
 
     def _record_of(self, kind: str, data: dict[str, Any]) -> RecordEvent:
         return RecordEvent(self._seq, kind, self.view, data, shipments=True)
@@ -230,7 +166,7 @@ class LeanOrderWorkflow(OrderWorkflow):
     # --- late orders --------------------------------------------------------------------
 
     async def _watch_sla(self) -> None:
-        """The SLA timers of :class:`OrderWorkflow`, set once and never cancelled: each
+        """The SLA timers of :class:`LegacyOrderWorkflow`, set once and never cancelled: each
         fires at its deadline and flags the order late if it has not got there by then.
         The order does not wait for them to end."""
         created = datetime.fromisoformat(self.view.created_at)
@@ -277,24 +213,3 @@ class LeanOrderWorkflow(OrderWorkflow):
     async def carrier_event(self, event: ShipmentEvent) -> None:
         """Operators may post a carrier event to the order (Web UI, CLI)."""
         self._deliver(event)
-
-
-@workflow.defn(name="order.batched")
-class BatchedOrderWorkflow(LeanOrderWorkflow):
-    """The lean order, with its records batched (type ``order.batched``, the default for
-    new orders; ``order.lean`` stays registered for the orders that started as it).
-
-    The steps the order takes in one workflow task are written together by one local
-    activity, ``bookkeep``, which also carries the next step on the order's own facts
-    (hold rules, reserve, commit, release); a task with no such step writes them once
-    everything else in it waits. The status search attribute is set once per batch. A
-    single-warehouse order runs 10 local activities instead of 12.
-    """
-
-    def _choose_versions(self) -> None:
-        super()._choose_versions()
-        self._v_batch = True
-
-    @workflow.run
-    async def run(self, inp: OrderInput) -> OrderView:
-        return await super().run(inp)

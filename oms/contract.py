@@ -1,0 +1,194 @@
+"""The Temporal contract: every name that crosses the Temporal boundary, in one place.
+
+Workflow types, signals, updates, queries, the activities' interfaces and the business
+error types live here, so that a rename is one edit that mypy follows everywhere:
+
+- workflows are started and messaged by reference where the caller may import them
+  (``handle.execute_update(OrderWorkflow.request_cancel, ...)``), and by the constants
+  below where it may not (the core starts orders without importing ``workflows``);
+- activities are called by reference to the abstract methods below
+  (``workflow.execute_activity_method(PaymentSteps.authorize_payment, ...)``); the
+  implementations in ``activities/`` subclass these interfaces, so mypy checks that each
+  implementation takes and returns what the workflows send and expect, and a test checks
+  that each one registers under its interface's name.
+
+The names are wire names: histories recorded by running orders carry them, so they never
+change; a new shape gets a new name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from enum import StrEnum
+
+from temporalio import activity
+
+from oms.domain.messages import (
+    AlertRequest,
+    Bookkeeping,
+    CommitRequest,
+    DispatchRequest,
+    DispatchResult,
+    HoldCheck,
+    HoldDecision,
+    PaymentCommand,
+    PaymentOutcome,
+    RecordEvent,
+    ReleaseRequest,
+    ReserveRequest,
+    ReserveResult,
+    ShipmentRecord,
+    StockChangeResult,
+    StockPull,
+    StockPullResult,
+)
+
+# --- workflow types ---------------------------------------------------------------------
+
+# The current order workflow (workflows/order.py). Every new order starts as this type;
+# orders started as it before a deploy go on under the new code (docs/workflow-changes.md).
+ORDER_WORKFLOW = "order.batched"
+# Older order shapes, frozen under workflows/legacy/ until their orders have drained.
+LEGACY_ORDER_WORKFLOWS = ("order.lean", "order")
+LEGACY_SHIPMENT_WORKFLOW = "shipment"  # the child of the ``order`` type
+ORDER_WORKFLOWS = (ORDER_WORKFLOW, *LEGACY_ORDER_WORKFLOWS)
+STOCK_SYNC_WORKFLOW = "wms_stock_sync"
+
+
+class Signal(StrEnum):
+    """Signals an order workflow takes (and the Web UI's signal dialog can send)."""
+
+    CANCEL = "cancel"
+    APPROVE = "approve"
+    REJECT = "reject"
+    STOCK_ARRIVED = "stock_arrived"  # from the worker's backorder waker
+    SHIPMENT_EVENT = "shipment_event"  # a warehouse's or carrier's event (from the API)
+    CARRIER_EVENT = "carrier_event"  # an operator's carrier event (Web UI, CLI)
+    # Legacy: the ``shipment`` child's own signals and its progress report to its order.
+    WAREHOUSE_EVENT = "warehouse_event"
+    SHIPMENT_PROGRESS = "shipment_progress"
+
+
+class Update(StrEnum):
+    """Updates an order workflow takes: validated, so a refusal reaches the caller."""
+
+    CANCEL = "request_cancel"
+    APPROVE = "request_approve"
+    REJECT = "request_reject"
+    HOLD = "request_hold"
+    ADDRESS_CHANGE = "request_address_change"
+
+
+class Query(StrEnum):
+    STATUS = "status"  # the live order view
+
+
+# --- business errors --------------------------------------------------------------------
+
+
+class ErrorType(StrEnum):
+    """Business failures: non-retryable ``ApplicationError`` types raised by activities
+    and told apart by the workflows."""
+
+    PAYMENT_DECLINED = "PaymentDeclined"
+    PAYMENT_REJECTED = "PaymentRejected"
+    OUT_OF_STOCK = "OutOfStock"
+    DISPATCH_REJECTED = "DispatchRejected"
+    ORDER_CLOSED = "OrderClosed"
+
+
+NON_RETRYABLE = [e.value for e in ErrorType]
+
+
+# --- activities -------------------------------------------------------------------------
+# Each method's name is its activity's name; implementations override it with a bare
+# ``@activity.defn`` (which names the activity after the method).
+
+
+class PaymentSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def authorize_payment(self, cmd: PaymentCommand) -> PaymentOutcome: ...
+
+    @activity.defn
+    @abstractmethod
+    async def capture_payment(self, cmd: PaymentCommand) -> PaymentOutcome: ...
+
+    @activity.defn
+    @abstractmethod
+    async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome: ...
+
+
+class StockSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def reserve_stock(self, req: ReserveRequest) -> ReserveResult: ...
+
+    @activity.defn
+    @abstractmethod
+    async def release_stock(self, req: ReleaseRequest) -> StockChangeResult: ...
+
+    @activity.defn
+    @abstractmethod
+    async def commit_stock(self, req: CommitRequest) -> StockChangeResult: ...
+
+
+class WarehouseSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def dispatch_shipment(self, req: DispatchRequest) -> DispatchResult: ...
+
+
+class HoldSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def check_holds(self, check: HoldCheck) -> HoldDecision: ...
+
+
+class AlertSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def raise_alert(self, req: AlertRequest) -> int: ...
+
+
+class RecordSteps(ABC):
+    """The read model and timeline, one step at a time (the legacy order types)."""
+
+    @activity.defn
+    @abstractmethod
+    async def record_order_event(self, event: RecordEvent) -> None: ...
+
+    @activity.defn
+    @abstractmethod
+    async def record_shipment(self, record: ShipmentRecord) -> None: ...
+
+
+# What one ``bookkeep`` call returns: the result of the step it carried, if any.
+BookkeepResult = HoldDecision | ReserveResult | StockChangeResult | None
+
+
+class BookkeepingSteps(ABC):
+    """The current order's local activity: its pending records, and at most one step on
+    the order's own facts (hold rules, reserve, commit, release) in the same call."""
+
+    @activity.defn
+    @abstractmethod
+    async def bookkeep(self, work: Bookkeeping) -> BookkeepResult: ...
+
+
+class StockSyncSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def pull_wms_stock(self, req: StockPull) -> StockPullResult: ...
+
+
+ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
+    PaymentSteps,
+    StockSteps,
+    WarehouseSteps,
+    HoldSteps,
+    AlertSteps,
+    RecordSteps,
+    BookkeepingSteps,
+    StockSyncSteps,
+)
