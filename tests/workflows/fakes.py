@@ -1,0 +1,400 @@
+"""Typed fakes of the order workflow's activities: each subclasses its interface in
+``oms.contract``, so a change of the contract breaks them where mypy or the worker looks.
+
+They keep their state in memory (stock per warehouse, authorizations by key, the
+timeline as written) and record every call, for the tests to assert on. Nothing here
+sleeps: a fake that must wait (an authorization the test holds back) waits on an
+``asyncio.Event`` the test sets, and tests wait for the order to reach a step on the
+events the fakes set (``Timeline.reached``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from oms.contract import (
+    AlertSteps,
+    BookkeepingSteps,
+    BookkeepResult,
+    ErrorType,
+    HoldSteps,
+    PaymentSteps,
+    StockSteps,
+    WarehouseSteps,
+)
+from oms.domain.holds import HoldFacts, HoldPolicy, hold_reasons
+from oms.domain.ids import idempotency_key, shipment_id_for
+from oms.domain.messages import (
+    AlertRequest,
+    Bookkeeping,
+    CommitRequest,
+    DispatchRequest,
+    DispatchResult,
+    HoldCheck,
+    HoldDecision,
+    OrderView,
+    PaymentCommand,
+    PaymentOutcome,
+    RecordBatch,
+    ReleaseRequest,
+    ReserveRequest,
+    ReserveResult,
+    RouteCandidate,
+    SkuQuantity,
+    StockChangeResult,
+    TimelineEntry,
+    WarehouseAllocation,
+)
+from oms.domain.routing import (
+    FEWEST_SHIPMENTS,
+    WarehouseStock,
+    allocate,
+    allocate_available,
+    missing_units,
+)
+
+
+def business_error(kind: ErrorType, message: str, *details: object) -> ApplicationError:
+    """A business failure as the real activities raise it: non-retryable, typed."""
+    return ApplicationError(message, *details, type=kind.value, non_retryable=True)
+
+
+class Unavailable(ApplicationError):
+    """A partner that does not answer: retryable, as a real outage is."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} unavailable (503)", type="GatewayUnavailable")
+
+
+# --- payments ---------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerRow:
+    kind: str
+    status: str  # succeeded | declined | failed | skipped
+    amount: str
+    key: str
+
+
+class FakeGateway(PaymentSteps):
+    """A payment gateway and its ledger in one: authorizations by idempotency key.
+
+    ``declined`` tokens are declined; ``down`` names the steps (``authorize``, ``capture``,
+    ``void``) that fail as an outage would, every attempt; ``lose_answers`` authorizes but
+    loses the answer (an outage to the caller, an authorization at the gateway).
+    ``authorize_gate``, when set, holds every authorization until the test sets it."""
+
+    def __init__(self) -> None:
+        self.declined: set[str] = {"tok_declined"}
+        self.down: set[str] = set()
+        self.lose_answers = False
+        self.authorize_gate: asyncio.Event | None = None
+        self.authorize_started = asyncio.Event()
+        self.ledger: list[LedgerRow] = []
+        self.attempts: dict[str, int] = defaultdict(int)  # per kind
+        self.authorizations: dict[str, str] = {}  # authorize key -> authorized | voided
+
+    def rows(self, *kinds: str) -> list[tuple[str, str, str]]:
+        return [(r.kind, r.status, r.amount) for r in self.ledger if not kinds or r.kind in kinds]
+
+    def _outage(self, cmd: PaymentCommand, key: str) -> None:
+        self.attempts[cmd.kind] += 1
+        if cmd.kind in self.down:
+            self.ledger.append(LedgerRow(cmd.kind, "failed", cmd.amount, key))
+            raise Unavailable("gateway")
+
+    @activity.defn
+    async def authorize_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        key = idempotency_key(cmd.order_id, "authorize")
+        self.authorize_started.set()
+        if self.authorize_gate is not None:
+            await self.authorize_gate.wait()
+        self._outage(cmd, key)
+        if cmd.token in self.declined:
+            self.ledger.append(LedgerRow("authorize", "declined", cmd.amount, key))
+            raise business_error(ErrorType.PAYMENT_DECLINED, "authorize declined by the gateway")
+        self.authorizations[key] = "authorized"
+        if self.lose_answers:
+            self.ledger.append(LedgerRow("authorize", "failed", cmd.amount, key))
+            raise Unavailable("gateway (answer lost)")
+        self.ledger.append(LedgerRow("authorize", "succeeded", cmd.amount, key))
+        return PaymentOutcome("authorize", "succeeded", cmd.amount, f"auth-{key}")
+
+    @activity.defn
+    async def capture_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        key = idempotency_key(cmd.order_id, f"capture-{cmd.part}" if cmd.part else "capture")
+        self._outage(cmd, key)
+        if self.authorizations.get(idempotency_key(cmd.order_id, "authorize")) != "authorized":
+            raise business_error(ErrorType.PAYMENT_REJECTED, "no authorization to capture")
+        if any(r.key == key and r.status == "succeeded" for r in self.ledger):
+            return PaymentOutcome("capture", "succeeded", cmd.amount)  # a retry: once only
+        self.ledger.append(LedgerRow("capture", "succeeded", cmd.amount, key))
+        return PaymentOutcome("capture", "succeeded", cmd.amount, f"cap-{key}")
+
+    @activity.defn
+    async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """Voids by the authorization's key: whatever the gateway authorized under it,
+        whether or not the answer reached the order."""
+        key = idempotency_key(cmd.order_id, "void")
+        self._outage(cmd, key)
+        auth_key = idempotency_key(cmd.order_id, "authorize")
+        if self.authorizations.get(auth_key) != "authorized":
+            return PaymentOutcome("void", "skipped", "0")
+        self.authorizations[auth_key] = "voided"
+        self.ledger.append(LedgerRow("void", "succeeded", cmd.amount, key))
+        return PaymentOutcome("void", "succeeded", cmd.amount, f"void-{key}")
+
+
+# --- stock ------------------------------------------------------------------------------
+
+
+@dataclass
+class Reservation:
+    order_id: str
+    shipment_id: str
+    warehouse_id: str
+    sku: str
+    quantity: int
+    status: str = "held"  # held | committed | released
+
+
+class FakeStock(StockSteps):
+    """Stock per warehouse in memory, reserved in rounds with the routing rules the real
+    activity uses (``oms.domain.routing``); what stays short is queued when the order
+    backorders, and fails fast (``OutOfStock``) when it does not."""
+
+    def __init__(self) -> None:
+        self.on_hand: dict[str, dict[str, int]] = {}
+        self.priority: dict[str, int] = {}
+        self.reservations: list[Reservation] = []
+        self.queue: dict[str, dict[str, int]] = {}  # order -> sku -> units waited for
+        self.requests: list[ReserveRequest] = []
+        self.releases: list[ReleaseRequest] = []
+        self.commits: list[CommitRequest] = []
+
+    def put(self, warehouse_id: str, sku: str, units: int, priority: int | None = None) -> None:
+        """Set a warehouse's stock of a SKU (a new warehouse ranks after the others)."""
+        self.priority.setdefault(warehouse_id, priority or len(self.priority) + 1)
+        self.on_hand.setdefault(warehouse_id, {})[sku] = units
+
+    def reserved(self, warehouse_id: str, sku: str) -> int:
+        return sum(
+            r.quantity
+            for r in self.reservations
+            if (r.warehouse_id, r.sku, r.status) == (warehouse_id, sku, "held")
+        )
+
+    def available(self, warehouse_id: str, sku: str) -> int:
+        return self.on_hand.get(warehouse_id, {}).get(sku, 0) - self.reserved(warehouse_id, sku)
+
+    def held(self, order_id: str) -> dict[tuple[str, str], int]:
+        """(warehouse, sku) -> units held for the order."""
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for r in self.reservations:
+            if r.order_id == order_id and r.status == "held":
+                out[(r.warehouse_id, r.sku)] += r.quantity
+        return dict(out)
+
+    def _stocks(self, skus: list[str], exclude: list[str]) -> list[WarehouseStock]:
+        return [
+            WarehouseStock(w, self.priority[w], {s: self.available(w, s) for s in skus})
+            for w in self.on_hand
+            if w not in exclude
+        ]
+
+    @activity.defn
+    async def reserve_stock(self, req: ReserveRequest) -> ReserveResult:
+        self.requests.append(req)
+        demand: dict[str, int] = defaultdict(int)
+        for line in req.lines:
+            demand[line.sku] += line.quantity
+        stocks = self._stocks(sorted(demand), req.exclude)
+        short = missing_units(demand, stocks)
+        if req.partial:
+            allocations, _ = allocate_available(demand, stocks, FEWEST_SHIPMENTS)
+        elif not short:
+            allocations = allocate(demand, stocks, FEWEST_SHIPMENTS)
+        elif not req.backorder:
+            skus = sorted(short)
+            raise business_error(ErrorType.OUT_OF_STOCK, f"not enough stock for: {skus}", skus)
+        else:
+            allocations = []
+        result = ReserveResult([], FEWEST_SHIPMENTS)
+        left = dict(demand)
+        for n, a in enumerate(allocations):
+            shipment_id = shipment_id_for(req.order_id, req.first_shipment + n)
+            lines = [SkuQuantity(sku, q) for sku, q in a.lines.items()]
+            result.allocations.append(WarehouseAllocation(a.warehouse_id, lines, shipment_id))
+            for sku, q in a.lines.items():
+                left[sku] -= q
+                self.reservations.append(
+                    Reservation(req.order_id, shipment_id, a.warehouse_id, sku, q)
+                )
+        result.candidates = [RouteCandidate(s.warehouse_id, s.priority, 0.0) for s in stocks]
+        result.unreserved = [SkuQuantity(s, q) for s, q in sorted(left.items()) if q > 0]
+        result.short = [SkuQuantity(s, q) for s, q in sorted(short.items())]
+        if req.backorder:
+            waiting = {line.sku: line.quantity for line in result.unreserved}
+            if waiting:
+                self.queue[req.order_id] = waiting
+            else:
+                self.queue.pop(req.order_id, None)
+        return result
+
+    @activity.defn
+    async def release_stock(self, req: ReleaseRequest) -> StockChangeResult:
+        self.releases.append(req)
+        self.queue.pop(req.order_id, None)
+        if req.queue_only:
+            return StockChangeResult(0)
+        units = 0
+        for r in self.reservations:
+            if r.order_id != req.order_id or r.status != "held":
+                continue
+            if req.warehouse_id is not None and r.warehouse_id != req.warehouse_id:
+                continue
+            if req.shipment_id is not None and r.shipment_id != req.shipment_id:
+                continue
+            r.status = "released"
+            units += r.quantity
+        return StockChangeResult(units)
+
+    @activity.defn
+    async def commit_stock(self, req: CommitRequest) -> StockChangeResult:
+        """The goods left: off the shelf and off reserved."""
+        self.commits.append(req)
+        units = 0
+        for r in self.reservations:
+            if (r.order_id, r.shipment_id, r.status) == (req.order_id, req.shipment_id, "held"):
+                r.status = "committed"
+                self.on_hand[r.warehouse_id][r.sku] -= r.quantity
+                units += r.quantity
+        return StockChangeResult(units)
+
+
+# --- holds, alerts ----------------------------------------------------------------------
+
+
+class FakeHoldRules(HoldSteps):
+    """The real hold rules (``oms.domain.holds``) over facts the test sets: a returning
+    customer at a quiet address unless told otherwise."""
+
+    def __init__(self, policy: HoldPolicy | None = None) -> None:
+        self.policy = policy or HoldPolicy(high_value={"EUR": Decimal(100)})
+        self.checks: list[HoldCheck] = []
+
+    @activity.defn
+    async def check_holds(self, check: HoldCheck) -> HoldDecision:
+        self.checks.append(check)
+        facts = HoldFacts(Decimal(check.total), check.currency, check.address.country, 1, 1)
+        return HoldDecision(hold_reasons(self.policy, facts))
+
+
+class FakeAlerts(AlertSteps):
+    def __init__(self) -> None:
+        self.raised: list[AlertRequest] = []
+
+    def kinds(self) -> list[str]:
+        return [a.kind for a in self.raised]
+
+    @activity.defn
+    async def raise_alert(self, req: AlertRequest) -> int:
+        self.raised.append(req)
+        return len(self.raised)
+
+
+# --- the warehouse ----------------------------------------------------------------------
+
+
+class FakeWms(WarehouseSteps):
+    """A WMS that accepts dispatches (or refuses those of the ``refusing`` warehouses);
+    each accepted one is put on ``accepted`` for the carrier to take."""
+
+    def __init__(self) -> None:
+        self.refusing: set[str] = set()
+        self.requests: list[DispatchRequest] = []
+        self.accepted: asyncio.Queue[DispatchRequest] = asyncio.Queue()
+
+    @activity.defn
+    async def dispatch_shipment(self, req: DispatchRequest) -> DispatchResult:
+        self.requests.append(req)
+        if req.warehouse_id in self.refusing:
+            raise business_error(
+                ErrorType.DISPATCH_REJECTED, f"warehouse {req.warehouse_id} refused the dispatch"
+            )
+        await self.accepted.put(req)
+        return DispatchResult(f"wms-{req.shipment_id}")
+
+
+# --- the order's records and bookkeeping ------------------------------------------------
+
+
+@dataclass
+class Timeline:
+    """What the order wrote: every entry in the order it was written, each batch's view,
+    and an event per kind written, for tests to wait on."""
+
+    entries: list[TimelineEntry] = field(default_factory=list)
+    views: list[OrderView] = field(default_factory=list)
+    batches: int = 0
+    _written: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def kinds(self) -> list[str]:
+        return [e.type for e in self.entries]
+
+    def of(self, kind: str) -> list[TimelineEntry]:
+        return [e for e in self.entries if e.type == kind]
+
+    async def write(self, batch: RecordBatch) -> None:
+        async with self._written:
+            self.entries.extend(batch.entries)
+            self.views.append(batch.view)
+            self.batches += 1
+            self._written.notify_all()
+
+    async def reached(self, kind: str, count: int = 1, within: float = 10.0) -> TimelineEntry:
+        """Wait (in real time, never more than ``within``) until ``count`` entries of
+        ``kind`` are written; the last of them."""
+
+        async def written() -> TimelineEntry:
+            async with self._written:
+                await self._written.wait_for(lambda: len(self.of(kind)) >= count)
+                return self.of(kind)[count - 1]
+
+        try:
+            return await asyncio.wait_for(written(), within)
+        except TimeoutError:
+            raise AssertionError(f"never wrote {kind!r}; the timeline: {self.kinds()}") from None
+
+
+class FakeBookkeeping(BookkeepingSteps):
+    """``bookkeep`` over the fakes: the records to the timeline, then the one step the
+    call carries, as the real local activity does."""
+
+    def __init__(self, timeline: Timeline, holds: HoldSteps, stock: StockSteps) -> None:
+        self.timeline = timeline
+        self.holds = holds
+        self.stock = stock
+        self.calls: list[Bookkeeping] = []
+
+    @activity.defn
+    async def bookkeep(self, work: Bookkeeping) -> BookkeepResult:
+        self.calls.append(work)
+        if work.records is not None and work.records.entries:
+            await self.timeline.write(work.records)
+        if work.check_holds is not None:
+            return await self.holds.check_holds(work.check_holds)
+        if work.reserve is not None:
+            return await self.stock.reserve_stock(work.reserve)
+        if work.commit is not None:
+            return await self.stock.commit_stock(work.commit)
+        if work.release is not None:
+            return await self.stock.release_stock(work.release)
+        return None
