@@ -14,7 +14,7 @@ import asyncio
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -45,6 +45,7 @@ from oms.domain.messages import (
     PaymentView,
     ShipmentEvent,
     StockArrival,
+    TimelineEntry,
     Totals,
 )
 from oms.domain.money import format_amount
@@ -140,6 +141,14 @@ class Order:
     async def change_address(self, address: Address, by: str = "ops") -> ActionResult:
         change = AddressChange(by, address)
         return await self.handle.execute_update(OrderWorkflow.request_address_change, change)
+
+    async def reached(self, kind: str, count: int = 1) -> TimelineEntry:
+        """The order's ``count``-th timeline entry of ``kind``, once written."""
+        return await self.shop.timeline.reached(self.id, kind, count)
+
+    def kinds(self) -> list[str]:
+        """The order's timeline as written so far, by kind."""
+        return self.shop.timeline.kinds(self.id)
 
     async def stock_arrived(self, *skus: str) -> None:
         await self.handle.signal(OrderWorkflow.stock_arrived, StockArrival(list(skus)))
@@ -263,3 +272,10 @@ async def shop(time_skipping: WorkflowEnvironment) -> AsyncIterator[Shop]:
                 await order.handle.terminate("test over")
     if shop._carrier is not None:
         shop._carrier.cancel()
+
+
+async def refused(update: Awaitable[ActionResult]) -> str:
+    """An update the workflow's validator refuses: the refusal, as the caller reads it."""
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await update
+    return str(failed.value.cause)

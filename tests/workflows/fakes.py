@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from temporalio import activity
@@ -100,11 +101,13 @@ class FakeGateway(PaymentSteps):
         self.ledger: list[LedgerRow] = []
         self.attempts: dict[str, int] = defaultdict(int)  # per kind
         self.authorizations: dict[str, str] = {}  # authorize key -> authorized | voided
+        self.calls: list[PaymentCommand] = []  # every attempt, in order
 
     def rows(self, *kinds: str) -> list[tuple[str, str, str]]:
         return [(r.kind, r.status, r.amount) for r in self.ledger if not kinds or r.kind in kinds]
 
     def _outage(self, cmd: PaymentCommand, key: str) -> None:
+        self.calls.append(cmd)
         self.attempts[cmd.kind] += 1
         if cmd.kind in self.down:
             self.ledger.append(LedgerRow(cmd.kind, "failed", cmd.amount, key))
@@ -300,13 +303,21 @@ class FakeHoldRules(HoldSteps):
 class FakeAlerts(AlertSteps):
     def __init__(self) -> None:
         self.raised: list[AlertRequest] = []
+        self._raised = asyncio.Condition()
 
     def kinds(self) -> list[str]:
         return [a.kind for a in self.raised]
 
+    async def reached(self, kind: str, within: float = 10.0) -> AlertRequest:
+        """The first alert of ``kind``, once raised."""
+        await wait_until(self._raised, lambda: kind in self.kinds(), within)
+        return next(a for a in self.raised if a.kind == kind)
+
     @activity.defn
     async def raise_alert(self, req: AlertRequest) -> int:
-        self.raised.append(req)
+        async with self._raised:
+            self.raised.append(req)
+            self._raised.notify_all()
         return len(self.raised)
 
 
@@ -336,42 +347,47 @@ class FakeWms(WarehouseSteps):
 # --- the order's records and bookkeeping ------------------------------------------------
 
 
-@dataclass
 class Timeline:
-    """What the order wrote: every entry in the order it was written, each batch's view,
-    and an event per kind written, for tests to wait on."""
+    """What each order wrote: its entries in the order written and each batch's view; a
+    test waits for an entry on the event its write sets (``reached``)."""
 
-    entries: list[TimelineEntry] = field(default_factory=list)
-    views: list[OrderView] = field(default_factory=list)
-    batches: int = 0
-    _written: asyncio.Condition = field(default_factory=asyncio.Condition)
+    def __init__(self) -> None:
+        self.entries: dict[str, list[TimelineEntry]] = defaultdict(list)  # order -> entries
+        self.views: dict[str, list[OrderView]] = defaultdict(list)  # order -> batch views
+        self._written = asyncio.Condition()
 
-    def kinds(self) -> list[str]:
-        return [e.type for e in self.entries]
+    def kinds(self, order_id: str) -> list[str]:
+        return [e.type for e in self.entries[order_id]]
 
-    def of(self, kind: str) -> list[TimelineEntry]:
-        return [e for e in self.entries if e.type == kind]
+    def of(self, order_id: str, kind: str) -> list[TimelineEntry]:
+        return [e for e in self.entries[order_id] if e.type == kind]
 
     async def write(self, batch: RecordBatch) -> None:
         async with self._written:
-            self.entries.extend(batch.entries)
-            self.views.append(batch.view)
-            self.batches += 1
+            self.entries[batch.view.id].extend(batch.entries)
+            self.views[batch.view.id].append(batch.view)
             self._written.notify_all()
 
-    async def reached(self, kind: str, count: int = 1, within: float = 10.0) -> TimelineEntry:
-        """Wait (in real time, never more than ``within``) until ``count`` entries of
-        ``kind`` are written; the last of them."""
+    async def reached(
+        self, order_id: str, kind: str, count: int = 1, within: float = 10.0
+    ) -> TimelineEntry:
+        """The ``count``-th entry of ``kind``, once written (an AssertionError if that
+        takes more than ``within`` seconds of real time)."""
+        await wait_until(self._written, lambda: len(self.of(order_id, kind)) >= count, within)
+        return self.of(order_id, kind)[count - 1]
 
-        async def written() -> TimelineEntry:
-            async with self._written:
-                await self._written.wait_for(lambda: len(self.of(kind)) >= count)
-                return self.of(kind)[count - 1]
 
-        try:
-            return await asyncio.wait_for(written(), within)
-        except TimeoutError:
-            raise AssertionError(f"never wrote {kind!r}; the timeline: {self.kinds()}") from None
+async def wait_until(event: asyncio.Condition, done: Callable[[], bool], within: float) -> None:
+    """Wait on ``event`` until ``done()``; never sleeps, never waits past ``within``."""
+
+    async def waiting() -> None:
+        async with event:
+            await event.wait_for(done)
+
+    try:
+        await asyncio.wait_for(waiting(), within)
+    except TimeoutError:
+        raise AssertionError(f"not reached within {within} s") from None
 
 
 class FakeBookkeeping(BookkeepingSteps):
