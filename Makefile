@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint fmt clean
+.PHONY: dev test test-fast test-smoke lint fmt clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,18 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/oms dev
 
+# Unit, workflow (time-skipping), integration and replay tests: under 4 minutes on two
+# cores. The whole-system smoke tests (they boot `oms dev`) are `make test-smoke`; CI runs
+# both (.ci/run). docs/testing.md has the layers and their times.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/smoke $(PYTEST_ARGS)
+
+# Unit tests and the order workflow on Temporal's time-skipping server: seconds, no PostgreSQL.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/workflows tests/unit $(PYTEST_ARGS)
+
+test-smoke: $(STAMP)
+	$(BIN)/python -m pytest tests/smoke $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

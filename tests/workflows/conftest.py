@@ -24,10 +24,14 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from oms.codec import data_converter
 from oms.contract import Signal
@@ -251,8 +255,13 @@ class Shop:
                 await order.event(req.shipment_id, status)
 
 
+@pytest.fixture(scope="session")
+def replayer() -> Replayer:
+    return Replayer(workflows=[OrderWorkflow], data_converter=data_converter(TEST_PAYLOAD_KEYS))
+
+
 @pytest.fixture
-async def shop(time_skipping: WorkflowEnvironment) -> AsyncIterator[Shop]:
+async def shop(time_skipping: WorkflowEnvironment, replayer: Replayer) -> AsyncIterator[Shop]:
     shop = Shop(time_skipping, f"wf-{uuid.uuid4().hex[:12]}")
     # The runner the project's test workers use: the sandbox, so that a workflow which
     # reads the clock, draws random numbers or does I/O fails here as it would in replay.
@@ -266,10 +275,17 @@ async def shop(time_skipping: WorkflowEnvironment) -> AsyncIterator[Shop]:
     )
     async with worker:
         yield shop
-        for order in shop.orders:  # nothing left running into the next test's clock
+        for order in shop.orders:
             description = await order.handle.describe()
-            if description.status is not None and description.status.name == "RUNNING":
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                # Nothing left running into the next test's clock.
                 await order.handle.terminate("test over")
+                continue
+            # Each history the test made replays on the same code: what the sandbox does
+            # not catch (commands that depend on more than the history) fails here.
+            history = await order.handle.fetch_history()
+            replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+            assert replayed.replay_failure is None, replayed.replay_failure
     if shop._carrier is not None:
         shop._carrier.cancel()
 
