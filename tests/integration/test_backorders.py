@@ -3,7 +3,9 @@
 A channel set to backorder keeps a short order's authorization and waits for stock, first
 come first served; stock arriving (set, adjust, sync, a released reservation) wakes it. A
 warehouse that refuses a dispatch has the shipment's lines re-routed to the next one with
-stock.
+stock. The queue, the wake-ups and the stock are the stack's; the workflow's backorder
+branches (expiry, rechecks, partial fills) run on the time-skipping server in
+tests/workflows/test_backorders.py.
 """
 
 from __future__ import annotations
@@ -203,30 +205,6 @@ async def test_without_split_shipments_the_order_waits_whole(system):
         done = await wait(http, order["id"], TERMINAL)
     assert done["status"] == "delivered"
     assert [s["lines"] for s in done["shipments"]] == [[{"sku": sku, "quantity": 2}]]
-
-
-async def test_a_backorder_that_waits_too_long_is_cancelled_and_voided(system):
-    settings = {"backorder_timeout_s": 2.0, **BACKORDER}
-    async with custom_stack(system, "expiring", {}, **settings) as http:
-        wh = await add_warehouse(http, priority=1)
-        sku = unique("SKU")
-        await set_stock(http, wh, sku, 0)
-        order = await submit(http, order_body([(sku, 1)]))
-        await wait(http, order["id"], {"backordered"})
-        done = await wait(http, order["id"], TERMINAL, within=30)
-        events = await _events(http, order["id"])
-    assert done["status"] == "cancelled"
-    assert done["payment"]["status"] == "voided"
-    # Who and why, on the order itself; and it no longer shows a backorder waiting.
-    assert done["cancellation"] == {
-        "by": "system",
-        "reason": "backorder_expired",
-        "code": "backorder_expired",
-    }
-    assert done["backorder"] is None
-    assert events[-1]["type"] == "order_cancelled"
-    assert events[-1]["data"]["reason"] == "backorder_expired"
-    assert await _queue(system, order["id"]) == {}
 
 
 @pytest.fixture

@@ -110,16 +110,24 @@ async def test_when_one_of_two_shipments_is_refused_the_rest_delivers_and_is_cha
     assert mine == [("shipment_refused", refused)]
 
 
+# The carrier's in_transit scan is being recorded (set by the record step, which then
+# lingers until ``tracking_over`` is set).
+in_transit_recorded = asyncio.Event()
+tracking_over = asyncio.Event()
+
+
 @pytest.fixture(scope="module")
 async def lingering_api(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    """A stack whose shipments linger after the carrier's first scan."""
+    """A stack whose shipments linger after the carrier's first scan, until the test is
+    done with them."""
     real = real_activity(system, "record_shipment")
 
     @activity.defn(name="record_shipment")
     async def lingering_record(record: ShipmentRecord) -> None:
         await real(record)
         if record.status == "in_transit":
-            await asyncio.sleep(5)
+            in_transit_recorded.set()
+            await asyncio.wait_for(tracking_over.wait(), 30)
 
     # The shipment's own tracking workflow is the "order" type's (orders started before
     # the lean order, still served until they drain).
@@ -134,8 +142,9 @@ async def test_a_shipped_parcel_whose_tracking_is_terminated_still_counts_as_shi
     _, sku = await stocked(lingering_api, 1)
     order = await submit(lingering_api, order_body([(sku, 1, "7.00")]))
     await wait(lingering_api, order["id"], {"shipped"})
-    await asyncio.sleep(0.5)  # the carrier's in_transit scan is being recorded
+    await asyncio.wait_for(in_transit_recorded.wait(), 30)
     await system.client.get_workflow_handle(f"shipment-{order['id']}-1").terminate("ops")
+    tracking_over.set()
 
     done = await wait(lingering_api, order["id"], TERMINAL)
 
