@@ -73,7 +73,6 @@ def render(report: list[TypeCount]) -> str:
                     hint = "no open order has it: the patch call can go once deprecated"
             else:
                 hint = "orders on the old path: keep the branch"
-            lines.append(
-                f"  patch {p.patch:<30} with {p.with_marker:>5}  without {p.without_marker:>5}  {hint}"
-            )
+            counts = f"with {p.with_marker:>5}  without {p.without_marker:>5}"
+            lines.append(f"  patch {p.patch:<30} {counts}  {hint}")
     return "\n".join(lines)
