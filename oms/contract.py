@@ -51,6 +51,7 @@ ORDER_WORKFLOW = "order.batched"
 # Older order shapes, frozen under workflows/legacy/ until their orders have drained.
 LEGACY_ORDER_WORKFLOWS = ("order.lean", "order")
 LEGACY_SHIPMENT_WORKFLOW = "shipment"  # the child of the ``order`` type
+ORDER_WITH_SHIPMENT_CHILDREN = "order"  # the one type whose shipments run as children
 ORDER_WORKFLOWS = (ORDER_WORKFLOW, *LEGACY_ORDER_WORKFLOWS)
 STOCK_SYNC_WORKFLOW = "wms_stock_sync"
 

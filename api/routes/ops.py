@@ -15,6 +15,7 @@ from temporalio.client import Client
 from activities.alerts import open_counts
 from api.deps import EngineDep, JsonRoute, Operator, SettingsDep
 from api.schemas import problems
+from oms.contract import ORDER_WITH_SHIPMENT_CHILDREN
 from oms.domain.ids import order_workflow_id, shipment_workflow_id
 from oms.domain.status import TERMINAL
 from oms.settings import Settings
@@ -75,7 +76,7 @@ def _item(settings: Settings, kind: str, row: Any, **extra: Any) -> dict[str, An
 
 # The one type whose shipments run as child workflows (``shipment-<id>-<n>``); orders of
 # the later types follow their shipments themselves.
-CHILD_SHIPMENTS_TYPE = "order"
+CHILD_SHIPMENTS_TYPE = ORDER_WITH_SHIPMENT_CHILDREN
 
 
 async def _describe(client: Client, workflow_id: str) -> Any:
