@@ -39,10 +39,12 @@ from oms.domain.routing import (
     strategy_for,
     with_distances,
 )
+from oms.domain.status import ReservationStatus
 from oms.logging import get_logger
 from oms.store import orders, reservations, warehouses
 
 log = get_logger(__name__)
+RELEASED = ReservationStatus.RELEASED
 
 
 def _group(rows: list[tuple[str, str, int]]) -> list[WarehouseAllocation]:
@@ -125,7 +127,7 @@ class InventoryActivities:
         async with self._engine.begin() as conn:
             await reservations.lock_order(conn, req.order_id)
             existing = await reservations.of_order(conn, req.order_id)
-            held = [(r.warehouse_id, r.sku, r.quantity) for r in existing if r.status != "released"]
+            held = [(r.warehouse_id, r.sku, r.quantity) for r in existing if r.status != RELEASED]
             if held:
                 # A retry after a committed first attempt: answer with what is held.
                 return ReserveResult(_group(held))
@@ -162,13 +164,13 @@ class InventoryActivities:
         async with self._engine.begin() as conn:
             await reservations.lock_order(conn, req.order_id)
             existing = await reservations.of_round(conn, req.order_id, req.round)
-            if existing and all(r.status == "released" for r in existing):
+            if existing and all(r.status == RELEASED for r in existing):
                 raise business_error(ORDER_CLOSED, "the order's reservations were released")
             if existing:
                 held = [
                     (r.warehouse_id, r.sku, r.quantity, r.shipment_id)
                     for r in existing
-                    if r.status != "released"
+                    if r.status != RELEASED
                 ]
                 again = _round_result(held, demand)
                 again.short = again.unreserved

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from oms.domain.status import TERMINAL
+from oms.store.sql_enums import TERMINAL_STATUSES
 
 _RAISE = text(
     """
@@ -40,9 +40,8 @@ _OPEN_COUNTS = text("SELECT kind, count(*) AS n FROM alerts WHERE status = 'open
 _SILENT = text(
     "SELECT a.order_id, a.subject, a.detail, a.created_at, o.status FROM alerts a "
     "JOIN orders o ON o.id = a.order_id WHERE a.status = 'open' AND a.kind = 'shipment_silent' "
-    "AND o.status <> ALL(:done) ORDER BY a.created_at LIMIT 500"
+    f"AND o.status <> ALL({TERMINAL_STATUSES}) ORDER BY a.created_at LIMIT 500"
 )
-_DONE = [s.value for s in sorted(TERMINAL)]
 
 
 async def open_alert(
@@ -85,4 +84,4 @@ async def open_counts(engine: AsyncEngine) -> dict[str, int]:
 async def silent_shipments(conn: AsyncConnection) -> list[Any]:
     """Open ``shipment_silent`` alerts of orders still open (order_id, subject, detail,
     created_at, and the order's status), oldest first."""
-    return list((await conn.execute(_SILENT, {"done": _DONE})).all())
+    return list((await conn.execute(_SILENT)).all())

@@ -17,9 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms.db.engine import one_statement
-from oms.domain.status import TERMINAL
 from oms.store.shipments import FOLLOW_CTE, follow
-from oms.store.sql_enums import ON_HOLD, RECEIVED
+from oms.store.sql_enums import ON_HOLD, RECEIVED, TERMINAL_STATUSES
 
 _FIND = text(
     "SELECT id, request_hash, view, status, last_seq FROM orders "
@@ -128,7 +127,7 @@ _HOLD_FACTS = text(
 )
 # Operators' reads (``/v1/ops``).
 _QUIET = text(
-    "SELECT id, status, view, updated_at FROM orders WHERE status <> ALL(:done) "
+    f"SELECT id, status, view, updated_at FROM orders WHERE status <> ALL({TERMINAL_STATUSES}) "
     "AND updated_at < now() - interval '5 seconds' ORDER BY updated_at LIMIT :limit"
 )
 _STALE_HOLDS = text(
@@ -137,7 +136,7 @@ _STALE_HOLDS = text(
     "ORDER BY view->'hold'->>'since'"
 )
 _LATE = text(
-    "SELECT id, status, view FROM orders WHERE status <> ALL(:done) "
+    f"SELECT id, status, view FROM orders WHERE status <> ALL({TERMINAL_STATUSES}) "
     "AND view->>'late' = 'true' ORDER BY created_at LIMIT 500"
 )
 _BY_STATUS = text("SELECT status, count(*) AS n FROM orders GROUP BY status")
@@ -146,10 +145,9 @@ _HOLDS = text(
     f"WHERE status = {ON_HOLD}"
 )
 _LATE_COUNT = text(
-    "SELECT count(*) FROM orders WHERE status <> ALL(:done) AND view->>'late' = 'true'"
+    f"SELECT count(*) FROM orders WHERE status <> ALL({TERMINAL_STATUSES}) "
+    "AND view->>'late' = 'true'"
 )
-# The statuses in which an order has ended, as the ``:done`` of the reads above.
-_DONE = [s.value for s in sorted(TERMINAL)]
 
 
 async def find(
@@ -283,9 +281,9 @@ async def needing_attention(
     """Open orders without progress for a while, the longest first (at most
     ``candidates``); holds waiting past ``hold_stale_s``; open orders flagged late. Rows of
     id, status, view."""
-    quiet = (await conn.execute(_QUIET, {"done": _DONE, "limit": candidates})).all()
+    quiet = (await conn.execute(_QUIET, {"limit": candidates})).all()
     stale = (await conn.execute(_STALE_HOLDS, {"stale": hold_stale_s})).all()
-    late = (await conn.execute(_LATE, {"done": _DONE})).all()
+    late = (await conn.execute(_LATE)).all()
     return list(quiet), list(stale), list(late)
 
 
@@ -293,5 +291,5 @@ async def counts(conn: AsyncConnection) -> tuple[dict[str, int], Any, int]:
     """Orders per status; holds waiting (n) and the oldest (oldest); open orders late."""
     by_status = {r.status: int(r.n) for r in await conn.execute(_BY_STATUS)}
     holds = (await conn.execute(_HOLDS)).one()
-    late = int((await conn.execute(_LATE_COUNT, {"done": _DONE})).scalar_one())
+    late = int((await conn.execute(_LATE_COUNT)).scalar_one())
     return by_status, holds, late

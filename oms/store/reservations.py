@@ -21,6 +21,8 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from oms.domain.status import ReservationStatus
+from oms.store.sql_enums import HELD
 from oms.store.stock import journal
 
 _ORDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('order-stock:' || :order_id))")
@@ -71,7 +73,7 @@ _RESERVE_ROWS = text(
     ), held AS (
         INSERT INTO reservations (order_id, warehouse_id, sku, quantity, status, created_at,
                                   updated_at, round, shipment_id)
-        SELECT :order_id, w, sku, q, 'held', now(), now(), :round, sid FROM wanted
+        SELECT :order_id, w, sku, q, {HELD}, now(), now(), :round, sid FROM wanted
         RETURNING id
     )
     {_RESERVE_JOURNAL}
@@ -114,7 +116,7 @@ _LOCK_HELD = text(
     SELECT s.warehouse_id, s.sku FROM stock s
     WHERE (s.warehouse_id, s.sku) IN (
         SELECT warehouse_id, sku FROM reservations
-        WHERE order_id = :order_id AND status = 'held' {_WHICH}
+        WHERE order_id = :order_id AND status = {HELD} {_WHICH}
     ) OR (:everything AND s.sku IN (SELECT sku FROM backorder_lines WHERE order_id = :order_id))
     ORDER BY s.warehouse_id, s.sku
     FOR UPDATE OF s
@@ -131,7 +133,7 @@ _SETTLE = text(
     f"""
     WITH moved AS (
         UPDATE reservations SET status = :new_status, updated_at = now()
-        WHERE order_id = :order_id AND status = 'held' {_WHICH}
+        WHERE order_id = :order_id AND status = {HELD} {_WHICH}
         RETURNING warehouse_id, sku, quantity
     ), changed AS (
         UPDATE stock s SET on_hand = s.on_hand - m.quantity * {_FACTOR},
@@ -270,7 +272,9 @@ async def settle(
                 **which,
                 "kind": kind,
                 "reason": reason,
-                "new_status": "committed" if commit else "released",
+                "new_status": (
+                    ReservationStatus.COMMITTED if commit else ReservationStatus.RELEASED
+                ).value,
                 "on_hand_factor": 1 if commit else 0,
                 "shipped_at": shipped_at,
             },

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from oms.domain.status import TERMINAL, OrderStatus, ShipmentStatus
+from oms.domain.status import TERMINAL, OrderStatus, ReservationStatus, ShipmentStatus
 
 
 def literal(value: StrEnum | str) -> str:
@@ -33,3 +33,4 @@ TERMINAL_STATUSES = array(sorted(TERMINAL))
 ON_HOLD = literal(OrderStatus.ON_HOLD)
 RECEIVED = literal(OrderStatus.RECEIVED)
 SHIPMENT_PENDING = literal(ShipmentStatus.PENDING)
+HELD = literal(ReservationStatus.HELD)
