@@ -34,12 +34,16 @@ _ROUND_ROWS = text(
     "SELECT warehouse_id, sku, quantity, status, shipment_id FROM reservations "
     "WHERE order_id = :order_id AND round = :round ORDER BY shipment_id, warehouse_id, sku"
 )
-# Units that orders placed earlier wait for, per SKU, as one JSON object: a later order
-# must leave them.
-_AHEAD_OF = """(SELECT coalesce(jsonb_object_agg(sku, units), '{}'::jsonb) FROM (
-        SELECT sku, sum(quantity) AS units FROM backorder_lines
-        WHERE sku = ANY(:skus) AND (ordered_at, order_id) < (:ordered_at, :order_id)
-        GROUP BY sku) AS earlier)"""
+# Units that orders placed earlier wait for, per SKU: a later order must leave them.
+_AHEAD_SQL = """
+    SELECT sku, sum(quantity) AS units FROM backorder_lines
+    WHERE sku = ANY(:skus) AND (ordered_at, order_id) < (:ordered_at, :order_id)
+    GROUP BY sku
+    """
+_AHEAD = text(_AHEAD_SQL)
+# The same, as one JSON object (to read or compare within another statement).
+_AHEAD_OF = f"""(SELECT coalesce(jsonb_object_agg(sku, units), '{{}}'::jsonb) FROM (
+        {_AHEAD_SQL}) AS earlier)"""
 # The stock rows, locked, and (read in the same statement) the units held back for earlier
 # backorders. That read's snapshot predates the lock, so the write checks it again.
 _LOCK_STOCK = text(
@@ -77,14 +81,6 @@ _RESERVE_ROWS = text(
         RETURNING id
     )
     {_RESERVE_JOURNAL}
-    """
-)
-# Units that orders placed earlier wait for, per SKU: a later order must leave them.
-_AHEAD = text(
-    """
-    SELECT sku, sum(quantity) AS units FROM backorder_lines
-    WHERE sku = ANY(:skus) AND (ordered_at, order_id) < (:ordered_at, :order_id)
-    GROUP BY sku
     """
 )
 _QUEUE = text(
