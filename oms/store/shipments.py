@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms.db.engine import one_statement
 from oms.store.sql_enums import SHIPMENT_PENDING, SHIPMENT_STATUS_RANK
@@ -93,7 +93,7 @@ async def record(
         await conn.execute(_RECORD, params)
 
 
-async def follow(conn: Any, shipments: Sequence[Any]) -> None:
+async def follow(conn: AsyncConnection, shipments: Sequence[Any]) -> None:
     """Move each shipment row forward to the status in the order's view (objects with id,
     status, tracking_number, carrier), in the caller's transaction."""
     if shipments:
