@@ -111,12 +111,18 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 async def _create_key(args: argparse.Namespace) -> None:
     from oms.db.engine import make_engine
     from oms.db.migrate import migrate
-    from oms.keys import create_key
+    from oms.keys import NameTaken, create_key
 
     engine = make_engine(_settings_with_database(), pool_size=1)
     try:
         await migrate(engine)
         new = await create_key(engine, name=args.name, role=args.role, channel=args.channel)
+    except NameTaken as exc:
+        sys.stderr.write(
+            f"error: {exc}; revoke it first (DELETE /v1/keys/{exc.key_id}) or choose "
+            "another --name\n"
+        )
+        raise SystemExit(1) from exc
     finally:
         await engine.dispose()
     scope = f" for channel {new.channel}" if new.channel else ""

@@ -8,7 +8,6 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -55,6 +54,7 @@ from oms.domain.messages import OperatorAction, OrderView
 from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus, never_started
 from oms.order_start import start_order
 from oms.settings import Settings
+from oms.store import orders
 from workflows.order import OrderWorkflow
 
 router = APIRouter(
@@ -214,16 +214,7 @@ async def read_order_events(
 ) -> dict[str, Any]:
     await load_row(engine, order_id, caller)
     after = decode_events_cursor(cursor) if cursor else -1
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT seq, type, status, data, created_at FROM order_events "
-                    "WHERE order_id = :id AND seq > :after ORDER BY seq LIMIT :limit"
-                ),
-                {"id": order_id, "after": after, "limit": limit + 1},
-            )
-        ).all()
+    rows = await orders.events(engine, order_id, after, limit + 1)
     page = rows[:limit]
     return {
         "items": [
