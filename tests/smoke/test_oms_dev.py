@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oms.ports import free_port
+from devtools.ports import free_port
 
 OMS = str(Path(sys.executable).parent / "oms")
 
@@ -240,7 +240,7 @@ def _kill_everything(dev: DevSystem) -> None:
     all at once; nothing gets to clean up."""
     import psutil
 
-    from oms.embedded_pg import server_processes
+    from devtools.embedded_pg import server_processes
 
     assert dev.proc is not None
     root = psutil.Process(dev.proc.pid)

@@ -7,7 +7,7 @@ only), best started with the simulators and the cancel window at zero::
 
 it runs three phases, one after the other:
 
-1. bare: N workflows of five no-op activities (``oms.bench_bare``) at concurrency C, on a
+1. bare: N workflows of five no-op activities (``devtools.bench.bare``) at concurrency C, on a
    worker of its own in this process (task queue ``oms-bench-bare``), built with the real
    worker's tuning (``worker.tuning``) and the system's payload codec;
 2. full: N orders through ``POST /v1/orders`` at concurrency C: C orders in flight, each slot
@@ -18,7 +18,7 @@ it runs three phases, one after the other:
 Then it reads the histories of phase 2's orders (with their shipment children) and of the
 bare workflows, checks the books of its own orders through the API (every one delivered,
 one authorization and captures adding up to the total, stock on_hand down by exactly the
-units delivered and nothing left reserved), and prints the figures (``oms.bench_report``).
+units delivered and nothing left reserved), and prints the figures (``devtools.bench.report``).
 Helpers: ``bench_bare`` (the workflow), ``bench_books`` (the shop and its books),
 ``bench_histories``, ``bench_probe`` (CPU and RSS), ``bench_figures`` (pure arithmetic).
 Exit 1 on any violation, 2 when there is nothing to measure.
@@ -40,10 +40,10 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from oms.bench_books import Shop, check_books
-from oms.bench_figures import cpu_per_unit, latency_ms
-from oms.bench_histories import pace_warnings, read_histories
-from oms.bench_probe import Probe
+from devtools.bench.books import Shop, check_books
+from devtools.bench.figures import cpu_per_unit, latency_ms
+from devtools.bench.histories import pace_warnings, read_histories
+from devtools.bench.probe import Probe
 from oms.domain.ids import order_workflow_id
 from oms.settings import Settings
 
@@ -89,7 +89,7 @@ class Target:
 def find_target(settings: Settings) -> Target:
     """The running ``oms dev`` under ``OMS_HOME``; without one, the servers the settings
     name (``OMS_API_URL``, ``TEMPORAL_ADDRESS``, ``OMS_ADMIN_API_KEY``), without CPU figures."""
-    from oms.dev import read_run_file
+    from devtools.dev import read_run_file
 
     home = settings.home.resolve()
     run = read_run_file(home) or {}
@@ -233,7 +233,7 @@ def _order_runner(shop: Shop, client: Client, phase: Phase, deadline: float) -> 
 
 
 def _bare_runner(client: Client, run: str, phase: Phase, deadline: float) -> Unit:
-    from oms.bench_bare import TASK_QUEUE, BareInput, BareWorkflow
+    from devtools.bench.bare import TASK_QUEUE, BareInput, BareWorkflow
 
     async def one(n: int) -> None:
         started = time.perf_counter()
@@ -258,7 +258,7 @@ async def _bare_phase(
 ) -> Phase:
     from temporalio.worker import Worker
 
-    from oms.bench_bare import TASK_QUEUE, BareWorkflow, noop
+    from devtools.bench.bare import TASK_QUEUE, BareWorkflow, noop
 
     # The worker package is not imported at module level: this core package stays
     # importable without it, as the oms command starts the worker by module path.

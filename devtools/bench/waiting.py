@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from oms.bench_figures import latency_ms
-from oms.bench_probe import Probe
+from devtools.bench.figures import latency_ms
+from devtools.bench.probe import Probe
 
 HELD_PRICE = "1500.00"  # above the default high-value threshold (EUR 1000)
 

@@ -1,7 +1,7 @@
 """Order throughput against a running system (``make dev``), loopback only.
 
     OMS_SIM_SHIP_DELAY_S=0.2 OMS_SIM_CARRIER_STEP_S=0.2 make dev      # in one terminal
-    .venv/bin/python benchmarks/throughput.py --key <admin key> --orders 200 --concurrency 20
+    .venv/bin/python -m devtools.bench.throughput --key <admin key> --orders 200 --concurrency 20
 
 Creates a warehouse and a SKU of its own with enough stock, submits the orders, waits until
 every one is terminal, and prints submission latency and end-to-end throughput.
@@ -45,7 +45,7 @@ async def _statuses(http: httpx.AsyncClient, customer: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     cursor = None
     while True:
-        params = {"customer_id": customer, "limit": 200}
+        params: dict[str, str | int] = {"customer_id": customer, "limit": 200}
         if cursor:
             params["cursor"] = cursor
         page = (await http.get("/v1/orders", params=params)).json()

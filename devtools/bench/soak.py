@@ -25,7 +25,10 @@ from typing import Any
 import httpx
 import psutil
 
-from oms.bench import (
+from devtools.bench.books import Shop, check_books
+from devtools.bench.figures import latency_ms
+from devtools.bench.probe import process_tree
+from devtools.bench.run import (
     BenchError,
     Phase,
     Target,
@@ -35,9 +38,6 @@ from oms.bench import (
     api_client,
     connect_client,
 )
-from oms.bench_books import Shop, check_books
-from oms.bench_figures import latency_ms
-from oms.bench_probe import process_tree
 from oms.settings import Settings
 
 MAX_SOAK_ORDERS = 200_000

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from oms.bench_figures import order_problems, payment_problems, stock_problems
+from devtools.bench.figures import order_problems, payment_problems, stock_problems
 
 
 class Shop:
