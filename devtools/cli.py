@@ -70,7 +70,7 @@ def add_bench(sub: Any) -> None:
 
 
 def cmd_chaos(args: argparse.Namespace) -> None:
-    from oms.chaos import ChaosError, Plan, find_target, run_chaos
+    from devtools.chaos import ChaosError, Plan, find_target, run_chaos
 
     plan = Plan(
         orders=args.orders,
@@ -93,8 +93,8 @@ def cmd_chaos(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from oms.bench import BenchError, Plan, find_target, run_bench
-    from oms.bench_report import render
+    from devtools.bench.report import render
+    from devtools.bench.run import BenchError, Plan, find_target, require_zero_pace, run_bench
 
     plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
     settings = get_settings()
@@ -102,11 +102,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
         _bench_soak(args, settings)
     try:
         plan.check()
+        target = find_target(settings)
         if args.waiting:
-            report = event_loop.run(_bench_waiting(find_target(settings), args), settings)
+            report = event_loop.run(_bench_waiting(target, args), settings)
             print(json.dumps(report, indent=2))
             _exit(0)
-        report = event_loop.run(run_bench(find_target(settings), plan, settings), settings)
+        require_zero_pace(target)
+        report = event_loop.run(run_bench(target, plan, settings), settings)
     except BenchError as exc:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
@@ -120,14 +122,16 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def _bench_soak(args: argparse.Namespace, settings: Settings) -> None:
     from pathlib import Path
 
-    from oms.bench import BenchError, find_target
-    from oms.bench_soak import SoakPlan, run_soak
+    from devtools.bench.run import BenchError, find_target, require_zero_pace
+    from devtools.bench.soak import SoakPlan, run_soak
 
     db = Path(settings.home) / "temporal.db"
     plan = SoakPlan(args.orders, args.concurrency, args.window, args.within, db)
     try:
         plan.check()
-        report = event_loop.run(run_soak(find_target(settings), plan, settings), settings)
+        target = find_target(settings)
+        require_zero_pace(target)
+        report = event_loop.run(run_soak(target, plan, settings), settings)
     except BenchError as exc:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
@@ -136,9 +140,9 @@ def _bench_soak(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def _bench_waiting(target: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from oms.bench import MAX_ORDERS, BenchError
-    from oms.bench_probe import Probe
-    from oms.bench_waiting import run_waiting
+    from devtools.bench.probe import Probe
+    from devtools.bench.run import MAX_ORDERS, BenchError
+    from devtools.bench.waiting import run_waiting
 
     if not 1 <= args.waiting <= MAX_ORDERS:
         raise BenchError(f"--waiting must be between 1 and {MAX_ORDERS}")
@@ -155,6 +159,6 @@ async def _bench_waiting(target: Any, args: argparse.Namespace) -> dict[str, Any
 
 
 def cmd_dev(_: argparse.Namespace) -> None:
-    from oms.dev import run_dev
+    from devtools.dev import run_dev
 
     _exit(run_dev(get_settings()))

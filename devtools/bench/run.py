@@ -1,7 +1,8 @@
 """``oms bench``: what an order costs, measured against the bare engine on the same system.
 
 Against a running ``oms dev`` (it reads ``$OMS_HOME/run.json`` and ``secrets.json``; loopback
-only), best started with the simulators and the cancel window at zero::
+only) started with the simulators and the cancel window at zero (``preflight``: it refuses
+to start otherwise)::
 
     OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 make dev
 
@@ -43,6 +44,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from devtools.bench.books import Shop, check_books
 from devtools.bench.figures import cpu_per_unit, latency_ms
 from devtools.bench.histories import pace_warnings, read_histories
+from devtools.bench.preflight import pace_problems, progress, refusal, say
 from devtools.bench.probe import Probe
 from oms.domain.ids import order_workflow_id
 from oms.settings import Settings
@@ -84,6 +86,9 @@ class Target:
     admin_key: str
     payload_keys: str | None
     pids: dict[str, int | None]
+    # The running oms dev's simulator delays and cancel window (its run.json): None when
+    # it did not record them; {} for a system named by OMS_API_URL (not known here).
+    pace: dict[str, float] | None = None
 
 
 def find_target(settings: Settings) -> Target:
@@ -120,7 +125,18 @@ def find_target(settings: Settings) -> Target:
             "sim": pids.get("sim"),
             "bench": os.getpid(),
         },
+        run.get("pace") if run else {},
     )
+
+
+def require_zero_pace(target: Target) -> None:
+    """Refuse to measure a system whose simulators or cancel window make orders wait."""
+    if target.pace == {}:
+        say("a system not started by oms dev: its simulator delays are not known here")
+        return
+    problems = pace_problems(target.pace)
+    if problems:
+        raise BenchError(refusal(problems))
 
 
 # --- phases ------------------------------------------------------------------------------
@@ -161,9 +177,20 @@ class Phase:
 async def _measured(phase: Phase, probe: Probe, load: Callable[[], Awaitable[None]]) -> None:
     before = probe.cpu()
     started = time.perf_counter()
-    await load()
+    say(f"{phase.name}: {phase.units} to run")
+    ticking = asyncio.create_task(
+        progress(phase.name, phase.units, phase.e2e_s, phase.errors, started)
+    )
+    try:
+        await load()
+    finally:
+        ticking.cancel()
     phase.elapsed_s = time.perf_counter() - started
     phase.cpu = cpu_per_unit(before, probe.cpu(), len(phase.e2e_s))
+    say(
+        f"{phase.name}: {len(phase.e2e_s)}/{phase.units} done in {phase.elapsed_s:.1f} s "
+        f"({phase.per_s:.1f}/s), {len(phase.errors)} errors"
+    )
 
 
 async def _closed_loop(count: int, concurrency: int, deadline: float, one: Unit) -> None:
@@ -368,6 +395,7 @@ async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str,
         stop.set()
         await watching
         rss_end, load_after = probe.worker_rss(), os.getloadavg()
+        say("reading the histories and checking the books")
         histories = await read_histories(client, phases.full.ids, phases.bare.ids)
         submitted = [*phases.warmup.ids, *phases.full.ids, *phases.half.ids]
         violations = _incomplete(phases) + await check_books(shop, submitted)

@@ -32,9 +32,9 @@ PACKAGES = set(MAY_IMPORT)
 _MODULE_TEXT = re.compile(r"^(?P<top>[a-z_]+)(\.[A-Za-z_][\w]*)+(:[A-Za-z_]\w*)?$")
 
 
-def imported(source: str, module: str) -> list[tuple[int, str]]:
-    """(line, module) of every import in ``source`` (the module ``module``, dotted) and of
-    every string that names a module of the packages."""
+def imported(source: str, module: str, strings: bool = True) -> list[tuple[int, str]]:
+    """(line, module) of every import in ``source`` (the module ``module``, dotted) and,
+    with ``strings``, of every string that names a module of the packages."""
     found: list[tuple[int, str]] = []
     package = module.split(".")[:-1]
     for node in ast.walk(ast.parse(source)):
@@ -46,7 +46,7 @@ def imported(source: str, module: str) -> list[tuple[int, str]]:
                 found.append((node.lineno, ".".join([*base, node.module or ""]).strip(".")))
             elif node.module:
                 found.append((node.lineno, node.module))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        elif strings and isinstance(node, ast.Constant) and isinstance(node.value, str):
             match = _MODULE_TEXT.match(node.value)
             if match and match["top"] in PACKAGES:
                 found.append((node.lineno, node.value.split(":")[0]))
@@ -127,3 +127,21 @@ def later():
     assert not violations("oms", "oms.sub.module", "from . import cli\nimport oms.settings\n")
     assert violations("simulators", "simulators.app", "from api.schemas import SyncItem\n")
     assert not violations("devtools", "devtools.dev", "import worker.main\nimport api.cli\n")
+
+
+def _exists(module: str) -> bool:
+    path = ROOT.joinpath(*module.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def test_every_module_named_in_the_packages_exists() -> None:
+    """A module moved without its importers (an import inside a function only fails when
+    that function runs)."""
+    missing = [
+        f"{module} (line {line}) names {name}"
+        for package in MAY_IMPORT
+        for module, path in _modules(package)
+        for line, name in imported(path.read_text(), module, strings=False)
+        if name.split(".")[0] in PACKAGES and not _exists(name)
+    ]
+    assert missing == []
