@@ -94,7 +94,8 @@ def cmd_chaos(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     from devtools.bench.report import render
-    from devtools.bench.run import BenchError, Plan, find_target, require_zero_pace, run_bench
+    from devtools.bench.run import run_bench
+    from devtools.bench.target import BenchError, Plan, find_target, require_zero_pace
 
     plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
     settings = get_settings()
@@ -122,8 +123,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def _bench_soak(args: argparse.Namespace, settings: Settings) -> None:
     from pathlib import Path
 
-    from devtools.bench.run import BenchError, find_target, require_zero_pace
     from devtools.bench.soak import SoakPlan, run_soak
+    from devtools.bench.target import BenchError, find_target, require_zero_pace
 
     db = Path(settings.home) / "temporal.db"
     plan = SoakPlan(args.orders, args.concurrency, args.window, args.within, db)
@@ -141,7 +142,7 @@ def _bench_soak(args: argparse.Namespace, settings: Settings) -> None:
 
 async def _bench_waiting(target: Any, args: argparse.Namespace) -> dict[str, Any]:
     from devtools.bench.probe import Probe
-    from devtools.bench.run import MAX_ORDERS, BenchError
+    from devtools.bench.target import MAX_ORDERS, BenchError
     from devtools.bench.waiting import run_waiting
 
     if not 1 <= args.waiting <= MAX_ORDERS:
