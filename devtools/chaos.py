@@ -41,6 +41,7 @@ from devtools.chaos_books import (
     settle,
     snapshot_stock,
 )
+from devtools.order_body import order_body
 from oms.settings import Settings
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -151,24 +152,10 @@ async def _post_or_put(
 def _order_body(run: str, n: int, rng: random.Random, skus: list[str]) -> dict[str, Any]:
     token = rng.choice(["tok_ok"] * 8 + ["tok_flaky", "tok_declined"])
     picked = rng.sample(skus, rng.choice([1, 1, 2]))
-    return {
-        "channel": "chaos",
-        "external_id": f"chaos-{run}-{n}",
-        "customer": {"id": f"chaos-{n % 17}", "email": "chaos@example.com", "name": "Chaos"},
-        "shipping_address": {
-            "name": "Chaos",
-            # One address per customer: the address-velocity hold rule stays quiet.
-            "line1": f"{n % 17} Test St",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "currency": "EUR",
-        "lines": [
-            {"sku": sku, "quantity": rng.randint(1, 3), "unit_price": "9.90"} for sku in picked
-        ],
-        "payment": {"method": "card", "token": token},
-    }
+    lines = [(sku, rng.randint(1, 3), "9.90") for sku in picked]
+    # One address per customer: the address-velocity hold rule stays quiet.
+    street = f"{n % 17} Test St"
+    return order_body("Chaos", f"chaos-{run}-{n}", f"chaos-{n % 17}", street, lines, token)
 
 
 async def _submit_all(

@@ -20,25 +20,13 @@ from urllib.parse import urlparse
 
 import httpx
 
+from devtools.order_body import order_body
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _order(run: str, n: int, sku: str) -> dict[str, object]:
-    return {
-        "channel": "bench",
-        "external_id": f"{run}-{n}",
-        "customer": {"id": f"bench-{run}", "email": "bench@example.com", "name": "Bench"},
-        "shipping_address": {
-            "name": "Bench",
-            "line1": "1 Main St",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "currency": "EUR",
-        "lines": [{"sku": sku, "quantity": 1, "unit_price": "1.00"}],
-        "payment": {"method": "card", "token": "tok_ok"},
-    }
+    return order_body("Bench", f"{run}-{n}", f"bench-{run}", "1 Main St", [(sku, 1, "1.00")])
 
 
 async def _statuses(http: httpx.AsyncClient, customer: str) -> dict[str, int]:

@@ -11,6 +11,8 @@ from datetime import datetime
 
 import httpx
 
+from devtools.order_body import order_body
+
 # Reserved or any later step of an order (the stock is held, or was committed on shipping).
 REACHED = {"reserved", "dispatched", "partially_shipped", "shipped", "delivered"}
 # Statuses an order of this benchmark should not end in before reserving.
@@ -23,21 +25,9 @@ GAVE_UP = {"failed", "cancelled", "on_hold", "backordered"}
 def _order(run: str, n: int, sku: str) -> dict[str, object]:
     # One customer and an address of its own per run, so the address velocity rule (three
     # customers at one address) never holds a benchmark order.
-    return {
-        "channel": "bench",
-        "external_id": f"hot-{run}-{n}",
-        "customer": {"id": f"hot-{run}", "email": "bench@example.com", "name": "Bench"},
-        "shipping_address": {
-            "name": "Bench",
-            "line1": f"{run} Hot Street",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "currency": "EUR",
-        "lines": [{"sku": sku, "quantity": 1, "unit_price": "1.00"}],
-        "payment": {"method": "card", "token": "tok_ok"},
-    }
+    return order_body(
+        "Bench", f"hot-{run}-{n}", f"hot-{run}", f"{run} Hot Street", [(sku, 1, "1.00")]
+    )
 
 
 @dataclass
