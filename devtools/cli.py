@@ -159,7 +159,11 @@ async def _bench_waiting(target: Any, args: argparse.Namespace) -> dict[str, Any
     )
 
 
-def cmd_dev(_: argparse.Namespace) -> None:
+def cmd_dev(args: argparse.Namespace) -> None:
     from devtools.dev import run_dev
+    from worker.cli import MAX_PROCESSES
 
-    _exit(run_dev(get_settings()))
+    if not 1 <= args.workers <= MAX_PROCESSES:
+        sys.stderr.write(f"error: --workers must be between 1 and {MAX_PROCESSES}\n")
+        _exit(2)
+    _exit(run_dev(get_settings(), workers=args.workers))
