@@ -70,10 +70,11 @@ def _modules(package: str) -> list[tuple[str, Path]]:
     return found
 
 
-# Known, each to be removed with its import, never added to: the core's stock import and
-# sync validate a level by the API's ``SyncItem`` and alert through ``AlertStore`` of the
-# activities, until the rules of a level and the alerts' store move into the core (the SQL
-# owner's move to ``oms/store/``). The test fails when one is gone, so that it is struck.
+# Known, each to be struck once its import is gone, never added to: the core's stock import
+# and sync validate a level by the API's ``SyncItem`` (whose string rules live in
+# ``api/schemas.py``) and the import alerts through the activities' ``AlertStore``, until the
+# rules of a level and the alerts' store move into the core (the store move to
+# ``oms/store/`` under way). Tolerated, not required: a fix elsewhere does not fail here.
 KNOWN = {
     "oms.stock_cli (line {}) imports activities.alerts",
     "oms.stock_cli (line {}) imports api.schemas",
@@ -93,7 +94,6 @@ def test_every_package_imports_only_the_layers_below_it() -> None:
         for problem in violations(package, module, path.read_text())
     }
     assert problems - KNOWN == set(), "imports against the layers"
-    assert KNOWN - problems == set(), "fixed: strike them from KNOWN"
 
 
 def test_every_package_is_known_and_holds_code() -> None:
