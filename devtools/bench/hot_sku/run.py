@@ -16,7 +16,7 @@ b) the activity: the same clients calling ``InventoryActivities(engine).reserve_
    order id per call and no ``orders`` row (it falls back to the default channel). The
    request carries the order id and lines only (round 0, the path of orders started before
    the backorders patch); ``--round 1`` also passes that field: the path new orders take.
-b') with ``--what-if``: a sketch in this file, not the activity, of the changes
+b') with ``--what-if``: a sketch (``sketch``), not the activity, of the changes
    docs/performance.md suggests (route on an unlocked read, then lock, take and write in
    one statement), falling back to the activity when the stock moved in between.
 c) the order path, with ``--api``/``--key`` (a running ``make dev``, loopback only): the
@@ -31,7 +31,8 @@ reservation rows and the journal too), it never exceeds ``on_hand``, and one mor
 leaves the row as it is. Then a profile pass (``--profile N`` reservations each, SQLAlchemy
 events and ``pg_stat_activity`` sampled every 5 ms) shows where the time goes: round trips,
 how long the row lock is held, what the backends wait on. Exits 1 when an invariant fails.
-Figures: docs/performance.md.
+Figures: docs/performance.md. Beside this module (the run and its report): ``row`` (the hot
+row, a, b and the rounds), ``sketch`` (b'), ``profile`` (the profile pass), ``orders`` (c).
 """
 
 from __future__ import annotations
