@@ -206,7 +206,9 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.bench.hot_sku", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--reservations", type=int, default=2000, help="per round and phase")
     parser.add_argument("--rounds", type=int, default=3)
