@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from devtools.embedded_temporal import temporal_binary
+from devtools.ports import free_port
 from oms.db.engine import make_engine
 from oms.db.migrate import migrate
-from oms.dev import temporal_binary
 from oms.domain.search_attributes import ALL_KEYS
-from oms.ports import free_port
 from oms.settings import Settings
 
 ADMIN_KEY = "test-admin-key"

@@ -15,11 +15,11 @@ from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payments import PaymentActivities
+from devtools.embedded_temporal import temporal_binary
+from devtools.ports import free_port
 from oms.adapters.payment_gateway import GatewayResult, GatewayUnavailable, HttpPaymentGateway
-from oms.dev import temporal_binary
 from oms.domain.ids import idempotency_key
 from oms.order_start import start_order
-from oms.ports import free_port
 from tests.conftest import ADMIN_KEY, System, custom_stack
 from tests.integration.helpers import (
     TERMINAL,

@@ -1,7 +1,7 @@
 """Order throughput against a running system (``make dev``), loopback only.
 
     OMS_SIM_SHIP_DELAY_S=0.2 OMS_SIM_CARRIER_STEP_S=0.2 make dev      # in one terminal
-    .venv/bin/python benchmarks/throughput.py --key <admin key> --orders 200 --concurrency 20
+    .venv/bin/python -m devtools.bench.throughput --key <admin key> --orders 200 --concurrency 20
 
 Creates a warehouse and a SKU of its own with enough stock, submits the orders, waits until
 every one is terminal, and prints submission latency and end-to-end throughput.
@@ -20,32 +20,20 @@ from urllib.parse import urlparse
 
 import httpx
 
+from devtools.order_body import order_body
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _order(run: str, n: int, sku: str) -> dict[str, object]:
-    return {
-        "channel": "bench",
-        "external_id": f"{run}-{n}",
-        "customer": {"id": f"bench-{run}", "email": "bench@example.com", "name": "Bench"},
-        "shipping_address": {
-            "name": "Bench",
-            "line1": "1 Main St",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "currency": "EUR",
-        "lines": [{"sku": sku, "quantity": 1, "unit_price": "1.00"}],
-        "payment": {"method": "card", "token": "tok_ok"},
-    }
+    return order_body("Bench", f"{run}-{n}", f"bench-{run}", "1 Main St", [(sku, 1, "1.00")])
 
 
 async def _statuses(http: httpx.AsyncClient, customer: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     cursor = None
     while True:
-        params = {"customer_id": customer, "limit": 200}
+        params: dict[str, str | int] = {"customer_id": customer, "limit": 200}
         if cursor:
             params["cursor"] = cursor
         page = (await http.get("/v1/orders", params=params)).json()

@@ -26,20 +26,25 @@ import random
 import signal
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.chaos_books import (
+    check_payments,
+    check_stock,
+    check_temporal,
+    retrying,
+    say,
+    settle,
+    snapshot_stock,
+)
+from devtools.order_body import order_body
 from oms.settings import Settings
 
-TERMINAL = ("delivered", "cancelled", "failed")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-LEFT = ("shipped", "in_transit", "out_for_delivery", "delivered")
 DEFAULT_FAULTS: dict[str, dict[str, float]] = {
     "gateway": {"error_rate": 0.1, "timeout_rate": 0.03, "timeout_s": 7},
     "wms": {"error_rate": 0.1},
@@ -90,7 +95,7 @@ class Tally:
 
 
 def find_target(settings: Settings) -> Target:
-    from oms.dev import read_run_file
+    from devtools.dev import read_run_file
 
     home = settings.home.resolve()
     run = read_run_file(home)
@@ -109,10 +114,6 @@ def find_target(settings: Settings) -> Target:
         key,
         Path(run["pgdata"]) if run.get("pgdata") else None,
     )
-
-
-def say(message: str) -> None:
-    print(f"[chaos] {message}", flush=True)
 
 
 # --- load ----------------------------------------------------------------------------
@@ -151,24 +152,10 @@ async def _post_or_put(
 def _order_body(run: str, n: int, rng: random.Random, skus: list[str]) -> dict[str, Any]:
     token = rng.choice(["tok_ok"] * 8 + ["tok_flaky", "tok_declined"])
     picked = rng.sample(skus, rng.choice([1, 1, 2]))
-    return {
-        "channel": "chaos",
-        "external_id": f"chaos-{run}-{n}",
-        "customer": {"id": f"chaos-{n % 17}", "email": "chaos@example.com", "name": "Chaos"},
-        "shipping_address": {
-            "name": "Chaos",
-            # One address per customer: the address-velocity hold rule stays quiet.
-            "line1": f"{n % 17} Test St",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "currency": "EUR",
-        "lines": [
-            {"sku": sku, "quantity": rng.randint(1, 3), "unit_price": "9.90"} for sku in picked
-        ],
-        "payment": {"method": "card", "token": token},
-    }
+    lines = [(sku, rng.randint(1, 3), "9.90") for sku in picked]
+    # One address per customer: the address-velocity hold rule stays quiet.
+    street = f"{n % 17} Test St"
+    return order_body("Chaos", f"chaos-{run}-{n}", f"chaos-{n % 17}", street, lines, token)
 
 
 async def _submit_all(
@@ -233,7 +220,7 @@ async def _break_things(target: Target, plan: Plan, tally: Tally) -> None:
     for at, what in sorted(events):
         await asyncio.sleep(max(0.0, started + at - time.monotonic()))
         if what == "pg":
-            from oms.embedded_pg import server_processes
+            from devtools.embedded_pg import server_processes
 
             assert target.pgdata is not None
             killed = [p.pid for p in server_processes(target.pgdata) if _kill(p.pid)]
@@ -246,152 +233,6 @@ async def _break_things(target: Target, plan: Plan, tally: Tally) -> None:
             tally.kills[what] += 1
             say(f"killed {what} (pid {pid})")
             await _wait_new_pid(target, what, pid)
-
-
-# --- the books -------------------------------------------------------------------------
-
-
-async def _retrying(engine: AsyncEngine, sql: str, params: dict[str, Any]) -> list[Any]:
-    for attempt in range(60):
-        try:
-            async with engine.connect() as conn:
-                return list((await conn.execute(text(sql), params)).all())
-        except Exception:  # PostgreSQL restarting: wait, as any client would
-            if attempt == 59:
-                raise
-            await asyncio.sleep(1)
-    return []
-
-
-async def _settle(engine: AsyncEngine, ids: list[str], timeout_s: float) -> list[Any]:
-    deadline = time.monotonic() + timeout_s
-    last_report = 0.0
-    while True:
-        rows = await _retrying(
-            engine,
-            "SELECT id, status FROM orders WHERE id = ANY(:ids) AND status <> ALL(:done)",
-            {"ids": ids, "done": list(TERMINAL)},
-        )
-        if not rows or time.monotonic() > deadline:
-            return rows
-        if time.monotonic() - last_report > 15:
-            say(f"waiting for {len(rows)} orders to end")
-            last_report = time.monotonic()
-        await asyncio.sleep(2)
-
-
-def _auth_id(order_id: str) -> str:
-    # The sandbox gateway names an authorization after its idempotency key.
-    return "auth_" + hashlib.sha256(f"{order_id}-authorize".encode()).hexdigest()[:16]
-
-
-async def check_payments(engine: AsyncEngine, ids: list[str]) -> list[str]:
-    problems: list[str] = []
-    orders = await _retrying(
-        engine,
-        "SELECT id, status, (view->'totals'->>'total')::numeric AS total FROM orders "
-        "WHERE id = ANY(:ids)",
-        {"ids": ids},
-    )
-    ledger = await _retrying(
-        engine,
-        "SELECT order_id, kind, status, amount FROM payments WHERE order_id = ANY(:ids)",
-        {"ids": ids},
-    )
-    left = await _retrying(
-        engine,
-        "SELECT DISTINCT order_id FROM shipments WHERE order_id = ANY(:ids) "
-        "AND status = ANY(:left)",
-        {"ids": ids, "left": list(LEFT)},
-    )
-    gateway = await _retrying(
-        engine,
-        "SELECT id, amount, captured, voided FROM sim_gateway_authorizations WHERE id = ANY(:auth)",
-        {"auth": [_auth_id(i) for i in ids]},
-    )
-    shipped = {r.order_id for r in left}
-    at_gateway = {r.id: r for r in gateway}
-    for order in orders:
-        rows = [r for r in ledger if r.order_id == order.id]
-        auths = [r for r in rows if r.kind == "authorize" and r.status == "succeeded"]
-        captured = sum(
-            (r.amount for r in rows if r.kind == "capture" and r.status == "succeeded"), Decimal(0)
-        )
-        auth = at_gateway.get(_auth_id(order.id))
-        if len(auths) > 1:
-            problems.append(f"{order.id}: {len(auths)} settled authorizations")
-        if captured > order.total or (auth is not None and auth.captured > order.total):
-            problems.append(f"{order.id}: captured {captured} of a {order.total} order")
-        if (captured > 0 or (auth is not None and auth.captured > 0)) and order.id not in shipped:
-            problems.append(f"{order.id}: payment captured without a shipment that left")
-        if order.status in ("failed", "cancelled") and auth is not None and not auth.voided:
-            problems.append(f"{order.id}: {order.status} but its authorization is not voided")
-    return problems
-
-
-async def snapshot_stock(engine: AsyncEngine, skus: list[str]) -> dict[tuple[str, str], int]:
-    rows = await _retrying(
-        engine,
-        "SELECT warehouse_id, sku, on_hand FROM stock WHERE sku = ANY(:skus)",
-        {"skus": skus},
-    )
-    return {(r.warehouse_id, r.sku): r.on_hand for r in rows}
-
-
-async def check_stock(
-    engine: AsyncEngine, skus: list[str], initial: dict[tuple[str, str], int]
-) -> list[str]:
-    problems = []
-    stock = await _retrying(
-        engine,
-        "SELECT warehouse_id, sku, on_hand, reserved FROM stock WHERE sku = ANY(:skus)",
-        {"skus": skus},
-    )
-    sums = await _retrying(
-        engine,
-        "SELECT warehouse_id, sku, "
-        "COALESCE(SUM(quantity) FILTER (WHERE status = 'committed'), 0) AS shipped, "
-        "COALESCE(SUM(quantity) FILTER (WHERE status = 'held'), 0) AS held "
-        "FROM reservations WHERE sku = ANY(:skus) GROUP BY warehouse_id, sku",
-        {"skus": skus},
-    )
-    by_key = {(r.warehouse_id, r.sku): r for r in sums}
-    for row in stock:
-        key = (row.warehouse_id, row.sku)
-        shipped = by_key[key].shipped if key in by_key else 0
-        held = by_key[key].held if key in by_key else 0
-        if initial.get(key, 0) != row.on_hand + shipped:
-            problems.append(
-                f"{row.sku}@{row.warehouse_id}: started with {initial.get(key)}, "
-                f"now {row.on_hand} on hand + {shipped} shipped"
-            )
-        if row.reserved != held:
-            problems.append(
-                f"{row.sku}@{row.warehouse_id}: reserved {row.reserved}, open reservations {held}"
-            )
-    return problems
-
-
-async def check_temporal(target: Target, engine: AsyncEngine, ids: list[str]) -> list[str]:
-    from temporalio.client import Client
-
-    from oms.domain.search_attributes import ORDER_STATUS
-
-    client = await Client.connect(target.temporal_address)
-    rows = await _retrying(
-        engine, "SELECT id, status FROM orders WHERE id = ANY(:ids)", {"ids": ids}
-    )
-    problems = [f"{i}: accepted but not in the read model" for i in set(ids) - {r.id for r in rows}]
-    for row in rows:
-        try:
-            described = await client.get_workflow_handle(f"order-{row.id}").describe()
-        except Exception as exc:
-            problems.append(f"{row.id}: no workflow in Temporal ({type(exc).__name__})")
-            continue
-        in_temporal = described.typed_search_attributes.get(ORDER_STATUS)
-        if in_temporal != row.status:
-            problems.append(f"{row.id}: read model says {row.status}, Temporal {in_temporal}")
-    return problems
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -458,12 +299,12 @@ async def run_chaos(target: Target, plan: Plan) -> int:
         finally:
             await _post_or_put(sim, "PUT", "/sim/faults", _cleared(before))
         say(f"{len(tally.accepted)} orders accepted; faults off; waiting for every one to end")
-        stuck = await _settle(engine, tally.accepted, plan.settle_timeout_s)
+        stuck = await settle(engine, tally.accepted, plan.settle_timeout_s)
         tally.violations += [f"{r.id}: still {r.status}" for r in stuck]
         tally.violations += await check_payments(engine, tally.accepted)
         tally.violations += await check_stock(engine, skus, initial)
-        tally.violations += await check_temporal(target, engine, tally.accepted)
-        statuses = await _retrying(
+        tally.violations += await check_temporal(target.temporal_address, engine, tally.accepted)
+        statuses = await retrying(
             engine,
             "SELECT COALESCE(failure_reason, status) AS status, count(*) AS n FROM orders "
             "WHERE id = ANY(:ids) GROUP BY 1",

@@ -1,7 +1,7 @@
 """``oms stock import`` on 100,000 rows: new levels, newer levels, then the same file again.
 
-    .venv/bin/python benchmarks/stock_import.py                  # an embedded PostgreSQL
-    DATABASE_URL=postgresql://... .venv/bin/python benchmarks/stock_import.py
+    .venv/bin/python -m devtools.bench.stock_import                  # an embedded PostgreSQL
+    DATABASE_URL=postgresql://... .venv/bin/python -m devtools.bench.stock_import
 
 Without ``DATABASE_URL`` a throwaway PostgreSQL (pgserver) is started in a temporary
 directory, as the tests do. Warehouses of the run's own (``bench-<run>-<n>``) are created;

@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from oms.bench_figures import order_problems, payment_problems, stock_problems
+from devtools.bench.figures import order_problems, payment_problems, stock_problems
+from devtools.order_body import order_body
 
 
 class Shop:
@@ -33,22 +34,10 @@ class Shop:
     def order(self, phase: str, n: int) -> dict[str, Any]:
         """Order ``n`` of a phase: one unit of the bench's SKU, under a reference of this run's
         own (a reference used before with another body is refused, 409)."""
-        return {
-            "channel": "bench",
-            "external_id": f"{self.run}-{phase}-{n}",
-            "customer": {"id": self.customer, "email": "bench@example.com", "name": "Bench"},
-            # An address of this run's own: the address-velocity hold rule counts customers.
-            "shipping_address": {
-                "name": "Bench",
-                "line1": f"{self.run} Bench St",
-                "city": "Berlin",
-                "postal_code": "10115",
-                "country": "DE",
-            },
-            "currency": "EUR",
-            "lines": [{"sku": self.sku, "quantity": 1, "unit_price": "1.00"}],
-            "payment": {"method": "card", "token": "tok_ok"},
-        }
+        # An address of this run's own: the address-velocity hold rule counts customers.
+        street = f"{self.run} Bench St"
+        external_id = f"{self.run}-{phase}-{n}"
+        return order_body("Bench", external_id, self.customer, street, [(self.sku, 1, "1.00")])
 
 
 async def _views(http: httpx.AsyncClient, customer: str) -> dict[str, dict[str, Any]]:

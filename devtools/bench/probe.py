@@ -39,15 +39,24 @@ def tree_cpu_s(pid: int) -> float | None:
 
 
 def rss_bytes(pid: int) -> int | None:
-    try:
-        return int(psutil.Process(pid).memory_info().rss)
-    except psutil.Error:
+    """The RSS of ``pid`` and its descendants (``oms worker --processes N``: the parent and
+    its N worker processes); None if ``pid`` is gone."""
+    procs = process_tree(pid)
+    if procs is None:
         return None
+    total = 0
+    for proc in procs:
+        try:
+            total += int(proc.memory_info().rss)
+        except psutil.Error:  # ended between the listing and now
+            continue
+    return total
 
 
 @dataclass
 class Probe:
-    """The roles' process ids, sampled on demand; the worker's RSS watched in between."""
+    """The roles' process ids, sampled on demand; the worker's RSS (all its processes)
+    watched in between."""
 
     pids: dict[str, int | None]
     rss_peak: int = 0

@@ -18,7 +18,17 @@ STOCK = [
 ]
 
 
+def demo_summary() -> str:
+    """What ``seed_demo`` writes, in words: each warehouse with its SKUs and units."""
+    parts = []
+    for warehouse_id, name, country, *_ in WAREHOUSES:
+        held = ", ".join(f"{units} {sku}" for w, sku, units in STOCK if w == warehouse_id)
+        parts.append(f"warehouse {warehouse_id} ({name}, {country}): {held}")
+    return "; ".join(parts)
+
+
 async def seed_demo(engine: AsyncEngine) -> bool:
+    """Write the demo data into an empty database; True if it did."""
     async with engine.begin() as conn:
         if (await conn.execute(text("SELECT 1 FROM warehouses LIMIT 1"))).first():
             return False

@@ -1,13 +1,14 @@
 """``oms bench``: what an order costs, measured against the bare engine on the same system.
 
 Against a running ``oms dev`` (it reads ``$OMS_HOME/run.json`` and ``secrets.json``; loopback
-only), best started with the simulators and the cancel window at zero::
+only) started with the simulators and the cancel window at zero (``preflight``: it refuses
+to start otherwise)::
 
     OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 make dev
 
 it runs three phases, one after the other:
 
-1. bare: N workflows of five no-op activities (``oms.bench_bare``) at concurrency C, on a
+1. bare: N workflows of five no-op activities (``devtools.bench.bare``) at concurrency C, on a
    worker of its own in this process (task queue ``oms-bench-bare``), built with the real
    worker's tuning (``worker.tuning``) and the system's payload codec;
 2. full: N orders through ``POST /v1/orders`` at concurrency C: C orders in flight, each slot
@@ -18,109 +19,45 @@ it runs three phases, one after the other:
 Then it reads the histories of phase 2's orders (with their shipment children) and of the
 bare workflows, checks the books of its own orders through the API (every one delivered,
 one authorization and captures adding up to the total, stock on_hand down by exactly the
-units delivered and nothing left reserved), and prints the figures (``oms.bench_report``).
-Helpers: ``bench_bare`` (the workflow), ``bench_books`` (the shop and its books),
-``bench_histories``, ``bench_probe`` (CPU and RSS), ``bench_figures`` (pure arithmetic).
+units delivered and nothing left reserved), and prints the figures (``devtools.bench.report``).
+Beside it in ``devtools.bench``: ``target`` (what it runs against), ``preflight`` (the
+refusal and the progress lines), ``bare`` (the workflow), ``books`` (the shop and its
+books), ``histories``, ``probe`` (CPU and RSS), ``figures`` (pure arithmetic).
 Exit 1 on any violation, 2 when there is nothing to measure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from oms.bench_books import Shop, check_books
-from oms.bench_figures import cpu_per_unit, latency_ms
-from oms.bench_histories import pace_warnings, read_histories
-from oms.bench_probe import Probe
+from devtools.bench.books import Shop, check_books
+from devtools.bench.figures import cpu_per_unit, latency_ms
+from devtools.bench.histories import pace_warnings, read_histories
+from devtools.bench.preflight import progress, say
+from devtools.bench.probe import Probe
+from devtools.bench.target import (
+    BenchError,
+    Plan,
+    Target,
+    api_client,
+    connect_client,
+    settings_for,
+)
 from oms.domain.ids import order_workflow_id
 from oms.settings import Settings
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-MAX_ORDERS = 20_000
-
-
 # One unit of load (an order, a bare workflow), by its number.
 Unit = Callable[[int], Coroutine[Any, Any, None]]
-
-
-class BenchError(RuntimeError):
-    """Nothing to measure (no running system, not loopback): a message, not a traceback."""
-
-
-@dataclass
-class Plan:
-    orders: int = 200
-    concurrency: int = 20
-    half_orders: int | None = None  # None: as many as ``orders``
-    within_s: float = 1800.0
-
-    def check(self) -> None:
-        if not 1 <= self.orders <= MAX_ORDERS:
-            raise BenchError(f"--orders must be between 1 and {MAX_ORDERS}")
-        if not 0 <= (self.half_orders or 0) <= MAX_ORDERS:
-            raise BenchError(f"--half-orders must be between 0 and {MAX_ORDERS}")
-        if not 1 <= self.concurrency <= min(self.orders, 1000):
-            raise BenchError("--concurrency must be between 1 and min(--orders, 1000)")
-        if not 1 <= self.within_s <= 86_400:
-            raise BenchError("--within must be between 1 and 86400 seconds")
-
-
-@dataclass
-class Target:
-    api_url: str
-    temporal_address: str
-    admin_key: str
-    payload_keys: str | None
-    pids: dict[str, int | None]
-
-
-def find_target(settings: Settings) -> Target:
-    """The running ``oms dev`` under ``OMS_HOME``; without one, the servers the settings
-    name (``OMS_API_URL``, ``TEMPORAL_ADDRESS``, ``OMS_ADMIN_API_KEY``), without CPU figures."""
-    from oms.dev import read_run_file
-
-    home = settings.home.resolve()
-    run = read_run_file(home) or {}
-    stored: dict[str, str] = {}
-    if run and (home / "secrets.json").exists():
-        stored = json.loads((home / "secrets.json").read_text())
-    api = run.get("api_url") or settings.api_base_url
-    temporal = run.get("temporal_address") or settings.temporal_target
-    key = settings.admin_api_key or stored.get("admin_api_key")
-    if not run and not settings.api_url:
-        raise BenchError(f"no running oms dev found under {home} (start it with make dev)")
-    if not key:
-        raise BenchError("no admin key: set OMS_ADMIN_API_KEY")
-    for where in (urlparse(api).hostname, temporal.rsplit(":", 1)[0].strip("[]")):
-        if where not in LOOPBACK:
-            raise BenchError(f"{where} is not on loopback; oms bench only runs on this machine")
-    pids = dict(run.get("pids") or {})
-    return Target(
-        api,
-        temporal,
-        key,
-        settings.payload_keys or stored.get("payload_keys"),
-        {
-            "worker": pids.get("worker"),
-            "api": pids.get("api"),
-            "temporal": pids.get("temporal"),
-            "postgres": run.get("postgres_pid"),
-            "sim": pids.get("sim"),
-            "bench": os.getpid(),
-        },
-    )
 
 
 # --- phases ------------------------------------------------------------------------------
@@ -161,9 +98,20 @@ class Phase:
 async def _measured(phase: Phase, probe: Probe, load: Callable[[], Awaitable[None]]) -> None:
     before = probe.cpu()
     started = time.perf_counter()
-    await load()
+    say(f"{phase.name}: {phase.units} to run")
+    ticking = asyncio.create_task(
+        progress(phase.name, phase.units, phase.e2e_s, phase.errors, started)
+    )
+    try:
+        await load()
+    finally:
+        ticking.cancel()
     phase.elapsed_s = time.perf_counter() - started
     phase.cpu = cpu_per_unit(before, probe.cpu(), len(phase.e2e_s))
+    say(
+        f"{phase.name}: {len(phase.e2e_s)}/{phase.units} done in {phase.elapsed_s:.1f} s "
+        f"({phase.per_s:.1f}/s), {len(phase.errors)} errors"
+    )
 
 
 async def _closed_loop(count: int, concurrency: int, deadline: float, one: Unit) -> None:
@@ -233,7 +181,7 @@ def _order_runner(shop: Shop, client: Client, phase: Phase, deadline: float) -> 
 
 
 def _bare_runner(client: Client, run: str, phase: Phase, deadline: float) -> Unit:
-    from oms.bench_bare import TASK_QUEUE, BareInput, BareWorkflow
+    from devtools.bench.bare import TASK_QUEUE, BareInput, BareWorkflow
 
     async def one(n: int) -> None:
         started = time.perf_counter()
@@ -258,7 +206,7 @@ async def _bare_phase(
 ) -> Phase:
     from temporalio.worker import Worker
 
-    from oms.bench_bare import TASK_QUEUE, BareWorkflow, noop
+    from devtools.bench.bare import TASK_QUEUE, BareWorkflow, noop
 
     # The worker package is not imported at module level: this core package stays
     # importable without it, as the oms command starts the worker by module path.
@@ -283,12 +231,6 @@ async def _bare_phase(
 
 
 # --- the run -----------------------------------------------------------------------------
-
-
-def _settings_for(target: Target, settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={"temporal_address": target.temporal_address, "payload_keys": target.payload_keys}
-    )
 
 
 @dataclass
@@ -327,31 +269,10 @@ def _incomplete(phases: Phases) -> list[str]:
     return [e for p in runs for e in p.errors] + [s for p in runs for s in _shortfall(p)]
 
 
-async def connect_client(target: Target, settings: Settings) -> Client:
-    """The bench's Temporal client, with the system's payload keys."""
-    from oms.temporal_client import connect
-
-    try:
-        return await asyncio.wait_for(connect(_settings_for(target, settings)), timeout=15)
-    except Exception as exc:  # refused, timed out, a bad payload key: nothing to measure
-        reason = str(exc) or type(exc).__name__
-        raise BenchError(f"Temporal at {target.temporal_address}: {reason}") from exc
-
-
-def api_client(target: Target, concurrency: int) -> httpx.AsyncClient:
-    """An admin's HTTP client for the API, with room for ``concurrency`` orders in flight."""
-    return httpx.AsyncClient(
-        base_url=target.api_url,
-        headers={"Authorization": f"Bearer {target.admin_key}"},
-        timeout=60,
-        limits=httpx.Limits(max_connections=max(100, concurrency * 2)),
-    )
-
-
 async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str, Any]:
     """Every phase, the histories and the books; the report as a dict (``ok`` says whether
     the books balance)."""
-    settings = _settings_for(target, settings)
+    settings = settings_for(target, settings)
     deadline = time.monotonic() + plan.within_s
     load_before = os.getloadavg()
     client = await connect_client(target, settings)
@@ -368,6 +289,7 @@ async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str,
         stop.set()
         await watching
         rss_end, load_after = probe.worker_rss(), os.getloadavg()
+        say("reading the histories and checking the books")
         histories = await read_histories(client, phases.full.ids, phases.bare.ids)
         submitted = [*phases.warmup.ids, *phases.full.ids, *phases.half.ids]
         violations = _incomplete(phases) + await check_books(shop, submitted)

@@ -4,6 +4,7 @@ each restart is reported, instead of one crash stopping the whole system."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -79,3 +80,13 @@ class Supervisor:
 
     def processes(self) -> list[subprocess.Popen[bytes]]:
         return [c.proc for c in self.children.values() if c.proc is not None]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -12,23 +12,22 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from devtools.embedded_pg import EmbeddedPostgres
+from devtools.embedded_temporal import start_temporal, wait_for_temporal
+from devtools.supervisor import Starter, Supervisor, alive
 from oms.codec import new_key_spec
-from oms.domain.search_attributes import ALL_KEYS, SA_TYPE_NAMES
-from oms.embedded_pg import clear_stale_locks, running_postmaster
 from oms.ports import require_free
+from oms.process import die_with_parent, stop_processes
 from oms.settings import Settings
-from oms.supervisor import Starter, Supervisor, backoff_s
 
 _SECRETS = (
     "admin_api_key",
@@ -39,6 +38,11 @@ _SECRETS = (
     "carrier_webhook_secret",
     "alert_webhook_secret",
 )
+
+
+# The simulators' delays and the cancel window the children run with: oms bench needs them
+# at zero and refuses to start otherwise.
+PACE_VARIABLES = ("OMS_SIM_SHIP_DELAY_S", "OMS_SIM_CARRIER_STEP_S", "OMS_RELEASE_DELAY_S")
 
 
 def say(message: str) -> None:
@@ -68,108 +72,10 @@ def load_secrets(home: Path, settings: Settings) -> dict[str, str]:
     return stored
 
 
-def temporal_binary() -> str:
-    beside = Path(sys.executable).parent / "temporal"
-    found = str(beside) if beside.exists() else shutil.which("temporal")
-    if not found:
-        raise SystemExit("error: the temporal CLI is missing; run 'make dev' to install it")
-    return found
-
-
-def _die_with_parent() -> None:
-    """Runs in each child before exec: on Linux, ask the kernel to stop it if ``oms dev``
-    itself dies (kill -9, a closed terminal), so no orphan keeps a port busy."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _forget_dead_pg_handles(pgdata: Path) -> None:
-    """pgserver stops PostgreSQL when the last process that opened it exits, counting them in
-    ``.handle_pids.json``. A run that was killed (kill -9) never removed itself, which would
-    keep every later run from stopping the server: drop the pids that are gone."""
-    handles = pgdata / ".handle_pids.json"
-    if not handles.exists():
-        return
-    try:
-        pids = json.loads(handles.read_text())
-    except ValueError:
-        pids = []
-    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
-    if alive != pids:
-        handles.write_text(json.dumps(alive))
-
-
-def start_temporal(settings: Settings, home: Path) -> subprocess.Popen[bytes]:
-    args = [
-        temporal_binary(),
-        "server",
-        "start-dev",
-        "--ip",
-        settings.host,
-        "--port",
-        str(settings.temporal_port),
-        "--ui-port",
-        str(settings.temporal_ui_port),
-        "--db-filename",
-        str(home / "temporal.db"),
-        "--sqlite-pragma",
-        "journal_mode=wal",
-        "--sqlite-pragma",
-        "synchronous=normal",
-        "--namespace",
-        settings.temporal_namespace,
-        "--log-level",
-        "error",
-        "--dynamic-config-value",
-        "system.forceSearchAttributesCacheRefreshOnRead=true",
-        # The Web UI opens sealed payloads through the API's codec endpoint (oms.codec).
-        "--ui-codec-endpoint",
-        f"http://{settings.host}:{settings.api_port}/codec",
-    ]
-    for key in ALL_KEYS:
-        args += ["--search-attribute", f"{key.name}={SA_TYPE_NAMES[key.indexed_value_type]}"]
-    log = (home / "temporal.log").open("ab")
-    return subprocess.Popen(
-        args,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches it through us, after the worker has stopped
-        preexec_fn=_die_with_parent,
-    )
-
-
-async def _wait_for_temporal(settings: Settings, within_s: float) -> None:
-    from oms.temporal_client import connect, register_search_attributes
-
-    deadline = time.monotonic() + within_s
-    while True:
-        try:
-            client = await connect(settings)
-            await register_search_attributes(client, settings.temporal_namespace)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.3)
-
-
 async def _prepare_database(settings: Settings, seed: bool, within_s: float = 60) -> None:
+    from devtools.dev_seed import demo_summary, seed_demo
     from oms.db.engine import make_engine
     from oms.db.migrate import migrate
-    from oms.dev_seed import seed_demo
 
     engine = make_engine(settings, pool_size=1)
     deadline = time.monotonic() + within_s
@@ -182,8 +88,8 @@ async def _prepare_database(settings: Settings, seed: bool, within_s: float = 60
                 if time.monotonic() > deadline or not _is_connection_error(exc):
                     raise
                 await asyncio.sleep(0.5)
-        if seed:
-            await seed_demo(engine)
+        if seed and await seed_demo(engine):
+            say(f"seeded demo data (the database was empty): {demo_summary()}")
     finally:
         await engine.dispose()
 
@@ -209,65 +115,6 @@ def _wait_healthy(url: str, supervisor: Supervisor, timeout: float) -> bool:
     return False
 
 
-def _stop(processes: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
-    for proc in processes:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in processes:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-class EmbeddedPostgres:
-    """The ``pgserver`` PostgreSQL of ``oms dev``, started again if it dies."""
-
-    def __init__(self, pgdata: Path) -> None:
-        self.pgdata = pgdata
-        self.server: Any = None
-        self._retry_at = 0.0
-        self._failures = 0
-
-    def start(self) -> str:
-        warnings.filterwarnings("ignore", module="platformdirs")
-        import pgserver
-
-        _forget_dead_pg_handles(self.pgdata)
-        for path in clear_stale_locks(self.pgdata):
-            say(f"removed {path.name} left by a PostgreSQL that no longer runs")
-        self.server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
-        return str(self.server.get_uri())
-
-    @property
-    def pid(self) -> int | None:
-        return running_postmaster(self.pgdata)
-
-    def tend(self) -> bool:
-        """Start PostgreSQL again if it is gone; True when it was restarted."""
-        if self.pid is not None or time.monotonic() < self._retry_at:
-            return False
-        say("PostgreSQL is not running; starting it again")
-        try:
-            for path in clear_stale_locks(self.pgdata):
-                say(f"removed {path.name} left by a PostgreSQL that no longer runs")
-            self.server.ensure_postgres_running()
-        except Exception as exc:  # report and try again after a pause
-            self._failures += 1
-            self._retry_at = time.monotonic() + backoff_s(self._failures)
-            say(f"PostgreSQL did not start ({type(exc).__name__}); retrying")
-            return False
-        self._failures = 0
-        say(f"PostgreSQL restarted (pid {self.pid})")
-        return True
-
-    def cleanup(self) -> None:
-        if self.server is not None:
-            self.server.cleanup()
-
-
 def write_run_file(home: Path, info: dict[str, Any]) -> None:
     """``.oms/run.json``: what runs where, for ``oms chaos`` and other tools."""
     path = home / "run.json"
@@ -283,10 +130,10 @@ def read_run_file(home: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     pid = data.get("dev_pid")
-    return data if isinstance(pid, int) and _alive(pid) else None
+    return data if isinstance(pid, int) and alive(pid) else None
 
 
-def run_dev(settings: Settings) -> int:
+def run_dev(settings: Settings, workers: int = 1) -> int:
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     embedded_pg = not settings.database_url
@@ -318,17 +165,18 @@ def run_dev(settings: Settings) -> int:
     try:
         if embedded_pg:
             say(f"starting PostgreSQL (data in {home / 'pgdata'})")
-            pg = EmbeddedPostgres(home / "pgdata")
+            pg = EmbeddedPostgres(home / "pgdata", say)
             settings = settings.model_copy(update={"database_url": pg.start()})
         if embedded_temporal:
             say(f"starting the Temporal dev server (history in {home / 'temporal.db'})")
             services.add("temporal", lambda: start_temporal(settings, home))
         asyncio.run(_prepare_database(settings, os.environ.get("OMS_DEV_SEED", "1") != "0"))
-        asyncio.run(_wait_for_temporal(settings, within_s=60))
+        asyncio.run(wait_for_temporal(settings, within_s=60))
 
         env = {**os.environ, **_child_env(settings, secrets_)}
-        for name in ("worker", "sim", "api"):
-            apps.add(name, _child_starter(name, env))
+        apps.add("worker", _child_starter(["worker", "--processes", str(workers)], env))
+        for name in ("sim", "api"):
+            apps.add(name, _child_starter([name], env))
         api = f"http://{settings.host}:{settings.api_port}"
         if not _wait_healthy(f"{api}/health", apps, timeout=90):
             say("the system did not come up; see the messages above")
@@ -347,6 +195,9 @@ def run_dev(settings: Settings) -> int:
                     "temporal_address": settings.temporal_target,
                     "api_url": api,
                     "sim_url": settings.sim_base_url,
+                    "worker_processes": workers,
+                    # What oms bench checks before it starts (the figures need zeros).
+                    "pace": {name: float(env[name]) for name in PACE_VARIABLES},
                 },
             )
 
@@ -365,18 +216,18 @@ def run_dev(settings: Settings) -> int:
         say("interrupted during start-up; stopping")
         return 130
     finally:
-        _stop(apps.processes())
-        _stop(services.processes())
+        stop_processes(apps.processes())
+        stop_processes(services.processes())
         if pg is not None:
             pg.cleanup()
         (home / "run.json").unlink(missing_ok=True)
         say("stopped")
 
 
-def _child_starter(name: str, env: dict[str, str]) -> Starter:
+def _child_starter(command: list[str], env: dict[str, str]) -> Starter:
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "oms.cli", name], env=env, preexec_fn=_die_with_parent
+            [sys.executable, "-m", "oms.cli", *command], env=env, preexec_fn=die_with_parent
         )
 
     return start

@@ -21,28 +21,16 @@ from typing import Any
 
 import httpx
 
-from oms.bench_figures import latency_ms
-from oms.bench_probe import Probe
+from devtools.bench.figures import latency_ms
+from devtools.bench.probe import Probe
+from devtools.order_body import order_body
 
 HELD_PRICE = "1500.00"  # above the default high-value threshold (EUR 1000)
 
 
 def _order(run: str, n: int) -> dict[str, Any]:
-    return {
-        "channel": "bench",
-        "external_id": f"{run}-waiting-{n}",
-        "customer": {"id": f"bench-{run}", "email": "bench@example.com", "name": "Bench"},
-        "shipping_address": {
-            "name": "Bench",
-            "line1": f"{run} Waiting St",
-            "city": "Berlin",
-            "postal_code": "10115",
-            "country": "DE",
-        },
-        "currency": "EUR",
-        "lines": [{"sku": f"WAIT-{run}", "quantity": 1, "unit_price": HELD_PRICE}],
-        "payment": {"method": "card", "token": "tok_ok"},
-    }
+    lines = [(f"WAIT-{run}", 1, HELD_PRICE)]
+    return order_body("Bench", f"{run}-waiting-{n}", f"bench-{run}", f"{run} Waiting St", lines)
 
 
 async def _in_slots(count: int, concurrency: int, one: Any) -> list[str]:

@@ -25,19 +25,11 @@ from typing import Any
 import httpx
 import psutil
 
-from oms.bench import (
-    BenchError,
-    Phase,
-    Target,
-    _closed_loop,
-    _order_runner,
-    _shortfall,
-    api_client,
-    connect_client,
-)
-from oms.bench_books import Shop, check_books
-from oms.bench_figures import latency_ms
-from oms.bench_probe import process_tree
+from devtools.bench.books import Shop, check_books
+from devtools.bench.figures import latency_ms
+from devtools.bench.probe import process_tree
+from devtools.bench.run import Phase, _closed_loop, _order_runner, _shortfall
+from devtools.bench.target import BenchError, Target, api_client, connect_client
 from oms.settings import Settings
 
 MAX_SOAK_ORDERS = 200_000

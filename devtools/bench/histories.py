@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from oms.bench_figures import (
+from devtools.bench.figures import (
     DISPATCHED,
     PARTNER,
     HistoryCount,
