@@ -24,10 +24,13 @@ from api.schemas.keys import (
     KeyList,
 )
 from api.schemas.orders import (
+    ACTIONS,
+    AcceptedAction,
     AddressIn,
     CustomerIn,
     LineIn,
     OperatorNote,
+    OrderActionAnswer,
     OrderCreate,
     OrderEvent,
     OrderEventList,
@@ -35,6 +38,7 @@ from api.schemas.orders import (
     PaymentEntry,
     PaymentIn,
     PaymentList,
+    PendingAction,
     price_errors,
 )
 from api.schemas.partners import (
@@ -102,6 +106,7 @@ from api.schemas.text import (
 )
 
 __all__ = [
+    "ACTIONS",
     "AMOUNT_CORE",
     "CHANNEL_CORE",
     "CHANNEL_PATTERN",
@@ -123,6 +128,7 @@ __all__ = [
     "STATED",
     "WAREHOUSE_CORE",
     "WAREHOUSE_PATTERN",
+    "AcceptedAction",
     "AddressIn",
     "CarrierEventIn",
     "Channel",
@@ -141,6 +147,7 @@ __all__ = [
     "Note",
     "OperatorNote",
     "OptionalText",
+    "OrderActionAnswer",
     "OrderCreate",
     "OrderEvent",
     "OrderEventList",
@@ -151,6 +158,7 @@ __all__ = [
     "PaymentList",
     "PaymentMethod",
     "PaymentToken",
+    "PendingAction",
     "PostalCode",
     "Reason",
     "Region",

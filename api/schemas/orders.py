@@ -3,6 +3,7 @@ their timelines and their payments."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -159,3 +160,37 @@ class PaymentEntry(BaseModel):
 class PaymentList(BaseModel):
     items: list[PaymentEntry]
     next_cursor: str | None
+
+
+ACTIONS = Literal["cancel", "approve", "reject", "hold", "address"]
+
+
+class AcceptedAction(BaseModel):
+    """An action the order's workflow accepted, and what follows it."""
+
+    action: ACTIONS
+    by: str = Field(description="who acted, as the timeline shows it")
+    at_status: str = Field(description="the order's status when its workflow accepted it")
+    outcome: str | None = Field(
+        description="the status the order reaches once its workflow has carried the action "
+        "out; null when it keeps its status or that depends on the order (approve, address)"
+    )
+    next: str = Field(description="what the order's workflow does next, in words")
+
+
+class PendingAction(BaseModel):
+    """An action sent as a signal because no worker answered in time."""
+
+    action: ACTIONS
+    by: str
+    detail: str
+
+
+@dataclass
+class OrderActionAnswer(OrderView):
+    """The 202 answer of an order action: the order as it is at that moment (most often
+    still in the status it was in) with ``accepted_action``, or, when no worker answered in
+    time, ``pending_action``."""
+
+    accepted_action: AcceptedAction | None = None
+    pending_action: PendingAction | None = None

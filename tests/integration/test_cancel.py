@@ -166,6 +166,15 @@ async def test_a_cancel_in_the_release_window_cancels_a_reserved_order(windowed_
     )
 
     assert response.status_code == 202
+    # What was accepted, in which status, and what follows.
+    assert response.json()["accepted_action"] == {
+        "action": "cancel",
+        "by": "admin",
+        "at_status": "reserved",
+        "outcome": "cancelled",
+        "next": "the order's workflow releases its reserved stock, voids its payment and "
+        "cancels it, within seconds",
+    }
     done = await wait_for_status(windowed_api, order["id"], TERMINAL)
     assert done["status"] == "cancelled"
     assert done["payment"]["status"] == "voided"
