@@ -26,6 +26,7 @@ import httpx
 from oms.codec import new_key_spec
 from oms.domain.search_attributes import ALL_KEYS, SA_TYPE_NAMES
 from oms.embedded_pg import clear_stale_locks, running_postmaster
+from oms.logging import dev_log_format
 from oms.ports import require_free
 from oms.settings import Settings
 from oms.supervisor import Starter, Supervisor, backoff_s
@@ -405,6 +406,7 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "OMS_SIM_CARRIER_STEP_S": str(settings.sim_carrier_step_s),
         # A short cancel window in development, so cancelling by hand can be tried.
         "OMS_RELEASE_DELAY_S": os.environ.get("OMS_RELEASE_DELAY_S", "10"),
+        "OMS_LOG_FORMAT": dev_log_format(settings.log_format),  # console unless chosen
     }
     return env
 
