@@ -34,7 +34,7 @@ FOLLOWS: dict[str, tuple[OrderStatus | None, str]] = {
     "reject": (
         OrderStatus.CANCELLED,
         "the hold ends: the order's workflow releases its reserved stock, voids its payment "
-        "and cancels it (reason rejected), within seconds",
+        "and cancels it as rejected, within seconds",
     ),
     "approve": (
         None,

@@ -153,7 +153,10 @@ def cmd_act(args: argparse.Namespace, http: httpx.Client) -> Any:
         return {**order, "wait": outcome} if outcome is not None else order
     lines = [f"{head}: accepted in status {accepted['at_status']}; next: {accepted['next']}"]
     if outcome is None:
-        lines.append(f"status now {order['status']} (follow: oms orders show {args.order_id})")
+        lines.append(
+            f"not waiting: status {order['status']} for now "
+            f"(follow: oms orders show {args.order_id})"
+        )
     elif outcome["reached"]:
         lines.append(f"status now {outcome['status']}")
     else:

@@ -72,7 +72,7 @@ async def test_a_cancel_waits_for_the_outcome_unless_told_not_to(system):
     ]
     assert quick.returncode == 0, quick.stderr
     assert quick.stdout.splitlines()[0].startswith(f"cancel {at_once['id']}: accepted in status")
-    assert quick.stdout.splitlines()[1].startswith("status now ")
+    assert quick.stdout.splitlines()[1].startswith("not waiting: status ")
     assert f"oms orders show {at_once['id']}" in quick.stdout
 
 

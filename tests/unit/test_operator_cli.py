@@ -87,7 +87,7 @@ def test_no_wait_answers_at_once_with_the_status_as_it_was():
     http, seen = _api(answer, ["cancelled"])
     out = cmd_act(_args("cancel", no_wait=True), http)
     assert "next: what follows a cancel" in out
-    assert f"status now reserved (follow: oms orders show {ORDER_ID})" in out
+    assert f"not waiting: status reserved for now (follow: oms orders show {ORDER_ID})" in out
     assert seen == [f"POST /v1/orders/{ORDER_ID}/cancel"]
 
 
