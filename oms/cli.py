@@ -30,7 +30,7 @@ from oms.settings import Settings, get_settings
 
 def _exit(status: int) -> None:
     # A process that used a Temporal client can crash while the interpreter shuts down
-    # (sdk-python issue 300) after its work is done: flush and leave directly.
+    # (github.com/temporalio/sdk-python/issues/300) after its work is done: flush and leave.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
