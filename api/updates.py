@@ -28,8 +28,8 @@ def refusal(exc: WorkflowUpdateFailedError, status: OrderStatus) -> Problem:
 FOLLOWS: dict[str, tuple[OrderStatus | None, str]] = {
     "cancel": (
         OrderStatus.CANCELLED,
-        "the order's workflow releases its reserved stock, voids its payment and cancels it, "
-        "within seconds",
+        "the order's workflow cancels it at its next step, most often at once: reserved "
+        "stock released, payment voided",
     ),
     "reject": (
         OrderStatus.CANCELLED,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from api.updates import FOLLOWS
 from tests.conftest import ADMIN_KEY, custom_stack
 from tests.integration.helpers import TERMINAL, order_body, stocked, submit, wait_for_status
 
@@ -66,8 +67,7 @@ async def test_a_cancel_waits_for_the_outcome_unless_told_not_to(system):
         assert (await wait_for_status(http, at_once["id"], TERMINAL))["status"] == "cancelled"
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.splitlines() == [
-        f"cancel {waited['id']}: accepted in status reserved; next: the order's workflow "
-        "releases its reserved stock, voids its payment and cancels it, within seconds",
+        f"cancel {waited['id']}: accepted in status reserved; next: {FOLLOWS['cancel'][1]}",
         "status now cancelled",
     ]
     assert quick.returncode == 0, quick.stderr
