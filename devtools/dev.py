@@ -25,6 +25,7 @@ from devtools.embedded_pg import EmbeddedPostgres
 from devtools.embedded_temporal import start_temporal, wait_for_temporal
 from devtools.supervisor import Starter, Supervisor, alive
 from oms.codec import new_key_spec
+from oms.logging import dev_log_format
 from oms.ports import require_free
 from oms.process import die_with_parent, stop_processes
 from oms.settings import Settings
@@ -256,6 +257,7 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "OMS_SIM_CARRIER_STEP_S": str(settings.sim_carrier_step_s),
         # A short cancel window in development, so cancelling by hand can be tried.
         "OMS_RELEASE_DELAY_S": os.environ.get("OMS_RELEASE_DELAY_S", "10"),
+        "OMS_LOG_FORMAT": dev_log_format(settings.log_format),  # console unless chosen
     }
     return env
 

@@ -102,9 +102,11 @@ def cmd_stock(args: argparse.Namespace) -> None:
 
 
 def cmd_keys_payload(args: argparse.Namespace) -> None:
-    from oms.codec import new_key_spec
+    from oms.codec import key_spec_use, new_key_spec
 
-    print(new_key_spec(args.id))
+    spec = new_key_spec(args.id)
+    print(spec)  # alone on stdout: OMS_PAYLOAD_KEYS=$(oms keys payload) takes it as it is
+    sys.stderr.write(key_spec_use(spec))
 
 
 # The order of ``oms --help``; the commands come from this package and the packages above

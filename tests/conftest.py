@@ -51,8 +51,9 @@ _STATUS = pytest.StashKey[int]()
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    # The Temporal SDK's runtime can crash the interpreter at shutdown (sdk-python
-    # issue 300) after every test has passed: leave with pytest's own status instead.
+    # The Temporal SDK's runtime can crash the interpreter at shutdown (github.com/
+    # temporalio/sdk-python/issues/300) after every test has passed: leave with pytest's
+    # own status instead.
     status = config.stash.get(_STATUS, None)
     if status is not None:
         sys.stdout.flush()

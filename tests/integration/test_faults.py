@@ -83,6 +83,7 @@ async def test_a_cancel_no_worker_answers_is_accepted_as_pending_and_then_applie
 
     assert response.status_code == 202, response.text
     assert response.json()["pending_action"]["action"] == "cancel"
+    assert "accepted_action" not in response.json()  # not accepted by the workflow yet
     assert response.headers["retry-after"]
     assert waited < 15  # 5 s for the update, then the signal; not the 10 s + 500 of before
     # The worker comes back: the cancel it finds takes effect before any payment step.
