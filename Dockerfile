@@ -8,6 +8,7 @@ COPY activities ./activities
 COPY api ./api
 COPY worker ./worker
 COPY simulators ./simulators
+COPY devtools ./devtools
 RUN pip install --no-cache-dir .
 ENV OMS_HOST=0.0.0.0 OMS_LOG_FORMAT=json
 USER nobody

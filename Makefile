@@ -3,7 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-fast test-smoke lint fmt clean
+WORKERS ?= 1
+
+.PHONY: dev dev-bench test test-fast test-smoke lint fmt clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +14,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 dev: $(STAMP)
-	$(BIN)/oms dev
+	$(BIN)/oms dev --workers $(WORKERS)
+
+# The system as oms bench needs it: no simulator delays and no cancel window.
+dev-bench: $(STAMP)
+	OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 \
+		$(BIN)/oms dev --workers $(WORKERS)
 
 # Unit, workflow (time-skipping), integration and replay tests: under 4 minutes on two
 # cores. The whole-system smoke tests (they boot `oms dev`) are `make test-smoke`; CI runs

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -26,21 +25,9 @@ from oms.contract import PaymentSteps
 from oms.domain.ids import idempotency_key
 from oms.domain.messages import PaymentCommand, PaymentOutcome
 from oms.logging import get_logger
+from oms.store import payments
 
 log = get_logger(__name__)
-
-_INSERT = text(
-    """
-    INSERT INTO payments (order_id, kind, status, amount, currency, idempotency_key,
-                          gateway_reference, error, created_at)
-    VALUES (:order_id, :kind, :status, :amount, :currency, :key, :reference, :error, now())
-    ON CONFLICT (idempotency_key) WHERE status <> 'failed' DO NOTHING
-    """
-)
-_FIND = text(
-    "SELECT status, amount, gateway_reference FROM payments "
-    "WHERE idempotency_key = :key AND status <> 'failed'"
-)
 
 
 class PaymentActivities(PaymentSteps):
@@ -49,27 +36,23 @@ class PaymentActivities(PaymentSteps):
         self._gateway = gateway
 
     async def _settled(self, key: str, kind: str) -> PaymentOutcome | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(_FIND, {"key": key})).first()
+        row = await payments.settled(self._engine, key)
         if row is None:
             return None
         return PaymentOutcome(kind, row.status, str(row.amount), row.gateway_reference)
 
     async def _record(self, cmd: PaymentCommand, key: str, result: GatewayResult) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                _INSERT,
-                {
-                    "order_id": cmd.order_id,
-                    "kind": cmd.kind,
-                    "status": result.status,
-                    "amount": Decimal(cmd.amount),
-                    "currency": cmd.currency,
-                    "key": key,
-                    "reference": result.reference,
-                    "error": result.message or None,
-                },
-            )
+        await payments.record(
+            self._engine,
+            order_id=cmd.order_id,
+            kind=cmd.kind,
+            status=result.status,
+            amount=Decimal(cmd.amount),
+            currency=cmd.currency,
+            key=key,
+            reference=result.reference,
+            error=result.message or None,
+        )
 
     async def _run(self, cmd: PaymentCommand, call: str) -> PaymentOutcome:
         step = f"{cmd.kind}-{cmd.part}" if cmd.part else cmd.kind

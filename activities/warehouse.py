@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -14,16 +13,9 @@ from oms.adapters.wms import WarehouseSystem, WmsRejected, WmsUnavailable
 from oms.contract import WarehouseSteps
 from oms.domain.messages import DispatchRequest, DispatchResult
 from oms.logging import get_logger
+from oms.store import shipments
 
 log = get_logger(__name__)
-
-_UPSERT_SHIPMENT = text(
-    """
-    INSERT INTO shipments (id, order_id, warehouse_id, status, created_at, updated_at)
-    VALUES (:id, :order_id, :w, 'pending', now(), now())
-    ON CONFLICT (id) DO NOTHING
-    """
-)
 
 
 class WarehouseActivities(WarehouseSteps):
@@ -34,11 +26,7 @@ class WarehouseActivities(WarehouseSteps):
     @activity.defn
     async def dispatch_shipment(self, req: DispatchRequest) -> DispatchResult:
         # The shipment row exists before the WMS hears of it, so its webhook always finds it.
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                _UPSERT_SHIPMENT,
-                {"id": req.shipment_id, "order_id": req.order_id, "w": req.warehouse_id},
-            )
+        await shipments.create(self._engine, req.shipment_id, req.order_id, req.warehouse_id)
         payload = {
             "shipment_id": req.shipment_id,
             "order_id": req.order_id,

@@ -12,14 +12,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api.errors import Problem
-from oms.db.engine import one_statement
 from oms.keys import hash_key
 from oms.settings import Settings
+from oms.store import keys
 
 
 def _json_number(literal: str) -> int | float:
@@ -105,11 +104,6 @@ TemporalDep = Annotated[Client, Depends(get_temporal)]
 # For intake: an order is recorded even while Temporal is unreachable, and started later.
 MaybeTemporalDep = Annotated[Client | None, Depends(get_temporal_if_up)]
 
-_LOOKUP = text(
-    "SELECT name, role, channel FROM api_keys WHERE key_hash = :h AND revoked_at IS NULL"
-)
-
-
 # Declared as a security scheme so /docs offers an "Authorize" button for the API key.
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
 bearer_scheme = _bearer
@@ -128,8 +122,7 @@ async def principal_for_key(key: str, engine: AsyncEngine, settings: Settings) -
     admin_key = settings.admin_api_key
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal("admin", "admin")
-    async with one_statement(engine) as conn:
-        row = (await conn.execute(_LOOKUP, {"h": hash_key(key)})).first()
+    row = await keys.active_by_hash(engine, hash_key(key))
     if row is None:
         raise Problem(
             401,

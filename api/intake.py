@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.converter import value_to_type
@@ -23,7 +22,6 @@ from temporalio.service import RPCError
 
 from api.errors import Problem
 from api.schemas import OrderCreate, price_errors
-from oms.db.engine import one_statement
 from oms.domain.ids import order_id_for
 from oms.domain.messages import (
     Address,
@@ -38,31 +36,11 @@ from oms.domain.status import OrderStatus, never_started
 from oms.logging import get_logger
 from oms.order_start import start_order
 from oms.settings import Settings
+from oms.store import orders, stock
 
 log = get_logger(__name__)
 # Money columns are NUMERIC(20, 4): totals stay well inside them.
 MAX_TOTAL = Decimal("1000000000000")
-
-_FIND = text(
-    "SELECT id, request_hash, view, status, last_seq FROM orders "
-    "WHERE (channel = :channel AND external_id = :external_id) "
-    "OR (CAST(:key AS text) IS NOT NULL AND channel = :channel AND idempotency_key = :key)"
-)
-_KNOWN_SKUS = text("SELECT DISTINCT sku FROM stock WHERE sku = ANY(:skus)")
-_INSERT = text(
-    """
-    INSERT INTO orders (id, channel, external_id, idempotency_key, request_hash, customer_id,
-                        status, last_seq, view, payment_token, created_at, updated_at)
-    VALUES (:id, :channel, :external_id, :key, :hash, :customer_id, 'received', 0,
-            CAST(:view AS jsonb), :token, :now, :now)
-    ON CONFLICT DO NOTHING
-    RETURNING id
-    """
-)
-_FIRST_EVENT = text(
-    "INSERT INTO order_events (order_id, seq, type, status, data, created_at) "
-    "VALUES (:id, 0, 'order_received', 'received', CAST(:data AS jsonb), :now)"
-)
 
 
 def request_hash(body: OrderCreate) -> str:
@@ -123,8 +101,7 @@ def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
 
 async def _check_skus(engine: AsyncEngine, body: OrderCreate) -> None:
     wanted = sorted({line.sku for line in body.lines})
-    async with one_statement(engine) as conn:
-        known = {r.sku for r in await conn.execute(_KNOWN_SKUS, {"skus": wanted})}
+    known = await stock.known_skus(engine, wanted)
     unknown = [sku for sku in wanted if sku not in known]
     if unknown:
         errors = [
@@ -143,12 +120,7 @@ async def _check_skus(engine: AsyncEngine, body: OrderCreate) -> None:
 
 
 async def _existing(engine: AsyncEngine, body: OrderCreate, key: str | None, digest: str) -> Any:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                _FIND, {"channel": body.channel, "external_id": body.external_id, "key": key}
-            )
-        ).all()
+    rows = await orders.find(engine, body.channel, body.external_id, key)
     if not rows:
         return None
     if any(r.request_hash != digest for r in rows) or len(rows) > 1:
@@ -218,40 +190,19 @@ async def _insert(
     engine: AsyncEngine, body: OrderCreate, view: OrderView, key: str | None, digest: str
 ) -> bool:
     now = datetime.fromisoformat(view.created_at)
-    async with engine.begin() as conn:
-        row = (
-            await conn.execute(
-                _INSERT,
-                {
-                    "id": view.id,
-                    "channel": body.channel,
-                    "external_id": body.external_id,
-                    "key": key,
-                    "hash": digest,
-                    "customer_id": body.customer.id,
-                    "view": json.dumps(asdict(view)),
-                    "token": body.payment.token,
-                    "now": now,
-                },
-            )
-        ).first()
-        if row is None:
-            return False
-        await conn.execute(
-            _FIRST_EVENT,
-            {
-                "id": view.id,
-                "now": now,
-                "data": json.dumps(
-                    {
-                        "total": view.totals.total,
-                        "currency": view.currency,
-                        "lines": len(view.lines),
-                    }
-                ),
-            },
-        )
-    return True
+    order = {
+        "id": view.id,
+        "channel": body.channel,
+        "external_id": body.external_id,
+        "key": key,
+        "hash": digest,
+        "customer_id": body.customer.id,
+        "view": json.dumps(asdict(view)),
+        "token": body.payment.token,
+        "now": now,
+    }
+    first = {"total": view.totals.total, "currency": view.currency, "lines": len(view.lines)}
+    return await orders.insert(engine, order, json.dumps(first))
 
 
 def _view_from_json(data: dict[str, Any]) -> OrderView:

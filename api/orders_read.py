@@ -10,23 +10,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import Principal
 from api.errors import Problem
-from oms.db.engine import one_statement
 from oms.domain.ids import order_workflow_id
 from oms.domain.status import TERMINAL, OrderStatus
 from oms.logging import get_logger
+from oms.store import orders
 from workflows.order import OrderWorkflow
 
 log = get_logger(__name__)
 ORDER_ID = re.compile(r"[0-9a-f]{20}")
-
-_ROW = text("SELECT id, channel, status, view, last_seq, payment_token FROM orders WHERE id = :id")
 
 
 async def load_row(engine: AsyncEngine, order_id: str, caller: Principal) -> Any:
@@ -34,8 +31,7 @@ async def load_row(engine: AsyncEngine, order_id: str, caller: Principal) -> Any
     if not ORDER_ID.fullmatch(order_id):
         raise Problem(404, f"no order {order_id}", kind="not-found")
     structlog.contextvars.bind_contextvars(order_id=order_id)
-    async with one_statement(engine) as conn:
-        row = (await conn.execute(_ROW, {"id": order_id})).first()
+    row = await orders.row(engine, order_id)
     if row is None or not caller.can_see(row.channel):
         raise Problem(404, f"no order {order_id}", kind="not-found")
     return row
@@ -130,24 +126,9 @@ async def list_orders(
     cursor: str | None,
     late: bool = False,
 ) -> dict[str, Any]:
-    clauses = []
-    params: dict[str, Any] = {"limit": limit + 1}
-    for column in ("status", "channel", "customer_id"):
-        if filters.get(column):
-            clauses.append(f"{column} = :{column}")
-            params[column] = filters[column]
-    if late:
-        clauses.append("view @> '{\"late\": true}'")
-    if cursor:
-        params["c_at"], params["c_id"] = decode_orders_cursor(cursor)
-        clauses.append("(created_at, id) < (:c_at, :c_id)")
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    query = text(
-        f"SELECT id, created_at, view FROM orders {where} "
-        "ORDER BY created_at DESC, id DESC LIMIT :limit"
-    )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query, params)).all()
+    equal = {c: v for c, v in filters.items() if v}
+    before = decode_orders_cursor(cursor) if cursor else None
+    rows = await orders.page(engine, equal=equal, late=late, before=before, limit=limit + 1)
     page = rows[:limit]
     next_cursor = None
     if page and len(rows) > limit:

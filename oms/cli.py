@@ -10,68 +10,23 @@
     oms keys create --role R --name N [--channel C]
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
 
-Configuration comes from the environment (see ``oms.settings``). The API and the worker are
-started by module path so that this core package never imports them.
+Configuration comes from the environment (see ``oms.settings``). This core package holds
+``migrate``, ``keys``, ``orders`` and ``stock``; ``api`` comes from the ``api`` package,
+``worker`` from ``worker``, ``sim`` from ``simulators`` and ``dev``, ``chaos`` and ``bench``
+from ``devtools``, each declared as an entry point (``oms.commands``, see ``oms.commands``),
+so that the core never imports the packages above it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
-import json
-import os
 import sys
 from typing import Any
 
-from oms import loop as event_loop
+from oms.commands import AddCommand, contributed
+from oms.commands import exit_now as _exit
 from oms.settings import Settings, get_settings
-
-
-def _exit(status: int) -> None:
-    # A process that used a Temporal client can crash while the interpreter shuts down
-    # (sdk-python issue 300) after its work is done: flush and leave directly.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
-
-
-def _serve(app_path: str, port: int, variable: str, what: str) -> None:
-    import uvicorn
-
-    from oms.loop import uvicorn_loop
-    from oms.ports import require_free
-
-    settings = get_settings()
-    require_free(settings.host, port, what, variable)
-    uvicorn.run(
-        app_path,
-        factory=True,
-        host=settings.host,
-        port=port,
-        loop=uvicorn_loop(settings),
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-        log_config=None,  # uvicorn's loggers go to ours: one format in the log
-    )
-
-
-def cmd_api(_: argparse.Namespace) -> None:
-    _serve("api.main:app_from_env", get_settings().api_port, "OMS_API_PORT", "API")
-    _exit(0)
-
-
-def cmd_sim(_: argparse.Namespace) -> None:
-    _serve("simulators.main:app_from_env", get_settings().sim_port, "OMS_SIM_PORT", "simulators")
-    _exit(0)
-
-
-def cmd_worker(_: argparse.Namespace) -> None:
-    worker = importlib.import_module("worker.main")
-    settings = get_settings()
-    event_loop.run(worker.run_worker(settings), settings)
-    _exit(0)
 
 
 def _settings_with_database() -> Settings:
@@ -111,12 +66,18 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 async def _create_key(args: argparse.Namespace) -> None:
     from oms.db.engine import make_engine
     from oms.db.migrate import migrate
-    from oms.keys import create_key
+    from oms.keys import NameTaken, create_key
 
     engine = make_engine(_settings_with_database(), pool_size=1)
     try:
         await migrate(engine)
         new = await create_key(engine, name=args.name, role=args.role, channel=args.channel)
+    except NameTaken as exc:
+        sys.stderr.write(
+            f"error: {exc}; revoke it first (DELETE /v1/keys/{exc.key_id}) or choose "
+            "another --name\n"
+        )
+        raise SystemExit(1) from exc
     finally:
         await engine.dispose()
     scope = f" for channel {new.channel}" if new.channel else ""
@@ -140,157 +101,38 @@ def cmd_stock(args: argparse.Namespace) -> None:
     sys.exit(run(args, _settings_with_database()))
 
 
-def cmd_chaos(args: argparse.Namespace) -> None:
-    from oms.chaos import ChaosError, Plan, find_target, run_chaos
-
-    plan = Plan(
-        orders=args.orders,
-        concurrency=args.concurrency,
-        worker_kills=args.kills,
-        restart_temporal=not args.no_temporal_restart,
-        restart_postgres=not args.no_postgres_restart,
-        window_s=args.window,
-        settle_timeout_s=args.settle_timeout,
-        seed=args.seed,
-    )
-    if args.faults:
-        plan.faults = json.loads(args.faults)
-    try:
-        target = find_target(get_settings())
-    except ChaosError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        _exit(2)
-    _exit(asyncio.run(run_chaos(target, plan)))
-
-
-def cmd_bench(args: argparse.Namespace) -> None:
-    from oms.bench import BenchError, Plan, find_target, run_bench
-    from oms.bench_report import render
-
-    plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
-    settings = get_settings()
-    if args.soak:
-        _bench_soak(args, settings)
-    try:
-        plan.check()
-        if args.waiting:
-            report = event_loop.run(_bench_waiting(find_target(settings), args), settings)
-            print(json.dumps(report, indent=2))
-            _exit(0)
-        report = event_loop.run(run_bench(find_target(settings), plan, settings), settings)
-    except BenchError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        _exit(2)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        render(report)
-    _exit(0 if report["ok"] else 1)
-
-
-def _bench_soak(args: argparse.Namespace, settings: Settings) -> None:
-    from pathlib import Path
-
-    from oms.bench import BenchError, find_target
-    from oms.bench_soak import SoakPlan, run_soak
-
-    db = Path(settings.home) / "temporal.db"
-    plan = SoakPlan(args.orders, args.concurrency, args.window, args.within, db)
-    try:
-        plan.check()
-        report = event_loop.run(run_soak(find_target(settings), plan, settings), settings)
-    except BenchError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        _exit(2)
-    print(json.dumps(report, indent=2))
-    _exit(0 if report["ok"] else 1)
-
-
-async def _bench_waiting(target: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from oms.bench import MAX_ORDERS, BenchError
-    from oms.bench_probe import Probe
-    from oms.bench_waiting import run_waiting
-
-    if not 1 <= args.waiting <= MAX_ORDERS:
-        raise BenchError(f"--waiting must be between 1 and {MAX_ORDERS}")
-    probe = Probe(dict(target.pids))
-    return await run_waiting(
-        target.api_url,
-        target.admin_key,
-        probe,
-        args.waiting,
-        args.concurrency,
-        args.within,
-        args.keep,
-    )
-
-
 def cmd_keys_payload(args: argparse.Namespace) -> None:
-    from oms.codec import new_key_spec
+    from oms.codec import key_spec_use, new_key_spec
 
-    print(new_key_spec(args.id))
-
-
-def cmd_dev(_: argparse.Namespace) -> None:
-    from oms.dev import run_dev
-
-    _exit(run_dev(get_settings()))
+    spec = new_key_spec(args.id)
+    print(spec)  # alone on stdout: OMS_PAYLOAD_KEYS=$(oms keys payload) takes it as it is
+    sys.stderr.write(key_spec_use(spec))
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="oms", description="Order management system")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="start everything on embedded defaults").set_defaults(fn=cmd_dev)
-    sub.add_parser("api", help="serve the HTTP API").set_defaults(fn=cmd_api)
-    sub.add_parser("worker", help="run the Temporal worker").set_defaults(fn=cmd_worker)
-    sub.add_parser("sim", help="serve the partner simulators").set_defaults(fn=cmd_sim)
+# The order of ``oms --help``; the commands come from this package and the packages above
+# it (``oms.commands``), and one a package does not contribute is simply not offered.
+HELP_ORDER = ("dev", "api", "worker", "sim", "migrate", "orders", "stock", "chaos", "bench", "keys")
+
+
+def _add_migrate(sub: Any) -> None:
     sub.add_parser("migrate", help="create or update the schema").set_defaults(fn=cmd_migrate)
+
+
+def _add_orders(sub: Any) -> None:
     from oms.operator_cli import add_parser as add_orders_parser
 
     add_orders_parser(sub)
     sub.choices["orders"].set_defaults(fn=cmd_orders)
+
+
+def _add_stock(sub: Any) -> None:
     from oms.stock_cli import add_parser as add_stock_parser
 
     add_stock_parser(sub)
     sub.choices["stock"].set_defaults(fn=cmd_stock)
-    chaos = sub.add_parser(
-        "chaos", help="break a running oms dev under load, then check nothing was lost"
-    )
-    chaos.add_argument("--orders", type=int, default=200)
-    chaos.add_argument("--concurrency", type=int, default=8)
-    chaos.add_argument("--kills", type=int, default=20, help="worker SIGKILLs")
-    chaos.add_argument("--window", type=float, default=120.0, help="seconds of load and kills")
-    chaos.add_argument("--settle-timeout", type=float, default=600.0)
-    chaos.add_argument("--no-temporal-restart", action="store_true")
-    chaos.add_argument("--no-postgres-restart", action="store_true")
-    chaos.add_argument("--seed", type=int)
-    chaos.add_argument("--faults", help="simulator faults as JSON (see docs/reliability.md)")
-    chaos.set_defaults(fn=cmd_chaos)
-    bench = sub.add_parser(
-        "bench", help="orders against the bare engine on a running oms dev, then the books"
-    )
-    bench.add_argument("--orders", type=int, default=200)
-    bench.add_argument("--concurrency", type=int, default=20)
-    bench.add_argument(
-        "--half-orders", type=int, help="orders of the half-capacity pass (default: --orders)"
-    )
-    bench.add_argument("--within", type=float, default=1800.0, help="give up after seconds")
-    bench.add_argument("--json", action="store_true", help="the report as JSON")
-    bench.add_argument(
-        "--waiting",
-        type=int,
-        help="instead: this many orders waiting on hold at once; the worker's RSS and the "
-        "list and summary latencies (JSON)",
-    )
-    bench.add_argument("--keep", action="store_true", help="--waiting: leave them on hold")
-    bench.add_argument(
-        "--soak",
-        action="store_true",
-        help="instead: --orders in a row (up to 200,000), figures every --window seconds, "
-        "growth of memory and p99 from the first to the last quarter (JSON)",
-    )
-    bench.add_argument("--window", type=float, default=60.0, help="--soak: sample every seconds")
-    bench.set_defaults(fn=cmd_bench)
+
+
+def _add_keys(sub: Any) -> None:
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -304,6 +146,21 @@ def parser() -> argparse.ArgumentParser:
     )
     payload.add_argument("--id", default="k1", help="the key's id (e.g. k2 when rotating)")
     payload.set_defaults(fn=cmd_keys_payload)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="oms", description="Order management system")
+    sub = p.add_subparsers(dest="command", required=True)
+    commands: dict[str, AddCommand] = {
+        **contributed(),
+        "migrate": _add_migrate,
+        "orders": _add_orders,
+        "stock": _add_stock,
+        "keys": _add_keys,
+    }
+    place = {name: n for n, name in enumerate(HELP_ORDER)}
+    for name in sorted(commands, key=lambda name: (place.get(name, len(place)), name)):
+        commands[name](sub)
     return p
 
 

@@ -47,6 +47,21 @@ def new_key_spec(key_id: str = "k1") -> str:
     return f"{key_id}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}"
 
 
+def key_spec_use(spec: str) -> str:
+    """Where a new ``OMS_PAYLOAD_KEYS`` entry goes, for ``oms keys payload`` to say."""
+    key_id = spec.partition(":")[0]
+    return (
+        f"That is payload key {key_id!r}, an entry of OMS_PAYLOAD_KEYS; not an API key,\n"
+        "so no request header carries it. Give the same OMS_PAYLOAD_KEYS to every process\n"
+        "that talks to Temporal: `oms api` (its codec endpoint, POST /codec/decode, shows\n"
+        "payloads in clear in the Web UI) and `oms worker`. (`oms dev` keeps its own in\n"
+        ".oms/secrets.json.)\n"
+        f"  export OMS_PAYLOAD_KEYS='{spec}'\n"
+        "To rotate keys, put the new entry first and keep the old ones while the histories\n"
+        f"they sealed are kept: OMS_PAYLOAD_KEYS='{spec},<old entries>'\n"
+    )
+
+
 def parse_keys(spec: str) -> tuple[str, dict[str, bytes]]:
     """The active key id and every key by id, from ``id:key[,id:key...]``."""
     keys: dict[str, bytes] = {}

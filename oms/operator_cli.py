@@ -2,12 +2,17 @@
 
     oms orders list [--status S] [--late] [--channel C] [--limit N] [--json]
     oms orders show ID [--json]
-    oms orders approve|reject|cancel ID --by NAME [--note TEXT | --reason TEXT] [--json]
+    oms orders approve|reject|cancel ID --by NAME [--note TEXT | --reason TEXT] [--no-wait]
+                                    [--json]
 
 ``OMS_API_URL`` (default ``http://127.0.0.1:8000``) and ``OMS_API_KEY`` (an operator or admin
 key; under ``oms dev`` the admin key in ``.oms/secrets.json`` is used when it is unset).
 Tables on a terminal, JSON with ``--json``. Exit 1 when the API refuses (the problem's
 detail is printed), 2 when it cannot be reached.
+
+An action says what was accepted and what follows, then waits up to ``WAIT_S`` seconds for
+the outcome (the order reaching the status the action leads to, or, for an approve, leaving
+``on_hold``) and says where the order got to; ``--no-wait`` answers at once.
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from oms.settings import Settings
+
+# How long an action waits for its outcome, and how often it looks.
+WAIT_S = 10.0
+POLL_S = 0.5
+TERMINAL = frozenset({"delivered", "cancelled", "failed"})
 
 
 class CommandError(RuntimeError):
@@ -129,11 +140,51 @@ def cmd_act(args: argparse.Namespace, http: httpx.Client) -> Any:
     if args.reason:
         body["reason"] = args.reason
     order = _call(http, "POST", f"/v1/orders/{args.order_id}/{args.action}", json=body)
+    accepted = order.get("accepted_action")
+    head = f"{args.action} {args.order_id}"
+    if not accepted:  # no worker answered in time: sent as a signal (or an older API)
+        if args.json:
+            return order
+        pending = order.get("pending_action")
+        state = f"pending ({pending['detail']})" if pending else "accepted"
+        return f"{head}: {state}; status {order['status']}"
+    outcome = None if args.no_wait else wait_for_outcome(http, order, accepted)
     if args.json:
-        return order
-    pending = order.get("pending_action")
-    state = f"pending ({pending['detail']})" if pending else "accepted"
-    return f"{args.action} {args.order_id}: {state}; status {order['status']}"
+        return {**order, "wait": outcome} if outcome is not None else order
+    lines = [f"{head}: accepted in status {accepted['at_status']}; next: {accepted['next']}"]
+    if outcome is None:
+        lines.append(
+            f"not waiting: status {order['status']} for now "
+            f"(follow: oms orders show {args.order_id})"
+        )
+    elif outcome["reached"]:
+        lines.append(f"status now {outcome['status']}")
+    else:
+        lines.append(
+            f"status still {outcome['status']} after {outcome['waited_s']:.0f} s; it moves "
+            f"when the order's workflow gets to it (follow: oms orders show {args.order_id})"
+        )
+    return "\n".join(lines)
+
+
+def wait_for_outcome(
+    http: httpx.Client, order: dict[str, Any], accepted: dict[str, Any], wait_s: float = WAIT_S
+) -> dict[str, Any]:
+    """Poll the order until it reaches the action's outcome (any end counts too) or, for
+    an action without one, leaves the status it was accepted in; at most ``wait_s``."""
+    target, since = accepted.get("outcome"), accepted["at_status"]
+    started = time.monotonic()
+    status = order["status"]
+    while True:
+        if target is not None:
+            reached = status == target or status in TERMINAL
+        else:
+            reached = status != since
+        waited = time.monotonic() - started
+        if reached or waited >= wait_s:
+            return {"status": status, "reached": reached, "waited_s": round(waited, 1)}
+        time.sleep(POLL_S)
+        status = _call(http, "GET", f"/v1/orders/{order['id']}")["status"]
 
 
 def add_parser(sub: Any) -> None:
@@ -154,6 +205,11 @@ def add_parser(sub: Any) -> None:
         act.add_argument("--by", required=True, help="who decides (on the timeline)")
         act.add_argument("--note")
         act.add_argument("--reason")
+        act.add_argument(
+            "--no-wait",
+            action="store_true",
+            help=f"answer once accepted; do not wait (up to {WAIT_S:.0f} s) for the outcome",
+        )
         act.set_defaults(orders_fn=cmd_act, action=action)
     for parser in actions.choices.values():
         parser.add_argument("--json", action="store_true", help="print JSON")

@@ -133,11 +133,10 @@ def _by_line(outcomes: list[Outcome], lines: list[int]) -> list[Outcome]:
 
 async def _refuse_unknown_warehouses(conn: Any, checked: CheckedFile) -> None:
     """Move the rows of warehouses that do not exist from the levels to the invalid rows."""
-    from sqlalchemy import text
+    from oms.store import warehouses
 
     ids = sorted({level.warehouse_id for level in checked.levels})
-    found = await conn.execute(text("SELECT id FROM warehouses WHERE id = ANY(:ids)"), {"ids": ids})
-    known = {row.id for row in found}
+    known = await warehouses.known(conn, ids)
     if len(known) == len(ids):
         return
     keep = [i for i, level in enumerate(checked.levels) if level.warehouse_id in known]

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from devtools.embedded_temporal import temporal_binary
+from devtools.ports import free_port
 from oms.db.engine import make_engine
 from oms.db.migrate import migrate
-from oms.dev import temporal_binary
 from oms.domain.search_attributes import ALL_KEYS
-from oms.ports import free_port
 from oms.settings import Settings
 
 ADMIN_KEY = "test-admin-key"
@@ -51,8 +51,9 @@ _STATUS = pytest.StashKey[int]()
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    # The Temporal SDK's runtime can crash the interpreter at shutdown (sdk-python
-    # issue 300) after every test has passed: leave with pytest's own status instead.
+    # The Temporal SDK's runtime can crash the interpreter at shutdown (github.com/
+    # temporalio/sdk-python/issues/300) after every test has passed: leave with pytest's
+    # own status instead.
     status = config.stash.get(_STATUS, None)
     if status is not None:
         sys.stdout.flush()

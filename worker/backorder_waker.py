@@ -23,22 +23,13 @@ from temporalio.client import Client
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import StockArrival
 from oms.logging import get_logger
+from oms.store import reservations, stock
 from workflows.order import OrderWorkflow
 
 log = get_logger(__name__)
 
 CHANNEL = "oms_stock_available"
 DEBOUNCE_S = 0.05
-
-_QUEUE = (
-    "SELECT sku, order_id, quantity FROM backorder_lines WHERE sku = ANY($1::text[]) "
-    "ORDER BY sku, ordered_at, order_id"
-)
-_AVAILABLE = (
-    "SELECT sku, sum(on_hand - reserved) AS available FROM stock WHERE sku = ANY($1::text[]) "
-    "GROUP BY sku"
-)
-_WAITED_FOR = "SELECT DISTINCT sku FROM backorder_lines"
 
 
 def to_wake(queue: Iterable[tuple[str, str, int]], available: dict[str, int]) -> list[str]:
@@ -86,7 +77,7 @@ class BackorderWaker:
         try:
             await conn.add_listener(CHANNEL, self._notified)
             # Anything that arrived while no one listened: look at every waiting SKU.
-            waited = [r["sku"] for r in await conn.fetch(_WAITED_FOR)]
+            waited = await reservations.waited_for(conn)
             await self._wake(conn, waited)
             while not stop.is_set():
                 if conn.is_closed():
@@ -109,8 +100,8 @@ class BackorderWaker:
     async def _wake(self, conn: asyncpg.Connection, skus: Sequence[str]) -> None:
         if not skus:
             return
-        queue = [(r["sku"], r["order_id"], r["quantity"]) for r in await conn.fetch(_QUEUE, skus)]
-        available = {r["sku"]: int(r["available"]) for r in await conn.fetch(_AVAILABLE, skus)}
+        queue = await reservations.waiting_queue(conn, skus)
+        available = await stock.available_by_sku(conn, skus)
         orders = to_wake(queue, available)
         by_order: dict[str, list[str]] = {}
         for sku, order_id, _ in queue:

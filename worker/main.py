@@ -137,9 +137,43 @@ async def connect_with_retry(settings: Settings, max_delay_s: float = 30.0) -> C
         attempt += 1
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, singletons: bool = True) -> None:
+    """The worker until SIGTERM or SIGINT. ``singletons``: also the schedule, the search
+    attributes, the recovery sweep and the backorder waker (one process of several runs
+    them: ``worker.processes``)."""
     configure_logging(settings.log_format, settings.log_level)
     client = await connect_with_retry(settings)
+    if singletons:
+        await _ensure_namespace_setup(client, settings)
+    engine = make_engine(settings)
+    worker = build_worker(client, engine, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker_started",
+        task_queue=settings.task_queue,
+        temporal=settings.temporal_target,
+        singletons=singletons,
+    )
+    background: list[asyncio.Task[None]] = []
+    if singletons:
+        waker = BackorderWaker(client, listen_dsn(settings.async_database_url()))
+        background = [
+            asyncio.create_task(recovery_loop(client, engine, settings)),
+            asyncio.create_task(waker.run(stop)),
+        ]
+    async with worker:
+        await stop.wait()
+        log.info("worker_stopping")
+        if background:
+            background[0].cancel()  # the recovery loop; the waker ends on ``stop``
+            await asyncio.gather(*background, return_exceptions=True)
+    await engine.dispose()
+
+
+async def _ensure_namespace_setup(client: Client, settings: Settings) -> None:
     try:
         await register_search_attributes(client, settings.temporal_namespace)
     except Exception as exc:  # e.g. a hosted namespace where only its admins may register
@@ -148,19 +182,3 @@ async def run_worker(settings: Settings) -> None:
         await ensure_wms_stock_sync(client, settings)
     except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
         log.warning("schedule_not_updated", schedule="wms-stock-sync", error=str(exc)[:200])
-    engine = make_engine(settings)
-    worker = build_worker(client, engine, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("worker_started", task_queue=settings.task_queue, temporal=settings.temporal_target)
-    recovery = asyncio.create_task(recovery_loop(client, engine, settings))
-    waker = BackorderWaker(client, listen_dsn(settings.async_database_url()))
-    waking = asyncio.create_task(waker.run(stop))
-    async with worker:
-        await stop.wait()
-        log.info("worker_stopping")
-        recovery.cancel()
-        await waking
-    await engine.dispose()

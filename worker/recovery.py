@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.converter import value_to_type
@@ -20,27 +19,16 @@ from oms.domain.messages import OrderView
 from oms.logging import get_logger
 from oms.order_start import start_order
 from oms.settings import Settings
+from oms.store import orders
 
 log = get_logger(__name__)
-
-_UNSTARTED = text(
-    """
-    SELECT id, view, payment_token FROM orders
-    WHERE status = 'received' AND last_seq = 0 AND payment_token IS NOT NULL
-      AND created_at < now() - make_interval(secs => :age)
-    ORDER BY created_at
-    LIMIT 100
-    """
-)
-_FORGET_TOKEN = text("UPDATE orders SET payment_token = NULL WHERE id = :id")
 
 
 async def start_unstarted_orders(
     client: Client, engine: AsyncEngine, settings: Settings, older_than_s: float
 ) -> int:
     """One sweep; returns how many workflows it started."""
-    async with engine.connect() as conn:
-        rows = (await conn.execute(_UNSTARTED, {"age": older_than_s})).all()
+    rows = await orders.unstarted(engine, older_than_s)
     started = 0
     for row in rows:
         view = value_to_type(OrderView, row.view, [])
@@ -48,8 +36,7 @@ async def start_unstarted_orders(
             started += 1
             log.warning("order_workflow_recovered", order_id=row.id)
         # Started now or before: either way the workflow holds the token from here on.
-        async with engine.begin() as conn:
-            await conn.execute(_FORGET_TOKEN, {"id": row.id})
+        await orders.forget_token(engine, row.id)
     return started
 
 

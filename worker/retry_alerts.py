@@ -15,11 +15,14 @@ from temporalio.worker import (
 )
 
 from activities.alerts import AlertStore
+from oms.contract import AlertSteps
 from oms.domain.messages import AlertRequest
 from oms.logging import get_logger
 
 log = get_logger(__name__)
 ALERT_AT_ATTEMPT = 5
+# Raising the alert must not raise an alert about itself.
+ALERT_ACTIVITY = AlertSteps.raise_alert.__name__
 _ORDER_ID = re.compile(r"^(?:order|shipment)-([0-9a-f]{20})")
 
 
@@ -39,7 +42,7 @@ class _Inbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         info = activity.info()
         found = _ORDER_ID.match(info.workflow_id or "")
-        if info.attempt >= ALERT_AT_ATTEMPT and found and info.activity_type != "raise_alert":
+        if info.attempt >= ALERT_AT_ATTEMPT and found and info.activity_type != ALERT_ACTIVITY:
             detail = {
                 "activity": info.activity_type,
                 "attempt": info.attempt,

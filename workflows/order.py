@@ -31,6 +31,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from oms.contract import (
+        LIVE_PATCHES,
         ORDER_WORKFLOW,
         AlertSteps,
         ErrorType,
@@ -72,7 +73,7 @@ S = OrderStatus
 # A patch of this type's past, deprecated: every order of this type voids an authorization
 # that ran out of retries without a verdict; the marker stays until no open order's
 # history lacks it (docs/workflow-changes.md).
-VOID_UNVERIFIED_AUTHORIZATION = "void-unverified-authorization"
+VOID_UNVERIFIED_AUTHORIZATION = LIVE_PATCHES[ORDER_WORKFLOW][0]
 
 
 @workflow.defn(name=ORDER_WORKFLOW)

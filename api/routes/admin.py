@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from api.deps import Admin, EngineDep, JsonRoute, Operator
 from api.errors import Problem
@@ -23,8 +22,10 @@ from api.schemas import (
     answer,
     problems,
 )
+from oms.db.engine import ping
 from oms.domain.money import format_amount
-from oms.keys import create_key
+from oms.keys import NameTaken, create_key
+from oms.store import keys, payments
 
 router = APIRouter(tags=["admin"], route_class=JsonRoute)
 _AUTH = problems(401, 403, 503)
@@ -45,22 +46,9 @@ async def read_payments(
     engine: EngineDep,
     order_id: Annotated[str, Query(min_length=1, max_length=64, pattern=PRINTABLE)],
 ) -> dict[str, Any]:
-    async with engine.connect() as conn:
-        order = (
-            await conn.execute(text("SELECT 1 FROM orders WHERE id = :id"), {"id": order_id})
-        ).first()
-        if order is None:
-            raise Problem(404, f"no order {order_id}", kind="not-found")
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT kind, status, amount, currency, idempotency_key, gateway_reference, "
-                    "error, created_at FROM payments WHERE order_id = :id "
-                    "ORDER BY created_at, id"
-                ),
-                {"id": order_id},
-            )
-        ).all()
+    rows = await payments.ledger(engine, order_id)
+    if rows is None:
+        raise Problem(404, f"no order {order_id}", kind="not-found")
     return {
         "next_cursor": None,
         "items": [
@@ -83,7 +71,11 @@ async def read_payments(
     "/v1/keys",
     status_code=201,
     response_model=None,
-    responses={201: answer(KeyCreated, "The key."), **_AUTH, **problems(413, 422)},
+    responses={
+        201: answer(KeyCreated, "The key."),
+        **_AUTH,
+        **problems(409, 413, 422, _409="An active key has this name already (``conflict``)."),
+    },
 )
 async def create_api_key(body: KeyCreate, caller: Admin, engine: EngineDep) -> dict[str, Any]:
     channel = body.channel or body.name
@@ -94,7 +86,18 @@ async def create_api_key(body: KeyCreate, caller: Admin, engine: EngineDep) -> d
             kind="validation-error",
             errors=[{"field": "channel", "message": "required for role channel"}],
         )
-    new = await create_key(engine, name=body.name, role=body.role, channel=channel)
+    try:
+        new = await create_key(engine, name=body.name, role=body.role, channel=channel)
+    except NameTaken as exc:
+        # Two keys of one name could not be told apart in the list, the logs or the
+        # timeline: revoke the old one first, or choose another name.
+        raise Problem(
+            409,
+            f"an active API key named {body.name!r} exists already (id {exc.key_id}); "
+            "revoke it first or choose another name",
+            kind="conflict",
+            key_id=exc.key_id,
+        ) from exc
     return {
         "id": new.id,
         "name": new.name,
@@ -113,17 +116,7 @@ async def revoke_api_key(
     key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], caller: Admin, engine: EngineDep
 ) -> Response:
     """Revoke a key: from now on it is refused (401). Revoking twice is harmless."""
-    async with engine.begin() as conn:
-        row = (
-            await conn.execute(
-                text(
-                    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) "
-                    "WHERE id = :id RETURNING id"
-                ),
-                {"id": key_id},
-            )
-        ).first()
-    if row is None:
+    if not await keys.revoke(engine, key_id):
         raise Problem(404, f"no API key {key_id}", kind="not-found")
     return Response(status_code=204)
 
@@ -134,15 +127,7 @@ async def revoke_api_key(
     responses={200: answer(KeyList, "Every key, without its secret."), **_AUTH},
 )
 async def read_api_keys(caller: Admin, engine: EngineDep) -> dict[str, Any]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT id, name, role, channel, prefix, created_at, revoked_at FROM api_keys "
-                    "ORDER BY id"
-                )
-            )
-        ).all()
+    rows = await keys.all_keys(engine)
     return {
         "next_cursor": None,
         "items": [
@@ -178,8 +163,7 @@ _HEALTH: dict[int | str, dict[str, Any]] = {
 async def health(request: Request, engine: EngineDep) -> JSONResponse:
     checks: dict[str, str] = {"api": "ok"}
     try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping(engine)
         checks["database"] = "ok"
     except Exception as exc:  # the point is to report, not to raise
         checks["database"] = f"error: {type(exc).__name__}"

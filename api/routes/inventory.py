@@ -1,11 +1,11 @@
-"""Warehouses and stock. Every stock change is one statement guarded by the CHECKs."""
+"""Warehouses and stock. Every stock change is one statement guarded by the CHECKs
+(``oms.store.stock``), journalled in the same transaction."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from sqlalchemy import text
 
 from activities.alerts import AlertStore
 from api.deps import Admin, EngineDep, JsonRoute, Operator, SettingsDep
@@ -27,6 +27,7 @@ from api.schemas import (
     problems,
 )
 from oms.stock_sync import Level, apply_levels, raise_shortfall_alerts
+from oms.store import stock, warehouses
 
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
 WarehousePath = Annotated[str, Path(pattern=WAREHOUSE_PATTERN)]
@@ -39,8 +40,6 @@ _BELOW_RESERVED = (
     "The change would leave on_hand below what is reserved or below zero "
     "(``below-reserved``), or above 1,000,000,000 (``above-maximum``)."
 )
-
-_WAREHOUSE_COLUMNS = "id, name, country, lat, lon, priority"
 
 
 @router.post(
@@ -55,20 +54,10 @@ _WAREHOUSE_COLUMNS = "id, name, country, lat, lon, priority"
 async def create_warehouse(
     body: WarehouseCreate, caller: Admin, engine: EngineDep
 ) -> dict[str, Any]:
-    async with engine.begin() as conn:
-        row = (
-            await conn.execute(
-                text(
-                    f"INSERT INTO warehouses ({_WAREHOUSE_COLUMNS}, created_at) "
-                    "VALUES (:id, :name, :country, :lat, :lon, :priority, now()) "
-                    f"ON CONFLICT (id) DO NOTHING RETURNING {_WAREHOUSE_COLUMNS}"
-                ),
-                body.model_dump(),
-            )
-        ).first()
-    if row is None:
+    created = await warehouses.create(engine, body.model_dump())
+    if created is None:
         raise Problem(409, f"warehouse {body.id} already exists", kind="conflict")
-    return dict(row._mapping)
+    return created
 
 
 @router.get(
@@ -77,20 +66,11 @@ async def create_warehouse(
     responses={200: answer(WarehouseList, "All warehouses, by priority.")},
 )
 async def read_warehouses(caller: Operator, engine: EngineDep) -> dict[str, Any]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(f"SELECT {_WAREHOUSE_COLUMNS} FROM warehouses ORDER BY priority, id")
-            )
-        ).all()
-    return {"items": [dict(r._mapping) for r in rows], "next_cursor": None}
+    return {"items": await warehouses.all_warehouses(engine), "next_cursor": None}
 
 
 async def _require_warehouse(conn: Any, warehouse_id: str) -> None:
-    found = (
-        await conn.execute(text("SELECT 1 FROM warehouses WHERE id = :w"), {"w": warehouse_id})
-    ).first()
-    if found is None:
+    if not await warehouses.exists(conn, warehouse_id):
         raise Problem(404, f"no warehouse {warehouse_id}", kind="not-found")
 
 
@@ -102,32 +82,6 @@ def _stock_view(row: Any) -> dict[str, Any]:
         "reserved": row.reserved,
         "available": row.on_hand - row.reserved,
     }
-
-
-_MOVEMENT = text(
-    "INSERT INTO stock_movements (warehouse_id, sku, kind, on_hand_delta, reserved_delta, "
-    "reason, created_at) VALUES (:w, :sku, :kind, :delta, 0, :reason, now())"
-)
-
-
-_ADJUST_UP = text(
-    """
-    INSERT INTO stock AS s (warehouse_id, sku, on_hand, reserved, updated_at)
-    VALUES (:w, :sku, :delta, 0, now())
-    ON CONFLICT (warehouse_id, sku) DO UPDATE
-        SET on_hand = s.on_hand + :delta, updated_at = now()
-        WHERE s.on_hand + :delta <= :max
-    RETURNING s.warehouse_id, s.sku, s.on_hand, s.reserved
-    """
-)
-_ADJUST_DOWN = text(
-    """
-    UPDATE stock SET on_hand = on_hand + :delta, updated_at = now()
-    WHERE warehouse_id = :w AND sku = :sku AND on_hand + :delta >= reserved
-    RETURNING warehouse_id, sku, on_hand, reserved
-    """
-)
-_CURRENT = text("SELECT on_hand, reserved FROM stock WHERE warehouse_id = :w AND sku = :sku")
 
 
 @router.put(
@@ -143,40 +97,15 @@ async def set_stock(
 ) -> dict[str, Any]:
     async with engine.begin() as conn:
         await _require_warehouse(conn, warehouse_id)
-        # The WHERE on the upsert refuses to drop on_hand below what is reserved.
-        row = (
-            await conn.execute(
-                text(
-                    """
-            WITH before AS (SELECT on_hand FROM stock WHERE warehouse_id = :w AND sku = :sku)
-            INSERT INTO stock AS s (warehouse_id, sku, on_hand, reserved, updated_at)
-            VALUES (:w, :sku, :on_hand, 0, now())
-            ON CONFLICT (warehouse_id, sku) DO UPDATE
-                SET on_hand = excluded.on_hand, updated_at = now()
-                WHERE s.reserved <= excluded.on_hand
-            RETURNING s.warehouse_id, s.sku, s.on_hand, s.reserved,
-                      s.on_hand - COALESCE((SELECT on_hand FROM before), 0) AS delta
-            """
-                ),
-                {"w": warehouse_id, "sku": sku, "on_hand": body.on_hand},
-            )
-        ).first()
+        # The upsert refuses to drop on_hand below what is reserved.
+        row = await stock.set_on_hand(conn, warehouse_id, sku, body.on_hand)
         if row is None:
             raise Problem(
                 409,
                 f"on_hand {body.on_hand} is below the {sku} units reserved in {warehouse_id}",
                 kind="below-reserved",
             )
-        await conn.execute(
-            _MOVEMENT,
-            {
-                "w": warehouse_id,
-                "sku": sku,
-                "kind": "set",
-                "delta": row.delta,
-                "reason": "set on_hand",
-            },
-        )
+        await stock.record_movement(conn, warehouse_id, sku, "set", row.delta, "set on_hand")
     return _stock_view(row)
 
 
@@ -195,14 +124,10 @@ async def adjust_stock(
     caller: Operator,
     engine: EngineDep,
 ) -> dict[str, Any]:
-    params = {"w": warehouse_id, "sku": sku, "delta": body.delta}
     async with engine.begin() as conn:
         await _require_warehouse(conn, warehouse_id)
         # Only a positive delta may create the row; a negative one adjusts what is there.
-        if body.delta > 0:
-            row = (await conn.execute(_ADJUST_UP, {**params, "max": MAX_ON_HAND})).first()
-        else:
-            row = (await conn.execute(_ADJUST_DOWN, params)).first()
+        row = await stock.adjust_on_hand(conn, warehouse_id, sku, body.delta, MAX_ON_HAND)
         if row is None and body.delta > 0:
             raise Problem(
                 409,
@@ -211,7 +136,7 @@ async def adjust_stock(
                 kind="above-maximum",
             )
         if row is None:
-            current = (await conn.execute(_CURRENT, params)).first()
+            current = await stock.current(conn, warehouse_id, sku)
             held = f"{current.reserved} reserved" if current else "no stock"
             raise Problem(
                 409,
@@ -219,9 +144,7 @@ async def adjust_stock(
                 f"than is reserved ({held})",
                 kind="below-reserved",
             )
-        await conn.execute(
-            _MOVEMENT, {**params, "kind": "adjust", "delta": body.delta, "reason": body.reason}
-        )
+        await stock.record_movement(conn, warehouse_id, sku, "adjust", body.delta, body.reason)
     return _stock_view(row)
 
 
@@ -234,18 +157,7 @@ async def adjust_stock(
     },
 )
 async def read_stock(sku: SkuPath, caller: Operator, engine: EngineDep) -> dict[str, Any]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT s.warehouse_id, s.sku, s.on_hand, s.reserved, s.as_of, s.source "
-                    "FROM stock s "
-                    "JOIN warehouses w ON w.id = s.warehouse_id WHERE s.sku = :sku "
-                    "ORDER BY w.priority, s.warehouse_id"
-                ),
-                {"sku": sku},
-            )
-        ).all()
+    rows = await stock.of_sku(engine, sku)
     if not rows:
         raise Problem(404, f"SKU {sku} is not stocked in any warehouse", kind="not-found")
     warehouses = [_stock_view(r) for r in rows]

@@ -9,15 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
 from temporalio.client import Client
 
-from activities.alerts import open_counts
 from api.deps import EngineDep, JsonRoute, Operator, SettingsDep
 from api.schemas import problems
+from oms.contract import ORDER_WITH_SHIPMENT_CHILDREN
 from oms.domain.ids import order_workflow_id, shipment_workflow_id
-from oms.domain.status import TERMINAL
 from oms.settings import Settings
+from oms.store import alerts, orders
 
 router = APIRouter(
     prefix="/v1/ops",
@@ -27,34 +26,6 @@ router = APIRouter(
 )
 RETRYING_FROM_ATTEMPT = 3
 CANDIDATES = 100  # orders described per call, the longest without progress first
-
-_DONE = [s.value for s in TERMINAL]
-_QUIET = text(
-    "SELECT id, status, view, updated_at FROM orders WHERE status <> ALL(:done) "
-    "AND updated_at < now() - interval '5 seconds' ORDER BY updated_at LIMIT :limit"
-)
-_STALE_HOLDS = text(
-    "SELECT id, status, view FROM orders WHERE status = 'on_hold' "
-    "AND (view->'hold'->>'since')::timestamptz < now() - make_interval(secs => :stale) "
-    "ORDER BY view->'hold'->>'since'"
-)
-_LATE = text(
-    "SELECT id, status, view FROM orders WHERE status <> ALL(:done) "
-    "AND view->>'late' = 'true' ORDER BY created_at LIMIT 500"
-)
-_SILENT = text(
-    "SELECT a.order_id, a.subject, a.detail, a.created_at, o.status FROM alerts a "
-    "JOIN orders o ON o.id = a.order_id WHERE a.status = 'open' AND a.kind = 'shipment_silent' "
-    "AND o.status <> ALL(:done) ORDER BY a.created_at LIMIT 500"
-)
-_BY_STATUS = text("SELECT status, count(*) AS n FROM orders GROUP BY status")
-_HOLDS = text(
-    "SELECT count(*) AS n, min(view->'hold'->>'since') AS oldest FROM orders "
-    "WHERE status = 'on_hold'"
-)
-_LATE_COUNT = text(
-    "SELECT count(*) FROM orders WHERE status <> ALL(:done) AND view->>'late' = 'true'"
-)
 
 
 def web_ui(settings: Settings, workflow_id: str) -> str:
@@ -75,7 +46,7 @@ def _item(settings: Settings, kind: str, row: Any, **extra: Any) -> dict[str, An
 
 # The one type whose shipments run as child workflows (``shipment-<id>-<n>``); orders of
 # the later types follow their shipments themselves.
-CHILD_SHIPMENTS_TYPE = "order"
+CHILD_SHIPMENTS_TYPE = ORDER_WITH_SHIPMENT_CHILDREN
 
 
 async def _describe(client: Client, workflow_id: str) -> Any:
@@ -129,10 +100,8 @@ async def read_stuck(
     waiting past ``OMS_HOLD_STALE_S``, late orders and silent shipments; each links to its
     workflow in the Web UI."""
     async with engine.connect() as conn:
-        quiet = (await conn.execute(_QUIET, {"done": _DONE, "limit": CANDIDATES})).all()
-        stale = (await conn.execute(_STALE_HOLDS, {"stale": settings.hold_stale_s})).all()
-        late = (await conn.execute(_LATE, {"done": _DONE})).all()
-        silent = (await conn.execute(_SILENT, {"done": _DONE})).all()
+        quiet, stale, late = await orders.needing_attention(conn, CANDIDATES, settings.hold_stale_s)
+        silent = await alerts.silent_shipments(conn)
     items: list[dict[str, Any]] = []
     client = await request.app.state.temporal.get()
     if client is not None:
@@ -168,13 +137,11 @@ class _Row:
 async def read_summary(caller: Operator, engine: EngineDep) -> dict[str, Any]:
     """Counts per status, holds waiting and the oldest, late orders, open alerts."""
     async with engine.connect() as conn:
-        by_status = {r.status: int(r.n) for r in await conn.execute(_BY_STATUS)}
-        holds = (await conn.execute(_HOLDS)).one()
-        late = int((await conn.execute(_LATE_COUNT, {"done": _DONE})).scalar_one())
-    alerts = await open_counts(engine)
+        by_status, holds, late = await orders.counts(conn)
+    open_alerts = await alerts.open_counts(engine)
     return {
         "orders_by_status": by_status,
         "holds": {"waiting": int(holds.n), "oldest_since": holds.oldest},
         "late": late,
-        "open_alerts": {"total": sum(alerts.values()), "by_kind": alerts},
+        "open_alerts": {"total": sum(open_alerts.values()), "by_kind": open_alerts},
     }

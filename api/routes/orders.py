@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -43,18 +41,20 @@ from api.orders_read import (
 from api.schemas import (
     PRINTABLE,
     OperatorNote,
+    OrderActionAnswer,
     OrderCreate,
     OrderEventList,
     OrderList,
     answer,
     problems,
 )
-from api.updates import UPDATE_TIMEOUT_S, refusal
+from api.updates import UPDATE_TIMEOUT_S, accepted_action, refusal
 from oms.domain.ids import order_workflow_id
-from oms.domain.messages import OperatorAction, OrderView
+from oms.domain.messages import ActionResult, OperatorAction, OrderView
 from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus, never_started
 from oms.order_start import start_order
 from oms.settings import Settings
+from oms.store import orders
 from workflows.order import OrderWorkflow
 
 router = APIRouter(
@@ -214,16 +214,7 @@ async def read_order_events(
 ) -> dict[str, Any]:
     await load_row(engine, order_id, caller)
     after = decode_events_cursor(cursor) if cursor else -1
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT seq, type, status, data, created_at FROM order_events "
-                    "WHERE order_id = :id AND seq > :after ORDER BY seq LIMIT :limit"
-                ),
-                {"id": order_id, "after": after, "limit": limit + 1},
-            )
-        ).all()
+    rows = await orders.events(engine, order_id, after, limit + 1)
     page = rows[:limit]
     return {
         "items": [
@@ -263,9 +254,9 @@ async def _act(
     handle = client.get_workflow_handle(order_workflow_id(order_id))
     try:
         # The SDK types an async update's result as its coroutine; it is the ActionResult.
-        await cast(
-            Awaitable[object],
-            handle.execute_update(
+        result = cast(
+            ActionResult,
+            await handle.execute_update(
                 _UPDATES[action], request, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S)
             ),
         )
@@ -284,7 +275,12 @@ async def _act(
                 409, "the order's workflow is no longer running", kind="invalid-state"
             ) from exc
         raise _not_taken(action) from exc
-    return JSONResponse(await live_view(client, row), status_code=202)
+    return _accepted(await live_view(client, row), action, request.by, result.status)
+
+
+def _accepted(view: dict[str, Any], action: str, by: str, at_status: str) -> JSONResponse:
+    body = {**view, "accepted_action": accepted_action(action, by, at_status)}
+    return JSONResponse(body, status_code=202)
 
 
 def acting(key_name: str, by: str | None) -> str:
@@ -337,14 +333,17 @@ async def _cancel_unstarted(
         await start_order(client, settings, view, row.payment_token or "", cancel=request)
     except (RPCError, TimeoutError) as exc:
         raise _not_taken("cancel") from exc
-    return JSONResponse(await live_view(client, row), status_code=202)
+    return _accepted(await live_view(client, row), "cancel", request.by, row.status)
 
 
 _ACTION_ACCEPTED = {
-    "model": OrderView,
-    "description": "The workflow accepted the action; the order as it is at that moment. "
-    "When no worker answered in time, the action is recorded as a signal and the answer "
-    "adds ``pending_action {action, by, detail}`` and ``Retry-After``.",
+    "model": OrderActionAnswer,
+    "description": "The workflow accepted the action; the order as it is at that moment "
+    "(most often still in the status it was in), with ``accepted_action {action, by, "
+    "at_status, outcome, next}``: the status the order reaches once the workflow has "
+    "carried the action out, and what it does on the way. When no worker answered in time, "
+    "the action is recorded as a signal and the answer has ``pending_action {action, by, "
+    "detail}`` and ``Retry-After`` instead.",
     "headers": {
         "Retry-After": {
             "description": "only with ``pending_action``: when to look again",

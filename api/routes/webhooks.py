@@ -15,7 +15,6 @@ from fastapi import APIRouter, Header, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -30,11 +29,11 @@ from api.deps import (
 from api.errors import Problem
 from api.partner_events import body_hash, earlier_answer, remember, shipment_by_tracking
 from api.schemas import CarrierEventIn, WarehouseEventIn, problems
-from oms.db.engine import one_statement
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import ShipmentEvent
 from oms.logging import get_logger
 from oms.settings import Settings
+from oms.store import shipments
 from oms.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from workflows.order import OrderWorkflow
 
@@ -201,18 +200,11 @@ async def receive_warehouse_event(
     replayed = await _replayed(engine, "warehouse", event)
     if replayed is not None:
         return replayed
-    async with one_statement(engine) as conn:
-        row = (
-            await conn.execute(
-                text("SELECT order_id FROM shipments WHERE id = :id"), {"id": event.shipment_id}
-            )
-        ).first()
-    if row is None:
+    order_id = await shipments.order_of(engine, event.shipment_id)
+    if order_id is None:
         raise Problem(404, f"no shipment {event.shipment_id}", kind="not-found")
-    structlog.contextvars.bind_contextvars(order_id=row.order_id)
-    log.info(
-        "warehouse_event", order_id=row.order_id, shipment_id=event.shipment_id, type=event.type
-    )
+    structlog.contextvars.bind_contextvars(order_id=order_id)
+    log.info("warehouse_event", order_id=order_id, shipment_id=event.shipment_id, type=event.type)
     shipment = ShipmentEvent(
         event.shipment_id,
         event.type,
@@ -221,7 +213,7 @@ async def receive_warehouse_event(
         event.carrier,
         event.occurred_at,
     )
-    return await _forward(engine, client, "warehouse", event, row.order_id, shipment)
+    return await _forward(engine, client, "warehouse", event, order_id, shipment)
 
 
 @router.post(

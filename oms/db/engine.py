@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from oms.settings import Settings
@@ -72,3 +72,9 @@ async def one_statement(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise unless the database answers a statement (the health check)."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

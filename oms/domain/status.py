@@ -31,6 +31,15 @@ class ShipmentStatus(StrEnum):
     FAILED = "failed"
 
 
+class ReservationStatus(StrEnum):
+    """A reservation's state: held until its shipment leaves (committed) or the order no
+    longer needs it (released)."""
+
+    HELD = "held"
+    COMMITTED = "committed"
+    RELEASED = "released"
+
+
 # What warehouses and carriers may report; everything else about a shipment is ours.
 PARTNER_SHIPMENT_EVENTS: frozenset[str] = frozenset(
     {"shipped", "in_transit", "out_for_delivery", "delivered"}

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from temporalio import activity
 
+from api.updates import FOLLOWS
 from oms.domain.messages import ReserveRequest, ReserveResult
 from tests.conftest import System, custom_stack
 from tests.integration.helpers import (
@@ -182,6 +183,14 @@ async def test_a_cancel_in_the_release_window_cancels_a_reserved_order(windowed_
     )
 
     assert response.status_code == 202
+    # What was accepted, in which status, and what follows.
+    assert response.json()["accepted_action"] == {
+        "action": "cancel",
+        "by": "admin",
+        "at_status": "reserved",
+        "outcome": "cancelled",
+        "next": FOLLOWS["cancel"][1],
+    }
     done = await wait_for_status(windowed_api, order["id"], TERMINAL)
     assert done["status"] == "cancelled"
     assert done["payment"]["status"] == "voided"

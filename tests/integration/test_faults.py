@@ -15,11 +15,11 @@ from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payments import PaymentActivities
+from devtools.embedded_temporal import temporal_binary
+from devtools.ports import free_port
 from oms.adapters.payment_gateway import GatewayResult, GatewayUnavailable, HttpPaymentGateway
-from oms.dev import temporal_binary
 from oms.domain.ids import idempotency_key
 from oms.order_start import start_order
-from oms.ports import free_port
 from tests.conftest import ADMIN_KEY, System, custom_stack
 from tests.integration.helpers import (
     TERMINAL,
@@ -83,6 +83,7 @@ async def test_a_cancel_no_worker_answers_is_accepted_as_pending_and_then_applie
 
     assert response.status_code == 202, response.text
     assert response.json()["pending_action"]["action"] == "cancel"
+    assert "accepted_action" not in response.json()  # not accepted by the workflow yet
     assert response.headers["retry-after"]
     assert waited < 15  # 5 s for the update, then the signal; not the 10 s + 500 of before
     # The worker comes back: the cancel it finds takes effect before any payment step.

@@ -65,6 +65,10 @@ async def test_a_high_value_order_waits_for_approval_and_then_goes_on(system):
 
         answer = await http.post(f"/v1/orders/{order['id']}/approve", json={"note": "known"})
         assert answer.status_code == 202, answer.text
+        accepted = answer.json()["accepted_action"]
+        assert accepted["action"] == "approve" and accepted["by"] == "admin"
+        assert accepted["at_status"] == "on_hold"
+        assert accepted["outcome"] is None and "hold ends" in accepted["next"]
         done = await wait_for_status(http, order["id"], TERMINAL)
         assert done["status"] == "delivered"
         assert done["hold"]["decision"]["action"] == "approve"
@@ -84,6 +88,12 @@ async def test_a_rejected_order_is_cancelled_and_its_payment_voided(system):
         await wait_for_status(http, order["id"], HELD)
         answer = await http.post(f"/v1/orders/{order['id']}/reject", json={"reason": "fraud"})
         assert answer.status_code == 202, answer.text
+        accepted = answer.json()["accepted_action"]
+        assert (accepted["action"], accepted["at_status"], accepted["outcome"]) == (
+            "reject",
+            "on_hold",
+            "cancelled",
+        )
         done = await wait_for_status(http, order["id"], TERMINAL)
     assert done["status"] == "cancelled"
     assert done["cancellation"]["reason"] == "fraud"
@@ -191,6 +201,12 @@ async def test_an_operator_can_hold_an_order_by_hand_before_dispatch(system):
         await wait_for_status(http, order["id"], {"reserved"})
         answer = await http.post(f"/v1/orders/{order['id']}/hold", json={"reason": "odd email"})
         assert answer.status_code == 202, answer.text
+        accepted = answer.json()["accepted_action"]
+        assert (accepted["action"], accepted["at_status"], accepted["outcome"]) == (
+            "hold",
+            "reserved",
+            "on_hold",
+        )
         held = await wait_for_status(http, order["id"], HELD)
         assert held["hold"]["reasons"] == ["manual"]
         assert held["hold"]["note"] == "odd email"
@@ -220,6 +236,9 @@ async def test_a_new_address_before_dispatch_is_taken_and_checked_again(system):
         assert bad.status_code == 422
         answer = await http.post(f"/v1/orders/{order['id']}/address", json=new_address)
         assert answer.status_code == 202, answer.text
+        accepted = answer.json()["accepted_action"]
+        assert (accepted["action"], accepted["outcome"]) == ("address", None)
+        assert "hold rules" in accepted["next"]
         held = await wait_for_status(http, order["id"], HELD)
         assert held["shipping_address"]["country"] == "KP"
         assert held["hold"]["reasons"] == ["restricted_country"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from api.updates import FOLLOWS
 from tests.conftest import ADMIN_KEY, custom_stack
 from tests.integration.helpers import TERMINAL, order_body, stocked, submit, wait_for_status
 
@@ -42,12 +43,37 @@ async def test_an_operator_lists_shows_and_approves_from_a_shell(system):
             api, "orders", "approve", order["id"], "--by", "alice", "--note", "phoned"
         )
         assert approved.returncode == 0, approved.stderr
+        said = approved.stdout.splitlines()
+        assert said[0].startswith(f"approve {order['id']}: accepted in status on_hold; next:")
+        assert said[1].startswith("status now ") and "on_hold" not in said[1]
         done = await wait_for_status(http, order["id"], TERMINAL)
         refused = await _oms(api, "orders", "cancel", order["id"], "--by", "alice")
     assert done["status"] == "delivered"
     assert done["hold"]["decision"]["note"] == "phoned"
     assert refused.returncode == 1
     assert "409" in refused.stderr
+
+
+async def test_a_cancel_waits_for_the_outcome_unless_told_not_to(system):
+    async with custom_stack(system, "cli-cancel", {}, release_delay_s=30) as http:
+        api = str(http.base_url).rstrip("/")
+        _, sku = await stocked(http, 5)
+        waited, at_once = [await submit(http, order_body([(sku, 1)])) for _ in range(2)]
+        for order in (waited, at_once):
+            await wait_for_status(http, order["id"], {"reserved"})
+
+        cancelled = await _oms(api, "orders", "cancel", waited["id"], "--by", "alice")
+        quick = await _oms(api, "orders", "cancel", at_once["id"], "--by", "bob", "--no-wait")
+        assert (await wait_for_status(http, at_once["id"], TERMINAL))["status"] == "cancelled"
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.splitlines() == [
+        f"cancel {waited['id']}: accepted in status reserved; next: {FOLLOWS['cancel'][1]}",
+        "status now cancelled",
+    ]
+    assert quick.returncode == 0, quick.stderr
+    assert quick.stdout.splitlines()[0].startswith(f"cancel {at_once['id']}: accepted in status")
+    assert quick.stdout.splitlines()[1].startswith("not waiting: status ")
+    assert f"oms orders show {at_once['id']}" in quick.stdout
 
 
 async def test_an_unreachable_api_is_a_message_and_exit_2():

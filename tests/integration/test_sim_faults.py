@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oms.ports import free_port
+from devtools.ports import free_port
 from oms.settings import Settings
 from oms.webhooks import SIGNATURE_HEADER
 from simulators.app import create_sim_app

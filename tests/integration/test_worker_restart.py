@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from oms.ports import free_port
+from devtools.ports import free_port
 from tests.conftest import ADMIN_KEY, System, _serve
 from tests.integration.helpers import TERMINAL, order_body, stocked, submit, wait_for_status
 from tests.integration.test_inventory_api import NOT_SYNCED

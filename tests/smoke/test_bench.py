@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from oms.ports import free_port
+from devtools.ports import free_port
 from tests.smoke.test_oms_dev import OMS, DevSystem
 
 

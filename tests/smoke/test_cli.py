@@ -48,3 +48,14 @@ def test_keys_create_rejects_an_unknown_role():
     result = _run("keys", "create", "--role", "superuser", "--name", "x")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_keys_payload_prints_the_entry_and_says_where_it_goes():
+    result = _run("keys", "payload", "--id", "k2")
+    assert result.returncode == 0, result.stderr
+    spec = result.stdout.strip()
+    assert spec.startswith("k2:") and "\n" not in spec  # stdout is the entry alone
+    assert "OMS_PAYLOAD_KEYS" in result.stderr
+    assert "oms api" in result.stderr and "oms worker" in result.stderr
+    assert "no request header" in result.stderr
+    assert f"export OMS_PAYLOAD_KEYS='{spec}'" in result.stderr

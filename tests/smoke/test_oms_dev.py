@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
-from oms.ports import free_port
+from devtools.ports import free_port
 
 OMS = str(Path(sys.executable).parent / "oms")
 
@@ -54,11 +55,15 @@ class DevSystem:
         )
         return env
 
-    def start(self) -> str:
+    def start(self, *args: str) -> str:
         """Start and wait for the banner; returns the admin key it prints. From then on a
         thread keeps reading the output: a full pipe would block oms dev and its children."""
         self.proc = subprocess.Popen(
-            [OMS, "dev"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [OMS, "dev", *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 120
         assert self.proc.stdout is not None
@@ -164,6 +169,15 @@ def test_oms_dev_boots_and_delivers_an_order_over_http(dev):
     banner = "".join(dev.output)
     assert f"http://127.0.0.1:{dev.ports['api']}/docs" in banner
     assert f"http://127.0.0.1:{dev.ports['ui']}" in banner
+    assert "seeded demo data" in banner and "demo-berlin" in banner and "DEMO-MUG" in banner
+    # oms bench refuses a system whose simulators and cancel window make orders wait, and
+    # says how to start one for a benchmark.
+    bench = subprocess.run([OMS, "bench"], env=dev.env, capture_output=True, text=True, timeout=60)
+    assert bench.returncode == 2, bench.stdout + bench.stderr
+    assert "OMS_SIM_SHIP_DELAY_S=1" in bench.stderr and "OMS_RELEASE_DELAY_S=1" in bench.stderr
+    assert "OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 make dev" in (
+        bench.stderr
+    )
     # As in the README: a channel key from the command line, while oms dev runs.
     made = subprocess.run(
         [OMS, "keys", "create", "--role", "channel", "--name", "webshop"],
@@ -240,7 +254,7 @@ def _kill_everything(dev: DevSystem) -> None:
     all at once; nothing gets to clean up."""
     import psutil
 
-    from oms.embedded_pg import server_processes
+    from devtools.embedded_pg import server_processes
 
     assert dev.proc is not None
     root = psutil.Process(dev.proc.pid)
@@ -279,9 +293,12 @@ def test_after_a_power_loss_the_first_oms_dev_comes_up_and_orders_go_on(dev):
 
 
 def test_a_child_that_dies_is_restarted_and_the_system_goes_on(dev):
-    key = dev.start()
+    key = dev.start("--workers", "2")
     run = json.loads((dev.home / "run.json").read_text())
     worker_pid = run["pids"]["worker"]
+    assert run["worker_processes"] == 2
+    # oms worker --processes 2: a parent and its two worker processes (killed with it).
+    assert len(psutil.Process(worker_pid).children()) == 2
     os.kill(worker_pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from temporalio.api.enums.v1 import EventType
 
-from oms.bench_figures import (
+from devtools.bench.figures import (
     DISPATCHED,
     PARTNER,
     HistoryCount,

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from oms.bench import BenchError, Phase
-from oms.bench_soak import MAX_SOAK_ORDERS, Sampler, SoakPlan, growth, tree_pss_mb, tree_rss_mb
+from devtools.bench.run import Phase
+from devtools.bench.soak import MAX_SOAK_ORDERS, Sampler, SoakPlan, growth, tree_pss_mb, tree_rss_mb
+from devtools.bench.target import BenchError
 
 
 def _windows(values: list[float | None]) -> list[dict[str, float | None]]:

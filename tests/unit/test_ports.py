@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import socket
 
-from oms.ports import ephemeral_floor, free_port, port_in_use
+from devtools.ports import ephemeral_floor, free_port
+from oms.ports import port_in_use
 
 
 def test_free_ports_lie_below_the_ephemeral_range_and_are_never_handed_out_twice() -> None:

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from oms.embedded_pg import clear_stale_locks, running_postmaster, serves
-from oms.supervisor import MAX_BACKOFF_S, Supervisor, backoff_s
+from devtools.embedded_pg import clear_stale_locks, running_postmaster, serves
+from devtools.supervisor import MAX_BACKOFF_S, Supervisor, backoff_s
 
 
 def _exits(code: int):

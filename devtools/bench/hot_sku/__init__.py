@@ -1,0 +1,1 @@
+"""The hot-SKU benchmark: ``python -m devtools.bench.hot_sku --help`` (``run``)."""

@@ -1,0 +1,3 @@
+from devtools.bench.hot_sku.run import main
+
+main()

@@ -1,0 +1,169 @@
+"""The developer tools' commands of ``oms``: ``dev``, ``chaos`` and ``bench``, added to the
+core's ``oms`` through the entry points ``oms.commands`` (``pyproject.toml``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from oms import loop as event_loop
+from oms.commands import exit_now as _exit
+from oms.settings import Settings, get_settings
+
+
+def add_dev(sub: Any) -> None:
+    dev = sub.add_parser("dev", help="start everything on embedded defaults")
+    dev.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (oms worker --processes N; default 1)",
+    )
+    dev.set_defaults(fn=cmd_dev)
+
+
+def add_chaos(sub: Any) -> None:
+    chaos = sub.add_parser(
+        "chaos", help="break a running oms dev under load, then check nothing was lost"
+    )
+    chaos.add_argument("--orders", type=int, default=200)
+    chaos.add_argument("--concurrency", type=int, default=8)
+    chaos.add_argument("--kills", type=int, default=20, help="worker SIGKILLs")
+    chaos.add_argument("--window", type=float, default=120.0, help="seconds of load and kills")
+    chaos.add_argument("--settle-timeout", type=float, default=600.0)
+    chaos.add_argument("--no-temporal-restart", action="store_true")
+    chaos.add_argument("--no-postgres-restart", action="store_true")
+    chaos.add_argument("--seed", type=int)
+    chaos.add_argument("--faults", help="simulator faults as JSON (see docs/reliability.md)")
+    chaos.set_defaults(fn=cmd_chaos)
+
+
+def add_bench(sub: Any) -> None:
+    bench = sub.add_parser(
+        "bench", help="orders against the bare engine on a running oms dev, then the books"
+    )
+    bench.add_argument("--orders", type=int, default=200)
+    bench.add_argument("--concurrency", type=int, default=20)
+    bench.add_argument(
+        "--half-orders", type=int, help="orders of the half-capacity pass (default: --orders)"
+    )
+    bench.add_argument("--within", type=float, default=1800.0, help="give up after seconds")
+    bench.add_argument("--json", action="store_true", help="the report as JSON")
+    bench.add_argument(
+        "--waiting",
+        type=int,
+        help="instead: this many orders waiting on hold at once; the worker's RSS and the "
+        "list and summary latencies (JSON)",
+    )
+    bench.add_argument("--keep", action="store_true", help="--waiting: leave them on hold")
+    bench.add_argument(
+        "--soak",
+        action="store_true",
+        help="instead: --orders in a row (up to 200,000), figures every --window seconds, "
+        "growth of memory and p99 from the first to the last quarter (JSON)",
+    )
+    bench.add_argument("--window", type=float, default=60.0, help="--soak: sample every seconds")
+    bench.set_defaults(fn=cmd_bench)
+
+
+def cmd_chaos(args: argparse.Namespace) -> None:
+    from devtools.chaos import ChaosError, Plan, find_target, run_chaos
+
+    plan = Plan(
+        orders=args.orders,
+        concurrency=args.concurrency,
+        worker_kills=args.kills,
+        restart_temporal=not args.no_temporal_restart,
+        restart_postgres=not args.no_postgres_restart,
+        window_s=args.window,
+        settle_timeout_s=args.settle_timeout,
+        seed=args.seed,
+    )
+    if args.faults:
+        plan.faults = json.loads(args.faults)
+    try:
+        target = find_target(get_settings())
+    except ChaosError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    _exit(asyncio.run(run_chaos(target, plan)))
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from devtools.bench.report import render
+    from devtools.bench.run import run_bench
+    from devtools.bench.target import BenchError, Plan, find_target, require_zero_pace
+
+    plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
+    settings = get_settings()
+    if args.soak:
+        _bench_soak(args, settings)
+    try:
+        plan.check()
+        target = find_target(settings)
+        if args.waiting:
+            report = event_loop.run(_bench_waiting(target, args), settings)
+            print(json.dumps(report, indent=2))
+            _exit(0)
+        require_zero_pace(target)
+        report = event_loop.run(run_bench(target, plan, settings), settings)
+    except BenchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        render(report)
+    _exit(0 if report["ok"] else 1)
+
+
+def _bench_soak(args: argparse.Namespace, settings: Settings) -> None:
+    from pathlib import Path
+
+    from devtools.bench.soak import SoakPlan, run_soak
+    from devtools.bench.target import BenchError, find_target, require_zero_pace
+
+    db = Path(settings.home) / "temporal.db"
+    plan = SoakPlan(args.orders, args.concurrency, args.window, args.within, db)
+    try:
+        plan.check()
+        target = find_target(settings)
+        require_zero_pace(target)
+        report = event_loop.run(run_soak(target, plan, settings), settings)
+    except BenchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    print(json.dumps(report, indent=2))
+    _exit(0 if report["ok"] else 1)
+
+
+async def _bench_waiting(target: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from devtools.bench.probe import Probe
+    from devtools.bench.target import MAX_ORDERS, BenchError
+    from devtools.bench.waiting import run_waiting
+
+    if not 1 <= args.waiting <= MAX_ORDERS:
+        raise BenchError(f"--waiting must be between 1 and {MAX_ORDERS}")
+    probe = Probe(dict(target.pids))
+    return await run_waiting(
+        target.api_url,
+        target.admin_key,
+        probe,
+        args.waiting,
+        args.concurrency,
+        args.within,
+        args.keep,
+    )
+
+
+def cmd_dev(args: argparse.Namespace) -> None:
+    from devtools.dev import run_dev
+    from worker.cli import MAX_PROCESSES
+
+    if not 1 <= args.workers <= MAX_PROCESSES:
+        sys.stderr.write(f"error: --workers must be between 1 and {MAX_PROCESSES}\n")
+        _exit(2)
+    _exit(run_dev(get_settings(), workers=args.workers))

