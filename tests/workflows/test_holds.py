@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from oms.contract import Signal
 from oms.domain.holds import HoldPolicy
-from oms.domain.messages import OperatorAction
-from tests.workflows.conftest import ADDRESS, refused
+from oms.domain.messages import Address, OperatorAction
+from tests.workflows.conftest import refused
 
 EXPENSIVE = ("SKU-GOLD", 1, "150.00")  # over the fakes' 100 EUR high-value rule
 
@@ -154,7 +154,7 @@ async def test_a_new_address_before_dispatch_runs_the_rules_again_and_can_be_rej
     order = await shop.order(("SKU-A", 1, "9.99"), release_delay_s=600)
     await order.reached("stock_reserved")
 
-    elsewhere = ADDRESS.__class__("Ada", "1 Juche Rd", "Pyongyang", "1000", "KP")
+    elsewhere = Address("Ada", "1 Juche Rd", "Pyongyang", "1000", "KP")
     await order.change_address(elsewhere)
     assert (await order.query()).status == "reserved"  # checked when the window closes
     await shop.sleep(600)
