@@ -113,7 +113,7 @@ class Order:
     """One order's workflow, as the API and the partners reach it."""
 
     shop: Shop
-    handle: WorkflowHandle[Any, OrderView]
+    handle: WorkflowHandle[OrderWorkflow, OrderView]
     view: OrderView
 
     @property
@@ -209,7 +209,7 @@ class Shop:
         ``timings`` are ``OrderInput`` fields (durations, backorder, split shipments)."""
         now = await self.env.get_current_time()
         order_id = uuid.uuid4().hex[:20]
-        total = format_amount(sum(q * Decimal(price) for _, q, price in lines), EUR)
+        total = format_amount(sum((q * Decimal(price) for _, q, price in lines), Decimal(0)), EUR)
         zero = format_amount(Decimal(0), EUR)
         view = OrderView(
             id=order_id,
