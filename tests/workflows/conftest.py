@@ -203,10 +203,13 @@ class Shop:
         *lines: tuple[str, int, str],
         token: str = "tok_ok",
         country: str = "DE",
+        cancelled_first: OperatorAction | None = None,
         **timings: Any,
     ) -> Order:
         """Start an order of ``lines`` (sku, quantity, unit price) as the API would;
-        ``timings`` are ``OrderInput`` fields (durations, backorder, split shipments)."""
+        ``timings`` are ``OrderInput`` fields (durations, backorder, split shipments).
+        ``cancelled_first``: started as the API starts an order cancelled before its
+        workflow ever ran, a signal-with-start of ``cancel``."""
         now = await self.env.get_current_time()
         order_id = uuid.uuid4().hex[:20]
         total = format_amount(sum((q * Decimal(price) for _, q, price in lines), Decimal(0)), EUR)
@@ -231,6 +234,8 @@ class Shop:
             id=order_workflow_id(order_id),
             task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            start_signal=Signal.CANCEL if cancelled_first else None,
+            start_signal_args=[cancelled_first] if cancelled_first else [],
         )
         order = Order(self, handle, view)
         self.orders.append(order)

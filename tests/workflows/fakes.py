@@ -88,13 +88,15 @@ class FakeGateway(PaymentSteps):
     """A payment gateway and its ledger in one: authorizations by idempotency key.
 
     ``declined`` tokens are declined; ``down`` names the steps (``authorize``, ``capture``,
-    ``void``) that fail as an outage would, every attempt; ``lose_answers`` authorizes but
-    loses the answer (an outage to the caller, an authorization at the gateway).
+    ``void``) that fail as an outage would, every attempt; ``refusing`` those the gateway
+    refuses outright (``PaymentRejected``); ``lose_answers`` authorizes but loses the
+    answer (an outage to the caller, an authorization at the gateway).
     ``authorize_gate``, when set, holds every authorization until the test sets it."""
 
     def __init__(self) -> None:
         self.declined: set[str] = {"tok_declined"}
         self.down: set[str] = set()
+        self.refusing: set[str] = set()
         self.lose_answers = False
         self.authorize_gate: asyncio.Event | None = None
         self.authorize_started = asyncio.Event()
@@ -112,6 +114,9 @@ class FakeGateway(PaymentSteps):
         if cmd.kind in self.down:
             self.ledger.append(LedgerRow(cmd.kind, "failed", cmd.amount, key))
             raise Unavailable("gateway")
+        if cmd.kind in self.refusing:
+            self.ledger.append(LedgerRow(cmd.kind, "failed", cmd.amount, key))
+            raise business_error(ErrorType.PAYMENT_REJECTED, f"{cmd.kind} refused by the gateway")
 
     @activity.defn
     async def authorize_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
