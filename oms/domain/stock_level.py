@@ -1,0 +1,27 @@
+"""One absolute stock level as a source sends it (``POST /v1/stock/sync``, a CSV import, a
+WMS pull): the rules every way in checks it by."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, BeforeValidator, Field, StrictInt
+from pydantic_core import PydanticCustomError
+
+from oms.domain.text import Sku, Strict, WarehouseId
+
+MAX_ON_HAND = 1_000_000_000
+
+
+def _date_time_text(value: object) -> object:
+    if not isinstance(value, str):
+        raise PydanticCustomError("date_time_text", "an RFC 3339 date-time string")
+    return value
+
+
+class SyncItem(Strict):
+    warehouse_id: WarehouseId
+    sku: Sku
+    on_hand: Annotated[StrictInt, Field(ge=0, le=MAX_ON_HAND)]
+    # An RFC 3339 date-time with its offset (a string: no epoch numbers).
+    as_of: Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
