@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from oms.adapters.wms import WarehouseSystem, WmsUnavailable
 from oms.contract import StockSyncSteps
-from oms.domain.messages import StockPull, StockPullResult
+from oms.domain.stock_level import StockPull, StockPullResult
 from oms.logging import get_logger
 from oms.stock_sync import (
     AlertSink,

@@ -9,9 +9,10 @@
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
     oms keys create --role R --name N [--channel C]
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
+    oms workflows drain          open orders per workflow type and patch: what may be deleted
 
 Configuration comes from the environment (see ``oms.settings``). This core package holds
-``migrate``, ``keys``, ``orders`` and ``stock``; ``api`` comes from the ``api`` package,
+``migrate``, ``keys``, ``orders``, ``stock`` and ``workflows``; ``api`` comes from ``api``,
 ``worker`` from ``worker``, ``sim`` from ``simulators`` and ``dev``, ``chaos`` and ``bench``
 from ``devtools``, each declared as an entry point (``oms.commands``, see ``oms.commands``),
 so that the core never imports the packages above it.
@@ -109,9 +110,46 @@ def cmd_keys_payload(args: argparse.Namespace) -> None:
     sys.stderr.write(key_spec_use(spec))
 
 
+def cmd_workflows_drain(args: argparse.Namespace) -> None:
+    from oms.temporal_client import connect
+    from oms.workflow_drain import drain_report, render
+
+    async def report() -> str:
+        return render(await drain_report(await connect(get_settings())))
+
+    try:
+        print(asyncio.run(report()))
+    except Exception as exc:  # Temporal unreachable: say so, no traceback
+        sys.stderr.write(f"error: could not ask Temporal: {exc}\n")
+        _exit(1)
+    _exit(0)
+
+
+def _add_workflows(sub: Any) -> None:
+    workflows = sub.add_parser(
+        "workflows", help="the order workflow types and patches in the code"
+    ).add_subparsers(dest="action", required=True)
+    workflows.add_parser(
+        "drain",
+        help="open executions per order type and per live patch, and what may be deleted",
+    ).set_defaults(fn=cmd_workflows_drain)
+
+
 # The order of ``oms --help``; the commands come from this package and the packages above
 # it (``oms.commands``), and one a package does not contribute is simply not offered.
-HELP_ORDER = ("dev", "api", "worker", "sim", "migrate", "orders", "stock", "chaos", "bench", "keys")
+HELP_ORDER = (
+    "dev",
+    "api",
+    "worker",
+    "sim",
+    "migrate",
+    "orders",
+    "stock",
+    "chaos",
+    "bench",
+    "keys",
+    "workflows",
+)
 
 
 def _add_migrate(sub: Any) -> None:
@@ -157,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
         "orders": _add_orders,
         "stock": _add_stock,
         "keys": _add_keys,
+        "workflows": _add_workflows,
     }
     place = {name: n for n, name in enumerate(HELP_ORDER)}
     for name in sorted(commands, key=lambda name: (place.get(name, len(place)), name)):

@@ -39,9 +39,8 @@ from oms.domain.messages import (
     ReserveResult,
     ShipmentRecord,
     StockChangeResult,
-    StockPull,
-    StockPullResult,
 )
+from oms.domain.stock_level import StockPull, StockPullResult
 
 # --- workflow types ---------------------------------------------------------------------
 

@@ -258,7 +258,7 @@ async def _apply(
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from activities.alerts import AlertStore
+    from oms.alerts import AlertStore
     from oms.stock_sync import raise_shortfall_alerts
 
     # A big file is one long statement: no command timeout, unlike the services' engine.
@@ -313,7 +313,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from api.schemas import IDENT_CORE
+    from oms.domain.text import IDENT_CORE
     from oms.logging import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)  # to stderr: stdout is ours

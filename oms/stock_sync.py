@@ -68,7 +68,7 @@ def level_from(item: Any) -> Level:
     with its offset), checked by the rules of the API's sync items."""
     from pydantic import ValidationError
 
-    from api.schemas import SyncItem
+    from oms.domain.stock_level import SyncItem
 
     try:
         checked = SyncItem.model_validate(item)

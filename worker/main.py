@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.alerts import AlertActivities, AlertStore
+from activities.alerts import AlertActivities
 from activities.bookkeeping import BookkeepingActivities
 from activities.holds import HoldActivities
 from activities.inventory import InventoryActivities
@@ -21,6 +21,7 @@ from activities.stock_sync import StockSyncActivities
 from activities.warehouse import WarehouseActivities
 from oms.adapters.payment_gateway import HttpPaymentGateway
 from oms.adapters.wms import HttpWarehouseSystem
+from oms.alerts import AlertStore
 from oms.db.engine import make_engine
 from oms.domain.routing import parse_routing
 from oms.logging import configure_logging, get_logger

@@ -14,7 +14,7 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from activities.alerts import AlertStore
+from oms.alerts import AlertStore
 from oms.contract import AlertSteps
 from oms.domain.messages import AlertRequest
 from oms.logging import get_logger

@@ -25,7 +25,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from oms.domain.messages import StockPull
+from oms.domain.stock_level import StockPull
 from oms.logging import get_logger
 from oms.settings import Settings
 from workflows.stock_sync import WmsStockSyncWorkflow

@@ -13,7 +13,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from oms.contract import STOCK_SYNC_WORKFLOW, StockSyncSteps
-    from oms.domain.messages import StockPull, StockPullResult
+    from oms.domain.stock_level import StockPull, StockPullResult
 
 PULL: workflow.ActivityConfig = {
     "start_to_close_timeout": timedelta(minutes=2),

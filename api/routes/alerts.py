@@ -6,11 +6,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from activities.alerts import acknowledge, list_alerts
 from api.deps import EngineDep, JsonRoute, Operator
 from api.errors import Problem
 from api.orders_read import SEQ_CURSOR, decode_seq_cursor, encode_seq_cursor
 from api.schemas import Note, Strict, Text, problems
+from oms.alerts import acknowledge, list_alerts
 
 router = APIRouter(
     prefix="/v1/alerts",

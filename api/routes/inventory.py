@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from activities.alerts import AlertStore
 from api.deps import Admin, EngineDep, JsonRoute, Operator, SettingsDep
 from api.errors import Problem
 from api.schemas import (
@@ -26,6 +25,7 @@ from api.schemas import (
     answer,
     problems,
 )
+from oms.alerts import AlertStore
 from oms.stock_sync import Level, apply_levels, raise_shortfall_alerts
 from oms.store import stock, warehouses
 

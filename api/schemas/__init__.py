@@ -61,7 +61,7 @@ from api.schemas.stock import (
     WarehouseList,
     WarehouseStock,
 )
-from api.schemas.text import (
+from oms.domain.text import (
     AMOUNT_CORE,
     CHANNEL_CORE,
     CHANNEL_PATTERN,

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from api.schemas.text import CHANNEL_CORE, Channel, Strict, Text, padded
+from oms.domain.text import CHANNEL_CORE, Channel, Strict, Text, padded
 
 
 class KeyCreate(Strict):

@@ -8,7 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from api.schemas.text import (
+from oms.domain.iso import CURRENCY_MINOR_UNITS, is_currency
+from oms.domain.messages import OrderView
+from oms.domain.money import InvalidAmount, parse_amount
+from oms.domain.text import (
     MAX_LINES,
     Channel,
     Country,
@@ -32,9 +35,6 @@ from api.schemas.text import (
     padded,
     strip_padding,
 )
-from oms.domain.iso import CURRENCY_MINOR_UNITS, is_currency
-from oms.domain.messages import OrderView
-from oms.domain.money import InvalidAmount, parse_amount
 
 
 class CustomerIn(Strict):

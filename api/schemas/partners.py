@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.schemas.text import PRINTABLE, check_printable
+from oms.domain.text import PRINTABLE, check_printable
 
 
 class PartnerEvent(BaseModel):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, StrictInt, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field, StrictInt, field_validator
 
-from api.schemas.text import Country, Ident, Latitude, Longitude, Sku, Strict, Text, WarehouseId
+from oms.domain.stock_level import MAX_ON_HAND, SyncItem
+from oms.domain.text import Country, Ident, Latitude, Longitude, Strict, Text, WarehouseId
 
 
 class WarehouseCreate(Strict):
@@ -18,9 +18,6 @@ class WarehouseCreate(Strict):
     lat: Latitude
     lon: Longitude
     priority: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 100
-
-
-MAX_ON_HAND = 1_000_000_000
 
 
 class StockSet(Strict):
@@ -78,20 +75,6 @@ class WarehouseStock(BaseModel):
     available: int
     as_of: str | None = None  # of the last level synced (POST /v1/stock/sync)
     source: str | None = None
-
-
-def _date_time_text(value: object) -> object:
-    if not isinstance(value, str):
-        raise PydanticCustomError("date_time_text", "an RFC 3339 date-time string")
-    return value
-
-
-class SyncItem(Strict):
-    warehouse_id: WarehouseId
-    sku: Sku
-    on_hand: Annotated[StrictInt, Field(ge=0, le=MAX_ON_HAND)]
-    # An RFC 3339 date-time with its offset (a string: no epoch numbers).
-    as_of: Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 
 
 class StockSync(Strict):

@@ -293,21 +293,6 @@ class Bookkeeping:
 
 
 @dataclass
-class StockPull:
-    source: str = "wms"  # recorded as each applied level's source
-
-
-@dataclass
-class StockPullResult:
-    levels: int  # as many as the WMS sent
-    applied: int
-    stale: int
-    superseded: int
-    rejected: int  # malformed, or of a warehouse the OMS does not know
-    shortfalls: int
-
-
-@dataclass
 class ShipmentRecord:
     shipment_id: str
     order_id: str

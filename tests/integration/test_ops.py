@@ -88,7 +88,7 @@ async def _attempt_at_least(handle: Any, attempt: int) -> bool:
 
 
 async def test_raising_an_alert_that_is_open_already_adds_nothing(system: System):
-    from activities.alerts import AlertStore
+    from oms.alerts import AlertStore
     from oms.domain.messages import AlertRequest
 
     store = AlertStore(system.engine)

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from oms.workflow_drain import PatchCount, TypeCount, drain_report, render
 from tests.conftest import System, custom_stack
 from tests.integration.helpers import order_body, stocked, submit, wait_for_status
 
 HOLD_EVERYTHING = {"hold_high_value": "EUR:0.01"}
+OMS = str(Path(sys.executable).parent / "oms")
+
+
+async def _oms_drain(system: System) -> subprocess.CompletedProcess[str]:
+    """``oms workflows drain`` as an operator runs it, against the tests' Temporal."""
+    env = {
+        **os.environ,
+        "OMS_TEMPORAL_ADDRESS": system.settings.temporal_target,
+        "OMS_PAYLOAD_KEYS": system.settings.payload_keys or "",
+        "OMS_HOME": str(system.settings.home),
+    }
+    run = [OMS, "workflows", "drain"]
+    return await asyncio.to_thread(
+        subprocess.run, run, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 async def _report_until(system: System, ready: object) -> list[TypeCount]:
@@ -35,6 +54,7 @@ async def test_a_legacy_order_in_flight_is_counted_with_the_patches_it_took(syst
                 return legacy.open >= 1 and holds.with_marker >= 1
 
             report = await _report_until(system, counted)
+            printed = await _oms_drain(system)
         finally:
             await handle.terminate("test over")
 
@@ -46,6 +66,8 @@ async def test_a_legacy_order_in_flight_is_counted_with_the_patches_it_took(syst
         "capture-per-shipment",
         "backorders-and-rerouting",
     }
+    assert printed.returncode == 0, printed.stderr
+    assert "order.batched" in printed.stdout and "in flight: keep it" in printed.stdout
     text = render(report)
     assert "order.batched" in text and "order.lean" in text and "patch operator-holds" in text
 

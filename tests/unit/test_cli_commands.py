@@ -40,6 +40,7 @@ FLAGS = {
         "--window",
     ],
     "keys": [],
+    "workflows": [],
 }
 
 
@@ -55,6 +56,7 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
         flags = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
         assert flags == ["--help", *FLAGS[name]], name
     assert list(_subcommands(offered["keys"])) == ["create", "payload"]
+    assert list(_subcommands(offered["workflows"])) == ["drain"]
     assert list(_subcommands(offered["orders"])) == [
         "list",
         "show",

@@ -70,18 +70,6 @@ def _modules(package: str) -> list[tuple[str, Path]]:
     return found
 
 
-# Known, each to be struck once its import is gone, never added to: the core's stock import
-# and sync validate a level by the API's ``SyncItem`` (whose string rules live in
-# ``api/schemas.py``) and the import alerts through the activities' ``AlertStore``, until the
-# rules of a level and the alerts' store move into the core (the store move to
-# ``oms/store/`` under way). Tolerated, not required: a fix elsewhere does not fail here.
-KNOWN = {
-    "oms.stock_cli (line {}) imports activities.alerts",
-    "oms.stock_cli (line {}) imports api.schemas",
-    "oms.stock_sync (line {}) imports api.schemas",
-}
-
-
 def _unnumbered(problem: str) -> str:
     return re.sub(r"\(line \d+\)", "(line {})", problem)
 
@@ -93,7 +81,7 @@ def test_every_package_imports_only_the_layers_below_it() -> None:
         for module, path in _modules(package)
         for problem in violations(package, module, path.read_text())
     }
-    assert problems - KNOWN == set(), "imports against the layers"
+    assert problems == set(), "imports against the layers"
 
 
 def test_every_package_is_known_and_holds_code() -> None:
