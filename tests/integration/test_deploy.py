@@ -1,8 +1,8 @@
 """A deploy with orders in flight: orders at every stage on the previous release's worker,
 then today's worker in its place; every order finishes as it should.
 
-The previous release is kept in tests/deploy/previous/ (its ``order.batched``, written as
-three classes that inherit from each other, and its ``bookkeep`` that took the step's name).
+The previous release is kept in tests/deploy/previous/ (its ``order.batched``, the frozen
+``order.lean`` with its batching, and its ``bookkeep`` that took the step's name).
 This is the deploy docs/workflow-changes.md describes: no worker versioning; the new
 workers replay each running order's history through today's code and carry it on.
 """
@@ -25,7 +25,9 @@ from oms.codec import data_converter
 from oms.domain.messages import DispatchRequest, DispatchResult
 from tests.conftest import ADMIN_KEY, TEST_PAYLOAD_KEYS, System, _serve, free_port
 from tests.deploy.previous.bookkeeping import previous_bookkeep
-from tests.deploy.previous.order_lean import BatchedOrderWorkflow as PreviousOrderWorkflow
+from tests.deploy.previous.order_batched import (
+    PreviousBatchedOrderWorkflow as PreviousOrderWorkflow,
+)
 from tests.integration.helpers import (
     add_warehouse,
     order_body,
