@@ -199,7 +199,6 @@ async def custom_stack(
     a release before the current one did: how a test puts an order of a frozen shape in
     flight."""
     import oms.order_start
-    from api.app import create_app
     from worker.main import build_worker
 
     legacy_type = overrides.pop("order_workflow", None)
@@ -212,9 +211,22 @@ async def custom_stack(
     )
     worker = build_worker(system.client, system.engine, settings, replace=replace)
     worker_task = asyncio.create_task(worker.run())
-    server, server_task = await _serve(
-        create_app(settings, system.engine, system.client), settings.api_port
-    )
+    try:
+        async with api_of(system, settings) as http:
+            yield http
+    finally:
+        oms.order_start.ORDER_WORKFLOW = current_type
+        await worker.shutdown()
+        await asyncio.gather(worker_task, return_exceptions=True)
+
+
+@asynccontextmanager
+async def api_of(system: System, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An API of its own for ``settings`` (its task queue and port), and an admin client."""
+    from api.app import create_app
+
+    app = create_app(settings, system.engine, system.client)
+    server, server_task = await _serve(app, settings.api_port)
     try:
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{settings.api_port}",
@@ -223,8 +235,5 @@ async def custom_stack(
         ) as http:
             yield http
     finally:
-        oms.order_start.ORDER_WORKFLOW = current_type
         server.should_exit = True
         await server_task
-        await worker.shutdown()
-        await asyncio.gather(worker_task, return_exceptions=True)

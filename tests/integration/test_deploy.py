@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +21,7 @@ from temporalio.worker import Replayer, Worker
 from activities.read_model import ReadModelActivities
 from oms.codec import data_converter
 from oms.domain.messages import DispatchRequest, DispatchResult
-from tests.conftest import ADMIN_KEY, TEST_PAYLOAD_KEYS, System, _serve, free_port
+from tests.conftest import TEST_PAYLOAD_KEYS, System, api_of, free_port
 from tests.deploy.previous.bookkeeping import previous_bookkeep
 from tests.deploy.previous.order_batched import (
     PreviousBatchedOrderWorkflow as PreviousOrderWorkflow,
@@ -78,33 +76,6 @@ def _previous_worker(system: System, settings: Any, dispatch_gate: asyncio.Event
     )
 
 
-@asynccontextmanager
-async def _api(system: System, settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    from api.app import create_app
-
-    server, task = await _serve(
-        create_app(settings, system.engine, system.client), settings.api_port
-    )
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{settings.api_port}",
-            timeout=30,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as http:
-            yield http
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def _until(check: Any, within: float = 30) -> None:
-    for _ in range(int(within / 0.2)):
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError("the order never reached the stage")
-
-
 async def test_orders_in_flight_at_every_stage_finish_after_a_deploy(system: System):
     settings = system.settings.model_copy(
         update={"task_queue": unique("oms-test-deploy"), "api_port": free_port(), **SETTINGS}
@@ -112,7 +83,7 @@ async def test_orders_in_flight_at_every_stage_finish_after_a_deploy(system: Sys
     gate = asyncio.Event()
     old = _previous_worker(system, settings, gate)
     old_run = asyncio.create_task(old.run())
-    async with _api(system, settings) as http:
+    async with api_of(system, settings) as http:
         _, sku = await stocked(http, 20)
         short = unique("SKU")
         await set_stock(http, await add_warehouse(http), short, 0)
