@@ -1,0 +1,1 @@
+"""One module per sales platform: a pure mapping from its native order to ours."""
