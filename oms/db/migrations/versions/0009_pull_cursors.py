@@ -1,4 +1,4 @@
-"""Channel intake: pull cursors, webhook receipts, raw payloads (placeholder).
+"""Pull channels: durable cursors (placeholder).
 
 Revision ID: 0009
 Revises: 0008
