@@ -16,6 +16,7 @@ from api.middleware import BodyLimit, RequestLog
 from api.routes import (
     admin,
     alerts,
+    channel_shadow,
     channel_webhooks,
     codec,
     inventory,
@@ -88,6 +89,7 @@ def create_app(
         inventory,
         webhooks,
         channel_webhooks,
+        channel_shadow,
         admin,
         codec,
         ops,
