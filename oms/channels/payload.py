@@ -36,6 +36,13 @@ def items(payload: dict[str, Any], key: str, field: str | None = None) -> list[A
     return value
 
 
+def opt_items(payload: dict[str, Any], key: str, field: str | None = None) -> list[Any]:
+    """An optional list: [] when absent or null."""
+    if payload.get(key) is None:
+        return []
+    return items(payload, key, field)
+
+
 def text(payload: dict[str, Any], key: str, field: str | None = None) -> str:
     """A required non-empty string (a number is accepted and written as its digits)."""
     value = payload.get(key)

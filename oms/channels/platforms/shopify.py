@@ -37,6 +37,7 @@ from oms.channels.payload import (
     ident,
     items,
     obj,
+    opt_items,
     opt_text,
     opt_timestamp,
     quantity,
@@ -109,7 +110,9 @@ def state(payload: dict[str, Any]) -> PlatformState:
     if not isinstance(financial, str) or financial not in STATUS:
         raise MappingError("financial_status", f"unknown status {financial!r}")
     fulfillment = p.get("fulfillment_status")
-    if fulfillment not in FULFILLMENT_STATUS:
+    if not (fulfillment is None or isinstance(fulfillment, str)) or (
+        fulfillment not in FULFILLMENT_STATUS
+    ):
         raise MappingError("fulfillment_status", f"unknown status {fulfillment!r}")
     if p.get("cancelled_at"):
         return PlatformState.CANCELLED
@@ -141,8 +144,10 @@ def to_order(payload: dict[str, Any]) -> ChannelOrder:
         raise MappingError("line_items", "an order needs at least one line")
 
     shipping = Decimal(0)
-    for i, raw in enumerate(p.get("shipping_lines") or []):
-        shipping += money.amount(obj(raw).get("price"), code, f"shipping_lines.{i}.price")
+    for i, raw in enumerate(opt_items(p, "shipping_lines")):
+        shipping += money.amount(
+            obj(raw, f"shipping_lines.{i}").get("price"), code, f"shipping_lines.{i}.price"
+        )
     discount = money.optional_amount(p.get("total_discounts"), code, "total_discounts")
     tax = money.optional_amount(p.get("total_tax"), code, "total_tax")
     adjustments = money.nonzero(
