@@ -29,7 +29,7 @@ test: $(STAMP)
 
 # Unit tests and the order workflow on Temporal's time-skipping server: seconds, no PostgreSQL.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests/workflows tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/workflows tests/unit tests/channels $(PYTEST_ARGS)
 
 test-smoke: $(STAMP)
 	$(BIN)/python -m pytest tests/smoke $(PYTEST_ARGS)

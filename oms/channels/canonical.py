@@ -95,3 +95,13 @@ class ChannelOrder:
     # The native order's payment instrument, for ``native`` orders only.
     payment_method: str = ""
     payment_token: str = ""
+
+
+@dataclass
+class ShippedLine:
+    """A line of a shipment, as a platform's ship request names it: the platform's line id
+    (Shopify line item, Amazon OrderItemId ...), the SKU, and how many units left."""
+
+    sku: str
+    quantity: int
+    line_id: str = ""
