@@ -3,10 +3,15 @@ Shopify, WooCommerce and native webhooks pushed to the OMS, and every platform's
 See docs/marketplace-simulator.md.
 
 :func:`install` adds its routers to the simulators' app and returns the background loop
-the app's lifespan runs.
+the app's lifespan runs; :func:`market_app` serves the marketplaces alone.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -60,3 +65,22 @@ def install(app: FastAPI, settings: Settings) -> tuple[MarketLoop, Pusher]:
     for module in (taobao, pdd, jd, amazon, shops, admin):
         app.include_router(module.router)
     return loop, pusher
+
+
+def market_app(settings: Settings) -> FastAPI:
+    """The marketplaces alone, without the database the other partners need: for tests and
+    benchmarks that play only the sales platforms."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pusher.aclose()
+
+    app = FastAPI(title="marketplace simulator", lifespan=lifespan)
+    app.state.settings = settings
+    loop, pusher = install(app, settings)
+    return app

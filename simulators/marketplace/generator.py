@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MARKET_PLATFORMS = ("taobao", "jd", "pdd", "amazon", "shopify", "woocommerce", "native")
@@ -301,7 +302,7 @@ def _order_id(platform: str, rng: random.Random, created: datetime, number: int)
     if platform == "jd":
         return "23" + _digits(rng, 10)
     if platform == "pdd":
-        return created.strftime("%y%m%d") + "-" + _digits(rng, 15)
+        return created.astimezone(SHANGHAI).strftime("%y%m%d") + "-" + _digits(rng, 15)
     if platform == "amazon":
         return f"{rng.randint(111, 999)}-{_digits(rng, 7)}-{_digits(rng, 7)}"
     if platform == "shopify":

@@ -17,9 +17,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from simulators.marketplace.generator import MarketOrder, State
+from simulators.marketplace.generator import SHANGHAI, MarketOrder, State
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 SHOP_ZONE = timezone(timedelta(hours=-5))  # the Shopify shop's time zone
 AMAZON_MARKETPLACE = "ATVPDKIKX0DER"
 
