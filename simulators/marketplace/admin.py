@@ -89,11 +89,13 @@ async def create_orders(request: Request, authorization: str | None = Header(Non
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         return _bad("seed must be a whole number")
-    skus = body.get("skus") or None
+    skus = body.get("skus")
     if skus is not None and (
-        not isinstance(skus, list) or not all(isinstance(s, str) and s.strip() for s in skus)
+        not isinstance(skus, list)
+        or not skus
+        or not all(isinstance(s, str) and s.strip() for s in skus)
     ):
-        return _bad("skus must be a list of SKU strings")
+        return _bad("skus must be a non-empty list of SKU strings")
     delay = body.get("delay_s", request.app.state.settings.sim_market_lifecycle_s)
     if not _number(delay) or delay < 0:
         return _bad("delay_s must be 0 or more")

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -39,8 +40,9 @@ def market_of(request: Request) -> Market:
 
 
 async def read_params(request: Request) -> dict[str, str]:
-    """A gateway call's parameters: the query string, then a form or a JSON object body
-    (later ones win), every value as text, as the platforms' signatures see them."""
+    """A gateway call's parameters: the query string, then a url-encoded form or a JSON
+    object body (later ones win; multipart is not taken), every value as text, as the
+    platforms' signatures see them."""
     params: dict[str, str] = dict(request.query_params)
     kind = request.headers.get("content-type", "")
     if "json" in kind:
@@ -51,9 +53,9 @@ async def read_params(request: Request) -> dict[str, str]:
         if isinstance(body, dict):
             for key, value in body.items():
                 params[key] = value if isinstance(value, str) else json.dumps(value)
-    elif kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
-        params.update({key: str(value) for key, value in form.items()})
+    elif kind.startswith("application/x-www-form-urlencoded"):
+        text = (await request.body()).decode("utf-8", errors="replace")
+        params.update(parse_qsl(text, keep_blank_values=True))
     return params
 
 
