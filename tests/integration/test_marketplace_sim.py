@@ -341,6 +341,8 @@ async def test_jd_reads_forwards_and_refuses_to_ship_a_locked_order(sim: Sim) ->
             await client.ship({"orderId": locked, "logiCoprId": "467", "logiNo": "JD01"})
         assert refused.value.code == "refund_requested"
         await client.ship({"orderId": ids[1], "logiCoprId": "467", "logiNo": "JD02"})
+        # JD's clock is read from the Date header its servers send.
+        assert abs((await client.now() - datetime.now(UTC)).total_seconds()) < 3
         with pytest.raises(PlatformRefused):
             await client.changed(now - timedelta(days=31), now, None)
     finally:

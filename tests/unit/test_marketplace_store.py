@@ -14,7 +14,7 @@ import pytest
 from oms.adapters.marketplace import sign_params
 from oms.channels.pull_rules import RULES
 from simulators.marketplace.generator import Mix, State
-from simulators.marketplace.pusher import Delivery, PushTarget, topics
+from simulators.marketplace.pusher import Delivery, MarketLoop, PushTarget, topics
 from simulators.marketplace.store import MarketClock, MarketStore, TokenBucket
 
 ALL_PAID = Mix(paid_ratio=1.0, unpaid_then_paid_ratio=0.0, closed_ratio=0.0)
@@ -147,3 +147,15 @@ def test_pull_rules_are_the_platforms_limits() -> None:
     assert RULES["jd"].window_s == 3600 and not RULES["jd"].backwards
     assert RULES["amazon"].max_window_s is None and RULES["amazon"].burst == 20
     assert all(rule.page_size == 100 for rule in RULES.values())
+
+
+def test_the_steady_loop_sells_at_its_rate_over_its_platforms() -> None:
+    clock = FakeClock()
+    store = MarketStore(clock)
+    loop = MarketLoop(store, rate=4.0, platforms=("taobao", "shopify"), delay_s=0.0)
+    for _ in range(10):
+        loop.step(0.25)  # 2.5 s in all: 10 orders, taken in turn
+    assert len(store.orders("taobao")) == 5 and len(store.orders("shopify")) == 5
+    quiet = MarketStore(clock)
+    MarketLoop(quiet, rate=0.0, platforms=("taobao",)).step(100.0)
+    assert quiet.orders("taobao") == []
