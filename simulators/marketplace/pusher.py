@@ -172,7 +172,7 @@ class Pusher:
         self.concurrency = max(1, concurrency)
         self.targets: dict[str, PushTarget] = {}
         self._rng = random.Random(seed)
-        self._http = httpx.AsyncClient(timeout=timeout_s)
+        self._http: httpx.AsyncClient | None = None  # made with the first target
         store.subscribe(self.on_change)
 
     def add_target(self, data: Any) -> PushTarget:
@@ -213,7 +213,12 @@ class Pusher:
             duplicate_ratio=ratios["duplicate_ratio"],
             bad_signature_ratio=ratios["bad_signature_ratio"],
         )
-        target.tasks = [asyncio.create_task(self._sender(target)) for _ in range(self.concurrency)]
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout_s)
+        http = self._http
+        target.tasks = [
+            asyncio.create_task(self._sender(target, http)) for _ in range(self.concurrency)
+        ]
         self.targets[target.id] = target
         return target
 
@@ -248,18 +253,20 @@ class Pusher:
     def _roll(self, ratio: float) -> bool:
         return ratio >= 1 or (ratio > 0 and self._rng.random() < ratio)
 
-    async def _sender(self, target: PushTarget) -> None:
+    async def _sender(self, target: PushTarget, http: httpx.AsyncClient) -> None:
         while True:
             delivery = await target.queue.get()
             try:
-                await self._deliver(target, delivery)
+                await self._deliver(target, delivery, http)
             except Exception as exc:  # a sender must outlive any one delivery
                 target.counts["errors"] += 1
                 log.warning("push_failed", target=target.id, error=repr(exc))
             finally:
                 target.queue.task_done()
 
-    async def _deliver(self, target: PushTarget, delivery: Delivery) -> None:
+    async def _deliver(
+        self, target: PushTarget, delivery: Delivery, http: httpx.AsyncClient
+    ) -> None:
         forged = delivery.kind == "bad_signature"
         for attempt in range(self.retries + 1):
             if attempt:
@@ -267,7 +274,7 @@ class Pusher:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
             target.counts["attempts"] += 1
             try:
-                response = await self._http.post(
+                response = await http.post(
                     target.url,
                     content=delivery.body,
                     headers=target.headers(delivery, time.time()),
@@ -305,7 +312,9 @@ class Pusher:
         for target in list(self.targets.values()):
             await _cancel(target.tasks)
         self.targets.clear()
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -248,6 +248,18 @@ async def test_taobao_ship_is_recorded_and_a_closed_trade_refused(sim: Sim) -> N
         assert closed.value.code == "isv.logistics-offline-service-error:closed"
     finally:
         await client.aclose()
+    # taobao.trade.fullinfo.get, signed by hand here: the trade now shows its consignment.
+    params = {"method": "taobao.trade.fullinfo.get", "app_key": KEY, "tid": open_tid}
+    digest = hmac.new(
+        SECRET.encode(), "".join(k + params[k] for k in sorted(params)).encode(), hashlib.sha256
+    )
+    params["sign"] = digest.hexdigest().upper()
+    full = (await sim.http.post("/taobao/router/rest", data=params)).json()
+    trade = full["trade_fullinfo_get_response"]["trade"]
+    assert trade["status"] == "WAIT_BUYER_CONFIRM_GOODS" and "consign_time" in trade
+    params["tid"] = "1"  # the signature no longer matches
+    forged = (await sim.http.post("/taobao/router/rest", data=params)).json()
+    assert forged["error_response"]["sub_code"] == "isv.invalid-signature"
     feedback = (await sim.http.get("/sim/market/feedback")).json()["feedback"]
     assert [(f["order_id"], f["accepted"]) for f in feedback] == [
         (open_tid, True),
