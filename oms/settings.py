@@ -128,6 +128,29 @@ class Settings(BaseSettings):
     # Warehouses whose sandbox WMS refuses every dispatch, comma-separated (also settable at
     # run time with PUT /sim/wms/refusals).
     sim_refuse_warehouses: str = ""
+    # The marketplace simulator (simulators/marketplace/, docs/marketplace-simulator.md):
+    # the app key and secret its Taobao, JD and PDD gateways accept; PDD's and Amazon's lag
+    # rules (3 and 2 minutes on the real platforms); Amazon's getOrders token bucket; a
+    # share of platform calls answered 503; an offset of the platform clock from real UTC.
+    sim_market_app_key: str = "sandbox-market-app-key"
+    sim_market_app_secret: str = "sandbox-market-app-secret"
+    sim_market_pdd_lag_s: float = 180.0
+    sim_market_amazon_lag_s: float = 120.0
+    sim_market_amazon_rate: float = 0.0167
+    sim_market_amazon_burst: int = 20
+    sim_market_failure_ratio: float = 0.0
+    sim_market_clock_offset_s: float = 0.0
+    # Steady orders per second over the platforms listed (0: none), and how long after its
+    # creation an order is paid, closed or refunded when its batch says it will be.
+    sim_market_rate: float = 0.0
+    sim_market_platforms: str = "taobao,jd,pdd,amazon,shopify,woocommerce"
+    sim_market_lifecycle_s: float = 5.0
+    # Webhooks to push targets: retries after the first attempt (backoff doubling from
+    # backoff_s), the wait for an answer, and deliveries in flight per target.
+    sim_market_push_retries: int = 4
+    sim_market_push_backoff_s: float = 1.0
+    sim_market_push_timeout_s: float = 5.0
+    sim_market_push_concurrency: int = 8
 
     @model_validator(mode="after")
     def _refuse_sandbox_secrets_in_production(self) -> Settings:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms.db.engine import make_engine
 from oms.settings import Settings, SettingsError
-from simulators import admin, alert_sink, gateway, wms, wms_stock
+from simulators import admin, alert_sink, gateway, marketplace, wms, wms_stock
 from simulators.faults import FaultBook
 from simulators.refusals import Refusals
 from simulators.tables import create_tables
@@ -31,11 +31,14 @@ def create_sim_app(settings: Settings, engine: AsyncEngine | None = None) -> Fas
         await create_tables(db)
         courier = wms.Courier(db, settings, faults)
         task = asyncio.create_task(courier.run())
+        market_task = asyncio.create_task(market_loop.run())
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, market_task):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
         await courier.aclose()
+        await market_pusher.aclose()
         if owned:
             await db.dispose()
 
@@ -52,4 +55,9 @@ def create_sim_app(settings: Settings, engine: AsyncEngine | None = None) -> Fas
     app.include_router(admin.router)
     app.include_router(alert_sink.router)
     app.state.alerts_received = []
+    # The marketplaces (Taobao, JD, PDD, Amazon, Shopify, WooCommerce): in memory.
+    try:
+        market_loop, market_pusher = marketplace.install(app, settings)
+    except ValueError as exc:
+        raise SettingsError(f"OMS_SIM_MARKET_PLATFORMS: {exc}") from exc
     return app
