@@ -1,0 +1,72 @@
+"""Which window of the platform's clock a pull reads next.
+
+A pull channel's cursor is the end of the last window whose every order was taken. The
+next window starts exactly there, so the windows read over a channel's life are
+contiguous: no order changed between two of them can fall into a gap, and none is read by
+two windows (a window read again after a crash is the same window). A window is at most
+as wide as the platform lets one query be, and ends far enough behind the platform's
+clock that orders it indexes late are there when it is read. When that leaves nothing to
+read (the cursor is already there, or the platform's clock went back) there is no window:
+the cursor waits, it never skips.
+
+The first pull of a channel starts a lookback before the platform's clock, never further
+back than the platform answers.
+
+Pure functions on datetimes: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from oms.channels.pull_rules import PullRules
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime  # exclusive
+
+
+def lag_of(rules: PullRules, channel_lag_s: float) -> timedelta:
+    """How far behind the platform's clock a window ends: the channel's lag, at least the
+    platform's own minimum."""
+    return timedelta(seconds=max(channel_lag_s, rules.min_lag_s, 0.0))
+
+
+def first_start(now: datetime, rules: PullRules, lookback_s: float) -> datetime:
+    """Where a channel's first pull starts: ``lookback_s`` before the platform's clock,
+    capped at the platform's horizon."""
+    return now - timedelta(seconds=max(0.0, min(lookback_s, rules.horizon_s)))
+
+
+def next_window(
+    cursor: datetime, now: datetime, rules: PullRules, channel_lag_s: float
+) -> Window | None:
+    """The window after ``cursor``, or None when nothing is ready to read."""
+    end = min(
+        cursor + timedelta(seconds=rules.max_window_s), now - lag_of(rules, channel_lag_s)
+    )
+    return Window(cursor, end) if end > cursor else None
+
+
+def plan(
+    cursor: datetime, now: datetime, rules: PullRules, channel_lag_s: float, limit: int
+) -> list[Window]:
+    """Up to ``limit`` contiguous windows from ``cursor`` towards ``now`` less the lag."""
+    windows: list[Window] = []
+    while len(windows) < limit:
+        window = next_window(cursor, now, rules, channel_lag_s)
+        if window is None:
+            break
+        windows.append(window)
+        cursor = window.end
+    return windows
+
+
+def beyond_horizon(cursor: datetime, now: datetime, rules: PullRules) -> bool:
+    """Whether the cursor lies further back than the platform answers (a channel left off
+    for months): reading on from it would be refused, and starting later would skip
+    orders, so an operator decides."""
+    return cursor < now - timedelta(seconds=rules.horizon_s)
