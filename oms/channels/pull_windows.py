@@ -45,9 +45,7 @@ def next_window(
     cursor: datetime, now: datetime, rules: PullRules, channel_lag_s: float
 ) -> Window | None:
     """The window after ``cursor``, or None when nothing is ready to read."""
-    end = min(
-        cursor + timedelta(seconds=rules.max_window_s), now - lag_of(rules, channel_lag_s)
-    )
+    end = min(cursor + timedelta(seconds=rules.max_window_s), now - lag_of(rules, channel_lag_s))
     return Window(cursor, end) if end > cursor else None
 
 
