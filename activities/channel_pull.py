@@ -157,7 +157,7 @@ class ChannelPullActivities(ChannelPullSteps):
             raise PlatformRefused(
                 "beyond_horizon",
                 f"the cursor {cursor.isoformat()} is older than {channel.platform} answers "
-                f"({rules.horizon_s:.0f} s); set it anew to go on",
+                f"({rules.horizon_s:.0f} s): an operator sets it anew (pull_cursors.set_cursor)",
             )
         windows = plan(cursor, now, rules, channel.pull_lag_s, settings.pull_max_windows)
         deadline = time.monotonic() + settings.pull_run_s

@@ -26,6 +26,11 @@ _BEGIN = text(
     "SET cursor = :cursor WHERE pull_cursors.cursor IS NULL"
 )
 _ONE = text(f"SELECT {_COLUMNS} FROM pull_cursors WHERE channel = :channel")
+_SET = text(
+    "INSERT INTO pull_cursors (channel, cursor, taken, updated_at) "
+    "VALUES (:channel, :cursor, 0, now()) ON CONFLICT (channel) DO UPDATE "
+    "SET cursor = :cursor, window_end = NULL, page = NULL, updated_at = now()"
+)
 _PROGRESS = text(
     "UPDATE pull_cursors SET window_end = :window_end, page = :page, updated_at = now() "
     "WHERE channel = :channel"
@@ -91,6 +96,13 @@ async def begin(engine: AsyncEngine, channel: str, start: datetime) -> datetime:
         cursor = (await conn.execute(_ONE, {"channel": channel})).one().cursor
     assert cursor is not None
     return cursor
+
+
+async def set_cursor(engine: AsyncEngine, channel: str, cursor: datetime) -> None:
+    """An operator's decision: read on from ``cursor`` (back to read a period again, which
+    the intake absorbs; forward to give up the orders before it)."""
+    async with engine.begin() as conn:
+        await conn.execute(_SET, {"channel": channel, "cursor": cursor})
 
 
 async def progress(

@@ -301,6 +301,21 @@ async def test_a_refusal_is_not_retried_alerts_at_once_and_keeps_the_cursor(make
     assert (await pull_cursors.load(engine, pull.channel.name)).cursor == cursor
 
 
+async def test_a_cursor_older_than_the_platform_answers_waits_for_an_operator(make_pull, engine):
+    pull = make_pull(spread(5, 10))
+    await pull_cursors.set_cursor(engine, pull.channel.name, NOW - timedelta(days=91))
+    refused = await pull.failure()
+    assert refused.type == PullError.PLATFORM_REFUSED and "beyond_horizon" in refused.message
+    assert pull.platform.windows == []  # nothing read, nothing skipped
+    (alert,) = await _alerts(engine, pull.channel.name)
+    assert alert.kind == "channel_pull_refused"
+
+    await pull_cursors.set_cursor(engine, pull.channel.name, NOW - timedelta(hours=4))
+    assert (await pull.run()).taken == 5
+    (closed,) = await _alerts(engine, pull.channel.name)
+    assert closed.status == "acknowledged"
+
+
 async def test_a_first_pull_while_the_platform_is_down_is_tracked_too(make_pull, engine):
     pull = make_pull(spread(5, 10))
     pull.platform.down = PlatformUnavailable("timeout")
