@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,7 +45,14 @@ from oms.channel_registry import load_channel
 from oms.channels import intake
 from oms.channels.config import ChannelConfig
 from oms.channels.pull_rules import RULES, PullRules
-from oms.channels.pull_windows import Window, beyond_horizon, first_start, next_window, plan
+from oms.channels.pull_windows import (
+    Window,
+    beyond_horizon,
+    first_start,
+    narrowed,
+    next_window,
+    plan,
+)
 from oms.contract import ChannelPullSteps, PullError
 from oms.domain.messages import AlertRequest
 from oms.domain.pull import PullRequest, PullResult
@@ -112,7 +121,8 @@ class ChannelPullActivities(ChannelPullSteps):
             log.info("channel_pull_skipped", channel=req.channel, reason=skipped)
             return PullResult(skipped=skipped)
         try:
-            result = await self._pull_with(channel)
+            async with _heartbeating():
+                result = await self._pull_with(channel)
         except PlatformUnavailable as exc:
             await self._failing(channel, f"unavailable: {exc}", FAILING)
             delay = exc.retry_after
@@ -159,14 +169,17 @@ class ChannelPullActivities(ChannelPullSteps):
                 f"the cursor {cursor.isoformat()} is older than {channel.platform} answers "
                 f"({rules.horizon_s:.0f} s): an operator sets it anew (pull_cursors.set_cursor)",
             )
-        windows = plan(cursor, now, rules, channel.pull_lag_s, settings.pull_max_windows)
+        # A window the previous attempt died in is read again, narrower (pull_windows).
+        width = narrowed(_unfinished(), cursor)
+        windows = plan(cursor, now, rules, channel.pull_lag_s, settings.pull_max_windows, width)
+        if width is not None:
+            log.info("channel_window_narrowed", channel=channel.name, width_s=width)
         deadline = time.monotonic() + settings.pull_run_s
         done = taken = 0
         for window in windows:
             count = await self._read(channel, platform, window)
             moved = await pull_cursors.advance(self._engine, channel.name, window.end, count)
             done, taken, cursor = done + 1, taken + count, window.end
-            activity.heartbeat(cursor.isoformat())
             log.info(
                 "channel_window_pulled",
                 channel=channel.name,
@@ -190,11 +203,11 @@ class ChannelPullActivities(ChannelPullSteps):
         seen: set[str] = set()
         count = 0
         while True:
+            _working_on(window, page)
             await pull_cursors.progress(self._engine, channel.name, window.end, page)
             pulled = await platform.changed(window.start, window.end, page)
             await self._take_all(channel, pulled.orders)
             count += len(pulled.orders)
-            activity.heartbeat(window.end.isoformat(), page)
             if pulled.next is None:
                 return count
             if pulled.next in seen:  # a client that goes round in circles never ends
@@ -209,7 +222,6 @@ class ChannelPullActivities(ChannelPullSteps):
         async def one(order: dict[str, Any]) -> None:
             async with bound:
                 await self._take(self._engine, client, self._settings, channel, order)
-                activity.heartbeat()
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -253,6 +265,49 @@ class ChannelPullActivities(ChannelPullSteps):
             await alert_service.acknowledge(
                 self._engine, alert_id, "oms", "recovered: the channel pulls again"
             )
+
+
+# What this attempt is reading (window start, end, page), heartbeated with it: the next
+# attempt learns from it which window the previous one died in.
+_WORKING_ON: ContextVar[list[str | None]] = ContextVar("pull_working_on")
+HEARTBEAT_EVERY_S = 5.0
+
+
+def _working_on(window: Window, page: str | None) -> None:
+    state = _WORKING_ON.get([])
+    state[:] = [window.start.isoformat(), window.end.isoformat(), page]
+    activity.heartbeat(*state)
+
+
+def _unfinished() -> Window | None:
+    """The window the previous attempt was reading when it died, from its heartbeat."""
+    details = activity.info().heartbeat_details
+    try:
+        start, end = (datetime.fromisoformat(str(d)) for d in details[:2])
+    except ValueError:
+        return None
+    return Window(start, end)
+
+
+@asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """Heartbeat every few seconds while the attempt runs: a platform call held back by
+    the platform's rate limit, or a page of slow takes, may last longer than the
+    heartbeat timeout, which is there to notice a worker that died."""
+    state: list[str | None] = []
+    token = _WORKING_ON.set(state)
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
+            activity.heartbeat(*state)
+
+    ticker = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        ticker.cancel()
+        _WORKING_ON.reset(token)
 
 
 def _skipped(channel: ChannelConfig | None) -> str | None:

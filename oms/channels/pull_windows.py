@@ -42,25 +42,51 @@ def first_start(now: datetime, rules: PullRules, lookback_s: float) -> datetime:
 
 
 def next_window(
-    cursor: datetime, now: datetime, rules: PullRules, channel_lag_s: float
+    cursor: datetime,
+    now: datetime,
+    rules: PullRules,
+    channel_lag_s: float,
+    width_s: float | None = None,
 ) -> Window | None:
-    """The window after ``cursor``, or None when nothing is ready to read."""
-    end = min(cursor + timedelta(seconds=rules.max_window_s), now - lag_of(rules, channel_lag_s))
+    """The window after ``cursor``, or None when nothing is ready to read. ``width_s``
+    narrows it below the platform's widest."""
+    widest = rules.max_window_s if width_s is None else min(width_s, rules.max_window_s)
+    end = min(cursor + timedelta(seconds=widest), now - lag_of(rules, channel_lag_s))
     return Window(cursor, end) if end > cursor else None
 
 
 def plan(
-    cursor: datetime, now: datetime, rules: PullRules, channel_lag_s: float, limit: int
+    cursor: datetime,
+    now: datetime,
+    rules: PullRules,
+    channel_lag_s: float,
+    limit: int,
+    first_width_s: float | None = None,
 ) -> list[Window]:
-    """Up to ``limit`` contiguous windows from ``cursor`` towards ``now`` less the lag."""
+    """Up to ``limit`` contiguous windows from ``cursor`` towards ``now`` less the lag;
+    the first one at most ``first_width_s`` wide when given (see :func:`narrowed`)."""
     windows: list[Window] = []
+    width = first_width_s
     while len(windows) < limit:
-        window = next_window(cursor, now, rules, channel_lag_s)
+        window = next_window(cursor, now, rules, channel_lag_s, width)
         if window is None:
             break
         windows.append(window)
-        cursor = window.end
+        cursor, width = window.end, None
     return windows
+
+
+MIN_WIDTH_S = 60.0
+
+
+def narrowed(unfinished: Window | None, cursor: datetime) -> float | None:
+    """The width of the first window when the previous attempt died reading the window
+    ``unfinished``: half of it if it started at the cursor, down to a minute. A window
+    with more pages than one attempt can read would otherwise be read from its start
+    again and again; a narrower one starts at the same point, so nothing is skipped."""
+    if unfinished is None or unfinished.start != cursor:
+        return None
+    return max(MIN_WIDTH_S, (unfinished.end - unfinished.start).total_seconds() / 2)
 
 
 def beyond_horizon(cursor: datetime, now: datetime, rules: PullRules) -> bool:

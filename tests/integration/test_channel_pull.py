@@ -11,7 +11,7 @@ import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,6 +71,7 @@ class FakePlatform(MarketplaceClient):
         self.refusal: PlatformRefused | None = None
         self.windows: list[tuple[datetime, datetime, str | None]] = []
         self.closed = 0
+        self.slow_s = 0.0  # each page held back this long (a rate limit)
 
     def _answer(self) -> None:
         if self.down is not None:
@@ -84,6 +85,7 @@ class FakePlatform(MarketplaceClient):
 
     async def changed(self, start: datetime, end: datetime, page: str | None) -> PulledPage:
         self._answer()
+        await asyncio.sleep(self.slow_s)
         self.windows.append((start, end, page))
         inside = sorted((t, order_id) for order_id, t in self.orders.items() if start <= t < end)
         offset = int(page or 0)
@@ -220,6 +222,8 @@ async def test_a_poller_killed_mid_window_loses_nothing_and_doubles_only_that_wi
     orders = spread(26, 7)
     pull = make_pull(orders)
     pull.intake.fail_at = 12  # in the window of [2h30 ago, 2h ago) in this spread
+    beats: list[tuple[Any, ...]] = []
+    pull.env.on_heartbeat = lambda *details: beats.append(details)
 
     with pytest.raises(ConnectionError):
         await pull.run()
@@ -232,9 +236,16 @@ async def test_a_poller_killed_mid_window_loses_nothing_and_doubles_only_that_wi
     assert "worker killed" in failing["last_error"] and failing["failing_since"]
     assert failing["window_end"] is not None  # where it was when it was killed
 
+    # Temporal gives the next attempt the last heartbeat: the window it died in, which
+    # is read again from the same start, half as wide.
+    assert beats[-1][0] == cursor.isoformat()
+    pull.env.info = replace(pull.env.info, attempt=2, heartbeat_details=list(beats[-1]))
     pull.intake.fail_at = None
+    read_before = len(pull.platform.windows)
     again = await pull.run()
 
+    start, end, _ = pull.platform.windows[read_before]
+    assert (start, end) == (cursor, cursor + timedelta(minutes=15))
     assert set(pull.intake.taken) == set(orders)  # every order taken
     doubled = {o for o in orders if pull.intake.taken.count(o) > 1}
     killed_window = {o for o, t in orders.items() if cursor <= t < cursor + timedelta(minutes=30)}
@@ -332,6 +343,19 @@ async def test_a_run_is_bounded_and_says_there_is_more(make_pull):
     result = await pull.run()
     assert (result.windows, result.more) == (3, True)
     assert result.cursor == (NOW - timedelta(hours=4) + timedelta(minutes=90)).isoformat()
+
+
+async def test_a_page_held_back_by_a_rate_limit_still_heartbeats(make_pull, monkeypatch):
+    import activities.channel_pull
+
+    monkeypatch.setattr(activities.channel_pull, "HEARTBEAT_EVERY_S", 0.02)
+    pull = make_pull(spread(2, 10), pull_max_windows=1)
+    pull.platform.slow_s = 0.3
+    beats: list[tuple[Any, ...]] = []
+    pull.env.on_heartbeat = lambda *details: beats.append(details)
+    await pull.run()
+    assert len(beats) >= 5  # while the one page was held back, not only when it came
+    assert all(beat[:2] == beats[0][:2] for beat in beats)  # the window being read
 
 
 async def test_channels_that_do_not_pull_are_skipped(make_pull):

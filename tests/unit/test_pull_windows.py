@@ -15,6 +15,7 @@ from oms.channels.pull_windows import (
     beyond_horizon,
     first_start,
     lag_of,
+    narrowed,
     next_window,
     plan,
 )
@@ -80,15 +81,19 @@ rules_strategy = st.builds(
     # the platform's clock as each run sees it: mostly forwards, sometimes back
     steps=st.lists(st.floats(-600, 20000), min_size=1, max_size=30),
     limit=st.integers(1, 5),
+    # an attempt that died in its first window asks for a narrower one now and then
+    widths=st.lists(st.none() | st.floats(60, 7200), min_size=30, max_size=30),
 )
-def test_windows_over_any_clock_cover_everything_once(rules, lag, steps, limit):
+def test_windows_over_any_clock_cover_everything_once(rules, lag, steps, limit, widths):
     cursor = start = T0
     now = T0
     windows: list[Window] = []
-    for step in steps:
+    for step, width in zip(steps, widths, strict=False):
         now += s(step)
-        planned = plan(cursor, now, rules, lag, limit)
+        planned = plan(cursor, now, rules, lag, limit, first_width_s=width)
         assert len(planned) <= limit
+        if planned and width is not None:
+            assert planned[0].end - planned[0].start <= s(width)
         for window in planned:
             assert window.start == cursor  # contiguous: no hole, no overlap
             assert window.end > window.start
@@ -112,3 +117,17 @@ def test_enough_runs_reach_the_lag_from_anywhere(rules, lag, behind):
     windows = plan(T0, now, rules, lag, 1_000_000)
     reached = windows[-1].end if windows else T0
     assert reached == max(T0, now - lag_of(rules, lag))
+
+
+def test_a_window_an_attempt_died_in_is_read_narrower_from_the_same_start():
+    unfinished = Window(T0, T0 + s(1800))
+    assert narrowed(unfinished, T0) == 900
+    assert narrowed(Window(T0, T0 + s(90)), T0) == 60  # never below a minute
+    assert narrowed(unfinished, T0 + s(1800)) is None  # that window was finished after all
+    assert narrowed(None, T0) is None
+    windows = plan(T0, T0 + s(86400), TAOBAO, 0, 3, first_width_s=900)
+    assert windows == [
+        Window(T0, T0 + s(900)),
+        Window(T0 + s(900), T0 + s(2700)),
+        Window(T0 + s(2700), T0 + s(4500)),
+    ]
