@@ -241,8 +241,10 @@ class ChannelPullActivities(ChannelPullSteps):
                 error=error[:300],
                 failing_s=round(failure.failing_s, 1),
             )
+            # One alert per spell of failures, kept until the pulls recover (an operator's
+            # acknowledgement does not bring a new one every run).
             due = kind == REFUSED or failure.failing_s >= self._settings.pull_alert_after_s
-            if not due or (failure.alert_id is not None and kind == FAILING):
+            if not due or failure.alert_id is not None:
                 return
             detail = {
                 "subject": channel.name,
