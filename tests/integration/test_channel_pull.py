@@ -445,3 +445,28 @@ async def test_schedules_follow_the_channels(system, settings):
             await paused.describe()
     finally:
         await remove_pull_schedule(system.client, pulled.name)
+
+
+async def test_the_worker_keeps_a_schedule_per_pull_channel_at_start(
+    system, engine, settings, monkeypatch
+):
+    import worker.main
+
+    pulled = ChannelConfig(name=f"pdd-{uuid.uuid4().hex[:6]}", platform="pdd", intake="pull")
+    configured = [pulled]
+
+    async def pull_channels(_engine: Any) -> list[ChannelConfig]:
+        return list(configured)
+
+    monkeypatch.setattr(worker.main, "pull_channels", pull_channels)
+    handle = system.client.get_schedule_handle(schedule_id(pulled.name))
+    try:
+        await worker.main._ensure_namespace_setup(system.client, engine, settings)
+        described = await handle.describe()
+        assert described.schedule.spec.intervals[0].every == timedelta(seconds=30)
+        configured.clear()  # the channel removed: the next start deletes its schedule
+        await worker.main._ensure_namespace_setup(system.client, engine, settings)
+        with pytest.raises(RPCError):
+            await handle.describe()
+    finally:
+        await remove_pull_schedule(system.client, pulled.name)
