@@ -268,6 +268,25 @@ class InventoryActivities(StockSteps):
         return units
 
     @activity.defn
+    async def plan_stock(self, req: ReserveRequest) -> ReserveResult:
+        """Where a shadow order's lines would go, by the same rules as a reservation,
+        read in a transaction that is rolled back: nothing is reserved or queued."""
+        demand: dict[str, int] = defaultdict(int)
+        for line in req.lines:
+            demand[line.sku] += line.quantity
+        async with self._engine.connect() as conn:
+            async with conn.begin() as tx:
+                strategy, stocks, _, ahead = await self._candidates(
+                    conn, dict(demand), req.order_id
+                )
+                await tx.rollback()
+        planned = ReserveRequest(req.order_id, req.lines, 1, 1, [], req.partial, True)
+        rows, short = _plan_round(planned, dict(demand), hold_back(stocks, ahead), strategy)
+        result = _round_result(rows, dict(demand), strategy, stocks)
+        result.short = [SkuQuantity(sku, q) for sku, q in sorted(short.items())]
+        return result
+
+    @activity.defn
     async def release_stock(self, req: ReleaseRequest) -> StockChangeResult:
         if req.queue_only:  # a backorder given up while the rest of the order goes on
             async with self._engine.begin() as conn:

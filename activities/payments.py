@@ -138,3 +138,17 @@ class PaymentActivities(PaymentSteps):
         outcome = await self._settled(key, "void")
         assert outcome is not None
         return outcome
+
+    @activity.defn
+    async def record_platform_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """The sales platform charged the buyer: one ``platform`` entry in the ledger (key
+        ``<id>-platform``), with the platform's reference; written once however often
+        this runs."""
+        key = idempotency_key(cmd.order_id, "platform")
+        outcome = await self._settled(key, "platform")
+        if outcome is None:
+            result = GatewayResult("succeeded", cmd.reference or None, "")
+            await self._record(cmd, key, result)
+            outcome = await self._settled(key, "platform")
+            assert outcome is not None
+        return outcome

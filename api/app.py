@@ -16,6 +16,8 @@ from api.middleware import BodyLimit, RequestLog
 from api.routes import (
     admin,
     alerts,
+    channel_shadow,
+    channel_webhooks,
     codec,
     inventory,
     ops,
@@ -81,7 +83,18 @@ def create_app(
         EncryptionCodec.from_setting(settings.payload_keys) if settings.payload_keys else None
     )
     install_error_handlers(app)
-    for module in (orders, order_changes, inventory, webhooks, admin, codec, ops, alerts):
+    for module in (
+        orders,
+        order_changes,
+        inventory,
+        webhooks,
+        channel_webhooks,
+        channel_shadow,
+        admin,
+        codec,
+        ops,
+        alerts,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)

@@ -38,6 +38,7 @@ from oms.domain.messages import (
     ReserveRequest,
     ReserveResult,
     ShipmentRecord,
+    ShipmentReport,
     StockChangeResult,
 )
 from oms.domain.pull import PullRequest, PullResult
@@ -82,6 +83,7 @@ class Signal(StrEnum):
     STOCK_ARRIVED = "stock_arrived"  # from the worker's backorder waker
     SHIPMENT_EVENT = "shipment_event"  # a warehouse's or carrier's event (from the API)
     CARRIER_EVENT = "carrier_event"  # an operator's carrier event (Web UI, CLI)
+    CHANNEL_EVENT = "channel_event"  # the order's sales platform: paid, closed, refund ...
     # Legacy: the ``shipment`` child's own signals and its progress report to its order.
     WAREHOUSE_EVENT = "warehouse_event"
     SHIPMENT_PROGRESS = "shipment_progress"
@@ -113,6 +115,7 @@ class ErrorType(StrEnum):
     OUT_OF_STOCK = "OutOfStock"
     DISPATCH_REJECTED = "DispatchRejected"
     ORDER_CLOSED = "OrderClosed"
+    PLATFORM_REFUSED = "PlatformRefused"  # a sales platform said no (closed trade, bad data)
 
 
 NON_RETRYABLE = [e.value for e in ErrorType]
@@ -143,6 +146,11 @@ class PaymentSteps(ABC):
     @abstractmethod
     async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome: ...
 
+    @activity.defn
+    @abstractmethod
+    async def record_platform_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """A payment the sales platform took: into the ledger, with no gateway call."""
+
 
 class StockSteps(ABC):
     @activity.defn
@@ -156,6 +164,11 @@ class StockSteps(ABC):
     @activity.defn
     @abstractmethod
     async def commit_stock(self, req: CommitRequest) -> StockChangeResult: ...
+
+    @activity.defn
+    @abstractmethod
+    async def plan_stock(self, req: ReserveRequest) -> ReserveResult:
+        """Where the order's lines would be reserved, without reserving (shadow orders)."""
 
 
 class WarehouseSteps(ABC):
@@ -201,6 +214,13 @@ class BookkeepingSteps(ABC):
     async def bookkeep(self, work: Bookkeeping) -> BookkeepResult: ...
 
 
+class ChannelSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def report_shipment(self, report: ShipmentReport) -> None:
+        """Tell the order's sales platform a shipment left, with its tracking number."""
+
+
 class StockSyncSteps(ABC):
     @activity.defn
     @abstractmethod
@@ -222,5 +242,6 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     RecordSteps,
     BookkeepingSteps,
     StockSyncSteps,
+    ChannelSteps,
     ChannelPullSteps,
 )

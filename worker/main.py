@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from activities.alerts import AlertActivities
 from activities.bookkeeping import BookkeepingActivities
+from activities.channel_feedback import ChannelFeedbackActivities
 from activities.channel_pull import ChannelPullActivities
 from activities.holds import HoldActivities
 from activities.inventory import InventoryActivities
@@ -71,14 +72,18 @@ def build_activities(
     warehouse = WarehouseActivities(engine, wms)
     read_model = ReadModelActivities(engine)
     stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
+    feedback = ChannelFeedbackActivities(engine)
     channel_pull = ChannelPullActivities(engine, settings, alert_store(engine, settings))
     own: list[Callable[..., Any]] = [
         payments.authorize_payment,
         payments.capture_payment,
         payments.void_payment,
+        payments.record_platform_payment,
         inventory.reserve_stock,
         inventory.release_stock,
         inventory.commit_stock,
+        inventory.plan_stock,
+        feedback.report_shipment,
         warehouse.dispatch_shipment,
         read_model.record_order_event,
         read_model.record_shipment,

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         ActionResult,
         AddressChange,
         AlertRequest,
+        ChannelEvent,
         OperatorAction,
         OrderInput,
         OrderView,
@@ -64,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from oms.domain.search_attributes import ORDER_LATE, SLA_DEADLINE
     from oms.domain.status import OrderStatus
     from workflows.options import MUST_COMPLETE, authorize_options
+    from workflows.order_channel import Channel
     from workflows.order_holds import Holds
     from workflows.order_records import Records
     from workflows.order_shipping import Shipping
@@ -88,6 +90,7 @@ class OrderWorkflow:
         self.stock = Stock(self)
         self.shipping = Shipping(self)
         self.holds = Holds(self)
+        self.channel = Channel(self)
         self.cancel_request: OperatorAction | None = None
         self.timers: list[asyncio.Task[None]] = []  # deadlines; the order never waits on them
         self._dispatching = False
@@ -103,27 +106,42 @@ class OrderWorkflow:
         sla = asyncio.create_task(self._watch_sla())
         try:
             self.stop_if_cancelled()
-            await self._authorize()
-            self.stop_if_cancelled()
-            await self.holds.maybe_hold(run_rules=True)
-            await self.stock.reserve_first()
-            await self._cancel_window()
-            # A manual hold or a new address that came while stock was being reserved.
-            await self.holds.maybe_hold(run_rules=self.holds.address_changed)
-            self.stop_if_cancelled()
-            # No await between the last cancel check and this flag: from here on the
-            # cancel update's validator refuses, so a cancel can never race a dispatch.
-            self._dispatching = True
-            await self.shipping.ship_all()
-            self.record("order_delivered", S.DELIVERED)
+            if inp.awaiting_payment:
+                await self.channel.await_payment()
+            if inp.shadow:
+                await self.channel.decide_in_shadow()
+            else:
+                await self._fulfil()
         except OrderStopped as stop:
             await self._compensate(stop)
         self._ended = True
+        if self.view.platform is not None:
+            # A platform's message still being handled (an after-sale alert) ends first.
+            await workflow.wait_condition(workflow.all_handlers_finished)
         await sla
         await self.records.flush()  # every step written before the order ends
         return self.view
 
     # --- the order's steps --------------------------------------------------------------
+
+    async def _fulfil(self) -> None:
+        if self.inp.prepaid:
+            await self.channel.record_payment()
+        else:
+            await self._authorize()
+        self.stop_if_cancelled()
+        await self.holds.maybe_hold(run_rules=True)
+        await self.stock.reserve_first()
+        await self._cancel_window()
+        # A manual hold or a new address that came while stock was being reserved.
+        await self.holds.maybe_hold(run_rules=self.holds.address_changed)
+        self.stop_if_cancelled()
+        # No await between the last cancel check and this flag: from here on the
+        # cancel update's validator refuses, so a cancel can never race a dispatch.
+        self._dispatching = True
+        await self.shipping.ship_all()
+        await self.channel.reports_done()
+        self.record("order_delivered", S.DELIVERED)
 
     async def _authorize(self) -> None:
         view = self.view
@@ -163,7 +181,11 @@ class OrderWorkflow:
             return  # no timer at all
         try:
             await workflow.wait_condition(
-                lambda: self.cancel_request is not None or self.holds.manual is not None,
+                lambda: (
+                    self.cancel_request is not None
+                    or self.holds.manual is not None
+                    or bool(self.holds.requested)
+                ),
                 timeout=timedelta(seconds=self.inp.release_delay_s),
             )
         except TimeoutError:
@@ -378,6 +400,11 @@ class OrderWorkflow:
     async def carrier_event(self, event: ShipmentEvent) -> None:
         """Operators may post a carrier event to the order (Web UI, CLI)."""
         self.shipping.deliver(event)
+
+    @workflow.signal(name=Signal.CHANNEL_EVENT)
+    async def channel_event(self, event: ChannelEvent) -> None:
+        """The order's sales platform: paid, closed, a refund asked for or withdrawn."""
+        await self.channel.on_event(event)
 
     @workflow.query(name=Query.STATUS)
     def status(self) -> OrderView:

@@ -30,6 +30,9 @@ class Holds:
         self.decision: tuple[str, OperatorAction] | None = None  # approve or reject, and by whom
         self.manual: OperatorAction | None = None  # a hold an operator asked for
         self.address_changed = False  # the hold rules run again before dispatch
+        # Reasons a sales platform put on the order (a refund asked for, a platform hold),
+        # held at the next hold check; empty for every order not from a platform.
+        self.requested: list[str] = []
 
     async def maybe_hold(self, run_rules: bool) -> None:
         """Hold the order for an operator when a rule trips or one asked for it."""
@@ -43,6 +46,7 @@ class Holds:
             reasons = list((await self.wf.records.check_holds(check)).reasons)
         if self.manual is not None:
             reasons.append(MANUAL)
+        reasons.extend(r for r in self.requested if r not in reasons)
         if reasons:
             self.wf.stop_if_cancelled()
             await self._hold(reasons)
@@ -75,6 +79,7 @@ class Holds:
             **({"reason": by.reason} if by.reason else {}),
         }
         self.manual = None
+        self.requested = []
         self._set_hold_attributes([])
         if action == "reject":
             detail = {"by": by.by, "reason": by.reason or by.note or ""}
@@ -101,6 +106,31 @@ class Holds:
         except TimeoutError:
             raise OrderStopped(S.CANCELLED, "hold_expired", {"by": "system"}) from None
         self.wf.stop_if_cancelled()
+
+    def request(self, reason: str) -> None:
+        """A platform's reason to hold the order: held at the next hold check, or added
+        to the hold it is in."""
+        hold = self.wf.view.hold
+        if self.wf.view.status == S.ON_HOLD and hold is not None and self.decision is None:
+            if reason not in hold.reasons:
+                hold.reasons.append(reason)
+                self.wf.record("hold_reason_added", None, {"reason": reason})
+            return
+        if reason not in self.requested:
+            self.requested.append(reason)
+
+    def lift(self, reason: str, by: OperatorAction) -> None:
+        """The platform's all-clear for ``reason``: not held for it any more; a hold
+        that had no other reason is approved."""
+        if reason in self.requested:
+            self.requested.remove(reason)
+        hold = self.wf.view.hold
+        if self.wf.view.status != S.ON_HOLD or hold is None or self.decision is not None:
+            return
+        if reason in hold.reasons:
+            hold.reasons.remove(reason)
+            if not hold.reasons:
+                self.decision = ("approve", by)
 
     def _set_hold_attributes(self, reasons: list[str]) -> None:
         workflow.upsert_search_attributes(

@@ -163,7 +163,11 @@ class Shipping:
         wf.record(f"shipment_{event.status}", wf.implied_status(), data)
         left = not shipment_advances(shipment.status, S.SHIPPED)
         if left and shipment.id not in self.captured:
-            await self._capture(shipment)
+            if wf.inp.prepaid:  # the platform took the money: nothing to capture
+                self.captured.add(shipment.id)
+                wf.channel.report(shipment)
+            else:
+                await self._capture(shipment)
 
     async def _shipment_failed(self, shipment_id: str, error: str) -> None:
         """The warehouse refused the dispatch: release its stock, tell operators, and send

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    LargeBinary,
     Numeric,
     UniqueConstraint,
     text,
@@ -248,6 +249,37 @@ class Alert(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True))
     )
     note: str | None = None
+
+
+class ChannelOrder(SQLModel, table=True):
+    """A channel order's platform side: the state its platform last gave, when, and the
+    raw payload it came as (sealed with the payload keys), so a mapping fix can re-read it."""
+
+    __tablename__ = "channel_orders"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="channel_orders_channel_external_id"),
+    )
+    order_id: str = Field(primary_key=True)
+    channel: str
+    external_id: str
+    platform: str
+    state: str
+    platform_status: str
+    platform_updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ChannelReceipt(SQLModel, table=True):
+    """A platform webhook taken: its delivery id, so a retried delivery is taken once."""
+
+    __tablename__ = "channel_receipts"
+    channel: str = Field(primary_key=True)
+    delivery_id: str = Field(primary_key=True)
+    order_id: str | None = None
+    outcome: str
+    received_at: datetime = _ts()
 
 
 class PullCursor(SQLModel, table=True):

@@ -31,6 +31,7 @@ class Address:
     region: str | None = None
     lat: float | None = None
     lon: float | None = None
+    phone: str | None = None
 
 
 @dataclass
@@ -97,6 +98,50 @@ class BackorderView:
 
 
 @dataclass
+class Adjustment:
+    """An order-level amount beside the lines, as the platform gave it: a discount
+    (negative), shipping or tax (positive), a rounding remainder. The lines plus the
+    adjustments make the order's total."""
+
+    kind: str
+    amount: str
+    label: str = ""
+
+
+@dataclass
+class PlatformView:
+    """Where a channel order came from and what its platform last said of it."""
+
+    platform: str  # shopify | woocommerce | taobao | jd | pdd | amazon | native
+    state: str  # oms.channels.canonical.PlatformState
+    status: str  # the platform's own status value
+    # The platform took the buyer's money itself: the OMS records it, never charges it.
+    prepaid: bool = False
+    payment_reference: str | None = None
+    mode: str = "live"  # live | shadow, as the channel was when the order arrived
+
+
+@dataclass
+class AfterSale:
+    """A platform's refund or cancel that came after dispatch: kept beside the order's
+    lifecycle for customer service, never a silent change."""
+
+    kind: str  # refund_requested | cancelled
+    at: str
+    platform_status: str = ""
+
+
+@dataclass
+class ShadowView:
+    """What the OMS decided for a shadow channel's order, without acting on it."""
+
+    hold_reasons: list[str]
+    shipments: list[WarehouseAllocation]
+    strategy: str = ""
+    short: list[SkuQuantity] = field(default_factory=list)
+
+
+@dataclass
 class OrderView:
     id: str
     channel: str
@@ -118,6 +163,12 @@ class OrderView:
     late: bool = False
     # Set while some of the order waits for stock (a backorder), None otherwise.
     backorder: BackorderView | None = None
+    # Channel orders: the platform's discounts, shipping and tax; the platform and its
+    # state; refunds and cancels that came after dispatch; a shadow channel's decisions.
+    adjustments: list[Adjustment] = field(default_factory=list)
+    platform: PlatformView | None = None
+    after_sales: list[AfterSale] = field(default_factory=list)
+    shadow: ShadowView | None = None
 
 
 @dataclass
@@ -145,6 +196,14 @@ class OrderInput:
     split_shipments: bool = True
     backorder_timeout_s: float = 604800.0
     backorder_recheck_s: float = 3600.0
+    # Channel orders (oms.channels): an unpaid order waits this long for its payment
+    # (0: no wait); the platform took the money (record it, never charge it); a shadow
+    # channel's order is decided but not acted on; shipments go back to the platform.
+    awaiting_payment: bool = False
+    payment_timeout_s: float = 0.0
+    prepaid: bool = False
+    shadow: bool = False
+    report_shipments: bool = False
 
 
 # --- activities ---------------------------------------------------------------------
@@ -160,6 +219,8 @@ class PaymentCommand:
     method: str = ""
     # A part of the step: the shipment number of a capture (key <id>-capture-<n>).
     part: str = ""
+    # A payment the platform took (kind ``platform``): its reference there.
+    reference: str = ""
 
 
 @dataclass
@@ -372,6 +433,29 @@ class HoldCheck:
 @dataclass
 class HoldDecision:
     reasons: list[str]
+
+
+@dataclass
+class ChannelEvent:
+    """What a sales platform said about one of its orders since the OMS took it."""
+
+    kind: str  # paid | cancelled | refund_requested | refund_withdrawn | on_hold | released
+    platform_status: str = ""
+    reference: str | None = None  # the payment's reference on ``paid``
+    at: str = ""
+
+
+@dataclass
+class ShipmentReport:
+    """A shipment to tell the order's platform about (dispatch and tracking number)."""
+
+    order_id: str
+    channel: str
+    external_id: str
+    shipment_id: str
+    tracking_number: str | None
+    carrier: str | None
+    lines: list[SkuQuantity]
 
 
 @dataclass

@@ -18,6 +18,8 @@ class OrderStatus(StrEnum):
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    # A shadow channel's order: decided (holds, routing, split) and recorded, never acted on.
+    SHADOWED = "shadowed"
 
 
 class ShipmentStatus(StrEnum):
@@ -47,7 +49,7 @@ PARTNER_SHIPMENT_EVENTS: frozenset[str] = frozenset(
 SHIPMENT_DONE: frozenset[str] = frozenset({"delivered", "failed"})
 
 S = OrderStatus
-TERMINAL: frozenset[OrderStatus] = frozenset({S.DELIVERED, S.CANCELLED, S.FAILED})
+TERMINAL: frozenset[OrderStatus] = frozenset({S.DELIVERED, S.CANCELLED, S.FAILED, S.SHADOWED})
 # Cancellation applies until the first shipment is handed to a warehouse.
 CANCELLABLE: frozenset[OrderStatus] = frozenset(
     {S.RECEIVED, S.PAYMENT_AUTHORIZED, S.ON_HOLD, S.BACKORDERED, S.RESERVED}
@@ -75,6 +77,8 @@ def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
         return current in CANCELLABLE
     if new is S.FAILED:
         return current not in {S.SHIPPED, S.PARTIALLY_SHIPPED}
+    if new is S.SHADOWED:
+        return current in {S.RECEIVED, S.PAYMENT_AUTHORIZED}
     return new in _FORWARD.get(current, frozenset())
 
 

@@ -293,3 +293,23 @@ async def counts(conn: AsyncConnection) -> tuple[dict[str, int], Any, int]:
     holds = (await conn.execute(_HOLDS)).one()
     late = int((await conn.execute(_LATE_COUNT)).scalar_one())
     return by_status, holds, late
+
+
+_SHADOWED = text(
+    """
+    SELECT id, external_id, created_at, status, view->'shadow' AS shadow
+    FROM orders
+    WHERE channel = :channel AND jsonb_typeof(view->'shadow') = 'object'
+      AND created_at >= :since
+    ORDER BY created_at, id
+    LIMIT :limit
+    """
+)
+
+
+async def shadowed(engine: AsyncEngine, channel: str, since: datetime, limit: int) -> list[Any]:
+    """A shadow channel's decided orders since ``since``, oldest first (id, external_id,
+    created_at, status, shadow)."""
+    params = {"channel": channel, "since": since, "limit": limit}
+    async with engine.connect() as conn:
+        return list((await conn.execute(_SHADOWED, params)).all())

@@ -40,6 +40,7 @@ from oms.domain.messages import (
     ActionResult,
     Address,
     AddressChange,
+    ChannelEvent,
     Customer,
     DispatchRequest,
     OperatorAction,
@@ -47,6 +48,7 @@ from oms.domain.messages import (
     OrderLine,
     OrderView,
     PaymentView,
+    PlatformView,
     ShipmentEvent,
     StockArrival,
     TimelineEntry,
@@ -61,6 +63,7 @@ from tests.workflows.fakes import (
     FakeBookkeeping,
     FakeGateway,
     FakeHoldRules,
+    FakePlatform,
     FakeStock,
     FakeWms,
     Timeline,
@@ -154,6 +157,11 @@ class Order:
         """The order's timeline as written so far, by kind."""
         return self.shop.timeline.kinds(self.id)
 
+    async def platform_says(self, kind: str, status: str = "", reference: str = "") -> None:
+        """The order's sales platform, as the channel intake forwards it."""
+        event = ChannelEvent(kind, status, reference or None)
+        await self.handle.signal(OrderWorkflow.channel_event, event)
+
     async def stock_arrived(self, *skus: str) -> None:
         await self.handle.signal(OrderWorkflow.stock_arrived, StockArrival(list(skus)))
 
@@ -179,6 +187,7 @@ class Shop:
     holds: FakeHoldRules = field(default_factory=FakeHoldRules)
     alerts: FakeAlerts = field(default_factory=FakeAlerts)
     wms: FakeWms = field(default_factory=FakeWms)
+    platform: FakePlatform = field(default_factory=FakePlatform)
     timeline: Timeline = field(default_factory=Timeline)
     # Off: the test takes each accepted dispatch (``dispatched``) and sends the events.
     carrier_on: bool = True
@@ -196,6 +205,9 @@ class Shop:
             self.wms.dispatch_shipment,
             self.alerts.raise_alert,
             self.bookkeeping.bookkeep,
+            self.gateway.record_platform_payment,
+            self.stock.plan_stock,
+            self.platform.report_shipment,
         ]
 
     async def order(
@@ -204,6 +216,8 @@ class Shop:
         token: str = "tok_ok",
         country: str = "DE",
         cancelled_first: OperatorAction | None = None,
+        platform: PlatformView | None = None,
+        first_event: ChannelEvent | None = None,
         **timings: Any,
     ) -> Order:
         """Start an order of ``lines`` (sku, quantity, unit price) as the API would;
@@ -227,15 +241,21 @@ class Shop:
             payment=PaymentView("card", authorized=zero, captured=zero),
             created_at=now.isoformat(),
             updated_at=now.isoformat(),
+            platform=platform,
         )
+        signal: tuple[str, Any] | None = None
+        if cancelled_first is not None:
+            signal = (Signal.CANCEL, cancelled_first)
+        elif first_event is not None:
+            signal = (Signal.CHANNEL_EVENT, first_event)
         handle = await self.env.client.start_workflow(
             OrderWorkflow.run,
             OrderInput(view, token, **timings),
             id=order_workflow_id(order_id),
             task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            start_signal=Signal.CANCEL if cancelled_first else None,
-            start_signal_args=[cancelled_first] if cancelled_first else [],
+            start_signal=signal[0] if signal else None,
+            start_signal_args=[signal[1]] if signal else [],
         )
         order = Order(self, handle, view)
         self.orders.append(order)

@@ -23,6 +23,7 @@ from oms.contract import (
     AlertSteps,
     BookkeepingSteps,
     BookkeepResult,
+    ChannelSteps,
     ErrorType,
     HoldSteps,
     PaymentSteps,
@@ -47,6 +48,7 @@ from oms.domain.messages import (
     ReserveRequest,
     ReserveResult,
     RouteCandidate,
+    ShipmentReport,
     SkuQuantity,
     StockChangeResult,
     TimelineEntry,
@@ -159,6 +161,15 @@ class FakeGateway(PaymentSteps):
         self.ledger.append(LedgerRow("void", "succeeded", cmd.amount, key))
         return PaymentOutcome("void", "succeeded", cmd.amount, f"void-{key}")
 
+    @activity.defn
+    async def record_platform_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """A payment the platform took: one ledger row per order, however often asked."""
+        key = idempotency_key(cmd.order_id, "platform")
+        self.calls.append(cmd)
+        if not any(r.key == key for r in self.ledger):
+            self.ledger.append(LedgerRow("platform", "succeeded", cmd.amount, key))
+        return PaymentOutcome("platform", "succeeded", cmd.amount, cmd.reference or None)
+
 
 # --- stock ------------------------------------------------------------------------------
 
@@ -184,6 +195,7 @@ class FakeStock(StockSteps):
         self.reservations: list[Reservation] = []
         self.queue: dict[str, dict[str, int]] = {}  # order -> sku -> units waited for
         self.requests: list[ReserveRequest] = []
+        self.plans: list[ReserveRequest] = []
         self.releases: list[ReleaseRequest] = []
         self.commits: list[CommitRequest] = []
 
@@ -257,6 +269,27 @@ class FakeStock(StockSteps):
         return result
 
     @activity.defn
+    async def plan_stock(self, req: ReserveRequest) -> ReserveResult:
+        """Where the lines would go, by the same rules, with nothing reserved or queued."""
+        self.plans.append(req)
+        demand: dict[str, int] = defaultdict(int)
+        for line in req.lines:
+            demand[line.sku] += line.quantity
+        stocks = self._stocks(sorted(demand), req.exclude)
+        short = missing_units(demand, stocks)
+        if req.partial:
+            allocations, _ = allocate_available(demand, stocks, FEWEST_SHIPMENTS)
+        else:
+            allocations = [] if short else allocate(demand, stocks, FEWEST_SHIPMENTS)
+        result = ReserveResult([], FEWEST_SHIPMENTS)
+        for n, a in enumerate(allocations):
+            shipment_id = shipment_id_for(req.order_id, req.first_shipment + n)
+            lines = [SkuQuantity(sku, q) for sku, q in a.lines.items()]
+            result.allocations.append(WarehouseAllocation(a.warehouse_id, lines, shipment_id))
+        result.short = [SkuQuantity(s, q) for s, q in sorted(short.items())]
+        return result
+
+    @activity.defn
     async def release_stock(self, req: ReleaseRequest) -> StockChangeResult:
         self.releases.append(req)
         self.queue.pop(req.order_id, None)
@@ -285,6 +318,26 @@ class FakeStock(StockSteps):
                 self.on_hand[r.warehouse_id][r.sku] -= r.quantity
                 units += r.quantity
         return StockChangeResult(units)
+
+
+# --- the sales platform ----------------------------------------------------------------
+
+
+class FakePlatform(ChannelSteps):
+    """The order's sales platform: every shipment reported to it; ``refusing`` makes it
+    refuse them (a non-retryable ``PlatformRefused``)."""
+
+    def __init__(self) -> None:
+        self.reports: list[ShipmentReport] = []
+        self.refusing = False
+
+    @activity.defn
+    async def report_shipment(self, report: ShipmentReport) -> None:
+        if self.refusing:
+            raise ApplicationError(
+                "trade closed", type=ErrorType.PLATFORM_REFUSED, non_retryable=True
+            )
+        self.reports.append(report)
 
 
 # --- holds, alerts ----------------------------------------------------------------------
