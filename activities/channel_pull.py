@@ -15,12 +15,16 @@ was not taken. A platform that is down is retried, after its Retry-After when it
 one, never skipped; past ``OMS_PULL_ALERT_AFTER_S`` of failing, one ``channel_pull_failing``
 alert is raised, and acknowledged by the system when a pull works again. A platform that
 refuses (credentials, parameters) fails the run at once with a ``channel_pull_refused``
-alert; the cursor stays where it was.
+alert; the cursor stays where it was. An order the OMS cannot take (the intake's
+``ChannelOrderInvalid``) raises a ``channel_order_invalid`` alert and the pull goes on: one
+bad order never stops a channel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -64,6 +68,7 @@ log = get_logger(__name__)
 
 FAILING = "channel_pull_failing"
 REFUSED = "channel_pull_refused"
+INVALID = "channel_order_invalid"
 # A platform's Retry-After is followed up to this long; past it the retry policy's own
 # backoff would have come sooner anyway.
 MAX_RETRY_AFTER_S = 600.0
@@ -175,53 +180,65 @@ class ChannelPullActivities(ChannelPullSteps):
         if width is not None:
             log.info("channel_window_narrowed", channel=channel.name, width_s=width)
         deadline = time.monotonic() + settings.pull_run_s
-        done = taken = 0
+        done = taken = invalid = 0
         for window in windows:
-            count = await self._read(channel, platform, window)
+            count, refused = await self._read(channel, platform, window)
             moved = await pull_cursors.advance(self._engine, channel.name, window.end, count)
-            done, taken, cursor = done + 1, taken + count, window.end
+            done, taken, invalid, cursor = done + 1, taken + count, invalid + refused, window.end
             log.info(
                 "channel_window_pulled",
                 channel=channel.name,
                 start=window.start.isoformat(),
                 end=window.end.isoformat(),
                 taken=count,
+                invalid=refused,
             )
             if not moved:  # another pull is ahead of this one: leave it the rest
                 log.warning("channel_pull_overtaken", channel=channel.name)
-                return PullResult(done, taken, cursor.isoformat())
+                return PullResult(done, taken, cursor.isoformat(), invalid=invalid)
             if time.monotonic() > deadline:
                 break
         more = next_window(cursor, now, rules, channel.pull_lag_s) is not None
-        return PullResult(done, taken, cursor.isoformat(), more)
+        return PullResult(done, taken, cursor.isoformat(), more, invalid=invalid)
 
     async def _read(
         self, channel: ChannelConfig, platform: MarketplaceClient, window: Window
-    ) -> int:
-        """Every order of the window, taken; how many."""
+    ) -> tuple[int, int]:
+        """Every order of the window, taken: how many, and how many of them the OMS could
+        not take (alerted)."""
         page: str | None = None
         seen: set[str] = set()
-        count = 0
+        count = invalid = 0
         while True:
             _working_on(window, page)
             await pull_cursors.progress(self._engine, channel.name, window.end, page)
             pulled = await platform.changed(window.start, window.end, page)
-            await self._take_all(channel, pulled.orders)
+            invalid += await self._take_all(channel, pulled.orders)
             count += len(pulled.orders)
             if pulled.next is None:
-                return count
+                return count, invalid
             if pulled.next in seen:  # a client that goes round in circles never ends
                 raise RuntimeError(f"{channel.platform} returned page {pulled.next!r} twice")
             seen.add(pulled.next)
             page = pulled.next
 
-    async def _take_all(self, channel: ChannelConfig, orders: list[dict[str, Any]]) -> None:
+    async def _take_all(self, channel: ChannelConfig, orders: list[dict[str, Any]]) -> int:
+        """Take the page's orders, a few at once; how many the OMS cannot take (each one
+        alerted before the cursor may pass it)."""
         client = self._temporal or activity.client()
         bound = asyncio.Semaphore(max(1, self._settings.pull_concurrency))
+        invalid: list[str] = []
 
         async def one(order: dict[str, Any]) -> None:
             async with bound:
-                await self._take(self._engine, client, self._settings, channel, order)
+                try:
+                    await self._take(self._engine, client, self._settings, channel, order)
+                except intake.ChannelOrderInvalid as exc:
+                    invalid.append(await self._invalid(channel, order, exc))
+                except intake.WorkflowUnreachable as exc:
+                    raise ApplicationError(
+                        f"Temporal did not answer: {exc}", type="WorkflowUnreachable"
+                    ) from exc
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -229,6 +246,27 @@ class ChannelPullActivities(ChannelPullSteps):
                     group.create_task(one(order))
         except ExceptionGroup as failed:  # the first failure, as if taken one by one
             raise failed.exceptions[0] from None
+        return len(invalid)
+
+    async def _invalid(
+        self, channel: ChannelConfig, order: dict[str, Any], exc: intake.ChannelOrderInvalid
+    ) -> str:
+        """An order the OMS cannot take (it does not map, a SKU nobody stocks): an alert
+        with the fields at fault, named by a digest of the payload (no personal data in
+        alerts), and the pull goes on: one bad order never stops a channel."""
+        raw = json.dumps(order, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+        detail = {
+            "subject": f"{channel.name}/{digest}",
+            "channel": channel.name,
+            "platform": channel.platform,
+            "payload_sha256": digest,
+            "error": str(exc)[:500],
+            "errors": exc.errors[:20],
+        }
+        await self._alerts.raise_alert(AlertRequest("", INVALID, detail))
+        log.warning("channel_order_invalid", channel=channel.name, payload_sha256=digest)
+        return digest
 
     async def _failing(self, channel: ChannelConfig, error: str, kind: str) -> None:
         """Record the failure; alert once it has lasted (a refusal: at once). Never hides

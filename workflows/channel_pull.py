@@ -48,6 +48,7 @@ class ChannelPullWorkflow:
                 cursor=result.cursor or total.cursor,
                 more=result.more,
                 skipped=result.skipped,
+                invalid=total.invalid + result.invalid,
             )
             if not result.more:
                 break

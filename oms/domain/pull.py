@@ -21,6 +21,8 @@ class PullResult:
     more: bool = False  # windows ready to read were left for the next run
     # Why nothing was pulled: "unknown_channel", "disabled", "not_pull"; None otherwise.
     skipped: str | None = None
+    # Orders read that the OMS cannot take (each one alerted: channel_order_invalid).
+    invalid: int = 0
 
 
 resolve_annotations(globals())

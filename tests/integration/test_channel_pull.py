@@ -32,7 +32,7 @@ from oms.adapters.marketplace import (
 )
 from oms.alerts import AlertStore
 from oms.channels.config import ChannelConfig
-from oms.channels.intake import Taken
+from oms.channels.intake import ChannelOrderInvalid, Taken, WorkflowUnreachable
 from oms.contract import PullError
 from oms.domain.pull import PullRequest, PullResult
 from oms.pull_schedules import (
@@ -112,11 +112,19 @@ class RecordingIntake:
     taken: list[str] = field(default_factory=list)
     fail_at: int | None = None
     calls: int = 0
+    invalid: set[str] = field(default_factory=set)  # orders that do not map
+    unreachable: bool = False  # Temporal does not answer
 
     async def __call__(self, engine, client, settings, channel, payload, **kw: Any) -> Taken:
         self.calls += 1
         if self.fail_at is not None and self.calls == self.fail_at:
             raise ConnectionError("worker killed")
+        if payload["tid"] in self.invalid:
+            raise ChannelOrderInvalid(
+                "the order does not map", [{"field": "orders[0].outer_sku_id", "message": "empty"}]
+            )
+        if self.unreachable:
+            raise WorkflowUnreachable("no answer in 5 s")
         await asyncio.sleep(0)  # let the others of the page run meanwhile
         self.taken.append(payload["tid"])
         return Taken(order_id=f"o-{payload['tid']}", outcome="created")
@@ -295,6 +303,48 @@ async def test_a_platform_down_is_retried_alerted_once_and_closed_when_it_recove
     assert (closed.status, closed.acknowledged_by) == ("acknowledged", "oms")
     status = await pull_status(engine, pull.channel.name)
     assert status["last_error"] is None and status["failing_since"] is None
+
+
+async def test_an_order_that_cannot_be_taken_is_alerted_and_the_pull_goes_on(make_pull, engine):
+    pull = make_pull(spread(10, 10))
+    pull.intake.invalid = {"T003", "T007"}
+
+    result = await pull.run()
+
+    assert (result.taken, result.invalid) == (10, 2)
+    assert sorted(pull.intake.taken) == sorted(set(spread(10, 10)) - {"T003", "T007"})
+    assert result.cursor == (NOW - timedelta(seconds=LAG)).isoformat()
+    async with engine.connect() as conn:
+        rows = list(
+            await conn.execute(
+                text("SELECT subject, detail FROM alerts WHERE detail->>'channel' = :channel"),
+                {"channel": pull.channel.name},
+            )
+        )
+    assert len(rows) == 2
+    assert all(r.subject.startswith(f"{pull.channel.name}/") for r in rows)
+    assert all(r.detail["errors"][0]["field"] == "orders[0].outer_sku_id" for r in rows)
+    assert all("T00" not in str(r.detail) for r in rows)  # no payload in the alert
+
+    # Read again (a retry after a kill): the same two alerts, still open, no new ones.
+    await pull_cursors.set_cursor(engine, pull.channel.name, NOW - timedelta(hours=4))
+    await pull.run()
+    async with engine.connect() as conn:
+        again = await conn.execute(
+            text("SELECT count(*) FROM alerts WHERE detail->>'channel' = :channel"),
+            {"channel": pull.channel.name},
+        )
+        assert again.scalar_one() == 2
+
+
+async def test_temporal_not_answering_the_intake_retries_the_window(make_pull, engine):
+    pull = make_pull(spread(5, 10))
+    pull.intake.unreachable = True
+    failed = await pull.failure()
+    assert failed.type == "WorkflowUnreachable" and not failed.non_retryable
+    assert (await pull_status(engine, pull.channel.name))["taken"] == 0
+    pull.intake.unreachable = False
+    assert (await pull.run()).taken == 5
 
 
 async def test_a_refusal_is_not_retried_alerts_at_once_and_keeps_the_cursor(make_pull, engine):
