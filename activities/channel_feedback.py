@@ -10,15 +10,14 @@ refuses is a non-retryable ``PlatformRefused`` the order turns into an alert.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from oms.adapters.marketplace import PlatformRefused, PlatformUnavailable, client_for
-from oms.channel_registry import load_channel
-from oms.channels.registry import adapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from oms.adapters.marketplace import PlatformRefused, PlatformUnavailable, client_for
+from oms.channel_registry import load_channel
+from oms.channels.canonical import ShippedLine
+from oms.channels.registry import adapter
 from oms.contract import ChannelSteps, ErrorType
 from oms.domain.messages import ShipmentReport
 from oms.logging import get_logger
@@ -42,7 +41,8 @@ class ChannelFeedbackActivities(ChannelSteps):
             report.external_id,
             report.tracking_number or "",
             report.carrier or "",
-            [asdict(line) for line in report.lines],
+            [ShippedLine(line.sku, line.quantity) for line in report.lines],
+            credentials=channel.credentials,
         )
         client = client_for(channel.platform, channel.credentials)
         try:

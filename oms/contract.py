@@ -41,6 +41,7 @@ from oms.domain.messages import (
     ShipmentReport,
     StockChangeResult,
 )
+from oms.domain.pull import PullRequest, PullResult
 from oms.domain.stock_level import StockPull, StockPullResult
 
 # --- workflow types ---------------------------------------------------------------------
@@ -54,6 +55,9 @@ LEGACY_SHIPMENT_WORKFLOW = "shipment"  # the child of the ``order`` type
 ORDER_WITH_SHIPMENT_CHILDREN = "order"  # the one type whose shipments run as children
 ORDER_WORKFLOWS = (ORDER_WORKFLOW, *LEGACY_ORDER_WORKFLOWS)
 STOCK_SYNC_WORKFLOW = "wms_stock_sync"
+# One pull of a pull channel's changed orders, started by its ``channel-pull-<name>``
+# Schedule (oms/pull_schedules.py).
+CHANNEL_PULL_WORKFLOW = "channel.pull"
 
 # Patches still in the code, per order type: each marks a change of the workflow's
 # commands, so that histories recorded before it replay on the old path. The current
@@ -115,6 +119,13 @@ class ErrorType(StrEnum):
 
 
 NON_RETRYABLE = [e.value for e in ErrorType]
+
+
+class PullError(StrEnum):
+    """How a pull fails (``ApplicationError`` types of ``pull_channel``)."""
+
+    PLATFORM_UNAVAILABLE = "PlatformUnavailable"  # retried, after the platform's Retry-After
+    PLATFORM_REFUSED = "PlatformRefused"  # not retried: credentials or parameters to fix
 
 
 # --- activities -------------------------------------------------------------------------
@@ -216,6 +227,12 @@ class StockSyncSteps(ABC):
     async def pull_wms_stock(self, req: StockPull) -> StockPullResult: ...
 
 
+class ChannelPullSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def pull_channel(self, req: PullRequest) -> PullResult: ...
+
+
 ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     PaymentSteps,
     StockSteps,
@@ -226,4 +243,5 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     BookkeepingSteps,
     StockSyncSteps,
     ChannelSteps,
+    ChannelPullSteps,
 )

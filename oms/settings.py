@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     # Pull sync: every this many seconds a Temporal Schedule pulls stock levels from the WMS
     # and applies them like POST /v1/stock/sync (0: no schedule).
     wms_sync_interval_s: float = 0.0
+    # Pull channels (docs/pull-channels.md): how far back a channel's first pull reads (at
+    # most its platform's horizon); how long its platform may fail before an alert
+    # (channel_pull_failing); how much one run reads at most (windows, seconds) before it
+    # leaves the rest to the next; how many orders of a page are taken at once.
+    pull_lookback_s: float = 86400.0
+    pull_alert_after_s: float = 300.0
+    pull_max_windows: int = 20
+    pull_run_s: float = 60.0
+    pull_concurrency: int = 8
 
     # Holds (oms.domain.holds): per-currency thresholds "CUR:amount,...", a currency not
     # listed is never held for value; velocity = distinct customers to one address.

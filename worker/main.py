@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from activities.alerts import AlertActivities
 from activities.bookkeeping import BookkeepingActivities
 from activities.channel_feedback import ChannelFeedbackActivities
+from activities.channel_pull import ChannelPullActivities
 from activities.holds import HoldActivities
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
@@ -23,9 +24,11 @@ from activities.warehouse import WarehouseActivities
 from oms.adapters.payment_gateway import HttpPaymentGateway
 from oms.adapters.wms import HttpWarehouseSystem
 from oms.alerts import AlertStore
+from oms.channel_registry import pull_channels
 from oms.db.engine import make_engine
 from oms.domain.routing import parse_routing
 from oms.logging import configure_logging, get_logger
+from oms.pull_schedules import sync_pull_schedules
 from oms.settings import Settings
 from oms.temporal_client import connect, register_search_attributes
 from worker.backorder_waker import BackorderWaker, listen_dsn
@@ -33,6 +36,7 @@ from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
 from worker.schedules import ensure_wms_stock_sync
 from worker.tuning import worker_options
+from workflows.channel_pull import ChannelPullWorkflow
 from workflows.legacy.order import LegacyOrderWorkflow
 from workflows.legacy.order_lean import LeanOrderWorkflow
 from workflows.legacy.shipment import ShipmentWorkflow
@@ -41,14 +45,15 @@ from workflows.stock_sync import WmsStockSyncWorkflow
 
 log = get_logger(__name__)
 
-# The current order, the frozen shapes that may still have orders in flight, and the
-# stock pull. New orders start only as the current one.
+# The current order, the frozen shapes that may still have orders in flight, the stock
+# pull and the channels' order pulls. New orders start only as the current one.
 WORKFLOWS = [
     OrderWorkflow,
     LeanOrderWorkflow,
     LegacyOrderWorkflow,
     ShipmentWorkflow,
     WmsStockSyncWorkflow,
+    ChannelPullWorkflow,
 ]
 
 
@@ -68,6 +73,7 @@ def build_activities(
     read_model = ReadModelActivities(engine)
     stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
     feedback = ChannelFeedbackActivities(engine)
+    channel_pull = ChannelPullActivities(engine, settings, alert_store(engine, settings))
     own: list[Callable[..., Any]] = [
         payments.authorize_payment,
         payments.capture_payment,
@@ -84,6 +90,7 @@ def build_activities(
         holds.check_holds,
         alerts.raise_alert,
         stock_sync.pull_wms_stock,
+        channel_pull.pull_channel,
     ]
     swap = swap or {}
     unknown = set(swap) - {fn.__name__ for fn in own}
@@ -149,9 +156,9 @@ async def run_worker(settings: Settings, singletons: bool = True) -> None:
     them: ``worker.processes``)."""
     configure_logging(settings.log_format, settings.log_level)
     client = await connect_with_retry(settings)
-    if singletons:
-        await _ensure_namespace_setup(client, settings)
     engine = make_engine(settings)
+    if singletons:
+        await _ensure_namespace_setup(client, engine, settings)
     worker = build_worker(client, engine, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -179,7 +186,7 @@ async def run_worker(settings: Settings, singletons: bool = True) -> None:
     await engine.dispose()
 
 
-async def _ensure_namespace_setup(client: Client, settings: Settings) -> None:
+async def _ensure_namespace_setup(client: Client, engine: AsyncEngine, settings: Settings) -> None:
     try:
         await register_search_attributes(client, settings.temporal_namespace)
     except Exception as exc:  # e.g. a hosted namespace where only its admins may register
@@ -188,3 +195,8 @@ async def _ensure_namespace_setup(client: Client, settings: Settings) -> None:
         await ensure_wms_stock_sync(client, settings)
     except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
         log.warning("schedule_not_updated", schedule="wms-stock-sync", error=str(exc)[:200])
+    try:
+        # One schedule per channel that pulls; those of channels gone or disabled deleted.
+        await sync_pull_schedules(client, settings, await pull_channels(engine))
+    except Exception as exc:  # the database or Temporal: the channel API syncs them too
+        log.warning("schedule_not_updated", schedule="channel-pull-*", error=str(exc)[:200])

@@ -16,13 +16,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from oms.channel_registry import load_channel
-from oms.channels.signatures import delivery_id, verify
 
 from api.deps import EngineDep, JsonRoute, MaybeTemporalDep, SettingsDep
 from api.errors import Problem
 from api.schemas import problems
+from oms.channel_registry import load_channel
 from oms.channels.intake import ChannelOrderInvalid, WorkflowUnreachable, take
+from oms.channels.signatures import delivery_id, verify
 from oms.logging import get_logger
 from oms.store import channel_orders
 

@@ -42,9 +42,10 @@ class ChannelConfig:
     split: bool | None = None
     # How long an unpaid order waits for its payment before it is cancelled.
     payment_timeout_s: float = 86400.0
-    # Pull: seconds between polls, and how far behind the platform's clock a window ends.
+    # Pull: seconds between polls, and how far behind the platform's clock a window ends
+    # (None: the platform's own minimum, oms.channels.pull_rules).
     pull_interval_s: float = 30.0
-    pull_lag_s: float = 180.0
+    pull_lag_s: float | None = None
     enabled: bool = True
 
     @property

@@ -31,7 +31,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from oms.channels.canonical import ChannelOrder, PlatformState
 from oms.channels.config import ChannelConfig, Mode
-from oms.channels.registry import MappingError, adapter
+from oms.channels.errors import MappingError
+from oms.channels.registry import adapter
 from oms.codec import EncryptionCodec
 from oms.contract import Signal
 from oms.domain.ids import order_id_for, order_workflow_id

@@ -68,13 +68,13 @@ RULES: dict[str, PullRules] = {
         horizon_s=90 * DAY,
     ),
     # jingdong.pop.order.search: the API takes up to 30 days, hour-long windows keep the pages
-    # few; read forwards as the API's paging is usually used (see docs/marketplace-simulator.md
-    # for why a backwards read is the safer one when orders change during a read).
+    # few; read backwards like Taobao's, since orders that change during a read move out of
+    # the window's earlier pages (docs/marketplace-simulator.md).
     "jd": PullRules(
         max_window_s=30 * DAY,
         preferred_window_s=HOUR,
         page_size=100,
-        backwards=False,
+        backwards=True,
         min_lag_s=60.0,
         horizon_s=90 * DAY,
     ),

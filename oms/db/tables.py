@@ -280,3 +280,22 @@ class ChannelReceipt(SQLModel, table=True):
     order_id: str | None = None
     outcome: str
     received_at: datetime = _ts()
+
+
+class PullCursor(SQLModel, table=True):
+    """Where each pull channel has read its platform up to: ``cursor`` is the end of the
+    last window whose every order was taken, and only ever moves forward. The window and
+    page under way, the count taken and the failure since when are for operators."""
+
+    __tablename__ = "pull_cursors"
+    channel: str = Field(primary_key=True)
+    # None until the first pull has the platform's clock to start from.
+    cursor: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    window_end: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    page: str | None = None
+    taken: int = 0
+    updated_at: datetime = _ts()
+    last_error: str | None = None
+    failing_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # The alert raised for the current failure, acknowledged when the pulls recover.
+    alert_id: int | None = None

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _implementations() -> list[type]:
     from activities.alerts import AlertActivities
     from activities.bookkeeping import BookkeepingActivities
+    from activities.channel_feedback import ChannelFeedbackActivities
+    from activities.channel_pull import ChannelPullActivities
     from activities.holds import HoldActivities
     from activities.inventory import InventoryActivities
     from activities.payments import PaymentActivities
@@ -29,6 +31,8 @@ def _implementations() -> list[type]:
     return [
         AlertActivities,
         BookkeepingActivities,
+        ChannelFeedbackActivities,
+        ChannelPullActivities,
         HoldActivities,
         InventoryActivities,
         PaymentActivities,
