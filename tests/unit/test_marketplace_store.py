@@ -144,7 +144,7 @@ def test_shopify_sends_create_and_paid_for_an_order_paid_at_once() -> None:
 def test_pull_rules_are_the_platforms_limits() -> None:
     assert RULES["taobao"].max_window_s == 1800 and RULES["taobao"].backwards
     assert RULES["pdd"].min_lag_s == 180 and RULES["pdd"].backwards
-    assert RULES["jd"].window_s == 3600 and not RULES["jd"].backwards
+    assert RULES["jd"].window_s == 3600 and RULES["jd"].backwards
     assert RULES["amazon"].max_window_s is None and RULES["amazon"].burst == 20
     assert all(rule.page_size == 100 for rule in RULES.values())
 

@@ -56,8 +56,15 @@ def test_an_order_cannot_transition_to_its_own_status(status: OrderStatus) -> No
     assert not can_transition(status, status)
 
 
-def test_the_terminal_statuses_are_delivered_cancelled_and_failed() -> None:
-    assert {S.DELIVERED, S.CANCELLED, S.FAILED} == TERMINAL
+def test_the_terminal_statuses_are_delivered_cancelled_failed_and_shadowed() -> None:
+    assert {S.DELIVERED, S.CANCELLED, S.FAILED, S.SHADOWED} == TERMINAL
+
+
+def test_only_an_order_not_yet_reserved_can_end_shadowed() -> None:
+    assert can_transition(S.RECEIVED, S.SHADOWED)
+    assert can_transition(S.PAYMENT_AUTHORIZED, S.SHADOWED)
+    assert not can_transition(S.RESERVED, S.SHADOWED)
+    assert not can_transition(S.SHADOWED, S.CANCELLED)
 
 
 @pytest.mark.parametrize("current", sorted(TERMINAL))
