@@ -1,0 +1,226 @@
+"""Pushed channel orders on the real stack: a platform's own webhook, signed its own way,
+becomes an order that runs to the end and is reported back to the platform; bad
+signatures and redeliveries change nothing; an unpaid order waits for its payment; a
+refund asked before dispatch holds the order and the platform's cancel ends it; a shadow
+channel decides without acting."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from oms.channels.signatures import sign
+from tests.channels.conftest import load
+from tests.conftest import custom_stack
+from tests.integration.helpers import stocked, unique, wait_for_status
+
+SECRET = "shpss_test_secret"
+
+
+def shopify_order(sku: str, *, state: str = "paid", updated: str = "10:31:12") -> dict[str, Any]:
+    """The Shopify sample with its own id, our SKU on every line, and ``state``."""
+    order = copy.deepcopy(load("shopify/paid_multi_line"))
+    order["id"] = uuid.uuid4().int % 10**13
+    for line in order["line_items"]:
+        line["sku"] = sku
+    order["updated_at"] = f"2026-11-10T{updated}-05:00"
+    if state == "unpaid":
+        order["financial_status"] = "pending"
+    elif state == "refund_requested":
+        order["financial_status"] = "partially_refunded"
+    elif state == "cancelled":
+        order["cancelled_at"] = order["updated_at"]
+        order["financial_status"] = "voided"
+    return order
+
+
+async def add_channel(http: httpx.AsyncClient, system: Any, **extra: Any) -> str:
+    name = unique("shop").lower()
+    body = {
+        "name": name,
+        "platform": "shopify",
+        "intake": "push",
+        "mode": "live",
+        "secret": SECRET,
+        "credentials": {"base_url": f"http://127.0.0.1:{system.settings.sim_port}/shopify"},
+        **extra,
+    }
+    response = await http.post("/v1/channels", json=body)
+    assert response.status_code == 201, response.text
+    return name
+
+
+async def push(
+    http: httpx.AsyncClient, channel: str, order: dict[str, Any], **kw: Any
+) -> httpx.Response:
+    raw = json.dumps(order).encode()
+    headers = sign("shopify", raw, kw.pop("secret", SECRET), **kw)
+    # No API key: the platform's signature is the authentication.
+    return await http.post(
+        f"/v1/channels/{channel}/webhooks",
+        content=raw,
+        headers={**headers, "Authorization": ""},
+    )
+
+
+async def count_orders(system: Any, channel: str) -> int:
+    async with system.engine.connect() as conn:
+        query = text("SELECT count(*) FROM orders WHERE channel = :c")
+        return int((await conn.execute(query, {"c": channel})).scalar_one())
+
+
+async def feedback(system: Any, external_id: str, within: float = 20.0) -> list[dict[str, Any]]:
+    url = f"http://127.0.0.1:{system.settings.sim_port}/sim/market/feedback"
+    async with httpx.AsyncClient() as sim:
+        for _ in range(int(within / 0.2)):
+            items = (await sim.get(url)).json()
+            items = items.get("items", items) if isinstance(items, dict) else items
+            found = [f for f in items if external_id in json.dumps(f)]
+            if found:
+                return found
+            await asyncio.sleep(0.2)
+    return []
+
+
+async def test_a_signed_shopify_order_runs_to_delivery_and_is_reported_back(admin, system):
+    _wh, sku = await stocked(admin, 20)
+    channel = await add_channel(admin, system)
+    order = shopify_order(sku)
+
+    response = await push(admin, channel, order)
+
+    assert response.status_code == 202, response.text
+    taken = response.json()
+    assert taken["outcome"] == "created"
+    done = await wait_for_status(admin, taken["order_id"], {"delivered"})
+    assert done["external_id"] == str(order["id"])
+    assert done["platform"]["platform"] == "shopify" and done["platform"]["prepaid"] is True
+    # 2 x 25.00 + 12.50, less 5.00, shipping 10.00, tax 4.99: the platform's own total.
+    assert done["totals"] == {"subtotal": "62.50", "total": "72.49"}
+    assert {a["kind"] for a in done["adjustments"]} == {"discount", "shipping", "tax"}
+    ledger = (await admin.get("/v1/payments", params={"order_id": done["id"]})).json()["items"]
+    assert [(p["kind"], p["status"], p["amount"]) for p in ledger] == [
+        ("platform", "succeeded", "72.49")
+    ]
+    reported = await feedback(system, str(order["id"]))
+    assert reported, "the shipment was not reported to the platform"
+    events = (await admin.get(f"/v1/orders/{done['id']}/events")).json()["items"]
+    assert "platform_reported" in [e["type"] for e in events]
+
+
+async def test_a_bad_signature_is_401_and_a_redelivery_is_taken_once(admin, system):
+    _wh, sku = await stocked(admin, 20)
+    channel = await add_channel(admin, system)
+    order = shopify_order(sku)
+
+    forged = await push(admin, channel, order, secret="not-the-secret")
+    assert forged.status_code == 401
+    assert forged.headers["content-type"] == "application/problem+json"
+    assert await count_orders(system, channel) == 0
+
+    first = await push(admin, channel, order, delivery_id="delivery-1")
+    again = await push(admin, channel, order, delivery_id="delivery-1")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["duplicate"] is True
+    assert again.json()["order_id"] == first.json()["order_id"]
+    # The same order in another delivery (orders/updated with nothing new) is one order too.
+    other = await push(admin, channel, order, delivery_id="delivery-2")
+    assert other.status_code == 202 and other.json()["outcome"] == "unchanged"
+    assert await count_orders(system, channel) == 1
+
+
+async def test_an_order_the_oms_cannot_take_is_422_with_the_field_and_changes_nothing(
+    admin, system
+):
+    channel = await add_channel(admin, system)
+    order = shopify_order("NO-SUCH-SKU")
+
+    response = await push(admin, channel, order)
+
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("channel-order-invalid")
+    assert response.json()["errors"][0]["field"] == "lines.0.sku"
+    assert await count_orders(system, channel) == 0
+
+
+async def test_an_unpaid_order_waits_in_received_until_the_platform_says_paid(admin, system):
+    _wh, sku = await stocked(admin, 20)
+    channel = await add_channel(admin, system)
+    unpaid = shopify_order(sku, state="unpaid", updated="10:31:00")
+
+    created = (await push(admin, channel, unpaid)).json()
+    await asyncio.sleep(1.0)
+    waiting = (await admin.get(f"/v1/orders/{created['order_id']}")).json()
+    assert waiting["status"] == "received"
+    events = (await admin.get(f"/v1/orders/{created['order_id']}/events")).json()["items"]
+    assert "payment_awaited" in [e["type"] for e in events]
+
+    paid = dict(unpaid, financial_status="paid", updated_at="2026-11-10T10:40:00-05:00")
+    told = await push(admin, channel, paid, topic="orders/paid")
+    assert told.json()["outcome"] == "updated"
+    # A late copy of the unpaid state changes nothing.
+    late = await push(admin, channel, unpaid, topic="orders/updated")
+    assert late.json()["outcome"] == "unchanged"
+    await wait_for_status(admin, created["order_id"], {"delivered"})
+
+
+async def test_a_refund_before_dispatch_holds_the_order_and_the_platform_cancel_releases_its_stock(
+    admin, system
+):
+    wh, sku = await stocked(admin, 20)
+    async with custom_stack(system, unique("refund"), {}, release_delay_s=60.0) as http:
+        channel = await add_channel(http, system)
+        order = shopify_order(sku, updated="10:31:00")
+        created = (await push(http, channel, order)).json()
+        await wait_for_status(http, created["order_id"], {"reserved"})
+
+        refund = shopify_order(sku, state="refund_requested", updated="10:35:00")
+        refund["id"] = order["id"]
+        await push(http, channel, refund, topic="orders/updated")
+        held = await wait_for_status(http, created["order_id"], {"on_hold"})
+        assert held["hold"]["reasons"] == ["refund_requested"]
+
+        closed = shopify_order(sku, state="cancelled", updated="10:40:00")
+        closed["id"] = order["id"]
+        await push(http, channel, closed, topic="orders/cancelled")
+        done = await wait_for_status(http, created["order_id"], {"cancelled"})
+        assert done["cancellation"]["by"] == f"channel:{channel}"
+        stock = (await http.get(f"/v1/stock/{sku}")).json()
+        level = next(w for w in stock["warehouses"] if w["warehouse_id"] == wh)
+        assert level["reserved"] == 0
+
+
+async def test_a_shadow_channel_decides_without_charging_reserving_or_dispatching(admin, system):
+    wh, sku = await stocked(admin, 20)
+    channel = await add_channel(admin, system, mode="shadow")
+    order = shopify_order(sku)
+
+    created = (await push(admin, channel, order)).json()
+    done = await wait_for_status(admin, created["order_id"], {"shadowed"})
+
+    assert done["shadow"]["shipments"][0]["warehouse_id"] == wh
+    assert done["shipments"] == []
+    ledger = (await admin.get("/v1/payments", params={"order_id": done["id"]})).json()["items"]
+    assert ledger == []
+    stock = (await admin.get(f"/v1/stock/{sku}")).json()
+    assert stock["available"] == 20
+    listed = (await admin.get(f"/v1/channels/{channel}/shadow")).json()["items"]
+    assert [i["external_id"] for i in listed] == [str(order["id"])]
+    export = f"external_id,held,warehouses\n{order['id']},no,{wh}\n"
+    compared = await admin.post(
+        f"/v1/channels/{channel}/shadow/compare",
+        content=export,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert compared.status_code == 200, compared.text
+    assert compared.json()["agreement"]["warehouses"] == {
+        "agreed": 1,
+        "compared": 1,
+        "rate": 1.0,
+    }
