@@ -13,9 +13,11 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimit, RequestLog
+from api.rate_limit import RateLimits
 from api.routes import (
     admin,
     alerts,
+    channels,
     codec,
     inventory,
     ops,
@@ -23,6 +25,7 @@ from api.routes import (
     orders,
     webhooks,
 )
+from oms import channel_registry
 from oms.codec import EncryptionCodec
 from oms.db.engine import make_engine
 from oms.logging import get_logger
@@ -81,7 +84,9 @@ def create_app(
         EncryptionCodec.from_setting(settings.payload_keys) if settings.payload_keys else None
     )
     install_error_handlers(app)
-    for module in (orders, order_changes, inventory, webhooks, admin, codec, ops, alerts):
+    app.state.rate_limits = RateLimits()
+    channel_registry.configure(settings.payload_keys)
+    for module in (orders, order_changes, inventory, webhooks, admin, channels, codec, ops, alerts):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from oms.channels.config import ChannelConfig
 from oms.contract import ORDER_WORKFLOW, Signal
 from oms.domain.ids import order_workflow_id
 from oms.domain.messages import OperatorAction, OrderInput, OrderView
@@ -35,9 +36,14 @@ from oms.settings import Settings
 START_TIMEOUT_S = 5.0
 
 
-def order_input(settings: Settings, view: OrderView, token: str) -> OrderInput:
+def order_input(
+    settings: Settings, view: OrderView, token: str, channel: ChannelConfig | None = None
+) -> OrderInput:
     """The new order's input: its view, its token, and every timing setting the workflow
-    needs (a workflow cannot read settings itself), by the same names as in Settings."""
+    needs (a workflow cannot read settings itself), by the same names as in Settings.
+
+    Shortage and split come from the order's configured ``channel`` where it sets them,
+    and from the settings (OMS_SHORTAGE, OMS_SPLIT) otherwise."""
     timings = {
         f.name: getattr(settings, f.name)
         for f in fields(OrderInput)
@@ -45,6 +51,9 @@ def order_input(settings: Settings, view: OrderView, token: str) -> OrderInput:
     }
     shortage = for_channel(parse_shortage(settings.shortage), view.channel)
     split = for_channel(parse_split(settings.split), view.channel)
+    if channel is not None and channel.name == view.channel:
+        shortage = channel.shortage if channel.shortage is not None else shortage
+        split = channel.split if channel.split is not None else split
     return OrderInput(
         view, token, backorder=shortage == BACKORDER, split_shipments=split, **timings
     )
@@ -73,6 +82,7 @@ async def start_order(
     view: OrderView,
     token: str,
     cancel: OperatorAction | None = None,
+    channel: ChannelConfig | None = None,
 ) -> bool:
     """Start the order's workflow; False if it was already started. Raises RPCError or
     TimeoutError when Temporal cannot be reached or does not answer in time.
@@ -80,13 +90,14 @@ async def start_order(
     With ``cancel``, the start is a signal-with-start of the ``cancel`` signal: the workflow
     sees the cancel before its first step, so a cancel sent for an order whose workflow
     never started wins over any later start (the recovery sweep's included). If the
-    workflow already runs, the signal simply reaches it.
+    workflow already runs, the signal simply reaches it. ``channel``: the order's configured
+    channel, whose shortage and split win over the settings (see :func:`order_input`).
     """
     try:
         await asyncio.wait_for(
             client.start_workflow(
                 ORDER_WORKFLOW,
-                order_input(settings, view, token),
+                order_input(settings, view, token, channel),
                 id=order_workflow_id(view.id),
                 task_queue=settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.converter import value_to_type
 
+from oms import channel_registry
 from oms.domain.messages import OrderView
 from oms.logging import get_logger
 from oms.order_start import start_order
@@ -32,7 +33,8 @@ async def start_unstarted_orders(
     started = 0
     for row in rows:
         view = value_to_type(OrderView, row.view, [])
-        if await start_order(client, settings, view, row.payment_token):
+        channel = await channel_registry.load_channel(engine, view.channel)
+        if await start_order(client, settings, view, row.payment_token, channel=channel):
             started += 1
             log.warning("order_workflow_recovered", order_id=row.id)
         # Started now or before: either way the workflow holds the token from here on.
