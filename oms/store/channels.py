@@ -81,10 +81,16 @@ async def update(engine: AsyncEngine, name: str, changes: dict[str, Any], by: st
         raise ValueError(f"not changeable: {', '.join(sorted(unknown))}")
     sets = [f"{column} = :{column}" for column in CHANGEABLE if column in changes]
     if "mode" in changes:
+        sets[sets.index("mode = :mode")] = "mode = CAST(:mode AS varchar)"
+    if "mode" in changes:
         # Only a real switch is recorded as one.
-        sets.append("mode_changed_at = CASE WHEN mode <> :mode THEN now() ELSE mode_changed_at END")
-        sets.append("mode_changed_by = CASE WHEN mode <> :mode THEN :by ELSE mode_changed_by END")
-    sets += ["updated_at = now()", "updated_by = :by"]
+        switched = "mode <> CAST(:mode AS varchar)"
+        sets.append(f"mode_changed_at = CASE WHEN {switched} THEN now() ELSE mode_changed_at END")
+        sets.append(
+            f"mode_changed_by = CASE WHEN {switched} THEN CAST(:by AS varchar) "
+            "ELSE mode_changed_by END"
+        )
+    sets += ["updated_at = now()", "updated_by = CAST(:by AS varchar)"]
     statement = text(
         f"UPDATE channels SET {', '.join(sets)} WHERE name = :name RETURNING {COLUMNS}"
     )
