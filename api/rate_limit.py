@@ -1,6 +1,7 @@
 """A rate limit per API key: a token bucket per key in each API process.
 
-A key may make ``rate`` requests a second on average, in bursts of up to ``2 * rate``.
+A key may make ``rate`` requests a second on average, in bursts of up to ``2 * rate``
+(and at least one).
 The buckets live in the process's memory: N API processes behind a load balancer allow a
 key up to N times its limit in all. That is the price of never touching the database for
 the count; a limit meant as a hard cap across processes divides it by N.
@@ -42,7 +43,7 @@ class RateLimits:
     def take(self, key_id: int, rate: float) -> Verdict:
         """Take one request from the key's bucket, if it holds one."""
         now = self._clock()
-        capacity = rate * BURST
+        capacity = max(1.0, rate * BURST)  # a slow key still gets its one request
         bucket = self._buckets.get(key_id)
         if bucket is None or bucket.rate != rate:
             bucket = self._buckets[key_id] = _Bucket(rate, capacity, now)

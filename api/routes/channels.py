@@ -46,6 +46,7 @@ log = get_logger(__name__)
 _AUTH = problems(401, 403, 503)
 ChannelPath = Annotated[str, Path(pattern=NAME_PATTERN)]
 SCHEDULE_TIMEOUT_S = 5.0
+RESETTABLE = ("routing", "shortage", "split")
 
 
 def webhook_path(cfg: ChannelConfig) -> str | None:
@@ -245,7 +246,12 @@ async def change_channel(
 ) -> dict[str, Any]:
     """Change what is given. A switch of ``mode`` (live, shadow) is recorded with who made
     it and when, and applies to the orders that arrive after it."""
-    changes = body.model_dump(exclude_unset=True)
+    # Null resets only what has a default to fall back to (the settings').
+    changes = {
+        k: v
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if v is not None or k in RESETTABLE
+    }
     try:
         saved = await channel_registry.update_channel(engine, name, changes, caller.name)
     except ChannelNotFound as exc:

@@ -28,14 +28,16 @@ Routing = Literal["fewest_shipments", "nearest", "priority"]
 Shortage = Literal["fail", "backorder"]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 CredentialValue = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+# Only the keys the pattern allows (the schema says so too: no other property).
+_ONLY_NAMED = {"additionalProperties": False}
 Credentials = Annotated[
     dict[Annotated[str, StringConstraints(pattern=CREDENTIAL_KEY)], CredentialValue],
-    Field(max_length=32),
+    Field(max_length=32, json_schema_extra=_ONLY_NAMED),
 ]
 # In a change, a credential given null is removed.
 CredentialChanges = Annotated[
     dict[Annotated[str, StringConstraints(pattern=CREDENTIAL_KEY)], CredentialValue | None],
-    Field(max_length=32),
+    Field(max_length=32, json_schema_extra=_ONLY_NAMED),
 ]
 Seconds = Annotated[StrictFloat, Field(ge=1, le=MAX_SECONDS, allow_inf_nan=False)]
 PullInterval = Annotated[
@@ -52,14 +54,17 @@ _FITS: dict[str, Any] = {
     "allOf": [
         {
             "if": {"properties": {"platform": {"enum": _PUSH}}, "required": ["platform"]},
-            "then": {"properties": {"intake": {"const": "push"}}, "required": ["secret"]},
+            "then": {
+                "properties": {"intake": {"const": "push"}, "secret": {"type": "string"}},
+                "required": ["secret"],
+            },
         },
         {
             "if": {"properties": {"platform": {"enum": _PULL}}, "required": ["platform"]},
             "then": {
                 "properties": {
                     "intake": {"const": "pull"},
-                    "credentials": {"required": ["base_url"]},
+                    "credentials": {"type": "object", "required": ["base_url"]},
                 },
                 "required": ["credentials"],
             },
@@ -91,8 +96,9 @@ class ChannelCreate(Strict):
 
 
 class ChannelChange(Strict):
-    """What to change; a field left out stays as it is. ``routing``, ``shortage`` or
-    ``split`` given null follow the settings again; ``credentials`` are merged into the
+    """What to change; a field left out (or given null) stays as it is, but ``routing``,
+    ``shortage`` or ``split`` given null follow the settings again. ``credentials`` are
+    merged into the
     stored ones (a key given null is removed). The platform is fixed once the channel
     exists. A change that would leave the channel unservable (a push channel without a
     secret, an intake its platform lacks) is refused (``channel-invalid``)."""
