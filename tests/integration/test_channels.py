@@ -239,3 +239,29 @@ async def test_a_channel_routes_by_its_own_strategy_over_the_settings(admin, sys
     assert [s["warehouse_id"] for s in second["shipments"]] == [berlin]  # the nearer
     reserved = next(e for e in events if e["type"] == "stock_reserved")["data"]
     assert reserved["strategy"] == "priority"
+
+
+async def test_a_pull_channel_added_while_temporal_is_down_is_saved_with_its_schedule_pending(
+    system,
+):
+    from api.app import create_app
+    from devtools.ports import free_port
+    from tests.conftest import ADMIN_KEY
+
+    nowhere = system.settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    app = create_app(nowhere, system.engine, None)  # never connected to Temporal
+    name = _name("down")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://api",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=30,
+    ) as http:
+        created = await http.post("/v1/channels", json=_pull(name))
+        changed = await http.patch(f"/v1/channels/{name}", json={"pull_interval_s": 60})
+
+    assert created.status_code == 201, created.text
+    assert created.json()["pull_schedule"] == "pending"
+    assert changed.status_code == 200 and changed.json()["pull_schedule"] == "pending"
+    saved = await channel_registry.channel_record(system.engine, name)
+    assert saved is not None and saved.config.pull_interval_s == 60.0
