@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 
 from activities.errors import ORDER_CLOSED, OUT_OF_STOCK, business_error
+from oms import channel_registry
 from oms.contract import StockSteps
 from oms.domain.geo import destination
 from oms.domain.ids import shipment_id_for
@@ -234,7 +235,12 @@ class InventoryActivities(StockSteps):
             # Stock rows created since the first read: their warehouses' places too.
             places |= await warehouses.places(conn, unplaced)
         stocks = [WarehouseStock(w, priority[w], avail) for w, avail in available.items()]
-        strategy = strategy_for(self._routing, channel)
+        # The channel's own routing where it is configured, else the settings' (OMS_ROUTING).
+        configured = await channel_registry.load_channel_in(conn, channel) if order else None
+        if configured is not None and configured.routing:
+            strategy = configured.routing
+        else:
+            strategy = strategy_for(self._routing, channel)
         return strategy, with_distances(stocks, places, to), ordered_at, ahead
 
     async def _settle(

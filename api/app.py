@@ -13,11 +13,13 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimit, RequestLog
+from api.rate_limit import RateLimits
 from api.routes import (
     admin,
     alerts,
     channel_shadow,
     channel_webhooks,
+    channels,
     codec,
     inventory,
     ops,
@@ -25,6 +27,7 @@ from api.routes import (
     orders,
     webhooks,
 )
+from oms import channel_registry
 from oms.codec import EncryptionCodec
 from oms.db.engine import make_engine
 from oms.logging import get_logger
@@ -83,11 +86,14 @@ def create_app(
         EncryptionCodec.from_setting(settings.payload_keys) if settings.payload_keys else None
     )
     install_error_handlers(app)
+    app.state.rate_limits = RateLimits()
+    channel_registry.configure(settings.payload_keys)
     for module in (
         orders,
         order_changes,
         inventory,
         webhooks,
+        channels,
         channel_webhooks,
         channel_shadow,
         admin,

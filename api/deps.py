@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api.errors import Problem
+from api.rate_limit import BURST, RateLimits
 from oms.keys import hash_key
 from oms.settings import Settings
 from oms.store import keys
@@ -62,9 +64,39 @@ class Principal:
     name: str
     role: str
     channel: str | None = None
+    # A partner key's scopes (oms.keys); empty for the other roles.
+    scopes: frozenset[str] = frozenset()
+    # The key's row (None for the bootstrap admin key) and its own rate limit, if any.
+    key_id: int | None = None
+    rate_limit_per_s: float | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        """The scope, or one of its per-channel forms (``orders:read:<channel>`` has
+        ``orders:read`` for this question); admin has every scope."""
+        if self.role == "admin":
+            return True
+        return any(s == scope or s.startswith(scope + ":") for s in self.scopes)
+
+    def readable_channels(self) -> list[str] | None:
+        """The channels whose orders the caller may read; None for every channel."""
+        if self.role == "channel":
+            return [self.channel] if self.channel else []
+        if self.role != "partner" or "orders:read" in self.scopes:
+            return None
+        return sorted(
+            s.removeprefix("orders:read:") for s in self.scopes if s.startswith("orders:read:")
+        )
 
     def can_see(self, channel: str) -> bool:
-        return self.role != "channel" or self.channel == channel
+        readable = self.readable_channels()
+        return readable is None or channel in readable
+
+    def can_submit(self, channel: str) -> bool:
+        if self.role == "admin":
+            return True
+        if self.role == "channel":
+            return self.channel == channel
+        return self.role == "partner" and f"orders:write:{channel}" in self.scopes
 
 
 # Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in a thread
@@ -109,6 +141,15 @@ _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: 
 bearer_scheme = _bearer
 
 
+def _unknown_key() -> Problem:
+    return Problem(
+        401,
+        "unknown, revoked or expired API key",
+        kind="unauthenticated",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 async def principal_for_key(key: str, engine: AsyncEngine, settings: Settings) -> Principal:
     """The principal an API key stands for; 401 when there is none or it is unknown."""
     key = key.strip()
@@ -124,21 +165,68 @@ async def principal_for_key(key: str, engine: AsyncEngine, settings: Settings) -
         return Principal("admin", "admin")
     row = await keys.active_by_hash(engine, hash_key(key))
     if row is None:
+        raise _unknown_key()
+    return Principal(
+        row.name,
+        row.role,
+        row.channel,
+        frozenset(row.scopes or ()),
+        int(row.id),
+        row.rate_limit_per_s,
+    )
+
+
+# When each key's use was last recorded by this process: at most once a minute.
+TOUCH_EVERY_S = 60.0
+_touched: dict[int, float] = {}
+
+
+async def _record_use(engine: AsyncEngine, key_id: int) -> None:
+    now = time.monotonic()
+    if now - _touched.get(key_id, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+        return
+    _touched[key_id] = now
+    await keys.touch(engine, key_id)
+
+
+def _rate_limited(request: Request, caller: Principal, settings: Settings) -> None:
+    """Take one request from the key's bucket; 429 with Retry-After when it is empty.
+    The bootstrap admin key (no row) is never limited, nor is any key while the limit
+    is 0."""
+    rate = caller.rate_limit_per_s or settings.key_rate_limit_per_s
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if caller.key_id is None or not rate or limits is None:
+        return
+    verdict = limits.take(caller.key_id, rate)
+    headers = {
+        "RateLimit-Limit": str(verdict.limit),
+        "RateLimit-Remaining": str(verdict.remaining),
+        "RateLimit-Reset": str(verdict.reset_s),
+    }
+    if not verdict.allowed:
         raise Problem(
-            401,
-            "unknown or revoked API key",
-            kind="unauthenticated",
-            headers={"WWW-Authenticate": "Bearer"},
+            429,
+            f"this key may make {rate:g} requests a second (bursts of {rate * BURST:g}); "
+            f"retry in {verdict.retry_after_s} s",
+            kind="rate-limited",
+            headers={"Retry-After": str(verdict.retry_after_s), **headers},
         )
-    return Principal(row.name, row.role, row.channel)
+    request.state.rate_limit_headers = headers
 
 
 async def current_principal(
+    request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return await principal_for_key(credentials.credentials if credentials else "", engine, settings)
+    caller = await principal_for_key(
+        credentials.credentials if credentials else "", engine, settings
+    )
+    _rate_limited(request, caller, settings)
+    if caller.key_id is not None:
+        await _record_use(engine, caller.key_id)
+    return caller
 
 
 CallerDep = Annotated[Principal, Depends(current_principal)]
@@ -153,7 +241,32 @@ def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     return check
 
 
+def require_scope(scope: str, *roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """Admin, the ``roles`` given, and a partner key holding ``scope`` (or a per-channel
+    form of it: the route then checks the channel) pass; anyone else gets 403."""
+
+    async def check(caller: CallerDep) -> Principal:
+        if caller.role == "admin" or caller.role in roles:
+            return caller
+        if caller.role == "partner" and caller.has_scope(scope):
+            return caller
+        others = " or ".join(("admin", *roles))
+        raise Problem(
+            403,
+            f"this action needs the scope {scope} (or the role {others})",
+            kind="forbidden",
+        )
+
+    return check
+
+
 Operator = Annotated[Principal, Depends(require("operator", "admin"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
-Submitter = Annotated[Principal, Depends(require("channel", "admin"))]
-Reader = Annotated[Principal, Depends(require("channel", "operator", "admin"))]
+# Partner keys pass where their scopes say: submit orders (orders:write:<channel>, checked
+# per channel by the route), read orders (orders:read), sync stock, read channels; the
+# webhooks the OMS sends are managed with webhooks:manage.
+Submitter = Annotated[Principal, Depends(require_scope("orders:write", "channel"))]
+Reader = Annotated[Principal, Depends(require_scope("orders:read", "channel", "operator"))]
+StockSyncer = Annotated[Principal, Depends(require_scope("stock:sync", "operator"))]
+ChannelReader = Annotated[Principal, Depends(require_scope("channels:read", "operator"))]
+WebhookManager = Annotated[Principal, Depends(require_scope("webhooks:manage"))]

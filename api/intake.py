@@ -22,6 +22,8 @@ from temporalio.service import RPCError
 
 from api.errors import Problem
 from api.schemas import OrderCreate, price_errors
+from oms import channel_registry
+from oms.channels.config import ChannelConfig
 from oms.domain.ids import order_id_for
 from oms.domain.messages import (
     Address,
@@ -134,12 +136,16 @@ async def _existing(engine: AsyncEngine, body: OrderCreate, key: str | None, dig
 
 
 async def start_order_workflow(
-    client: Client | None, settings: Settings, view: OrderView, token: str
+    client: Client | None,
+    settings: Settings,
+    view: OrderView,
+    token: str,
+    channel: ChannelConfig | None = None,
 ) -> None:
     try:
         if client is None:
             raise TimeoutError("no connection to Temporal")
-        await start_order(client, settings, view, token)
+        await start_order(client, settings, view, token, channel=channel)
     except (RPCError, TimeoutError) as exc:
         log.warning(
             "workflow_start_failed", order_id=view.id, error=str(exc)[:200] or type(exc).__name__
@@ -172,15 +178,17 @@ async def submit_order(
         created = await _insert(engine, body, view, key, digest)
         if not created:  # lost a race with an identical submission
             existing = await _existing(engine, body, key, digest)
+    # The channel's own shortage and split, where it is configured (cached briefly).
+    channel = await channel_registry.load_channel(engine, body.channel)
     if existing is None:
-        await start_order_workflow(client, settings, view, body.payment.token)
+        await start_order_workflow(client, settings, view, body.payment.token, channel)
     elif never_started(existing.status, existing.last_seq):
         # A replay of a submission whose first attempt stopped between the insert and
         # the start: the replay completes it. Past that point the workflow has recorded
         # steps, and starting it again (say, after Temporal's retention dropped the
         # closed run) would run a finished order twice.
         await start_order_workflow(
-            client, settings, _view_from_json(existing.view), body.payment.token
+            client, settings, _view_from_json(existing.view), body.payment.token, channel
         )
     log.info("order_submitted", order_id=order_id, replay=existing is not None)
     return (dict(existing.view) if existing is not None else asdict(view)), existing is not None

@@ -1,4 +1,5 @@
-"""ASGI middleware: a body size limit (413) and one canonical log line per request."""
+"""ASGI middleware: a body size limit (413) and one canonical log line per request, which
+also adds the caller's RateLimit headers (set by ``api.deps`` once the key is known)."""
 
 from __future__ import annotations
 
@@ -81,11 +82,17 @@ class RequestLog:
         request_id = uuid.uuid4().hex[:16]
         status: dict[str, Any] = {"code": 500}
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        # The request's state, shared with the app (Request.state reads and writes it).
+        state = scope.setdefault("state", {})
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id.encode()))
+                limits = state.get("rate_limit_headers") if isinstance(state, dict) else None
+                for name, value in (limits or {}).items():
+                    headers.append((name.lower().encode(), value.encode()))
             await send(message)
 
         started = time.perf_counter()

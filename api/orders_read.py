@@ -125,10 +125,13 @@ async def list_orders(
     limit: int,
     cursor: str | None,
     late: bool = False,
+    channels: list[str] | None = None,
 ) -> dict[str, Any]:
     equal = {c: v for c, v in filters.items() if v}
     before = decode_orders_cursor(cursor) if cursor else None
-    rows = await orders.page(engine, equal=equal, late=late, before=before, limit=limit + 1)
+    rows = await orders.page(
+        engine, equal=equal, late=late, before=before, limit=limit + 1, channels=channels
+    )
     page = rows[:limit]
     next_cursor = None
     if page and len(rows) > limit:

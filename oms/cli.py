@@ -7,15 +7,17 @@
     oms bench                    an order's cost against the bare engine, on a running oms dev
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
-    oms keys create --role R --name N [--channel C]
+    oms channels add|list|show|set|disable|pull   sales channels (to the database)
+    oms keys create --role R --name N [--channel C] [--scope S ...] [--rate-limit N]
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
     oms workflows drain          open orders per workflow type and patch: what may be deleted
 
 Configuration comes from the environment (see ``oms.settings``). This core package holds
-``migrate``, ``keys``, ``orders``, ``stock`` and ``workflows``; ``api`` comes from ``api``,
-``worker`` from ``worker``, ``sim`` from ``simulators`` and ``dev``, ``chaos`` and ``bench``
-from ``devtools``, each declared as an entry point (``oms.commands``, see ``oms.commands``),
-so that the core never imports the packages above it.
+``migrate``, ``keys``, ``channels``, ``orders``, ``stock`` and ``workflows``; ``api`` comes
+from ``api``, ``worker`` from ``worker``, ``sim`` from ``simulators`` and ``dev``,
+``chaos`` and ``bench`` from ``devtools``, each declared as an entry point
+(``oms.commands``, see ``oms.commands``), so that the core never imports the packages
+above it.
 """
 
 from __future__ import annotations
@@ -72,7 +74,17 @@ async def _create_key(args: argparse.Namespace) -> None:
     engine = make_engine(_settings_with_database(), pool_size=1)
     try:
         await migrate(engine)
-        new = await create_key(engine, name=args.name, role=args.role, channel=args.channel)
+        new = await create_key(
+            engine,
+            name=args.name,
+            role=args.role,
+            channel=args.channel,
+            scopes=args.scopes,
+            rate_limit_per_s=args.rate_limit,
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(1) from exc
     except NameTaken as exc:
         sys.stderr.write(
             f"error: {exc}; revoke it first (DELETE /v1/keys/{exc.key_id}) or choose "
@@ -82,6 +94,8 @@ async def _create_key(args: argparse.Namespace) -> None:
     finally:
         await engine.dispose()
     scope = f" for channel {new.channel}" if new.channel else ""
+    if new.scopes:
+        scope += f" with scopes {' '.join(new.scopes)}"
     print(f"created {new.role} key #{new.id} '{new.name}'{scope}; it is shown only once:")
     print(new.key)
 
@@ -100,6 +114,12 @@ def cmd_stock(args: argparse.Namespace) -> None:
     from oms.stock_cli import run
 
     sys.exit(run(args, _settings_with_database()))
+
+
+def cmd_channels(args: argparse.Namespace) -> None:
+    from oms.channels_cli import run
+
+    _exit(run(args, _settings_with_database()))
 
 
 def cmd_keys_payload(args: argparse.Namespace) -> None:
@@ -147,6 +167,7 @@ HELP_ORDER = (
     "stock",
     "chaos",
     "bench",
+    "channels",
     "keys",
     "workflows",
 )
@@ -170,14 +191,34 @@ def _add_stock(sub: Any) -> None:
     sub.choices["stock"].set_defaults(fn=cmd_stock)
 
 
+def _add_channels(sub: Any) -> None:
+    from oms.channels_cli import add_parser as add_channels_parser
+
+    add_channels_parser(sub)
+    sub.choices["channels"].set_defaults(fn=cmd_channels)
+
+
 def _add_keys(sub: Any) -> None:
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
     create = keys.add_parser("create", help="create an API key and print it")
-    create.add_argument("--role", required=True, choices=["channel", "operator", "admin"])
+    create.add_argument(
+        "--role", required=True, choices=["channel", "operator", "admin", "partner"]
+    )
     create.add_argument("--name", required=True)
     create.add_argument("--channel", help="sales channel of a channel key (default: the name)")
+    create.add_argument(
+        "--scope",
+        action="append",
+        dest="scopes",
+        metavar="SCOPE",
+        help="a partner key's scope (orders:read[:CHANNEL], orders:write:CHANNEL, stock:sync, "
+        "webhooks:manage, channels:read); repeat for each",
+    )
+    create.add_argument(
+        "--rate-limit", type=float, metavar="N", help="requests a second (default: the setting)"
+    )
     create.set_defaults(fn=cmd_keys_create)
     payload = keys.add_parser(
         "payload", help="print a new payload encryption key entry for OMS_PAYLOAD_KEYS"
@@ -194,6 +235,7 @@ def parser() -> argparse.ArgumentParser:
         "migrate": _add_migrate,
         "orders": _add_orders,
         "stock": _add_stock,
+        "channels": _add_channels,
         "keys": _add_keys,
         "workflows": _add_workflows,
     }

@@ -59,14 +59,20 @@ def order_input(
 ) -> OrderInput:
     """The new order's input: its view, its token, and every timing setting the workflow
     needs (a workflow cannot read settings itself), by the same names as in Settings.
-    A platform's order (``view.platform``) adds what its channel and platform say: wait
-    for an unpaid order's payment, record a payment the platform took, decide a shadow
-    channel's order without acting, report shipments back."""
+
+    Shortage and split come from the order's configured ``channel`` where it sets them,
+    and from the settings (OMS_SHORTAGE, OMS_SPLIT) otherwise. A platform's order
+    (``view.platform``) adds what its channel and platform say: wait for an unpaid order's
+    payment, record a payment the platform took, decide a shadow channel's order without
+    acting, report shipments back."""
     timings = {
         f.name: getattr(settings, f.name) for f in fields(OrderInput) if f.name not in _NOT_SETTINGS
     }
     shortage = for_channel(parse_shortage(settings.shortage), view.channel)
     split = for_channel(parse_split(settings.split), view.channel)
+    if channel is not None and channel.name == view.channel:
+        shortage = channel.shortage if channel.shortage is not None else shortage
+        split = channel.split if channel.split is not None else split
     inp = OrderInput(view, token, backorder=shortage == BACKORDER, split_shipments=split, **timings)
     platform = view.platform
     if platform is not None:
@@ -102,7 +108,6 @@ async def start_order(
     view: OrderView,
     token: str,
     cancel: OperatorAction | None = None,
-    *,
     channel: ChannelConfig | None = None,
     first_event: ChannelEvent | None = None,
 ) -> bool:
@@ -112,8 +117,10 @@ async def start_order(
     With ``cancel``, the start is a signal-with-start of the ``cancel`` signal: the workflow
     sees the cancel before its first step, so a cancel sent for an order whose workflow
     never started wins over any later start (the recovery sweep's included). If the
-    workflow already runs, the signal simply reaches it. With ``first_event``, the same
-    for what the order's platform said at once (a refund asked for, a platform hold).
+    workflow already runs, the signal simply reaches it. ``channel``: the order's configured
+    channel, whose shortage and split win over the settings (see :func:`order_input`).
+    With ``first_event``, the same for what the order's platform said at once (a refund
+    asked for, a platform hold).
     """
     signal: tuple[str, Any] | None = None
     if cancel is not None:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     temporal_ui_url: str | None = None
 
     admin_api_key: str | None = None
+    # Requests a second per API key without a limit of its own (bursts of twice as many),
+    # counted in each API process; 0: no limit. The admin key above is never limited.
+    key_rate_limit_per_s: float = 50.0
     # Keys that seal workflow payloads (oms.codec): "id:base64key[,id:base64key...]", the
     # first one active. oms dev makes one and keeps it in .oms/secrets.json.
     payload_keys: str | None = None

@@ -21,6 +21,7 @@ from activities.payments import PaymentActivities
 from activities.read_model import ReadModelActivities
 from activities.stock_sync import StockSyncActivities
 from activities.warehouse import WarehouseActivities
+from oms import channel_registry
 from oms.adapters.payment_gateway import HttpPaymentGateway
 from oms.adapters.wms import HttpWarehouseSystem
 from oms.alerts import AlertStore
@@ -68,6 +69,7 @@ def build_activities(
     payments = PaymentActivities(engine, gateway)
     holds = HoldActivities(engine, settings.hold_policy())
     alerts = AlertActivities(alert_store(engine, settings))
+    channel_registry.configure(settings.payload_keys)  # channels' routing, their secrets
     inventory = InventoryActivities(engine, parse_routing(settings.routing))
     warehouse = WarehouseActivities(engine, wms)
     read_model = ReadModelActivities(engine)

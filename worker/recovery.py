@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.converter import value_to_type
 
-from oms.channel_registry import load_channel
+from oms import channel_registry
 from oms.domain.messages import OrderView
 from oms.logging import get_logger
 from oms.order_start import start_order
@@ -33,8 +33,8 @@ async def start_unstarted_orders(
     started = 0
     for row in rows:
         view = value_to_type(OrderView, row.view, [])
-        # A platform's order starts with its channel's flags (its payment timer).
-        channel = await load_channel(engine, view.channel) if view.platform else None
+        # The order's channel: its shortage and split, a platform order's payment timer.
+        channel = await channel_registry.load_channel(engine, view.channel)
         if await start_order(client, settings, view, row.payment_token, channel=channel):
             started += 1
             log.warning("order_workflow_recovered", order_id=row.id)

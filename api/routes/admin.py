@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -18,13 +19,15 @@ from api.schemas import (
     KeyCreate,
     KeyCreated,
     KeyList,
+    KeyRotate,
+    KeyRotated,
     PaymentList,
     answer,
     problems,
 )
 from oms.db.engine import ping
 from oms.domain.money import format_amount
-from oms.keys import NameTaken, create_key
+from oms.keys import KeyNotActive, NameTaken, NewKey, create_key, rotate_key
 from oms.store import keys, payments
 
 router = APIRouter(tags=["admin"], route_class=JsonRoute)
@@ -87,7 +90,21 @@ async def create_api_key(body: KeyCreate, caller: Admin, engine: EngineDep) -> d
             errors=[{"field": "channel", "message": "required for role channel"}],
         )
     try:
-        new = await create_key(engine, name=body.name, role=body.role, channel=channel)
+        new = await create_key(
+            engine,
+            name=body.name,
+            role=body.role,
+            channel=channel,
+            scopes=body.scopes,
+            rate_limit_per_s=body.rate_limit_per_s,
+        )
+    except ValueError as exc:
+        raise Problem(
+            422,
+            str(exc),
+            kind="validation-error",
+            errors=[{"field": "scopes", "message": str(exc)}],
+        ) from exc
     except NameTaken as exc:
         # Two keys of one name could not be told apart in the list, the logs or the
         # timeline: revoke the old one first, or choose another name.
@@ -98,12 +115,53 @@ async def create_api_key(body: KeyCreate, caller: Admin, engine: EngineDep) -> d
             kind="conflict",
             key_id=exc.key_id,
         ) from exc
+    return _new_key(new)
+
+
+def _new_key(new: NewKey) -> dict[str, Any]:
     return {
         "id": new.id,
         "name": new.name,
         "role": new.role,
         "channel": new.channel,
         "key": new.key,
+        "scopes": list(new.scopes) or None,
+        "rate_limit_per_s": new.rate_limit_per_s,
+    }
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+@router.post(
+    "/v1/keys/{key_id}/rotate",
+    status_code=201,
+    response_model=None,
+    responses={
+        201: answer(KeyRotated, "The new key, shown this once."),
+        **_AUTH,
+        **problems(404, 413, 422, _404="No such key, or it is revoked or expired (``not-found``)."),
+    },
+)
+async def rotate_api_key(
+    key_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    caller: Admin,
+    engine: EngineDep,
+    body: KeyRotate | None = None,
+) -> dict[str, Any]:
+    """A new secret for the key, with its name, role, scopes and rate limit; the old
+    secret keeps working for ``grace_s`` seconds (a day by default), then is refused."""
+    grace = (body or KeyRotate()).grace_s
+    try:
+        new = await rotate_key(engine, key_id, grace)
+    except KeyNotActive as exc:
+        raise Problem(404, f"no active API key {key_id}", kind="not-found") from exc
+    old = await keys.one(engine, key_id)
+    return {
+        **_new_key(new),
+        "rotated_from": key_id,
+        "old_key_expires_at": _when(old.expires_at if old else None) or "",
     }
 
 
@@ -138,7 +196,12 @@ async def read_api_keys(caller: Admin, engine: EngineDep) -> dict[str, Any]:
                 "channel": r.channel,
                 "prefix": r.prefix,
                 "created_at": r.created_at.isoformat(),
-                "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+                "revoked_at": _when(r.revoked_at),
+                "scopes": list(r.scopes) if r.scopes else None,
+                "rate_limit_per_s": r.rate_limit_per_s,
+                "expires_at": _when(r.expires_at),
+                "last_used_at": _when(r.last_used_at),
+                "rotated_from": r.rotated_from,
             }
             for r in rows
         ],

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from api.deps import Admin, EngineDep, JsonRoute, Operator, SettingsDep
+from api.deps import Admin, EngineDep, JsonRoute, Operator, SettingsDep, StockSyncer
 from api.errors import Problem
 from api.schemas import (
     MAX_ON_HAND,
@@ -181,7 +181,7 @@ async def read_stock(sku: SkuPath, caller: Operator, engine: EngineDep) -> dict[
     },
 )
 async def sync_stock(
-    body: StockSync, caller: Operator, engine: EngineDep, settings: SettingsDep
+    body: StockSync, caller: StockSyncer, engine: EngineDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Absolute levels from an ERP or WMS, each with the source's ``as_of``. One transaction.
     A level older than (or as old as) the last one applied for its warehouse and SKU is

@@ -123,10 +123,9 @@ async def create_order(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
-    if caller.role == "channel" and caller.channel != body.channel:
-        raise Problem(
-            403, f"this key submits for channel '{caller.channel}' only", kind="forbidden"
-        )
+    if not caller.can_submit(body.channel):
+        allowed = caller.channel or "the channels of its orders:write scopes"
+        raise Problem(403, f"this key submits for {allowed} only", kind="forbidden")
     # An empty (or blank) Idempotency-Key is no key at all: the order is still deduplicated
     # by its (channel, external_id).
     key = (idempotency_key or "").strip() or None
@@ -173,12 +172,18 @@ async def read_orders(
             kind="validation-error",
             errors=[{"field": "status", "message": f"one of {', '.join(STATUSES)}"}],
         )
-    if caller.role == "channel":
-        if channel is not None and channel != caller.channel:
-            return {"items": [], "next_cursor": None}
-        channel = caller.channel
+    readable = caller.readable_channels()
+    if readable is not None and channel is not None and channel not in readable:
+        return {"items": [], "next_cursor": None}
     filters = {"status": status, "channel": channel, "customer_id": customer_id}
-    return await list_orders(engine, filters=filters, limit=limit, cursor=cursor, late=late)
+    return await list_orders(
+        engine,
+        filters=filters,
+        limit=limit,
+        cursor=cursor,
+        late=late,
+        channels=readable if channel is None else None,
+    )
 
 
 @router.get(

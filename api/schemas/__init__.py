@@ -22,6 +22,8 @@ from api.schemas.keys import (
     KeyCreated,
     KeyInfo,
     KeyList,
+    KeyRotate,
+    KeyRotated,
 )
 from api.schemas.orders import (
     ACTIONS,
@@ -141,6 +143,8 @@ __all__ = [
     "KeyCreated",
     "KeyInfo",
     "KeyList",
+    "KeyRotate",
+    "KeyRotated",
     "Latitude",
     "LineIn",
     "Longitude",

@@ -31,10 +31,10 @@ class ChannelConfig:
     mode: str = Mode.LIVE
     # The platform's webhook signing secret (Shopify app secret, WooCommerce webhook secret,
     # a native channel's shared secret).
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)  # never in a log line
     # What a pull (and the feedback to the platform) needs: base_url, app_key, app_secret,
     # seller_id, access_token ... by platform.
-    credentials: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, Any] = field(default_factory=dict, repr=False)
     # Per channel, falling back to the settings OMS_ROUTING / OMS_SHORTAGE / OMS_SPLIT:
     # a routing strategy name, "fail" | "backorder", and whether split shipments are allowed.
     routing: str | None = None
@@ -43,9 +43,10 @@ class ChannelConfig:
     # How long an unpaid order waits for its payment before it is cancelled.
     payment_timeout_s: float = 86400.0
     # Pull: seconds between polls, and how far behind the platform's clock a window ends
-    # (None: the platform's own minimum, oms.channels.pull_rules).
+    # (a real platform refuses a window closer to its clock than its own minimum:
+    # oms.channels.pull_rules; a sandbox platform's minimum is a setting).
     pull_interval_s: float = 30.0
-    pull_lag_s: float | None = None
+    pull_lag_s: float = 180.0
     enabled: bool = True
 
     @property

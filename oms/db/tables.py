@@ -11,16 +11,21 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     Index,
+    Integer,
     LargeBinary,
     Numeric,
+    String,
+    Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -44,6 +49,46 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(unique=True)
     created_at: datetime = _ts()
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Partner keys: what the key may do (oms.keys.SCOPES); NULL for the other roles.
+    scopes: list[str] | None = Field(default=None, sa_column=Column(ARRAY(Text())))
+    # Requests per second (a burst of twice as many); NULL: OMS_KEY_RATE_LIMIT_PER_S.
+    rate_limit_per_s: float | None = Field(default=None, sa_column=Column(Float()))
+    # Refused from this moment on (the old key of a rotation, once its grace has passed).
+    expires_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Written at most once a minute per key, not on every request.
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # The key this one replaced (POST /v1/keys/{id}/rotate).
+    rotated_from: int | None = Field(default=None, sa_column=Column(Integer()))
+
+
+class Channel(SQLModel, table=True):
+    """A configured sales channel (oms.channel_registry). The webhook secret and the
+    platform credentials are sealed with the payload keys (oms.channels.sealing): the
+    database and its backups never hold them in clear."""
+
+    __tablename__ = "channels"
+    name: str = Field(primary_key=True)
+    platform: str
+    intake: str  # push | pull | both
+    mode: str  # live | shadow
+    secret_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary()))
+    credentials_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary()))
+    # NULL: the settings (OMS_ROUTING, OMS_SHORTAGE, OMS_SPLIT) decide.
+    routing: str | None = Field(default=None, sa_column=Column(String()))
+    shortage: str | None = Field(default=None, sa_column=Column(String()))
+    split: bool | None = Field(default=None, sa_column=Column(Boolean()))
+    payment_timeout_s: float = Field(sa_column=Column(Float(), nullable=False))
+    pull_interval_s: float = Field(sa_column=Column(Float(), nullable=False))
+    pull_lag_s: float = Field(sa_column=Column(Float(), nullable=False))
+    enabled: bool = Field(sa_column=Column(Boolean(), nullable=False))
+    mode_changed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    mode_changed_by: str | None = Field(default=None, sa_column=Column(String()))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    created_by: str
+    updated_by: str
 
 
 class Warehouse(SQLModel, table=True):

@@ -191,16 +191,21 @@ async def page(
     late: bool,
     before: tuple[datetime, str] | None,
     limit: int,
+    channels: Sequence[str] | None = None,
 ) -> list[Any]:
     """Orders newest first (id, created_at, view): those whose columns in ``equal``
-    (status, channel, customer_id) have the values given, flagged late if ``late``,
-    created before the position ``before`` (created_at, id)."""
+    (status, channel, customer_id) have the values given, of one of ``channels`` when
+    given, flagged late if ``late``, created before the position ``before`` (created_at,
+    id)."""
     clauses = []
     params: dict[str, Any] = {"limit": limit}
     for column in ("status", "channel", "customer_id"):
         if equal.get(column):
             clauses.append(f"{column} = :{column}")
             params[column] = equal[column]
+    if channels is not None:
+        clauses.append("channel = ANY(:channels)")
+        params["channels"] = list(channels)
     if late:
         clauses.append("view @> '{\"late\": true}'")
     if before is not None:

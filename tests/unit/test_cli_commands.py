@@ -39,6 +39,7 @@ FLAGS = {
         "--soak",
         "--window",
     ],
+    "channels": [],
     "keys": [],
     "workflows": [],
 }
@@ -56,6 +57,14 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
         flags = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
         assert flags == ["--help", *FLAGS[name]], name
     assert list(_subcommands(offered["keys"])) == ["create", "payload"]
+    assert list(_subcommands(offered["channels"])) == [
+        "add",
+        "list",
+        "show",
+        "set",
+        "disable",
+        "pull",
+    ]
     assert list(_subcommands(offered["workflows"])) == ["drain"]
     assert list(_subcommands(offered["orders"])) == [
         "list",
