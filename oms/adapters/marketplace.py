@@ -452,7 +452,7 @@ class AmazonClient(_HttpClient):
         return PulledPage(orders, payload.get("NextToken") or None, None)
 
     async def ship(self, request: dict[str, Any]) -> dict[str, Any]:
-        order_id = str(request["amazon_order_id"])
+        order_id = str(request.get("amazonOrderId") or request["amazon_order_id"])
         body = {
             "marketplaceId": request.get("marketplaceId") or self._marketplace,
             "packageDetail": request["packageDetail"],
@@ -504,7 +504,7 @@ class ShopifyClient(_PushPlatformClient):
     async def ship(self, request: dict[str, Any]) -> dict[str, Any]:
         response = await self._send(
             "POST",
-            f"admin/api/2024-10/orders/{request['order_id']}/fulfillments.json",
+            f"admin/api/2024-10/orders/{_shopify_order(request)}/fulfillments.json",
             json={"fulfillment": request["fulfillment"]},
             headers={"X-Shopify-Access-Token": str(self._credentials.get("access_token") or "")},
         )
@@ -521,7 +521,7 @@ class WooCommerceClient(_PushPlatformClient):
         auth = (str(self._credentials.get("app_key")), str(self._credentials.get("app_secret")))
         response = await self._send(
             "PUT",
-            f"wp-json/wc/v3/orders/{request['order_id']}",
+            f"wp-json/wc/v3/orders/{request.get('order_id') or request['id']}",
             json={"status": request.get("status", "completed"), "meta_data": request["meta_data"]},
             auth=auth,
         )
@@ -558,3 +558,8 @@ def client_for(
     except KeyError:
         raise ValueError(f"no marketplace client for platform {platform!r}") from None
     return kind(credentials, timeout=timeout, transport=transport)
+
+
+def _shopify_order(request: dict[str, Any]) -> str:
+    """The order a fulfillment is for: beside it, or inside it (the adapter's shape)."""
+    return str(request.get("order_id") or request["fulfillment"]["order_id"])

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from oms.channels.signatures import sign
 from tests.channels.conftest import load
-from tests.conftest import custom_stack
+from tests.conftest import ADMIN_KEY, custom_stack
 from tests.integration.helpers import stocked, unique, wait_for_status
 
 SECRET = "shpss_test_secret"
@@ -77,18 +77,74 @@ async def count_orders(system: Any, channel: str) -> int:
 
 async def feedback(system: Any, external_id: str, within: float = 20.0) -> list[dict[str, Any]]:
     url = f"http://127.0.0.1:{system.settings.sim_port}/sim/market/feedback"
-    async with httpx.AsyncClient() as sim:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as sim:
         for _ in range(int(within / 0.2)):
-            items = (await sim.get(url)).json()
-            items = items.get("items", items) if isinstance(items, dict) else items
-            found = [f for f in items if external_id in json.dumps(f)]
+            items = (await sim.get(url)).json()["feedback"]
+            found = [f for f in items if str(f["order_id"]) == external_id and f["accepted"]]
             if found:
                 return found
             await asyncio.sleep(0.2)
     return []
 
 
-async def test_a_signed_shopify_order_runs_to_delivery_and_is_reported_back(admin, system):
+async def test_the_shopify_simulator_pushes_signed_orders_that_run_to_delivery_and_are_reported(
+    admin, system
+):
+    """End to end with the marketplace simulator: it generates Shopify orders, pushes them
+    signed to the channel's webhook URL; each becomes one order, delivered, with the
+    platform's payment recorded and its shipment reported back to the platform."""
+    _wh, sku = await stocked(admin, 50)
+    channel = await add_channel(admin, system)
+    sim_url = f"http://127.0.0.1:{system.settings.sim_port}/sim/market"
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as sim:
+        target = {
+            "platform": "shopify",
+            "url": f"{system.api_url}/v1/channels/{channel}/webhooks",
+            "secret": SECRET,
+            "channel": channel,
+        }
+        made = await sim.post(f"{sim_url}/push-targets", json=target)
+        assert made.status_code in (200, 201), made.text
+        body = {
+            "platform": "shopify",
+            "count": 3,
+            "seed": 7,
+            "skus": [sku],
+            "paid_ratio": 1.0,
+            "unpaid_then_paid_ratio": 0.0,
+            "closed_ratio": 0.0,
+        }
+        created = await sim.post(f"{sim_url}/orders", json=body)
+        assert created.status_code == 201, created.text
+        ids = [str(i) for i in created.json()["ids"]]
+        try:
+            orders = await _orders_of(admin, channel, len(ids))
+            assert sorted(o["external_id"] for o in orders) == sorted(ids)
+            for order in orders:
+                done = await wait_for_status(admin, order["id"], {"delivered"})
+                assert done["platform"]["platform"] == "shopify"
+                assert done["platform"]["prepaid"] is True
+                ledger = (await admin.get("/v1/payments", params={"order_id": done["id"]})).json()
+                assert [(p["kind"], p["status"], p["amount"]) for p in ledger["items"]] == [
+                    ("platform", "succeeded", done["totals"]["total"])
+                ]
+                assert await feedback(system, done["external_id"]), "not reported back"
+        finally:
+            await sim.delete(f"{sim_url}/push-targets/{made.json()['id']}")
+
+
+async def _orders_of(
+    http: httpx.AsyncClient, channel: str, count: int, within: float = 30.0
+) -> list[dict[str, Any]]:
+    for _ in range(int(within / 0.2)):
+        items = (await http.get("/v1/orders", params={"channel": channel})).json()["items"]
+        if len(items) >= count:
+            return list(items)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{channel}: fewer than {count} orders")
+
+
+async def test_a_signed_shopify_order_keeps_the_platforms_money_to_the_cent(admin, system):
     _wh, sku = await stocked(admin, 20)
     channel = await add_channel(admin, system)
     order = shopify_order(sku)
@@ -98,20 +154,16 @@ async def test_a_signed_shopify_order_runs_to_delivery_and_is_reported_back(admi
     assert response.status_code == 202, response.text
     taken = response.json()
     assert taken["outcome"] == "created"
-    done = await wait_for_status(admin, taken["order_id"], {"delivered"})
+    done = (await admin.get(f"/v1/orders/{taken['order_id']}")).json()
     assert done["external_id"] == str(order["id"])
-    assert done["platform"]["platform"] == "shopify" and done["platform"]["prepaid"] is True
     # 2 x 25.00 + 12.50, less 5.00, shipping 10.00, tax 4.99: the platform's own total.
     assert done["totals"] == {"subtotal": "62.50", "total": "72.49"}
     assert {a["kind"] for a in done["adjustments"]} == {"discount", "shipping", "tax"}
-    ledger = (await admin.get("/v1/payments", params={"order_id": done["id"]})).json()["items"]
-    assert [(p["kind"], p["status"], p["amount"]) for p in ledger] == [
-        ("platform", "succeeded", "72.49")
-    ]
-    reported = await feedback(system, str(order["id"]))
-    assert reported, "the shipment was not reported to the platform"
-    events = (await admin.get(f"/v1/orders/{done['id']}/events")).json()["items"]
-    assert "platform_reported" in [e["type"] for e in events]
+    # The platform does not know this made-up order: its refusal of the report is an
+    # alert, and the order goes on to delivery.
+    finished = await wait_for_status(admin, taken["order_id"], {"delivered"})
+    events = (await admin.get(f"/v1/orders/{finished['id']}/events")).json()["items"]
+    assert "platform_report_failed" in [e["type"] for e in events]
 
 
 async def test_a_bad_signature_is_401_and_a_redelivery_is_taken_once(admin, system):

@@ -660,3 +660,27 @@ async def test_the_session_simulator_serves_the_marketplace(system: System) -> N
         answer = await http.get("/sim/market/stats")
         assert answer.status_code == 200
         assert {"orders", "events", "push_targets"} <= set(answer.json())
+
+
+@pytest.mark.parametrize("platform", ["shopify", "woocommerce", "taobao", "jd", "pdd", "amazon"])
+async def test_each_adapters_ship_request_is_what_its_client_sends_and_the_platform_takes(
+    sim: Sim, platform: str
+) -> None:
+    """The two halves of the report back to a platform meet: the adapter's request (pure)
+    through the platform's client (HTTP) is accepted and recorded by the platform."""
+    from oms.channels.canonical import ShippedLine
+    from oms.channels.registry import adapter
+
+    [external_id] = sim.create(platform, 1, seed=11)
+    credentials = {"marketplace_id": "ATVPDKIKX0DER"}
+    request = adapter(platform).ship_request(
+        external_id, "TRK-77", "SF", [ShippedLine("SKU-0001", 1)], credentials=credentials
+    )
+    client = sim.client(platform, **credentials)
+    try:
+        await client.ship(request)
+    finally:
+        await client.aclose()
+    feedback = (await sim.http.get("/sim/market/feedback")).json()["feedback"]
+    mine = [f for f in feedback if str(f["order_id"]) == str(external_id)]
+    assert mine and mine[-1]["accepted"] is True
