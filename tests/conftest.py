@@ -115,6 +115,10 @@ def settings(pg_url: str, temporal_env: WorkflowEnvironment) -> Settings:
         sim_ship_delay_s=0.05,
         sim_carrier_step_s=0.05,
         sim_poll_interval_s=0.05,
+        # The sandbox platforms' own minimum lag behind their clock: a second, so a pull
+        # channel's orders arrive within seconds.
+        sim_market_pdd_lag_s=1.0,
+        sim_market_amazon_lag_s=1.0,
         log_format="json",
         log_level="warning",
     )
