@@ -289,6 +289,40 @@ async def _pull(settings: Settings, args: argparse.Namespace) -> str:
     return f"pull of {args.name} started"
 
 
+def _export(path: str) -> Any:
+    """The current system's decisions from its CSV export (oms.channels.shadow)."""
+    from oms.channels.shadow import BadExport, read_current
+
+    try:
+        return read_current(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, BadExport) as exc:
+        raise CommandError(f"{path}: {exc}") from exc
+
+
+async def _compare(settings: Settings, args: argparse.Namespace, current: Any) -> str:
+    """A shadow channel's decisions against the current system's CSV export."""
+    from datetime import UTC, datetime
+
+    from oms.channels.shadow import compare, oms_decision
+    from oms.store import orders
+
+    async def rows(engine: Any) -> Any:
+        return await orders.shadowed(engine, args.name, datetime(1970, 1, 1, tzinfo=UTC), 10**7)
+
+    decided = await _with_engine(settings, rows)
+    result = compare((oms_decision(r.external_id, r.shadow) for r in decided), current)
+    lines = [f"{args.name}: {result.orders} orders decided by both systems"]
+    for aspect, (agreed, compared) in sorted(result.agreement.items()):
+        lines.append(f"  {aspect:<11} {agreed}/{compared} agree ({100 * agreed / compared:.1f} %)")
+    lines.append(f"  only in the OMS: {len(result.only_oms)}")
+    lines.append(f"  only in the current system: {len(result.only_current)}")
+    for ext, aspect, ours, theirs in result.differences[: args.show]:
+        lines.append(f"  {ext}: {aspect} OMS {ours} / current {theirs}")
+    if len(result.differences) > args.show:
+        lines.append(f"  ... {len(result.differences) - args.show} more differences")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import DBAPIError
 
@@ -308,6 +342,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             out = asyncio.run(_show(settings, args))
         elif args.action == "list":
             out = asyncio.run(_list(settings, args))
+        elif args.action == "compare":
+            out = asyncio.run(_compare(settings, args, _export(args.file)))
         else:
             out = asyncio.run(_pull(settings, args))
     except ChannelInvalid as exc:
@@ -389,3 +425,9 @@ def add_parser(sub: Any) -> None:
     disable.add_argument("name")
     pull = channels.add_parser("pull", help="pull the channel's orders now")
     pull.add_argument("name")
+    compare = channels.add_parser(
+        "compare", help="a shadow channel's decisions against the current system's CSV export"
+    )
+    compare.add_argument("name")
+    compare.add_argument("file", help="CSV: external_id, held (yes/no), warehouses (a;b)")
+    compare.add_argument("--show", type=int, default=20, help="differences to list")

@@ -131,3 +131,34 @@ async def test_a_pull_channel_from_the_shell_has_its_credentials_sealed(system, 
     assert "very-secret" not in added.stdout
     assert shown["credential_keys"] == ["app_secret", "base_url"]
     assert shown["pull_interval_s"] == 15.0
+
+
+async def test_a_shadow_channel_is_compared_with_the_current_systems_export_from_the_shell(
+    system, admin, tmp_path
+):
+    from tests.integration.helpers import stocked, wait_for_status
+    from tests.integration.test_channel_push import add_channel, push, shopify_order
+
+    wh, sku = await stocked(admin, 20)
+    channel = await add_channel(admin, system, mode="shadow")
+    agreed, differs = shopify_order(sku), shopify_order(sku)
+    for order in (agreed, differs):
+        taken = (await push(admin, channel, order)).json()
+        await wait_for_status(admin, taken["order_id"], {"shadowed"})
+    export = tmp_path / "current.csv"
+    export.write_text(
+        "external_id,held,warehouses\n"
+        f"{agreed['id']},no,{wh}\n"
+        f"{differs['id']},no,another-warehouse\n"
+        "only-here,no,x\n"
+    )
+
+    done = await _oms(system, "compare", channel, str(export))
+
+    assert done.returncode == 0, done.stderr
+    assert "2 orders decided by both systems" in done.stdout
+    assert "warehouses  1/2 agree (50.0 %)" in done.stdout
+    assert "only in the current system: 1" in done.stdout
+    assert f"{differs['id']}: warehouses OMS {wh} / current another-warehouse" in done.stdout
+    missing = await _oms(system, "compare", channel, str(tmp_path / "nope.csv"))
+    assert missing.returncode == 1 and "nope.csv" in missing.stderr
