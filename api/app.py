@@ -21,8 +21,10 @@ from api.routes import (
     ops,
     order_changes,
     orders,
+    webhook_endpoints,
     webhooks,
 )
+from api.schemas.webhooks import document_webhooks
 from oms.codec import EncryptionCodec
 from oms.db.engine import make_engine
 from oms.logging import get_logger
@@ -83,6 +85,8 @@ def create_app(
     install_error_handlers(app)
     for module in (orders, order_changes, inventory, webhooks, admin, codec, ops, alerts):
         app.include_router(module.router)
+    app.include_router(webhook_endpoints.router)
+    document_webhooks(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)
     return app

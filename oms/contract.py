@@ -41,6 +41,7 @@ from oms.domain.messages import (
     StockChangeResult,
 )
 from oms.domain.stock_level import StockPull, StockPullResult
+from oms.events_out.messages import DeliverDue, DeliverDueResult
 
 # --- workflow types ---------------------------------------------------------------------
 
@@ -53,6 +54,8 @@ LEGACY_SHIPMENT_WORKFLOW = "shipment"  # the child of the ``order`` type
 ORDER_WITH_SHIPMENT_CHILDREN = "order"  # the one type whose shipments run as children
 ORDER_WORKFLOWS = (ORDER_WORKFLOW, *LEGACY_ORDER_WORKFLOWS)
 STOCK_SYNC_WORKFLOW = "wms_stock_sync"
+# One per webhook endpoint, for as long as it is enabled (workflows/webhook_delivery.py).
+WEBHOOK_ENDPOINT_WORKFLOW = "webhook.endpoint"
 
 # Patches still in the code, per order type: each marks a change of the workflow's
 # commands, so that histories recorded before it replay on the old path. The current
@@ -196,6 +199,14 @@ class StockSyncSteps(ABC):
     async def pull_wms_stock(self, req: StockPull) -> StockPullResult: ...
 
 
+class WebhookSteps(ABC):
+    """Events out: one run delivers what is due to one endpoint for about a minute."""
+
+    @activity.defn
+    @abstractmethod
+    async def deliver_due(self, req: DeliverDue) -> DeliverDueResult: ...
+
+
 ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     PaymentSteps,
     StockSteps,
@@ -205,4 +216,5 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     RecordSteps,
     BookkeepingSteps,
     StockSyncSteps,
+    WebhookSteps,
 )

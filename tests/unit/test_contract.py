@@ -25,6 +25,7 @@ def _implementations() -> list[type]:
     from activities.read_model import ReadModelActivities
     from activities.stock_sync import StockSyncActivities
     from activities.warehouse import WarehouseActivities
+    from activities.webhook_delivery import WebhookDeliveryActivities
 
     return [
         AlertActivities,
@@ -35,6 +36,7 @@ def _implementations() -> list[type]:
         ReadModelActivities,
         StockSyncActivities,
         WarehouseActivities,
+        WebhookDeliveryActivities,
     ]
 
 
