@@ -72,7 +72,8 @@ BEGIN
     INSERT INTO outbox_events (id, type, order_id, seq, occurred_at, data, created_at)
     VALUES (evt, event_type, p_order_id, p_seq, occurred, body, now());
     FOR ep IN SELECT id FROM webhook_endpoints
-              WHERE enabled AND deleted_at IS NULL AND events && ARRAY[event_type, '*']
+              WHERE enabled AND deleted_at IS NULL
+                AND events && CAST(ARRAY[event_type, '*'] AS varchar[])
     LOOP
         INSERT INTO webhook_deliveries (endpoint_id, event_id, order_id, seq, status, attempts,
                                         next_attempt_at, created_at, updated_at)
@@ -86,7 +87,8 @@ $$ LANGUAGE plpgsql
 _SUBSCRIBED = """
 CREATE OR REPLACE FUNCTION oms_outbox_subscribed(event_type text) RETURNS boolean AS $$
     SELECT EXISTS (SELECT 1 FROM webhook_endpoints
-                   WHERE enabled AND deleted_at IS NULL AND events && ARRAY[event_type, '*'])
+                   WHERE enabled AND deleted_at IS NULL
+                     AND events && CAST(ARRAY[event_type, '*'] AS varchar[]))
 $$ LANGUAGE sql STABLE
 """
 
