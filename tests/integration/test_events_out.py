@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
@@ -28,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from devtools.ports import free_port
-from tests.conftest import api_of
+from tests.conftest import _serve, api_of
 from tests.integration.helpers import order_body, stocked, submit, unique, wait_for_status
 
 ORDER_TYPES = [
@@ -92,8 +91,8 @@ class Receiver:
     def of_order(self, order_id: str) -> list[Received]:
         return [r for r in self.acked if r.body["data"].get("order_id") == order_id]
 
-    async def wait_for(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, done: Callable[[], bool], within_s: float = 20.0) -> None:
+        deadline = time.monotonic() + within_s
         while not done():
             assert time.monotonic() < deadline, f"timed out; acked {len(self.acked)}"
             self.arrived.clear()
@@ -107,12 +106,7 @@ class Receiver:
 async def receiver() -> AsyncIterator[Receiver]:
     recv = Receiver(free_port())
     app = Starlette(routes=[Route("/hook", recv.handle, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=recv.port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
+    server, task = await _serve(app, recv.port)
     yield recv
     server.should_exit = True
     await task
