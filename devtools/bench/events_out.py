@@ -5,7 +5,7 @@ stretch; then whether every event arrived, once, in order, and how late.
 Start the system with a compressed retry schedule (the default one waits minutes, then
 hours), for example::
 
-    OMS_WEBHOOK_RETRY_SCHEDULE=0,1,2,4,8,15,30,60 OMS_SIM_SHIP_DELAY_S=0 \\
+    OMS_WEBHOOK_RETRY_SCHEDULE=0,1,2,4,8,15,30,30,30,30,30,30,30,30,30 OMS_SIM_SHIP_DELAY_S=0 \\
         OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 make dev
 
 The bench subscribes its receiver to every order event, places ``--orders`` orders (one unit

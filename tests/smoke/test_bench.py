@@ -94,7 +94,7 @@ class CompressedWebhooksDevSystem(ZeroDelayDevSystem):
 
     @property
     def env(self) -> dict[str, str]:
-        return {**super().env, "OMS_WEBHOOK_RETRY_SCHEDULE": "0,0.5,1,2,4,8"}
+        return {**super().env, "OMS_WEBHOOK_RETRY_SCHEDULE": "0,0.5,1,1,1,1,1,1,1,1,1,1"}
 
 
 def test_oms_bench_events_out_delivers_every_event_once_and_in_order(tmp_path: Path):
