@@ -16,7 +16,9 @@ is open. It prints (JSON) the events produced (the endpoint's deliveries of its 
 events acknowledged, duplicates beyond retries (an event id acknowledged twice: must be 0),
 out-of-order acknowledgements per order (a seq acknowledged after a later one of the same
 order: must be 0), bad signatures, exhausted deliveries, fact-to-first-attempt latency
-(the event's timestamp to the receiver's first sight of its id) and the drain time. Exit 1
+(the event's timestamp, when the workflow took the step, to the receiver's first sight of its
+id), written-to-first-attempt (the outbox row's write to the first attempt, on the system's
+clock) and the drain time. Exit 1
 on any violation. Loopback only; the endpoint is deleted at the end.
 """
 
@@ -245,6 +247,13 @@ async def run_events_out(target: Target, plan: EventsOutPlan) -> dict[str, Any]:
     disorder = out_of_order({o: s for o, s in receiver.acked_seqs.items() if o in mine})
     exhausted = sum(1 for d in every if d["status"] == "exhausted")
     lags = [lag for i, lag in receiver.first_seen_lag_s.items() if i in produced]
+    # From the row's write (the transaction of the fact) to the first attempt's start, both
+    # on the system's clock: what the deliverer adds, without the order's own batching.
+    written = [
+        (_when(d["attempts"][0]["at"]) - _when(d["created_at"])).total_seconds()
+        for d in every
+        if d["attempts"]
+    ]
     violations = list(errors[:20])
     if duplicates:
         violations.append(f"{duplicates} duplicate acknowledgements")
@@ -266,6 +275,7 @@ async def run_events_out(target: Target, plan: EventsOutPlan) -> dict[str, Any]:
         "bad_signatures": receiver.bad_signatures,
         "exhausted": exhausted,
         "fact_to_first_attempt_ms": latency_ms(lags),
+        "written_to_first_attempt_ms": latency_ms([max(0.0, w) for w in written]),
         "drain_s": round(drained_s, 1),
         "plan": {
             "fail_rate": plan.fail_rate,
@@ -275,6 +285,10 @@ async def run_events_out(target: Target, plan: EventsOutPlan) -> dict[str, Any]:
         },
         "violations": violations,
     }
+
+
+def _when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 async def _place(
