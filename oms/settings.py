@@ -130,9 +130,9 @@ class Settings(BaseSettings):
     # How long a rotated-out secret keeps signing, unless the rotation says otherwise.
     webhook_rotation_grace_s: float = 86400.0
     # One deliver_due activity runs this long before its workflow loops.
-    webhook_activity_s: float = 60.0
+    webhook_activity_s: float = Field(default=60.0, gt=0, le=300)
     # Deliveries in flight at once per endpoint.
-    webhook_concurrency: int = 16
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
 
     # Simulators: where they post their callbacks and how fast the parcel travels.
     api_url: str | None = None
