@@ -25,8 +25,10 @@ from api.routes import (
     ops,
     order_changes,
     orders,
+    webhook_endpoints,
     webhooks,
 )
+from api.schemas.webhooks import document_webhooks
 from oms import channel_registry
 from oms.codec import EncryptionCodec
 from oms.db.engine import make_engine
@@ -102,6 +104,8 @@ def create_app(
         alerts,
     ):
         app.include_router(module.router)
+    app.include_router(webhook_endpoints.router)
+    document_webhooks(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)
     return app

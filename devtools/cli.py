@@ -45,7 +45,7 @@ def add_bench(sub: Any) -> None:
     bench = sub.add_parser(
         "bench", help="orders against the bare engine on a running oms dev, then the books"
     )
-    bench.add_argument("--orders", type=int, default=200)
+    bench.add_argument("--orders", type=int, help="orders (default 200; --events-out 10,000)")
     bench.add_argument("--concurrency", type=int, default=20)
     bench.add_argument(
         "--half-orders", type=int, help="orders of the half-capacity pass (default: --orders)"
@@ -66,6 +66,21 @@ def add_bench(sub: Any) -> None:
         "growth of memory and p99 from the first to the last quarter (JSON)",
     )
     bench.add_argument("--window", type=float, default=60.0, help="--soak: sample every seconds")
+    bench.add_argument(
+        "--events-out",
+        action="store_true",
+        help="instead: orders with a webhook endpoint of the bench's own that fails at random "
+        "and is down for a while; every event delivered once and in order? (JSON)",
+    )
+    bench.add_argument(
+        "--fail-rate", type=float, default=0.3, help="--events-out: attempts answered 500"
+    )
+    bench.add_argument(
+        "--down-s", type=float, default=20.0, help="--events-out: the endpoint down this long"
+    )
+    bench.add_argument(
+        "--down-after-s", type=float, default=10.0, help="--events-out: from this long in"
+    )
     bench.set_defaults(fn=cmd_bench)
 
 
@@ -97,8 +112,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from devtools.bench.run import run_bench
     from devtools.bench.target import BenchError, Plan, find_target, require_zero_pace
 
-    plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
     settings = get_settings()
+    if args.events_out:
+        _bench_events_out(args, settings)
+    args.orders = args.orders or 200
+    plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
     if args.soak:
         _bench_soak(args, settings)
     try:
@@ -117,6 +135,29 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(json.dumps(report, indent=2))
     else:
         render(report)
+    _exit(0 if report["ok"] else 1)
+
+
+def _bench_events_out(args: argparse.Namespace, settings: Settings) -> None:
+    from devtools.bench.events_out import EventsOutPlan, run_events_out
+    from devtools.bench.target import BenchError, find_target
+
+    plan = EventsOutPlan(
+        orders=args.orders or 10_000,
+        concurrency=args.concurrency,
+        fail_rate=args.fail_rate,
+        down_after_s=args.down_after_s,
+        down_s=args.down_s,
+        within_s=args.within,
+    )
+    try:
+        plan.check()
+        target = find_target(settings)
+        report = event_loop.run(run_events_out(target, plan), settings)
+    except BenchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    print(json.dumps(report, indent=2))
     _exit(0 if report["ok"] else 1)
 
 

@@ -258,6 +258,8 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         # A short cancel window in development, so cancelling by hand can be tried.
         "OMS_RELEASE_DELAY_S": os.environ.get("OMS_RELEASE_DELAY_S", "10"),
         "OMS_LOG_FORMAT": dev_log_format(settings.log_format),  # console unless chosen
+        # Webhook receivers in development listen on this machine (docs/events-out.md).
+        "OMS_WEBHOOK_ALLOW_PRIVATE": os.environ.get("OMS_WEBHOOK_ALLOW_PRIVATE", "true"),
     }
     return env
 

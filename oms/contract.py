@@ -43,6 +43,7 @@ from oms.domain.messages import (
 )
 from oms.domain.pull import PullRequest, PullResult
 from oms.domain.stock_level import StockPull, StockPullResult
+from oms.events_out.messages import DeliverDue, DeliverDueResult
 
 # --- workflow types ---------------------------------------------------------------------
 
@@ -58,6 +59,8 @@ STOCK_SYNC_WORKFLOW = "wms_stock_sync"
 # One pull of a pull channel's changed orders, started by its ``channel-pull-<name>``
 # Schedule (oms/pull_schedules.py).
 CHANNEL_PULL_WORKFLOW = "channel.pull"
+# One per webhook endpoint, for as long as it is enabled (workflows/webhook_delivery.py).
+WEBHOOK_ENDPOINT_WORKFLOW = "webhook.endpoint"
 
 # Patches still in the code, per order type: each marks a change of the workflow's
 # commands, so that histories recorded before it replay on the old path. The current
@@ -233,6 +236,14 @@ class ChannelPullSteps(ABC):
     async def pull_channel(self, req: PullRequest) -> PullResult: ...
 
 
+class WebhookSteps(ABC):
+    """Events out: one run delivers what is due to one endpoint for about a minute."""
+
+    @activity.defn
+    @abstractmethod
+    async def deliver_due(self, req: DeliverDue) -> DeliverDueResult: ...
+
+
 ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     PaymentSteps,
     StockSteps,
@@ -244,4 +255,5 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     StockSyncSteps,
     ChannelSteps,
     ChannelPullSteps,
+    WebhookSteps,
 )

@@ -129,6 +129,23 @@ class Settings(BaseSettings):
     carrier_webhook_secret: str = "sandbox-carrier-webhook-secret"
     webhook_tolerance_s: int = 300
 
+    # Events out (docs/events-out.md): deliveries to private, loopback or link-local
+    # addresses are refused unless this is true (oms dev sets it: receivers on 127.0.0.1).
+    webhook_allow_private: bool = False
+    # Deliveries only to loopback addresses, whatever else is allowed: for test and
+    # benchmark systems that must never send a request off this machine.
+    webhook_loopback_only: bool = False
+    # Seconds before each attempt of a delivery, ±20 % (oms.events_out.schedule).
+    webhook_retry_schedule: str = "0,5,300,1800,7200,18000,36000,50400,72000,86400"
+    # An endpoint whose every attempt has failed for this long is disabled (and alerted).
+    webhook_disable_after_s: float = 432000.0
+    # How long a rotated-out secret keeps signing, unless the rotation says otherwise.
+    webhook_rotation_grace_s: float = 86400.0
+    # One deliver_due activity runs this long before its workflow loops.
+    webhook_activity_s: float = Field(default=60.0, gt=0, le=300)
+    # Deliveries in flight at once per endpoint.
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+
     # Simulators: where they post their callbacks and how fast the parcel travels.
     api_url: str | None = None
     sim_ship_delay_s: float = 3.0
@@ -201,6 +218,12 @@ class Settings(BaseSettings):
                 parse_thresholds(getattr(self, name))
             except ValueError as exc:
                 raise ValueError(f"OMS_{name.upper()}: {exc}") from exc
+        from oms.events_out.schedule import parse_schedule
+
+        try:
+            parse_schedule(self.webhook_retry_schedule)
+        except ValueError as exc:
+            raise ValueError(f"OMS_WEBHOOK_RETRY_SCHEDULE: {exc}") from exc
         if self.payload_keys:
             from oms.codec import PayloadKeyError, parse_keys
 
@@ -209,6 +232,11 @@ class Settings(BaseSettings):
             except PayloadKeyError as exc:
                 raise ValueError(f"OMS_PAYLOAD_KEYS: {exc}") from exc
         return self
+
+    def webhook_schedule(self) -> tuple[float, ...]:
+        from oms.events_out.schedule import parse_schedule
+
+        return parse_schedule(self.webhook_retry_schedule)
 
     def hold_policy(self) -> HoldPolicy:
         from oms.domain.holds import parse_countries, parse_thresholds

@@ -121,6 +121,11 @@ def settings(pg_url: str, temporal_env: WorkflowEnvironment) -> Settings:
         sim_market_amazon_lag_s=1.0,
         log_format="json",
         log_level="warning",
+        # Webhook receivers in tests listen on 127.0.0.1, and nothing is ever sent elsewhere
+        # (the OpenAPI contract run creates endpoints with generated URLs).
+        webhook_allow_private=True,
+        webhook_loopback_only=True,
+        webhook_retry_schedule="0,0.2,0.4,0.6,0.8",
     )
 
 

@@ -21,6 +21,7 @@ from activities.payments import PaymentActivities
 from activities.read_model import ReadModelActivities
 from activities.stock_sync import StockSyncActivities
 from activities.warehouse import WarehouseActivities
+from activities.webhook_delivery import DeliveryConfig, OutboxListener, WebhookDeliveryActivities
 from oms import channel_registry
 from oms.adapters.payment_gateway import HttpPaymentGateway
 from oms.adapters.wms import HttpWarehouseSystem
@@ -28,9 +29,11 @@ from oms.alerts import AlertStore
 from oms.channel_registry import pull_channels
 from oms.db.engine import make_engine
 from oms.domain.routing import parse_routing
+from oms.events_out.starter import ensure_endpoint_workflow
 from oms.logging import configure_logging, get_logger
 from oms.pull_schedules import sync_pull_schedules
 from oms.settings import Settings
+from oms.store import webhook_endpoints
 from oms.temporal_client import connect, register_search_attributes
 from worker.backorder_waker import BackorderWaker, listen_dsn
 from worker.recovery import recovery_loop
@@ -43,6 +46,7 @@ from workflows.legacy.order_lean import LeanOrderWorkflow
 from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow
 from workflows.stock_sync import WmsStockSyncWorkflow
+from workflows.webhook_delivery import WebhookEndpointWorkflow
 
 log = get_logger(__name__)
 
@@ -55,6 +59,7 @@ WORKFLOWS = [
     ShipmentWorkflow,
     WmsStockSyncWorkflow,
     ChannelPullWorkflow,
+    WebhookEndpointWorkflow,
 ]
 
 
@@ -76,6 +81,7 @@ def build_activities(
     stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
     feedback = ChannelFeedbackActivities(engine)
     channel_pull = ChannelPullActivities(engine, settings, alert_store(engine, settings))
+    webhooks = webhook_activities(engine, settings)
     own: list[Callable[..., Any]] = [
         payments.authorize_payment,
         payments.capture_payment,
@@ -93,6 +99,7 @@ def build_activities(
         alerts.raise_alert,
         stock_sync.pull_wms_stock,
         channel_pull.pull_channel,
+        webhooks.deliver_due,
     ]
     swap = swap or {}
     unknown = set(swap) - {fn.__name__ for fn in own}
@@ -108,6 +115,40 @@ def build_activities(
         steps["release_stock"],
     )
     return [*chosen, bookkeeping.bookkeep]
+
+
+def webhook_activities(engine: AsyncEngine, settings: Settings) -> WebhookDeliveryActivities:
+    """Events out (docs/events-out.md): one LISTEN connection per worker for them all."""
+    config = DeliveryConfig(
+        payload_keys=settings.payload_keys,
+        allow_private=settings.webhook_allow_private,
+        loopback_only=settings.webhook_loopback_only,
+        schedule=settings.webhook_schedule(),
+        disable_after_s=settings.webhook_disable_after_s,
+        run_s=settings.webhook_activity_s,
+        concurrency=settings.webhook_concurrency,
+    )
+    listener = OutboxListener(lambda: listen_dsn(settings.async_database_url()))
+    return WebhookDeliveryActivities(engine, config, alert_store(engine, settings), listener)
+
+
+async def ensure_webhook_endpoints(client: Client, engine: AsyncEngine, settings: Settings) -> int:
+    """A delivery workflow for every enabled endpoint (one that runs is left as it is)."""
+    ids = await webhook_endpoints.enabled_ids(engine)
+    for endpoint_id in ids:
+        await ensure_endpoint_workflow(client, settings.task_queue, endpoint_id)
+    return len(ids)
+
+
+async def webhook_endpoint_sweep(client: Client, engine: AsyncEngine, settings: Settings) -> None:
+    """At start and then every recovery interval: an endpoint created or enabled while
+    Temporal could not be reached gets its workflow."""
+    while True:
+        try:
+            await ensure_webhook_endpoints(client, engine, settings)
+        except Exception as exc:  # the database or Temporal away: next time
+            log.warning("webhook_endpoints_not_ensured", error=str(exc)[:200])
+        await asyncio.sleep(max(settings.recovery_interval_s, 1.0))
 
 
 def alert_store(engine: AsyncEngine, settings: Settings) -> AlertStore:
@@ -178,12 +219,14 @@ async def run_worker(settings: Settings, singletons: bool = True) -> None:
         background = [
             asyncio.create_task(recovery_loop(client, engine, settings)),
             asyncio.create_task(waker.run(stop)),
+            asyncio.create_task(webhook_endpoint_sweep(client, engine, settings)),
         ]
     async with worker:
         await stop.wait()
         log.info("worker_stopping")
         if background:
             background[0].cancel()  # the recovery loop; the waker ends on ``stop``
+            background[2].cancel()
             await asyncio.gather(*background, return_exceptions=True)
     await engine.dispose()
 

@@ -11,11 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
     DateTime,
     Float,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -344,3 +346,98 @@ class PullCursor(SQLModel, table=True):
     failing_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     # The alert raised for the current failure, acknowledged when the pulls recover.
     alert_id: int | None = None
+
+
+# --- events out (oms/events_out, docs/events-out.md) --------------------------------------
+# Written by the triggers of migration 0008 and by oms/store/webhook_endpoints.py and
+# oms/store/outbox.py.
+
+
+def _opt_ts() -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A partner's endpoint: where events go and which. The secret is sealed
+    (oms.events_out.sealing); after a rotation the previous one signs too until
+    ``previous_secret_until``."""
+
+    __tablename__ = "webhook_endpoints"
+    id: str = Field(primary_key=True)
+    url: str
+    events: list[str] = Field(sa_column=Column(ARRAY(String()), nullable=False))
+    description: str | None = None
+    enabled: bool
+    secret: str
+    previous_secret: str | None = None
+    previous_secret_until: datetime | None = _opt_ts()
+    # Since when every attempt failed (cleared by a success): the endpoint is disabled
+    # once this is older than OMS_WEBHOOK_DISABLE_AFTER_S.
+    failing_since: datetime | None = _opt_ts()
+    disabled_reason: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    deleted_at: datetime | None = _opt_ts()
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event, written by a trigger in the statement that wrote its fact."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_order", "order_id", "seq"),)
+    id: str = Field(primary_key=True)  # evt_<32 hex>: the webhook-id on every attempt
+    type: str
+    order_id: str | None = None
+    seq: int | None = None
+    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = _ts()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: pending | failed (a retry is scheduled) | delivered |
+    exhausted. Order events go one at a time per order, lowest seq first."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id", name="webhook_deliveries_endpoint_event"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "endpoint_id",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'failed')"),
+        ),
+        Index(
+            "ix_webhook_deliveries_order_head",
+            "endpoint_id",
+            "order_id",
+            "seq",
+            postgresql_where=text("status IN ('pending', 'failed') AND order_id IS NOT NULL"),
+        ),
+        Index("ix_webhook_deliveries_endpoint_id", "endpoint_id", "id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    endpoint_id: str
+    event_id: str
+    order_id: str | None = None
+    seq: int | None = None
+    status: str
+    # Attempts in the current schedule (a redelivery starts it again).
+    attempts: int
+    next_attempt_at: datetime | None = _opt_ts()
+    last_error: str | None = None
+    delivered_at: datetime | None = _opt_ts()
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class WebhookAttempt(SQLModel, table=True):
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    delivery_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status_code: int | None = None
+    duration_ms: int
+    error: str | None = None
+    next_attempt_at: datetime | None = _opt_ts()

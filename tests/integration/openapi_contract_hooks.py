@@ -5,12 +5,14 @@ An order naming SKUs that no warehouse stocks, or whose total is 10^12 or more, 
 422 although its body matches the schema: JSON Schema cannot say "stocked" or bound a sum,
 so the document says it in words. The test feeds real SKUs to the generated orders, but
 schemathesis's coverage phase does not take them; its unknown-SKU and too-large orders are
-the only schema-valid requests whose rejection is accepted here, with one more: a change of
+the only schema-valid requests whose rejection is accepted here, with two more: a change of
 a channel that would leave it unservable (``channel-invalid``, such as an intake the stored
 channel's platform lacks) depends on the stored channel, which no schema of the change can
-state. And ``DELETE /v1/channels/{name}`` disables a channel rather than deleting it (its
-orders keep their channel, and an admin can enable it again), so the channel is still read
-afterwards, as the document says: the stateful check that expects a 404 there is not kept.
+state; and a webhook endpoint's URL whose address is refused (SSRF rules, and loopback only
+on the test system): a pattern cannot say what a name resolves to. And ``DELETE
+/v1/channels/{name}`` disables a channel rather than deleting it (its orders keep their
+channel, and an admin can enable it again), so the channel is still read afterwards, as the
+document says: the stateful check that expects a 404 there is not kept.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def _tolerated(response: Any) -> bool:
 @schemathesis.hook
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
     """Keep every failure but a 422 for an order the intake refuses by design, or for a
-    change that would leave a stored channel unservable."""
+    change that would leave a stored channel unservable, or a webhook endpoint's refused
+    address."""
     method, path = case.operation.method.upper(), case.operation.path
     order = method == "POST" and path == "/v1/orders"
     if order and failure.code == "ST202" and response.status_code == 422:
@@ -45,6 +48,9 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     change = method == "PATCH" and path == "/v1/channels/{name}"
     if change and failure.code == "ST202" and response.status_code == 422:
         return not _kind(response).endswith("/channel-invalid")
+    endpoint = path.startswith("/v1/webhook-endpoints")
+    if endpoint and failure.code == "ST202" and response.status_code == 422:
+        return not _kind(response).endswith("/address-not-allowed")
     return True
 
 

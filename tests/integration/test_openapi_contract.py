@@ -116,6 +116,11 @@ async def test_every_operation_answers_as_the_openapi_document_says(system, admi
         process.kill()
         await process.wait()
         raise
+    finally:
+        # The run made webhook endpoints (loopback URLs): none may outlive it, or later
+        # tests' orders would be delivered to them.
+        for endpoint in (await admin.get("/v1/webhook-endpoints")).json()["items"]:
+            await admin.delete(f"/v1/webhook-endpoints/{endpoint['id']}")
     report = out.decode(errors="replace")
     elapsed = time.monotonic() - started
     summary = report[report.find("=== SUMMARY") :] if "=== SUMMARY" in report else report

@@ -87,3 +87,44 @@ def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(
     assert "done" in result.stderr  # a progress line per window
     assert set(soak["growth"]) >= {"worker_rss_mb", "post_p99_ms", "e2e_p99_ms"}
     assert dev.stop() == 0
+
+
+class CompressedWebhooksDevSystem(ZeroDelayDevSystem):
+    """As above, with the webhook retry schedule in seconds, not hours."""
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**super().env, "OMS_WEBHOOK_RETRY_SCHEDULE": "0,0.5,1,1,1,1,1,1,1,1,1,1"}
+
+
+def test_oms_bench_events_out_delivers_every_event_once_and_in_order(tmp_path: Path):
+    ports = {name: free_port() for name in ("api", "sim", "temporal", "ui")}
+    dev = CompressedWebhooksDevSystem(tmp_path / "oms-home", ports)
+    try:
+        dev.start()
+        result = _oms(
+            dev,
+            "bench",
+            "--events-out",
+            "--orders",
+            "8",
+            "--concurrency",
+            "4",
+            "--down-after-s",
+            "1",
+            "--down-s",
+            "3",
+            "--within",
+            "150",
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        report = json.loads(result.stdout)
+        assert report["ok"] is True, report["violations"]
+        assert report["orders"] == 8 and report["events_produced"] >= 8 * 6
+        assert report["events_delivered"] == report["events_produced"]
+        assert report["duplicates_beyond_retries"] == 0 and report["out_of_order"] == 0
+        assert report["attempts_refused"] > 0  # the failures and the outage happened
+        assert report["fact_to_first_attempt_ms"]["p99"] is not None
+    finally:
+        if dev.proc is not None and dev.proc.poll() is None:
+            dev.stop()

@@ -27,6 +27,7 @@ def _implementations() -> list[type]:
     from activities.read_model import ReadModelActivities
     from activities.stock_sync import StockSyncActivities
     from activities.warehouse import WarehouseActivities
+    from activities.webhook_delivery import WebhookDeliveryActivities
 
     return [
         AlertActivities,
@@ -39,6 +40,7 @@ def _implementations() -> list[type]:
         ReadModelActivities,
         StockSyncActivities,
         WarehouseActivities,
+        WebhookDeliveryActivities,
     ]
 
 
