@@ -38,6 +38,7 @@ _SECRETS = (
     "wms_webhook_secret",
     "carrier_webhook_secret",
     "alert_webhook_secret",
+    "demo_channel_secret",
 )
 
 
@@ -183,6 +184,9 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
             say("the system did not come up; see the messages above")
             return 1
         running = True  # before the banner: a Ctrl-C right after it is a normal stop
+        channels: list[str] = []
+        if os.environ.get("OMS_DEV_SEED", "1") != "0":
+            channels = _demo_channels(settings, api, secrets_)
 
         def record() -> None:
             write_run_file(
@@ -203,7 +207,7 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
             )
 
         record()
-        _banner(settings, api, secrets_["admin_api_key"], embedded_temporal)
+        _banner(settings, api, secrets_["admin_api_key"], embedded_temporal, channels)
         while not stopping:
             changed = services.tend()
             changed = (pg.tend() if pg else False) or changed
@@ -255,6 +259,10 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "OMS_SIM_PORT": str(settings.sim_port),
         "OMS_SIM_SHIP_DELAY_S": str(settings.sim_ship_delay_s),
         "OMS_SIM_CARRIER_STEP_S": str(settings.sim_carrier_step_s),
+        # The sandbox platforms answer for windows up to a few seconds old (devtools.dev_channels).
+        "OMS_SIM_MARKET_PDD_LAG_S": os.environ.get("OMS_SIM_MARKET_PDD_LAG_S", "5"),
+        "OMS_SIM_MARKET_AMAZON_LAG_S": os.environ.get("OMS_SIM_MARKET_AMAZON_LAG_S", "5"),
+        "OMS_SIM_MARKET_AMAZON_RATE": os.environ.get("OMS_SIM_MARKET_AMAZON_RATE", "2"),
         # A short cancel window in development, so cancelling by hand can be tried.
         "OMS_RELEASE_DELAY_S": os.environ.get("OMS_RELEASE_DELAY_S", "10"),
         "OMS_LOG_FORMAT": dev_log_format(settings.log_format),  # console unless chosen
@@ -264,7 +272,29 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _banner(settings: Settings, api: str, admin_key: str, embedded_temporal: bool) -> None:
+def _demo_channels(settings: Settings, api: str, secrets_: dict[str, str]) -> list[str]:
+    from devtools.dev_channels import ensure_demo_channels
+
+    try:
+        return ensure_demo_channels(
+            api,
+            settings.sim_base_url,
+            secrets_["admin_api_key"],
+            secrets_["demo_channel_secret"],
+            settings,
+        )
+    except (httpx.HTTPError, RuntimeError) as exc:
+        say(f"the demo sales channels could not be set up: {exc}")
+        return []
+
+
+def _banner(
+    settings: Settings,
+    api: str,
+    admin_key: str,
+    embedded_temporal: bool,
+    channels: list[str] | None = None,
+) -> None:
     ui = (
         f"http://{settings.host}:{settings.temporal_ui_port}"
         if embedded_temporal
@@ -276,6 +306,15 @@ def _banner(settings: Settings, api: str, admin_key: str, embedded_temporal: boo
         f"  API docs       {api}/docs",
         f"  Temporal UI    {ui}",
         f"  Admin API key  {admin_key}",
+    ]
+    if channels:
+        from devtools.dev_channels import try_it
+
+        lines += [
+            f"  Sales channels {', '.join(channels)} (the marketplace simulator)",
+            f"  Sell on Tmall  {try_it(settings.sim_base_url, admin_key)}",
+        ]
+    lines += [
         "Press Ctrl-C to stop.",
         "",
     ]

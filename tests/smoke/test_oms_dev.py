@@ -199,6 +199,31 @@ def test_oms_dev_boots_and_delivers_an_order_over_http(dev):
         assert order.status_code == 202, order.text
         done = _wait(http, order.json()["id"], {"delivered", "failed", "cancelled"})
     assert done["status"] == "delivered"
+    # The demo sales channels: the simulator sells on Tmall (pulled) and Shopify (pushed)
+    # as the banner says, and the orders arrive and ship.
+    assert "Sales channels demo-shopify, demo-woo, demo-tmall" in banner
+    sim = f"http://127.0.0.1:{dev.ports['sim']}/sim/market/orders"
+    sold = {}
+    for platform in ("taobao", "shopify"):
+        body = {"platform": platform, "count": 2, "skus": ["DEMO-TSHIRT"], "paid_ratio": 1.0}
+        body |= {"unpaid_then_paid_ratio": 0.0, "closed_ratio": 0.0}
+        made = httpx.post(sim, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        assert made.status_code == 201, made.text
+        sold[platform] = {str(i) for i in made.json()["ids"]}
+    with dev.http(key) as admin:
+        for channel, platform in (("demo-tmall", "taobao"), ("demo-shopify", "shopify")):
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                items = admin.get("/v1/orders", params={"channel": channel}).json()["items"]
+                if {o["external_id"] for o in items} >= sold[platform]:
+                    break
+                time.sleep(0.5)
+            assert {o["external_id"] for o in items} == sold[platform], channel
+            for item in items:
+                assert (
+                    _wait(admin, item["id"], {"delivered", "failed", "cancelled"})["status"]
+                    == "delivered"
+                )
     assert httpx.get(f"http://127.0.0.1:{dev.ports['ui']}", timeout=10).status_code == 200
     assert dev.stop() == 0
     assert (dev.home / "secrets.json").exists()

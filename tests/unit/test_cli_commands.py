@@ -68,6 +68,7 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
         "set",
         "disable",
         "pull",
+        "compare",
     ]
     assert list(_subcommands(offered["workflows"])) == ["drain"]
     assert list(_subcommands(offered["orders"])) == [
