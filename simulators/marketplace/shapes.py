@@ -482,7 +482,15 @@ def woo_order(order: MarketOrder) -> dict[str, Any]:
 
 def native_order(order: MarketOrder, channel: str = "native") -> dict[str, Any]:
     b = order.buyer
-    status = {State.PAID: "paid", State.SHIPPED: "paid"}.get(State(order.state), order.state)
+    # Our own order JSON: its status in our words (oms.channels.canonical.PlatformState).
+    status = {
+        State.UNPAID: "unpaid",
+        State.PAID: "paid",
+        State.REFUND_REQUESTED: "refund_requested",
+        State.SHIPPED: "shipped",
+        State.CLOSED: "cancelled",
+        State.CANCELLED: "cancelled",
+    }[State(order.state)]
     return {
         "channel": channel,
         "external_id": order.id,
