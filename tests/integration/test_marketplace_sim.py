@@ -333,7 +333,7 @@ async def test_pdd_refuses_a_window_inside_its_lag_and_pages_back(sim: Sim) -> N
         await client.aclose()
 
 
-async def test_jd_reads_forwards_and_refuses_to_ship_a_locked_order(sim: Sim) -> None:
+async def test_jd_reads_backwards_and_refuses_to_ship_a_locked_order(sim: Sim) -> None:
     sim.at(60)
     ids = sim.create("jd", 130, seed=8)
     sim.create("jd", 10, seed=9, paid_ratio=0.0)
@@ -346,7 +346,8 @@ async def test_jd_reads_forwards_and_refuses_to_ship_a_locked_order(sim: Sim) ->
         orders, pages = await read_window(
             client, now - timedelta(hours=1), now + timedelta(seconds=2)
         )
-        assert pages == [None, "2"]
+        # Page 1 for the total, then the last page back to the first (pull_rules: JD too).
+        assert pages == [None, "2", "1"]
         assert sorted(o["orderId"] for o in orders) == sorted(ids)
         assert {o["orderState"] for o in orders if o["orderId"] == locked} == {"LOCKED"}
         with pytest.raises(PlatformRefused) as refused:
