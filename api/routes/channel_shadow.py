@@ -17,6 +17,14 @@ from oms.store import orders
 
 router = APIRouter(prefix="/v1", tags=["channels"], route_class=JsonRoute)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Orders taken from this instant on (RFC 3339 with an offset); every one when absent.
+Since = Annotated[
+    str | None,
+    Query(
+        description="only orders taken from this instant (RFC 3339 date-time with offset)",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
 MAX_EXPORT_BYTES = 20 * 1024 * 1024
 
 
@@ -29,10 +37,10 @@ async def shadow_decisions(
     channel: str,
     caller: Operator,
     engine: EngineDep,
-    since: datetime | None = None,
+    since: Since = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    rows = await orders.shadowed(engine, channel, _aware(since), limit)
+    rows = await orders.shadowed(engine, channel, _moment(since), limit)
     return {
         "items": [
             {
@@ -65,7 +73,7 @@ async def compare_shadow(
     request: Request,
     caller: Operator,
     engine: EngineDep,
-    since: datetime | None = None,
+    since: Since = None,
 ) -> dict[str, Any]:
     raw = await request.body()
     try:
@@ -74,7 +82,7 @@ async def compare_shadow(
         raise Problem(422, "the export is not UTF-8 text", kind="validation-error") from exc
     except BadExport as exc:
         raise Problem(422, str(exc), kind="validation-error") from exc
-    rows = await orders.shadowed(engine, channel, _aware(since), 1_000_000)
+    rows = await orders.shadowed(engine, channel, _moment(since), 1_000_000)
     result = compare((oms_decision(r.external_id, r.shadow) for r in rows), current)
     return {
         "orders_compared": result.orders,
@@ -91,7 +99,19 @@ async def compare_shadow(
     }
 
 
-def _aware(since: datetime | None) -> datetime:
+def _moment(since: str | None) -> datetime:
+    """``since`` as an instant (RFC 3339, with its offset); the epoch when absent."""
     if since is None:
         return EPOCH
-    return since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(since.strip().upper())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Problem(
+            422,
+            "since must be a date and time with its offset (RFC 3339)",
+            kind="validation-error",
+            errors=[{"field": "since", "message": "not a date-time with an offset"}],
+        )
+    return moment

@@ -440,11 +440,16 @@ async def pull_worker(system, make_pull) -> AsyncIterator[tuple[Pull, Any]]:
         yield pull, settings
 
 
-async def _cursor_moves(engine, channel: str, within: float = 30) -> dict[str, Any]:
+async def _cursor_moves(
+    engine, channel: str, within: float = 30, to: datetime | None = None
+) -> dict[str, Any]:
+    """The channel's pull status once its cursor moved (to ``to``, when given: a pull
+    reads its windows one after the other, and the test waits for the last)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         status = await pull_status(engine, channel)
-        if status["cursor"] is not None and status["taken"] > 0:
+        moved = status["cursor"] is not None and status["taken"] > 0
+        if moved and (to is None or status["cursor"] == to.isoformat()):
             return status
         await asyncio.sleep(0.1)
     raise AssertionError(f"the cursor of {channel} never moved")
@@ -459,7 +464,7 @@ async def test_a_schedule_runs_the_pull_and_moves_the_cursor(system, engine, pul
     try:
         described = await handle.describe()
         await pull_now(system.client, name)
-        status = await _cursor_moves(engine, name)
+        status = await _cursor_moves(engine, name, to=NOW - timedelta(seconds=LAG))
     finally:
         await sync_pull_schedules(system.client, settings, [])  # no channel: none kept
 
