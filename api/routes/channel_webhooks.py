@@ -17,11 +17,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import EngineDep, JsonRoute, MaybeTemporalDep, SettingsDep
+from api.deps import Admin, EngineDep, JsonRoute, MaybeTemporalDep, SettingsDep
 from api.errors import Problem
 from api.schemas import problems
 from oms.channel_registry import load_channel
-from oms.channels.intake import ChannelOrderInvalid, WorkflowUnreachable, take
+from oms.channels.intake import ChannelOrderInvalid, WorkflowUnreachable, take, unseal
 from oms.channels.signatures import delivery_id, verify
 from oms.logging import get_logger
 from oms.store import channel_orders
@@ -137,3 +137,30 @@ async def platform_webhook(
         {"order_id": taken.order_id, "outcome": taken.outcome, "state": taken.state},
         status_code=202,
     )
+
+
+@router.get(
+    "/orders/{order_id}/platform",
+    summary="A channel order's platform side: its state and the raw payload as received",
+    responses=problems(401, 403, 404),
+)
+async def platform_side(
+    order_id: str, caller: Admin, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """What the order's platform last said of it, and its payload as the platform sent it
+    (opened from its sealed copy): for checking or fixing a mapping. Admins only: the
+    payload holds the buyer's personal data."""
+    row = await channel_orders.get(engine, order_id)
+    if row is None:
+        raise Problem(404, f"order {order_id} did not come from a sales platform", kind="not-found")
+    log.info("platform_payload_read", order_id=order_id, by=caller.name)
+    return {
+        "order_id": row.order_id,
+        "channel": row.channel,
+        "external_id": row.external_id,
+        "platform": row.platform,
+        "state": row.state,
+        "platform_status": row.platform_status,
+        "platform_updated_at": row.platform_updated_at.isoformat(),
+        "payload": json.loads(unseal(settings, row.payload)),
+    }

@@ -1,10 +1,11 @@
 """Webhook endpoints: partners subscribe to events, and operators see and redo deliveries.
 
-Admin only. A new endpoint's secret (and a rotated one) is shown once, in the answer that
-made it; it is stored sealed. The URL is checked against SSRF at creation and change (422
-"address not allowed"), and again at every delivery. Creating or enabling an endpoint
-starts its delivery workflow; if Temporal cannot be reached then, the worker starts it
-within its next sweep (the endpoint and its events are kept in PostgreSQL meanwhile).
+An admin, or a partner key with the ``webhooks:manage`` scope. A new endpoint's secret
+(and a rotated one) is shown once, in the answer that made it; it is stored sealed. The
+URL is checked against SSRF at creation and change (422 "address not allowed"), and again
+at every delivery. Creating or enabling an endpoint starts its delivery workflow; if
+Temporal cannot be reached then, the worker starts it within its next sweep (the endpoint
+and its events are kept in PostgreSQL meanwhile).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from temporalio.client import Client
 
-from api.deps import Admin, EngineDep, JsonRoute, MaybeTemporalDep, SettingsDep
+from api.deps import EngineDep, JsonRoute, MaybeTemporalDep, SettingsDep, WebhookManager
 from api.errors import Problem
 from api.orders_read import SEQ_CURSOR, decode_seq_cursor, encode_seq_cursor
 from api.schemas import problems
@@ -104,7 +105,7 @@ def _dedupe(events: list[str]) -> list[str]:
 @router.post("", status_code=201, responses=problems(422))
 async def create_endpoint(
     body: EndpointCreate,
-    caller: Admin,
+    caller: WebhookManager,
     engine: EngineDep,
     settings: SettingsDep,
     temporal: MaybeTemporalDep,
@@ -128,12 +129,14 @@ async def create_endpoint(
 
 
 @router.get("")
-async def list_endpoints(caller: Admin, engine: EngineDep) -> EndpointList:
+async def list_endpoints(caller: WebhookManager, engine: EngineDep) -> EndpointList:
     return EndpointList(items=[_endpoint(r) for r in await webhook_endpoints.all_endpoints(engine)])
 
 
 @router.get("/{endpoint_id}", responses=problems(404))
-async def read_endpoint(endpoint_id: EndpointId, caller: Admin, engine: EngineDep) -> Endpoint:
+async def read_endpoint(
+    endpoint_id: EndpointId, caller: WebhookManager, engine: EngineDep
+) -> Endpoint:
     return _endpoint(await _found(engine, endpoint_id))
 
 
@@ -141,7 +144,7 @@ async def read_endpoint(endpoint_id: EndpointId, caller: Admin, engine: EngineDe
 async def change_endpoint(
     endpoint_id: EndpointId,
     body: EndpointChange,
-    caller: Admin,
+    caller: WebhookManager,
     engine: EngineDep,
     settings: SettingsDep,
     temporal: MaybeTemporalDep,
@@ -165,7 +168,9 @@ async def change_endpoint(
 
 
 @router.delete("/{endpoint_id}", status_code=204, responses=problems(404))
-async def delete_endpoint(endpoint_id: EndpointId, caller: Admin, engine: EngineDep) -> Response:
+async def delete_endpoint(
+    endpoint_id: EndpointId, caller: WebhookManager, engine: EngineDep
+) -> Response:
     """Disable the endpoint and forget its secrets, deliveries and attempts."""
     if not await webhook_endpoints.delete(engine, endpoint_id):
         raise Problem(404, f"no webhook endpoint {endpoint_id}", kind="not-found")
@@ -176,7 +181,7 @@ async def delete_endpoint(endpoint_id: EndpointId, caller: Admin, engine: Engine
 @router.post("/{endpoint_id}/rotate-secret", responses=problems(404))
 async def rotate_secret(
     endpoint_id: EndpointId,
-    caller: Admin,
+    caller: WebhookManager,
     engine: EngineDep,
     settings: SettingsDep,
     body: SecretRotation | None = None,
@@ -200,7 +205,7 @@ async def rotate_secret(
 @router.get("/{endpoint_id}/deliveries", responses=problems(404))
 async def list_deliveries(
     endpoint_id: EndpointId,
-    caller: Admin,
+    caller: WebhookManager,
     engine: EngineDep,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -244,7 +249,7 @@ async def list_deliveries(
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/redeliver", responses=problems(404))
 async def redeliver_one(
-    endpoint_id: EndpointId, delivery_id: DeliveryId, caller: Admin, engine: EngineDep
+    endpoint_id: EndpointId, delivery_id: DeliveryId, caller: WebhookManager, engine: EngineDep
 ) -> Redelivered:
     """Send the delivery again now, with a fresh schedule and the same event id."""
     if not await outbox.redeliver(engine, endpoint_id, delivery_id):
@@ -254,7 +259,7 @@ async def redeliver_one(
 
 @router.post("/{endpoint_id}/redeliver", responses=problems(404))
 async def redeliver_since(
-    endpoint_id: EndpointId, body: RedeliverSince, caller: Admin, engine: EngineDep
+    endpoint_id: EndpointId, body: RedeliverSince, caller: WebhookManager, engine: EngineDep
 ) -> Redelivered:
     """Send again every event that occurred since ``since`` (same event ids, in order per
     order), whatever became of it."""
@@ -263,7 +268,7 @@ async def redeliver_since(
 
 
 @router.post("/{endpoint_id}/test", status_code=202, responses=problems(404))
-async def send_test(endpoint_id: EndpointId, caller: Admin, engine: EngineDep) -> TestSent:
+async def send_test(endpoint_id: EndpointId, caller: WebhookManager, engine: EngineDep) -> TestSent:
     """Send a ``webhook.test`` event to this endpoint (its delivery shows in the list)."""
     await _found(engine, endpoint_id)
     event_id = "evt_" + uuid.uuid4().hex

@@ -276,3 +276,28 @@ async def test_a_shadow_channel_decides_without_charging_reserving_or_dispatchin
         "compared": 1,
         "rate": 1.0,
     }
+
+
+async def test_the_raw_payload_is_kept_sealed_and_an_admin_can_read_it_back(admin, system):
+    _wh, sku = await stocked(admin, 20)
+    channel = await add_channel(admin, system)
+    order = shopify_order(sku)
+    taken = (await push(admin, channel, order)).json()
+
+    async with system.engine.connect() as conn:
+        query = text("SELECT payload FROM channel_orders WHERE order_id = :id")
+        sealed = bytes((await conn.execute(query, {"id": taken["order_id"]})).scalar_one())
+    # Sealed like the workflow histories' personal data: the buyer's email is not in it.
+    assert order["email"].encode() not in sealed
+    read = await admin.get(f"/v1/orders/{taken['order_id']}/platform")
+    assert read.status_code == 200
+    assert read.json()["payload"] == order
+    assert read.json()["state"] == "paid"
+    native = await submit_native(admin, sku)
+    assert (await admin.get(f"/v1/orders/{native}/platform")).status_code == 404
+
+
+async def submit_native(http: httpx.AsyncClient, sku: str) -> str:
+    from tests.integration.helpers import order_body, submit
+
+    return str((await submit(http, order_body([(sku, 1)])))["id"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -424,6 +425,25 @@ async def test_endpoints_change_disable_and_delete(admin, receiver, endpoints):
     endpoints.clear()
 
 
-async def test_only_admins_manage_endpoints(system):
+async def test_an_anonymous_caller_cannot_see_endpoints(system):
     async with httpx.AsyncClient(base_url=system.api_url) as anonymous:
         assert (await anonymous.get("/v1/webhook-endpoints")).status_code == 401
+
+
+async def test_a_partner_key_with_the_webhooks_scope_manages_endpoints_and_others_may_not(
+    system, admin
+):
+    async def key(role: str, scopes: list[str]) -> str:
+        body = {"name": f"k-{uuid.uuid4().hex[:8]}", "role": role, "scopes": scopes}
+        made = await admin.post("/v1/keys", json=body)
+        assert made.status_code == 201, made.text
+        return str(made.json()["key"])
+
+    manager = await key("partner", ["webhooks:manage"])
+    reader = await key("partner", ["orders:read"])
+    operator = await key("operator", [])
+    for secret, expected in ((manager, 200), (reader, 403), (operator, 403)):
+        async with httpx.AsyncClient(
+            base_url=system.api_url, headers={"Authorization": f"Bearer {secret}"}
+        ) as http:
+            assert (await http.get("/v1/webhook-endpoints")).status_code == expected
