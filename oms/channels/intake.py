@@ -17,6 +17,7 @@ an alert and goes on (pull), so one bad order never stops a channel.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -128,7 +129,7 @@ async def take(
     if known is None:
         existing = await orders.row(engine, order_id)
         if existing is None:
-            return await _create(engine, client, settings, channel, order, raw, at, source)
+            return await _create(engine, client, settings, channel, order, raw, at, source, payload)
         # The read-model row exists without its platform row: the first take stopped in
         # between. Record the platform row now and treat this as news to the workflow.
         await channel_orders.insert(engine, _platform_row(settings, channel, order, raw, at))
@@ -196,6 +197,7 @@ async def _create(
     raw: bytes,
     at: datetime,
     source: str,
+    raw_payload: dict[str, Any],
 ) -> Taken:
     order_id = order_id_for(channel.name, order.external_id)
     if order.state in (P.CANCELLED, P.SHIPPED, P.DELIVERED):
@@ -224,7 +226,11 @@ async def _create(
         "platform_status": order.platform_status,
         "source": source,
     }
-    await orders.insert(engine, record, json.dumps(first))
+    if not await orders.insert(engine, record, json.dumps(first)):
+        # The same order taken at the same moment by another delivery (a duplicate push,
+        # a push and a pull): that one records it; this one is news to it, if anything.
+        await asyncio.sleep(0.2)
+        return await take(engine, client, settings, channel, raw_payload, source=source)
     await channel_orders.insert(engine, _platform_row(settings, channel, order, raw, at))
     first_events = [e for e in transition(P.PAID, order.state, order) if e.kind != "paid"]
     try:

@@ -301,3 +301,18 @@ async def submit_native(http: httpx.AsyncClient, sku: str) -> str:
     from tests.integration.helpers import order_body, submit
 
     return str((await submit(http, order_body([(sku, 1)])))["id"])
+
+
+async def test_the_same_order_pushed_at_once_in_several_deliveries_is_one_order(admin, system):
+    _wh, sku = await stocked(admin, 20)
+    channel = await add_channel(admin, system)
+    order = shopify_order(sku)
+
+    answers = await asyncio.gather(
+        *(push(admin, channel, order, delivery_id=f"burst-{n}") for n in range(6))
+    )
+
+    assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
+    assert len({a.json()["order_id"] for a in answers}) == 1
+    assert await count_orders(system, channel) == 1
+    await wait_for_status(admin, answers[0].json()["order_id"], {"delivered"})
