@@ -78,6 +78,17 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v7-batched-order-held-approved",
         "v7-batched-order-cancelled-in-window",
     } <= names
+    assert {  # orders from sales platforms (workflows/order_channel.py)
+        "v8-channel-order-prepaid-delivered-reported",
+        "v8-channel-order-unpaid-then-paid",
+        "v8-channel-order-unpaid-expired",
+        "v8-channel-order-closed-unpaid",
+        "v8-channel-order-refund-held-withdrawn",
+        "v8-channel-order-refund-held-cancelled",
+        "v8-channel-order-after-sales",
+        "v8-channel-order-report-refused",
+        "v8-channel-order-shadowed",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
