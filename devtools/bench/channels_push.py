@@ -74,6 +74,15 @@ def split_evenly(total: int, parts: int) -> list[int]:
     return [base + (1 if n < extra else 0) for n in range(parts)]
 
 
+def round_robin(start: int, count: int, parts: int) -> list[int]:
+    """Orders ``start`` to ``start + count - 1`` dealt to ``parts`` platforms in turn (order
+    k to platform k mod parts): how many each gets. Dealt so, second after second, every
+    platform gets its share and none runs on alone at the end."""
+    if parts <= 0 or count <= 0:
+        return [0] * max(parts, 0)
+    return [len(range(start + (i - start) % parts, start + count, parts)) for i in range(parts)]
+
+
 def batch_sizes(total: int, per_batch: int) -> list[int]:
     """``total`` in batches of ``per_batch`` (the last one smaller); none for nothing."""
     per_batch = max(1, per_batch)
@@ -365,26 +374,23 @@ async def paced_batches(
     ``made_at[platform][id]`` = when the batch was asked for."""
     per_second = max(1, round(rate))
     started = time.monotonic()
-    shares = split_evenly(total, len(platforms))
-    left = dict(zip(platforms, shares, strict=True))
-    tick = 0
-    while any(left.values()):
+    made = tick = 0
+    while made < total:
         if time.monotonic() > deadline:
             say("the time is up before every order was made")
             return
         await asyncio.sleep(max(0.0, started + tick - time.monotonic()))
-        for platform, count in zip(
-            platforms, split_evenly(per_second, len(platforms)), strict=True
+        count = min(per_second, total - made)
+        for platform, share in zip(
+            platforms, round_robin(made, count, len(platforms)), strict=True
         ):
-            count = min(count, left[platform])
-            if count <= 0:
+            if share <= 0:
                 continue
-            asked, ids = await make_orders(sim, platform, count, skus, seed + tick)
-            left[platform] -= len(ids)
+            asked, ids = await make_orders(sim, platform, share, skus, seed + tick)
             made_at.setdefault(platform, {}).update(dict.fromkeys(ids, asked))
+        made += count
         tick += 1
         if tick % 10 == 0:
-            made = sum(len(v) for v in made_at.values())
             say(f"made {made}/{total} orders in {time.monotonic() - started:.0f} s")
 
 

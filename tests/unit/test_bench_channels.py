@@ -26,6 +26,7 @@ from devtools.bench.channels_push import (
     lags_s,
     ledger_problems,
     push_problems,
+    round_robin,
     seconds_figures,
     split_evenly,
     stock_balance,
@@ -46,6 +47,24 @@ def test_split_evenly_shares_everything_and_differs_by_one_at_most(total, parts)
     shares = split_evenly(total, parts)
     assert len(shares) == parts and sum(shares) == total
     assert max(shares) - min(shares) <= 1 and shares == sorted(shares, reverse=True)
+
+
+@given(st.integers(0, 1000), st.integers(1, 50), st.integers(1, 6), st.integers(1, 40))
+def test_round_robin_deals_every_order_once_and_evenly_over_the_run(start, count, parts, ticks):
+    shares = round_robin(start, count, parts)
+    assert sum(shares) == count and max(shares) - min(shares) <= 1
+    # Tick after tick from the first order, the platforms stay within one order of each other.
+    total = [0] * parts
+    for tick in range(ticks):
+        for i, n in enumerate(round_robin(tick * count, count, parts)):
+            total[i] += n
+    assert sum(total) == ticks * count and max(total) - min(total) <= 1
+
+
+def test_round_robin_rotates_the_odd_ones():
+    assert round_robin(0, 11, 4) == [3, 3, 3, 2]
+    assert round_robin(11, 11, 4) == [3, 3, 2, 3]  # order 11 goes to the last platform
+    assert round_robin(0, 0, 3) == [0, 0, 0]
 
 
 def test_split_evenly_of_no_parts_is_nothing():
