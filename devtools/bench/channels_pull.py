@@ -35,7 +35,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -170,6 +170,7 @@ class Kills:
 
 
 async def _add_pull_channel(
+    engine: AsyncEngine,
     http: httpx.AsyncClient,
     target: ChannelTarget,
     settings: Settings,
@@ -178,6 +179,13 @@ async def _add_pull_channel(
     plan: PullPlan,
 ) -> str:
     name = f"bench-{platform}-{run}"
+    # The first pull reads from now, not a day back: the simulator keeps the orders of
+    # earlier runs, which are not this run's to count (and a day of them is a load of its
+    # own). The cursor is set before the channel exists, so no pull can start before it.
+    from oms.store.pull_cursors import set_cursor
+
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    await set_cursor(engine, name, start)
     credentials = {"base_url": f"{target.sim_url}/{platform}"}
     if platform in ("taobao", "jd", "pdd"):
         credentials |= {
@@ -274,7 +282,9 @@ async def run_channels_pull(
             channels: dict[str, str] = {}
             try:
                 for p in PULL_PLATFORMS:
-                    channels[p] = await _add_pull_channel(http, target, settings, p, run, plan)
+                    channels[p] = await _add_pull_channel(
+                        engine, http, target, settings, p, run, plan
+                    )
                 parts = await _measure_pull(
                     engine, sim, target, settings, plan, run, room, channels, deadline, kills
                 )
