@@ -179,32 +179,29 @@ def _bench_channels(args: argparse.Namespace, settings: Settings) -> None:
     )
     from devtools.bench.target import BenchError
 
+    push = PushPlan(
+        orders=1000 if args.orders is None else args.orders,
+        duplicate_ratio=args.duplicate_ratio,
+        bad_signature_ratio=args.bad_signature_ratio,
+        within_s=args.within,
+    )
+    pull = PullPlan(
+        orders=10_000 if args.orders is None else args.orders,
+        kills=args.kills,
+        within_s=args.within,
+        pull_lag_s=args.pull_lag,
+    )
+    if args.rate is not None:
+        push.rate = pull.rate = args.rate
     try:
         if args.channels_push and args.channels_pull:
             raise BenchError("--channels-push and --channels-pull: one at a time")
+        (push if args.channels_push else pull).check()
         target = find_channel_target(settings)
         if args.channels_push:
-            push = PushPlan(
-                orders=1000 if args.orders is None else args.orders,
-                duplicate_ratio=args.duplicate_ratio,
-                bad_signature_ratio=args.bad_signature_ratio,
-                within_s=args.within,
-            )
-            if args.rate is not None:
-                push.rate = args.rate
-            push.check()
             report = event_loop.run(run_channels_push(target, push), settings)
             render = render_push
         else:
-            pull = PullPlan(
-                orders=10_000 if args.orders is None else args.orders,
-                kills=args.kills,
-                within_s=args.within,
-                pull_lag_s=args.pull_lag,
-            )
-            if args.rate is not None:
-                pull.rate = args.rate
-            pull.check()
             report = event_loop.run(run_channels_pull(target, pull, settings), settings)
             render = render_pull
     except BenchError as exc:
