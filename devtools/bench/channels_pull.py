@@ -193,7 +193,8 @@ async def _add_pull_channel(
             "app_secret": settings.sim_market_app_secret,
         }
     else:
-        credentials |= {"access_token": f"bench-{run}"}
+        # The marketplace is needed for the shipment confirmations sent back.
+        credentials |= {"access_token": f"bench-{run}", "marketplace_id": "ATVPDKIKX0DER"}
     body = {
         "name": name,
         "platform": platform,
