@@ -45,7 +45,12 @@ def add_bench(sub: Any) -> None:
     bench = sub.add_parser(
         "bench", help="orders against the bare engine on a running oms dev, then the books"
     )
-    bench.add_argument("--orders", type=int, help="orders (default 200; --events-out 10,000)")
+    bench.add_argument(
+        "--orders",
+        type=int,
+        help="default 200; 10000 with --events-out, 1000 with --channels-push, 10000 with "
+        "--channels-pull",
+    )
     bench.add_argument("--concurrency", type=int, default=20)
     bench.add_argument(
         "--half-orders", type=int, help="orders of the half-capacity pass (default: --orders)"
@@ -81,6 +86,27 @@ def add_bench(sub: Any) -> None:
     bench.add_argument(
         "--down-after-s", type=float, default=10.0, help="--events-out: from this long in"
     )
+    bench.add_argument(
+        "--channels-push",
+        action="store_true",
+        help="instead: --orders (default 1000) pushed as signed Shopify and WooCommerce "
+        "webhooks by the marketplace simulator; each taken once, forged ones refused, books",
+    )
+    bench.add_argument(
+        "--channels-pull",
+        action="store_true",
+        help="instead: --orders (default 10000) pulled from Taobao, JD, PDD and Amazon while "
+        "the worker is killed --kills times; none lost or taken twice, intake lag",
+    )
+    bench.add_argument("--duplicate-ratio", type=float, default=0.1, help="--channels-push")
+    bench.add_argument("--bad-signature-ratio", type=float, default=0.01, help="--channels-push")
+    bench.add_argument(
+        "--rate", type=float, help="--channels-*: orders the simulator makes a second"
+    )
+    bench.add_argument("--kills", type=int, default=10, help="--channels-pull: worker SIGKILLs")
+    bench.add_argument(
+        "--pull-lag", type=float, default=5.0, help="--channels-pull: the channels' pull_lag_s"
+    )
     bench.set_defaults(fn=cmd_bench)
 
 
@@ -115,7 +141,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     settings = get_settings()
     if args.events_out:
         _bench_events_out(args, settings)
-    args.orders = args.orders or 200
+    if args.channels_push or args.channels_pull:
+        _bench_channels(args, settings)
+    if args.orders is None:
+        args.orders = 200
     plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
     if args.soak:
         _bench_soak(args, settings)
@@ -178,6 +207,51 @@ def _bench_soak(args: argparse.Namespace, settings: Settings) -> None:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
     print(json.dumps(report, indent=2))
+    _exit(0 if report["ok"] else 1)
+
+
+def _bench_channels(args: argparse.Namespace, settings: Settings) -> None:
+    from devtools.bench.channels_pull import PullPlan, render_pull, run_channels_pull
+    from devtools.bench.channels_push import (
+        PushPlan,
+        find_channel_target,
+        render_push,
+        run_channels_push,
+    )
+    from devtools.bench.target import BenchError
+
+    push = PushPlan(
+        orders=1000 if args.orders is None else args.orders,
+        duplicate_ratio=args.duplicate_ratio,
+        bad_signature_ratio=args.bad_signature_ratio,
+        within_s=args.within,
+    )
+    pull = PullPlan(
+        orders=10_000 if args.orders is None else args.orders,
+        kills=args.kills,
+        within_s=args.within,
+        pull_lag_s=args.pull_lag,
+    )
+    if args.rate is not None:
+        push.rate = pull.rate = args.rate
+    try:
+        if args.channels_push and args.channels_pull:
+            raise BenchError("--channels-push and --channels-pull: one at a time")
+        (push if args.channels_push else pull).check()
+        target = find_channel_target(settings)
+        if args.channels_push:
+            report = event_loop.run(run_channels_push(target, push), settings)
+            render = render_push
+        else:
+            report = event_loop.run(run_channels_pull(target, pull, settings), settings)
+            render = render_pull
+    except BenchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        render(report)
     _exit(0 if report["ok"] else 1)
 
 

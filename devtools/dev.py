@@ -51,6 +51,17 @@ def say(message: str) -> None:
     print(f"[oms dev] {message}", flush=True)
 
 
+def market_settings(settings: Settings) -> dict[str, float]:
+    """The marketplace simulator's lags, Amazon rate limit and clock offset, by variable."""
+    return {
+        "OMS_SIM_MARKET_PDD_LAG_S": settings.sim_market_pdd_lag_s,
+        "OMS_SIM_MARKET_AMAZON_LAG_S": settings.sim_market_amazon_lag_s,
+        "OMS_SIM_MARKET_AMAZON_RATE": settings.sim_market_amazon_rate,
+        "OMS_SIM_MARKET_AMAZON_BURST": float(settings.sim_market_amazon_burst),
+        "OMS_SIM_MARKET_CLOCK_OFFSET_S": settings.sim_market_clock_offset_s,
+    }
+
+
 def load_secrets(home: Path, settings: Settings) -> dict[str, str]:
     """Secrets made once and kept under ``.oms/``; the environment wins where it sets one."""
     path = home / "secrets.json"
@@ -203,6 +214,9 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
                     "worker_processes": workers,
                     # What oms bench checks before it starts (the figures need zeros).
                     "pace": {name: float(env[name]) for name in PACE_VARIABLES},
+                    # What oms bench --channels-pull checks: the marketplace's own lags and
+                    # Amazon's rate limit, which would hold its intake back.
+                    "market": market_settings(settings),
                 },
             )
 

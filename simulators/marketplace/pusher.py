@@ -286,6 +286,7 @@ class Pusher:
             if status >= 500 or status in (408, 429):
                 target.counts[f"status_{status}"] += 1
                 continue
+            target.counts[f"answered_{status}"] += 1  # the final answers, by status
             if forged:
                 target.counts[
                     "bad_signatures_rejected" if status == 401 else "bad_signatures_let_in"
