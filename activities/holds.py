@@ -28,7 +28,8 @@ class HoldActivities(HoldSteps):
     @activity.defn
     async def check_holds(self, check: HoldCheck) -> HoldDecision:
         a = check.address
-        key = address_key(a.line1, a.postal_code, a.city, a.country, a.line2 or "")
+        # None for a masked address: kept as unknown, and no other order shares it.
+        key = address_key(a.line1, a.postal_code, a.city, a.country, a.line2 or "") or None
         row = await orders.hold_facts(
             self._engine,
             check.order_id,

@@ -39,6 +39,8 @@ def channel_body(
         "app_key": settings.sim_market_app_key,
         "app_secret": settings.sim_market_app_secret,
     }
+    if platform == "amazon":
+        credentials["marketplace_id"] = "ATVPDKIKX0DER"  # amazon.com
     return {
         **body,
         "intake": "pull",

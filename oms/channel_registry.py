@@ -279,6 +279,14 @@ def validate(cfg: ChannelConfig) -> None:
                 "message": "a pull channel needs the platform's base_url",
             }
         )
+    if cfg.platform == "amazon" and not str(cfg.credentials.get("marketplace_id") or ""):
+        errors.append(
+            {
+                "field": "credentials.marketplace_id",
+                "message": "an Amazon channel needs its marketplace_id (shipment confirmations "
+                "name it)",
+            }
+        )
     if errors:
         raise ChannelInvalid(errors)
 

@@ -69,6 +69,15 @@ _FITS: dict[str, Any] = {
                 "required": ["credentials"],
             },
         },
+        {
+            # Amazon's shipment confirmations name the marketplace the order was sold on.
+            "if": {"properties": {"platform": {"const": "amazon"}}, "required": ["platform"]},
+            "then": {
+                "properties": {
+                    "credentials": {"type": "object", "required": ["base_url", "marketplace_id"]}
+                },
+            },
+        },
     ]
 }
 

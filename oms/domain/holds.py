@@ -44,10 +44,20 @@ def parse_countries(spec: str) -> frozenset[str]:
 
 def address_key(line1: str, postal_code: str, city: str, country: str, line2: str = "") -> str:
     """The same delivery point however it is typed: case, spacing, punctuation and accents
-    do not count."""
+    do not count; letters of other scripts (Chinese, Cyrillic ...) do. Empty for an
+    address its platform masked (Taobao, JD and PDD show ``文一西路***号``): such an address
+    cannot be compared with another, so the address rule does not apply to it."""
     text = " ".join((line1, line2 or "", postal_code, city, country))
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]", "", folded.lower())
+    if "*" in text:
+        return ""
+    kept = []
+    for ch in unicodedata.normalize("NFKD", text.lower()):
+        if ch.isascii():
+            if ch.isalnum():
+                kept.append(ch)
+        elif ch.isalnum() and not unicodedata.name(ch, "").startswith("LATIN"):
+            kept.append(ch)  # another script's letter; a Latin one outside ASCII is dropped
+    return "".join(kept)
 
 
 @dataclass(frozen=True)

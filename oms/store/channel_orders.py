@@ -26,7 +26,7 @@ _INSERT = text(
                                 updated_at)
     VALUES (:order_id, :channel, :external_id, :platform, :state, :platform_status, :at,
             :payload, now(), now())
-    ON CONFLICT (order_id) DO NOTHING
+    ON CONFLICT DO NOTHING
     """
 )
 # Forward only: a payload no newer than the one kept changes nothing.

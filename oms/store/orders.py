@@ -268,7 +268,7 @@ async def hold_facts(
     engine: AsyncEngine,
     order_id: str,
     customer_id: str,
-    address_key: str,
+    address_key: str | None,
     window_s: float,
     cap: int,
 ) -> Any:

@@ -98,6 +98,10 @@ def test_each_platform_gets_only_the_intakes_the_oms_serves():
     [
         (_push(secret=None), "secret"),
         (_pull(credentials={}), "credentials.base_url"),
+        (
+            _pull(platform="amazon", credentials={"base_url": "http://x"}),
+            "credentials.marketplace_id",
+        ),
         (_push(name="Shop"), "name"),
         (_push(name="a" * 64), "name"),
         (_push(platform="ebay"), "platform"),

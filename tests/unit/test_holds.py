@@ -83,6 +83,14 @@ def test_an_address_is_the_same_however_it_is_typed():
     assert a == address_key("1  main st", "10115", "BERLIN", "de")
     assert a == address_key("1-Main-St", "10 115", "berlin", "DE")
     assert address_key("Straße 1", "1", "Köln", "DE") == address_key("strae 1", "1", "koln", "DE")
+
+
+def test_chinese_addresses_are_told_apart_and_a_masked_one_is_not_compared():
+    a = address_key("余杭区五常街道文一西路969号", "311100", "杭州市", "CN")
+    b = address_key("余杭区五常街道文一西路100号", "311100", "杭州市", "CN")
+    assert a and b and a != b
+    assert a == address_key("余杭区 五常街道 文一西路 969 号", "311100", "杭州市", "cn")
+    assert address_key("余杭区文一西路***号", "311100", "杭州市", "CN") == ""
     assert a != address_key("2 Main St", "10115", "Berlin", "DE")
 
 
