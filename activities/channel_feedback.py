@@ -16,11 +16,12 @@ from temporalio.exceptions import ApplicationError
 
 from oms.adapters.marketplace import PlatformRefused, PlatformUnavailable, client_for
 from oms.channel_registry import load_channel
-from oms.channels.canonical import ShippedLine
 from oms.channels.registry import adapter
+from oms.channels.shipped import shipped_lines
 from oms.contract import ChannelSteps, ErrorType
 from oms.domain.messages import ShipmentReport
 from oms.logging import get_logger
+from oms.store import orders
 
 log = get_logger(__name__)
 # Words a platform's refusal uses when the order is marked shipped already.
@@ -37,11 +38,13 @@ class ChannelFeedbackActivities(ChannelSteps):
         if channel is None or channel.platform == "native":
             log.info("shipment_not_reported", order_id=report.order_id, channel=report.channel)
             return
+        row = await orders.row(self._engine, report.order_id)
+        ordered = list(row.view.get("lines", [])) if row is not None else []
         request = adapter(channel.platform).ship_request(
             report.external_id,
             report.tracking_number or "",
             report.carrier or "",
-            [ShippedLine(line.sku, line.quantity) for line in report.lines],
+            shipped_lines(report.lines, ordered),
             credentials=channel.credentials,
         )
         client = client_for(channel.platform, channel.credentials)

@@ -312,7 +312,12 @@ def build_view(
         )
     currency = order.currency
     lines = [
-        OrderLine(x.sku, x.quantity, format_amount(parse_amount(x.unit_price, currency), currency))
+        OrderLine(
+            x.sku,
+            x.quantity,
+            format_amount(parse_amount(x.unit_price, currency), currency),
+            x.line_id,
+        )
         for x in order.lines
     ]
     subtotal = sum_amounts(line_total(x.quantity, Decimal(x.unit_price)) for x in lines)

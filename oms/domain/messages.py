@@ -39,6 +39,9 @@ class OrderLine:
     sku: str
     quantity: int
     unit_price: str
+    # The platform's own id of the line (Shopify line item, Amazon OrderItemId, Taobao
+    # oid), for what goes back to the platform; empty for the OMS's own orders.
+    line_id: str = ""
 
 
 @dataclass

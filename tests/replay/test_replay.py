@@ -12,6 +12,7 @@ here even before anyone records a new history.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -117,6 +118,12 @@ async def test_every_workflow_run_in_this_session_replays(system, admin):
         "OR WorkflowType = 'order' OR WorkflowType = 'shipment') "
         "AND (ExecutionStatus = 'Completed' OR ExecutionStatus = 'Failed')"
     )
+    # The read model says delivered as the workflow writes its last record; visibility
+    # lists the run once it has closed.
+    for _ in range(200):
+        if [w async for w in system.client.list_workflows(query, limit=1)]:
+            break
+        await asyncio.sleep(0.1)
     histories = system.client.list_workflows(query).map_histories()
     result = await _replayer().replay_workflows(histories, raise_on_replay_failure=False)
     assert result.replay_failures == {}
