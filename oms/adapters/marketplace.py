@@ -114,7 +114,8 @@ def retry_after_of(response: httpx.Response) -> float | None:
 def _required(credentials: Mapping[str, Any], name: str, platform: str) -> str:
     value = credentials.get(name)
     if not value:
-        raise ValueError(f"{platform} credentials need {name!r}")
+        # The channel's configuration, not the platform: refused until an admin sets it.
+        raise PlatformRefused("missing_credential", f"{platform} credentials need {name!r}")
     return str(value)
 
 

@@ -54,11 +54,19 @@ class BadExport(ValueError):
 
 def read_current(text: str) -> dict[str, Decision]:
     """The current system's decisions from its CSV export, by external id."""
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "external_id" not in reader.fieldnames:
+    reader = csv.DictReader(io.StringIO(text, newline=None))
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise BadExport(f"line 1: {exc}") from exc
+    if fieldnames is None or "external_id" not in fieldnames:
         raise BadExport("the export needs an external_id column")
     out: dict[str, Decision] = {}
-    for line, row in enumerate(reader, start=2):
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise BadExport(f"line {reader.line_num}: {exc}") from exc
+    for line, row in enumerate(rows, start=2):
         ext = (row.get("external_id") or "").strip()
         if not ext:
             raise BadExport(f"line {line}: no external_id")

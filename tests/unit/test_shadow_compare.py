@@ -57,3 +57,9 @@ def test_columns_the_export_lacks_are_not_compared():
     current = read_current("external_id\nA\n")
     result = compare([oms_decision("A", {"hold_reasons": ["x"], "shipments": []})], current)
     assert result.orders == 1 and result.agreement == {}
+
+
+def test_an_export_that_is_not_csv_is_refused_not_a_crash():
+    with pytest.raises(BadExport, match="field larger"):
+        read_current("external_id\n" + "x" * 200_000 + "\n")
+    assert read_current("external_id,held\rA,no\r") == read_current("external_id,held\nA,no\n")
