@@ -115,9 +115,7 @@ class OrderWorkflow:
         except OrderStopped as stop:
             await self._compensate(stop)
         self._ended = True
-        if self.view.platform is not None:
-            # A platform's message still being handled (an after-sale alert) ends first.
-            await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.channel.alerts_raised()  # after-sale alerts (platform orders only)
         await sla
         await self.records.flush()  # every step written before the order ends
         return self.view
@@ -402,9 +400,9 @@ class OrderWorkflow:
         self.shipping.deliver(event)
 
     @workflow.signal(name=Signal.CHANNEL_EVENT)
-    async def channel_event(self, event: ChannelEvent) -> None:
+    def channel_event(self, event: ChannelEvent) -> None:
         """The order's sales platform: paid, closed, a refund asked for or withdrawn."""
-        await self.channel.on_event(event)
+        self.channel.on_event(event)
 
     @workflow.query(name=Query.STATUS)
     def status(self) -> OrderView:

@@ -68,6 +68,9 @@ class Channel:
         self.paid = False
         self.reference: str | None = None
         self.reports: list[asyncio.Task[None]] = []
+        # Alerts raised from the platform's messages: the order waits for them before it
+        # ends (a message handler itself never waits on an activity).
+        self.alerts: list[asyncio.Task[None]] = []
 
     # --- before fulfilment ------------------------------------------------------------
 
@@ -138,7 +141,7 @@ class Channel:
 
     # --- the platform's messages ------------------------------------------------------
 
-    async def on_event(self, event: ChannelEvent) -> None:
+    def on_event(self, event: ChannelEvent) -> None:
         wf, view = self.wf, self.wf.view
         if view.platform is not None and event.platform_status:
             view.platform.status = event.platform_status
@@ -155,7 +158,7 @@ class Channel:
                     by, reason=event.platform_status or "closed on the platform"
                 )
             elif view.status not in (S.CANCELLED, S.FAILED, S.SHADOWED):
-                await self._after_sale("cancelled", event)
+                self._after_sale("cancelled", event)
         elif event.kind in ("refund_requested", "on_hold"):
             reason = REFUND_REQUESTED if event.kind == "refund_requested" else PLATFORM_HOLD
             if before_dispatch:
@@ -165,12 +168,12 @@ class Channel:
                 S.FAILED,
                 S.SHADOWED,
             ):
-                await self._after_sale("refund_requested", event)
+                self._after_sale("refund_requested", event)
         elif event.kind in ("refund_withdrawn", "released"):
             reason = REFUND_REQUESTED if event.kind == "refund_withdrawn" else PLATFORM_HOLD
             wf.holds.lift(reason, OperatorAction(f"channel:{view.channel}", note=event.kind))
 
-    async def _after_sale(self, kind: str, event: ChannelEvent) -> None:
+    def _after_sale(self, kind: str, event: ChannelEvent) -> None:
         """A refund or cancel after the goods left: a record beside the order and an
         alert for customer service, never a silent change of the order."""
         wf, view = self.wf, self.wf.view
@@ -178,7 +181,11 @@ class Channel:
         view.after_sales.append(AfterSale(kind, at, event.platform_status))
         data = {"kind": kind, "platform_status": event.platform_status}
         wf.record("after_sale", None, data)
-        await wf.alert("after_sale", data)
+        self.alerts.append(asyncio.create_task(wf.alert("after_sale", data)))
+
+    async def alerts_raised(self) -> None:
+        if self.alerts:
+            await asyncio.gather(*self.alerts)
 
     # --- after dispatch ---------------------------------------------------------------
 
