@@ -19,6 +19,7 @@ EXPECTED: dict[str, tuple[PlatformState, str]] = {
     "amazon/shipped_guest": (PlatformState.SHIPPED, "67.50"),
     "amazon/unshipped_gbp_uneven": (PlatformState.PAID, "31.97"),
     "amazon/unshipped_multi_line": (PlatformState.PAID, "67.50"),
+    "amazon/cancel_requested": (PlatformState.REFUND_REQUESTED, "67.50"),
     "jd/cancelled": (PlatformState.CANCELLED, "233.00"),
     "jd/finished": (PlatformState.DELIVERED, "233.00"),
     "jd/locked_refund_requested": (PlatformState.REFUND_REQUESTED, "233.00"),

@@ -109,10 +109,28 @@ def updated_at(payload: dict[str, Any]) -> str:
 
 
 def state(payload: dict[str, Any]) -> PlatformState:
-    status = obj(payload).get("OrderStatus")
+    p = obj(payload)
+    status = p.get("OrderStatus")
     if not isinstance(status, str) or status not in STATUS:
         raise MappingError("OrderStatus", f"unknown status {status!r}")
-    return STATUS[status]
+    mapped = STATUS[status]
+    if mapped == PlatformState.PAID and _cancel_requested(p):
+        # The buyer asked to cancel before it shipped: the intercept, as a refund request.
+        return PlatformState.REFUND_REQUESTED
+    return mapped
+
+
+def _cancel_requested(p: dict[str, Any]) -> bool:
+    """``BuyerRequestedCancel.IsBuyerRequestedCancel`` on the order or any of its items
+    (the Orders API gives it per item)."""
+    flags = [p.get("BuyerRequestedCancel")]
+    items = p.get("OrderItems")
+    if isinstance(items, list):
+        flags += [i.get("BuyerRequestedCancel") for i in items if isinstance(i, dict)]
+    return any(
+        isinstance(f, dict) and str(f.get("IsBuyerRequestedCancel", "")).lower() == "true"
+        for f in flags
+    )
 
 
 def _money(value: object, code: str, field: str) -> Decimal:
