@@ -262,6 +262,36 @@ async def _until_all_in(
     return time.monotonic() - started
 
 
+DEMO_PREFIX = "demo-"
+
+
+async def pause_demo_pulls(http: httpx.AsyncClient) -> list[str]:
+    """oms dev's demo pull channels (devtools.dev_channels) read the same simulated
+    platforms: they would take this run's orders first and ship them, so that the run's
+    own channels see them shipped. They are disabled for the run and enabled after it."""
+    listed = await checked(http.get("/v1/channels"), "reading the channels")
+    paused = []
+    for channel in listed["items"]:
+        name = str(channel["name"])
+        pulls = channel.get("intake") in ("pull", "both")
+        if name.startswith(DEMO_PREFIX) and pulls and channel.get("enabled"):
+            await checked(
+                http.patch(f"/v1/channels/{name}", json={"enabled": False}), f"pausing {name}"
+            )
+            paused.append(name)
+    if paused:
+        say(f"paused the demo channels {', '.join(paused)} for the run")
+    return paused
+
+
+async def resume_demo_pulls(http: httpx.AsyncClient, names: list[str]) -> None:
+    for name in names:
+        try:
+            await http.patch(f"/v1/channels/{name}", json={"enabled": True})
+        except httpx.HTTPError as exc:
+            say(f"could not enable {name} again: {exc!r}")
+
+
 async def run_channels_pull(
     target: ChannelTarget, plan: PullPlan, settings: Settings
 ) -> dict[str, Any]:
@@ -281,6 +311,7 @@ async def run_channels_pull(
             room = Stockroom(run)
             await room.open(http, plan.orders)
             channels: dict[str, str] = {}
+            paused = await pause_demo_pulls(http)
             try:
                 for p in PULL_PLATFORMS:
                     channels[p] = await _add_pull_channel(
@@ -292,6 +323,7 @@ async def run_channels_pull(
             finally:
                 # Disabled, its schedule goes: the channels are not pulled after the run.
                 await close_channels(http, sim, channels.values())
+                await resume_demo_pulls(http, paused)
     finally:
         await engine.dispose()
     return pull_report(run, plan, channels, kills, **parts)

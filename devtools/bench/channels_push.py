@@ -451,10 +451,14 @@ async def _add_push_channel(
     return name
 
 
+DEMO_PREFIX = "demo-"
+
+
 async def clear_push_targets(sim: httpx.AsyncClient, platforms: Iterable[str]) -> None:
     """The simulator pushes every order of a platform to each of its targets: a target left
-    by an earlier run (``bench-*``) is removed; any other one is refused, since its channel
-    would take this run's orders and their stock too."""
+    by an earlier run (``bench-*``) or made by ``oms dev`` for its demo channels
+    (``demo-*``) is removed; any other one is refused, since its channel would take this
+    run's orders and their stock too."""
     listed = await checked(sim.get("/sim/market/push-targets"), "reading the push targets")
     others = []
     for t in listed["targets"]:
@@ -463,6 +467,11 @@ async def clear_push_targets(sim: httpx.AsyncClient, platforms: Iterable[str]) -
         if str(t["channel"]).startswith("bench-"):
             await sim.delete(f"/sim/market/push-targets/{t['id']}")
             say(f"removed the push target of an earlier run ({t['channel']})")
+        elif str(t["channel"]).startswith(DEMO_PREFIX):
+            # oms dev's demo channels (devtools.dev_channels): their pushes stop for the
+            # run; oms dev points the simulator at them again at its next start.
+            await sim.delete(f"/sim/market/push-targets/{t['id']}")
+            say(f"paused the demo channel {t['channel']}'s pushes (oms dev restores them)")
         else:
             others.append(f"{t['id']} ({t['platform']} to {t['channel']})")
     if others:
