@@ -11,6 +11,7 @@ from temporalio.api.enums.v1 import EventType
 from oms.contract import ORDER_WORKFLOW
 from oms.domain.ids import order_workflow_id
 from tests.integration.helpers import TERMINAL, order_body, stocked, submit, unique, wait_for_status
+from tests.integration.test_webhooks_and_reads import workflow_closed
 
 
 async def _tracking_in_db(system: Any, shipment_id: str) -> str | None:
@@ -68,6 +69,8 @@ async def test_a_refused_shipped_event_leaves_the_shipment_as_the_workflow_recor
     done = await wait_for_status(admin, order["id"], TERMINAL)
     shipment = done["shipments"][0]
     real = shipment["tracking_number"]
+    # Late once the workflow itself has ended (the read model says delivered first).
+    await workflow_closed(system, order["id"])
 
     late = {
         "event_id": unique("late"),
