@@ -98,7 +98,8 @@ class FakePlatform(MarketplaceClient):
         )
 
     async def ship(self, request: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        # Pulling never reports a shipment: that is the order's feedback activity.
+        raise AssertionError(f"the poller asked the platform to ship {request}")
 
     async def aclose(self) -> None:
         self.closed += 1
