@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from api import console
 from api.errors import install_error_handlers
 from api.middleware import BodyLimit, RequestLog
 from api.rate_limit import RateLimits
@@ -106,6 +107,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)
     document_webhooks(app)
+    console.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)
     return app

@@ -110,6 +110,15 @@ class Settings(BaseSettings):
     hold_countries: str = ""
     hold_timeout_s: float = 86400.0
     hold_stale_s: float = 3600.0
+    # The operator console (/console): a session ends after this long without a request,
+    # and in any case this long after sign-in; the cookie is sent over HTTPS only when
+    # secure_cookie is set (set it behind TLS in production).
+    console_session_idle_s: float = 8 * 3600.0
+    console_session_max_s: float = 12 * 3600.0
+    console_secure_cookie: bool = False
+    # Sign-ins refused in a row before the account waits console_lock_s.
+    console_login_attempts: int = 5
+    console_lock_s: float = 300.0
     # Late and silent: flagged and alerted, never failed.
     sla_dispatch_s: float = 7200.0
     sla_delivery_s: float = 432000.0

@@ -52,6 +52,7 @@ FLAGS = {
     ],
     "channels": [],
     "keys": [],
+    "users": [],
     "workflows": [],
 }
 
