@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 WORKERS ?= 1
 
-.PHONY: dev dev-bench test test-fast test-smoke lint fmt clean
+.PHONY: dev dev-bench test test-fast test-smoke lint fmt clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,27 @@ dev-bench: $(STAMP)
 # Unit, workflow (time-skipping), integration and replay tests: under 4 minutes on two
 # cores. The whole-system smoke tests (they boot `oms dev`) are `make test-smoke`; CI runs
 # both (.ci/run). docs/testing.md has the layers and their times.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest --ignore=tests/smoke $(PYTEST_ARGS)
+
+# The browser tests (tests/browser) drive Debian's Chromium at /usr/bin/chromium: installed
+# here when missing and we can (root, apt-get); otherwise say why those tests will be skipped.
+OMS_CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(OMS_CHROMIUM)" ]; then :; \
+	elif [ "$(OMS_CHROMIUM)" != /usr/bin/chromium ]; then \
+		echo "make test: $(OMS_CHROMIUM) (OMS_CHROMIUM) is missing: the browser tests (tests/browser) will be skipped"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make test: installing Debian's chromium for the browser tests (tests/browser)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+		|| { apt-get update -q >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+		|| echo "make test: apt-get could not install chromium: the browser tests (tests/browser) will be skipped"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "make test: $(OMS_CHROMIUM) is missing and installing it needs root (sudo apt-get install chromium): the browser tests (tests/browser) will be skipped"; \
+	else \
+		echo "make test: $(OMS_CHROMIUM) is missing and there is no apt-get to install it: the browser tests (tests/browser) will be skipped"; \
+	fi
 
 # Unit tests and the order workflow on Temporal's time-skipping server: seconds, no PostgreSQL.
 test-fast: $(STAMP)
