@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser, Playwright, ViewportSize, async_playwright
 
 from tests.browser.helpers import LAPTOP, OpenTab, Tab
 
@@ -91,11 +91,11 @@ async def open_tab(browser: Browser, system: Any) -> AsyncIterator[OpenTab]:
     contexts = []
     tabs: list[Tab] = []
 
-    async def opener(locale: str = "en-US", viewport: dict[str, int] | None = None) -> Tab:
+    async def opener(locale: str = "en-US", viewport: ViewportSize = LAPTOP) -> Tab:
         context = await browser.new_context(
             base_url=system.api_url,
             locale=locale,
-            viewport=viewport or LAPTOP,  # type: ignore[arg-type]
+            viewport=viewport,
             timezone_id="UTC",
         )
         context.set_default_timeout(TIMEOUT_MS)

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import ConsoleMessage, Page, Request, Response
+from playwright.async_api import ConsoleMessage, Page, Request, Response, ViewportSize
 from sqlalchemy import text
 
 from oms import users
 from tests.integration.helpers import unique
 
-LAPTOP = {"width": 1280, "height": 800}
-TABLET = {"width": 820, "height": 1180}
+LAPTOP = ViewportSize(width=1280, height=800)
+TABLET = ViewportSize(width=820, height=1180)
 
 # A page the server refused (401, 403, 404, 409, 422) is something a test may want; the
 # console says so as "Failed to load resource". What loads with it is watched by response.
