@@ -49,7 +49,12 @@ class Tab:
             self.problems.append(f"{request.url} failed: {request.failure}")
 
     async def h1(self) -> str:
-        return (await self.page.locator("h1").first.inner_text()).strip()
+        """The page's heading, without what follows it in small print."""
+        text = await self.page.evaluate(
+            "document.querySelector('h1') && document.querySelector('h1').firstChild"
+            " ? document.querySelector('h1').firstChild.textContent : ''"
+        )
+        return str(text).strip()
 
     def path(self) -> str:
         """The page's path and query: ``/console/alerts?status=all``."""
