@@ -25,6 +25,7 @@ from api.routes import (
     ops,
     order_changes,
     orders,
+    reports,
     webhook_endpoints,
     webhooks,
 )
@@ -102,6 +103,7 @@ def create_app(
         codec,
         ops,
         alerts,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)
