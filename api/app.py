@@ -26,6 +26,7 @@ from api.routes import (
     ops,
     order_changes,
     orders,
+    reports,
     webhook_endpoints,
     webhooks,
 )
@@ -103,6 +104,7 @@ def create_app(
         codec,
         ops,
         alerts,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     sla_delivery_s: float = 432000.0
     ship_deadline_s: float = 86400.0
     tracking_silence_s: float = 172800.0
+    # KPI targets (docs/kpis.md): received -> first dispatch within this many seconds, and
+    # the share of delivered orders without a fault.
+    kpi_processing_target_s: float = Field(default=7200.0, gt=0)
+    kpi_accuracy_target: float = Field(default=0.995, ge=0, le=1)
     # New alerts are POSTed here as JSON, signed like partner webhooks (alert_webhook_secret).
     alert_webhook_url: str | None = None
     alert_webhook_secret: str = "sandbox-alert-webhook-secret"
