@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,6 +47,9 @@ from oms.logging import get_logger
 from oms.store import metrics as business
 
 log = get_logger(__name__)
+# No ``*_created`` series beside every counter and histogram: they double what a scrape
+# carries and nothing here reads them (the process's setting, for every registry).
+disable_created_metrics()
 
 # Request latency buckets, seconds: most answers take milliseconds; a Temporal update or
 # a query that waits on a worker takes up to a few seconds.

@@ -548,6 +548,8 @@ def _dashboard_exprs() -> list[str]:
 
     walk(board["panels"])
     for variable in board.get("templating", {}).get("list", []):
+        if variable.get("type") != "query":
+            continue  # a datasource or interval variable names no metric
         query = variable.get("query")
         if isinstance(query, dict):
             query = query.get("query")
