@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     recovery_interval_s: float = 30.0
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
+    # Metrics (docs/metrics.md). The API's /metrics answers anyone who reaches it unless a
+    # token is set: then only "Authorization: Bearer <token>". The business gauges are read
+    # from PostgreSQL at most once per metrics_cache_s, however often it is scraped.
+    metrics_token: str | None = None
+    metrics_cache_s: float = Field(default=5.0, ge=0, le=300)
+    # The worker's Temporal SDK metrics, served by the SDK on "host:port" (None: off);
+    # process i of ``oms worker --processes N`` serves on port + i.
+    worker_metrics_address: str | None = None
 
     # Whether the worker runs workflow code in the Temporal sandbox. Off by default: the
     # sandbox costs a third of the worker's CPU (a fresh import of the workflow module for
