@@ -46,6 +46,7 @@ LATE = "view @> '{\"late\": true}'"
 class Criteria:
     order: str | None = None
     customer: str | None = None
+    customer_id: str | None = None  # exactly this customer (their page)
     email: str | None = None
     phone: str | None = None
     sku: str | None = None
@@ -60,6 +61,7 @@ class Criteria:
             (
                 self.order,
                 self.customer,
+                self.customer_id,
                 self.email,
                 self.phone,
                 self.sku,
@@ -102,6 +104,9 @@ def _where(criteria: Criteria, params: dict[str, Any]) -> list[str]:
         params["customer"] = criteria.customer
         name = _starts_with(NAME, "name", criteria.customer.lower(), params)
         clauses.append(f"(customer_id = :customer OR ({name}))")
+    if criteria.customer_id:
+        params["customer_id"] = criteria.customer_id
+        clauses.append("customer_id = :customer_id")
     if criteria.email:
         clauses.append(_starts_with(EMAIL, "email", criteria.email.lower(), params))
     if criteria.phone:
@@ -137,7 +142,7 @@ async def search(
 ) -> list[Any]:
     """Orders matching ``criteria``, newest first, created before the position ``before``
     (created_at, id): rows of id, external_id, channel, status, created_at, updated_at,
-    total, currency, late, and customer_name (None unless ``personal``)."""
+    customer_id, total, currency, late, and customer_name (None unless ``personal``)."""
     params: dict[str, Any] = {"limit": limit}
     clauses = _where(criteria, params)
     if before is not None:
@@ -146,7 +151,7 @@ async def search(
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     name = "view->'customer'->>'name'" if personal else "NULL"
     query = text(
-        "SELECT id, external_id, channel, status, created_at, updated_at, "
+        "SELECT id, external_id, channel, status, created_at, updated_at, customer_id, "
         "view->'totals'->>'total' AS total, view->>'currency' AS currency, "
         f"coalesce((view->>'late')::boolean, false) AS late, {name} AS customer_name "
         f"FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT :limit"

@@ -28,8 +28,7 @@ _CREATE = (
     "CREATE INDEX ix_orders_status_created ON orders (status, created_at, id)",
     "CREATE INDEX ix_orders_customer_created ON orders (customer_id, created_at, id)",
     "CREATE INDEX ix_orders_external_id ON orders (external_id)",
-    "CREATE INDEX ix_orders_email ON orders "
-    "((lower(view->'customer'->>'email')) text_pattern_ops)",
+    "CREATE INDEX ix_orders_email ON orders ((lower(view->'customer'->>'email')) text_pattern_ops)",
     "CREATE INDEX ix_orders_customer_name ON orders "
     "((lower(view->'customer'->>'name')) text_pattern_ops)",
     "CREATE INDEX ix_orders_phone ON orders "
