@@ -49,6 +49,8 @@ FLAGS = {
         "--rate",
         "--kills",
         "--pull-lag",
+        "--console",
+        "--requests",
     ],
     "channels": [],
     "keys": [],
