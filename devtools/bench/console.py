@@ -142,7 +142,9 @@ async def _time(
 
 async def _write_cost(engine: AsyncEngine, ids: list[str], writes: int) -> dict[str, Any]:
     """Fold-like updates (status, view, last_seq, updated_at) of random orders, timed with
-    the search indexes and without them, each in a transaction rolled back."""
+    the search indexes and without them, each in a transaction rolled back. An update
+    that changes the view cannot be a HOT update once an index is built on the view: each
+    such update adds an entry to every index of the table."""
     fold = text(
         "UPDATE orders SET status = status, last_seq = last_seq + 1, updated_at = now(), "
         "view = jsonb_set(view, '{updated_at}', to_jsonb(now()::text)) WHERE id = :id"
@@ -164,8 +166,10 @@ async def _write_cost(engine: AsyncEngine, ids: list[str], writes: int) -> dict[
                 await trans.rollback()
 
     await run(False)  # warm
-    without = await run(True)
-    with_indexes = await run(False)
+    # Alternated, three of each, the median of each kept: the machine is shared.
+    rounds = [(await run(True), await run(False)) for _ in range(3)]
+    without = sorted(r[0] for r in rounds)[1]
+    with_indexes = sorted(r[1] for r in rounds)[1]
     return {
         "updates": writes,
         "ms_per_update_with_search_indexes": round(with_indexes, 3),

@@ -123,7 +123,7 @@ WITH p AS (
   SELECT n, substr(md5('oms-console-' || n), 1, 20) AS id,
          (ARRAY['webshop', 'webshop', 'webshop', 'webshop', 'marketplace', 'marketplace',
                 'taobao', 'taobao', 'amazon', 'amazon'])[1 + (n * 7) % 10] AS channel,
-         'cust-' || (n * 7919 % 200000) AS customer,
+         (n::bigint * 7919 % 200000)::int AS c,
          CAST(:until AS timestamptz) - make_interval(days => :days)
            + make_interval(secs => (n - 1 + random()) * 86400.0 * :days / :n) AS t0,
          random() AS u, random() AS v, random() AS w,
@@ -156,25 +156,25 @@ r AS (
 )
 INSERT INTO orders (id, channel, external_id, request_hash, customer_id, status,
                     failure_reason, last_seq, view, created_at, updated_at)
-SELECT id, channel, 'C-' || lpad(n::text, 9, '0'), md5(id), customer, status,
+SELECT id, channel, 'C-' || lpad(n::text, 9, '0'), md5(id), 'cust-' || c, status,
        CASE WHEN status = 'failed' THEN 'payment_declined' END, 6,
        jsonb_build_object(
          'id', id, 'channel', channel, 'external_id', 'C-' || lpad(n::text, 9, '0'),
          'status', status,
          'customer', jsonb_build_object(
-            'id', customer, 'email', customer || '@example.com',
+            'id', 'cust-' || c, 'email', 'cust-' || c || '@example.com',
             'name', (ARRAY['Ada Lovelace', 'Li Wei', 'Grace Hopper', 'Zhang Min',
                            'Alan Turing', 'Wang Fang', 'Edsger Dijkstra', 'Chen Jing'])
-                    [1 + (n * 7919 % 200000) % 8] || ' ' || (n * 7919 % 200000)),
+                    [1 + c % 8] || ' ' || c),
          'shipping_address', jsonb_build_object(
-            'name', 'Receiver ' || (n * 7919 % 200000),
+            'name', 'Receiver ' || c,
             'line1', (n % 997 + 1) || ' Market St', 'line2', NULL,
             'city', (ARRAY['Berlin', 'Shanghai', 'Munich', 'Hangzhou'])[1 + n % 4],
             'postal_code', lpad((10000 + n % 89999)::text, 5, '0'),
             'country', (ARRAY['DE', 'CN', 'DE', 'CN'])[1 + n % 4],
             'region', NULL, 'lat', NULL, 'lon', NULL,
             'phone', CASE WHEN n % 2 = 0
-                          THEN '+49 30 ' || lpad((n * 7919 % 200000)::text, 7, '0') END),
+                          THEN '+49 30 ' || lpad(c::text, 7, '0') END),
          'currency', CASE WHEN channel = 'taobao' THEN 'CNY' ELSE 'EUR' END,
          'lines', lines,
          'totals', jsonb_build_object('subtotal', total::text, 'total', total::text),
