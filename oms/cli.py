@@ -229,7 +229,7 @@ def _add_keys(sub: Any) -> None:
         dest="scopes",
         metavar="SCOPE",
         help="a partner key's scope (orders:read[:CHANNEL], orders:write:CHANNEL, stock:sync, "
-        "webhooks:manage, channels:read); repeat for each",
+        "webhooks:manage, channels:read, reports:read); repeat for each",
     )
     create.add_argument(
         "--rate-limit", type=float, metavar="N", help="requests a second (default: the setting)"

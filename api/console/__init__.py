@@ -15,11 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.console import pages_alerts, pages_auth, pages_orders
+from api.console import pages_alerts, pages_auth, pages_orders, pages_reports
 from api.console.web import HERE, ConsoleRefusal, SignInRequired, refusal_page
 
 # Each page's module has a ``router``; a new page adds its module here.
-PAGES = (pages_auth, pages_alerts, pages_orders)
+PAGES = (pages_auth, pages_alerts, pages_orders, pages_reports)
 
 
 def install(app: FastAPI) -> None:

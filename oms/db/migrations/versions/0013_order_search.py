@@ -12,7 +12,7 @@ The indexes are built in the migration's transaction: writes to ``orders`` wait 
 they are built (about a minute for a million orders on a small machine).
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
