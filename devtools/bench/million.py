@@ -679,7 +679,8 @@ LEFT JOIN parcels_json sj ON sj.id = q.id
 """
 
 
-def _database_url() -> str:
+def database_url() -> str:
+    """``DATABASE_URL``, or the embedded PostgreSQL of ``oms dev`` under ``OMS_HOME``."""
     import os
 
     url = os.environ.get("DATABASE_URL")
@@ -698,7 +699,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
-    url = asyncio.run(ensure_orders(_database_url(), args.orders, args.days, print))
+    url = asyncio.run(ensure_orders(database_url(), args.orders, args.days, print))
     print(url)
 
 
