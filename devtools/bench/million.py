@@ -593,18 +593,18 @@ INSERT INTO orders (id, channel, external_id, idempotency_key, request_hash, cus
                     status, failure_reason, last_seq, view, payment_token, address_key,
                     created_at, updated_at)
 SELECT q.id, q.channel, 'B-' || lpad(q.n::text, 9, '0'), NULL, md5(q.id || 'request'),
-       'cust-' || (q.n * 7919 % 200000), l.status,
+       'cust-' || (q.n::bigint * 7919 % 200000), l.status,
        CASE WHEN l.status = 'failed' THEN l.data->>'reason' END,
        l.seq,
        jsonb_build_object(
          'id', q.id, 'channel', q.channel, 'external_id', 'B-' || lpad(q.n::text, 9, '0'),
          'status', l.status,
          'customer', jsonb_build_object(
-            'id', 'cust-' || (q.n * 7919 % 200000),
-            'email', 'customer' || (q.n * 7919 % 200000) || '@example.com',
+            'id', 'cust-' || (q.n::bigint * 7919 % 200000),
+            'email', 'customer' || (q.n::bigint * 7919 % 200000) || '@example.com',
             'name', (ARRAY['Ada Lovelace', 'Li Wei', 'Grace Hopper', 'Zhang Min',
                            'Alan Turing', 'Wang Fang', 'Edsger Dijkstra', 'Chen Jing'])
-                    [1 + q.n % 8] || ' ' || (q.n * 7919 % 200000)),
+                    [1 + q.n % 8] || ' ' || (q.n::bigint * 7919 % 200000)),
          'shipping_address', jsonb_build_object(
             'name', (ARRAY['Ada Lovelace', 'Li Wei', 'Grace Hopper', 'Zhang Min',
                            'Alan Turing', 'Wang Fang', 'Edsger Dijkstra', 'Chen Jing'])
