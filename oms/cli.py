@@ -10,6 +10,7 @@
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
     oms channels add|list|show|set|disable|pull   sales channels (to the database)
     oms keys create --role R --name N [--channel C] [--scope S ...] [--rate-limit N]
+    oms users create NAME --role operator|admin|viewer   console accounts (to the database)
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
     oms workflows drain          open orders per workflow type and patch: what may be deleted
 
@@ -129,6 +130,12 @@ def cmd_channels(args: argparse.Namespace) -> None:
     _exit(run(args, _settings_with_database()))
 
 
+def cmd_users(args: argparse.Namespace) -> None:
+    from oms.users_cli import run
+
+    _exit(run(args, _settings_with_database()))
+
+
 def cmd_keys_payload(args: argparse.Namespace) -> None:
     from oms.codec import key_spec_use, new_key_spec
 
@@ -177,6 +184,7 @@ HELP_ORDER = (
     "bench",
     "channels",
     "keys",
+    "users",
     "workflows",
 )
 
@@ -211,6 +219,13 @@ def _add_channels(sub: Any) -> None:
 
     add_channels_parser(sub)
     sub.choices["channels"].set_defaults(fn=cmd_channels)
+
+
+def _add_users(sub: Any) -> None:
+    from oms.users_cli import add_parser as add_users_parser
+
+    add_users_parser(sub)
+    sub.choices["users"].set_defaults(fn=cmd_users)
 
 
 def _add_keys(sub: Any) -> None:
@@ -253,6 +268,7 @@ def parser() -> argparse.ArgumentParser:
         "stock": _add_stock,
         "channels": _add_channels,
         "keys": _add_keys,
+        "users": _add_users,
         "workflows": _add_workflows,
     }
     place = {name: n for n, name in enumerate(HELP_ORDER)}

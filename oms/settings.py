@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     recovery_interval_s: float = 30.0
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
+    # Metrics (docs/metrics.md). The API's /metrics answers anyone who reaches it unless a
+    # token is set: then only "Authorization: Bearer <token>". The business gauges are read
+    # from PostgreSQL at most once per metrics_cache_s, however often it is scraped.
+    metrics_token: str | None = None
+    metrics_cache_s: float = Field(default=5.0, ge=0, le=300)
+    # The worker's Temporal SDK metrics, served by the SDK on "host:port" (None: off);
+    # process i of ``oms worker --processes N`` serves on port + i.
+    worker_metrics_address: str | None = None
 
     # Whether the worker runs workflow code in the Temporal sandbox. Off by default: the
     # sandbox costs a third of the worker's CPU (a fresh import of the workflow module for
@@ -110,6 +118,15 @@ class Settings(BaseSettings):
     hold_countries: str = ""
     hold_timeout_s: float = 86400.0
     hold_stale_s: float = 3600.0
+    # The operator console (/console): a session ends after this long without a request,
+    # and in any case this long after sign-in; the cookie is sent over HTTPS only when
+    # secure_cookie is set (set it behind TLS in production).
+    console_session_idle_s: float = 8 * 3600.0
+    console_session_max_s: float = 12 * 3600.0
+    console_secure_cookie: bool = False
+    # Sign-ins refused in a row before the account waits console_lock_s.
+    console_login_attempts: int = 5
+    console_lock_s: float = 300.0
     # Late and silent: flagged and alerted, never failed.
     sla_dispatch_s: float = 7200.0
     sla_delivery_s: float = 432000.0

@@ -472,3 +472,67 @@ class WebhookAttempt(SQLModel, table=True):
     duration_ms: int
     error: str | None = None
     next_attempt_at: datetime | None = _opt_ts()
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the console (``oms users create``): an operator (works the
+    orders and sees personal data), an admin (also manages), or a viewer (reads the
+    figures and the orders without personal data, takes no action). The password is kept
+    only as an Argon2id hash."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'admin', 'viewer')", name="users_role"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(Integer(), Identity(), primary_key=True))
+    name: str = Field(sa_column=Column(String(), nullable=False, unique=True))
+    role: str
+    password_hash: str
+    created_at: datetime = _ts(server_default=text("now()"))
+    created_by: str
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    password_changed_at: datetime = _ts(server_default=text("now()"))
+    last_login_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # Sign-ins refused in a row; past the limit the account waits until ``locked_until``.
+    failed_logins: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the table only its hash, the
+    session's CSRF token, and when it ends (idle or absolute limit, or sign-out)."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_user", "user_id"),)
+    token_hash: str = Field(primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    csrf_token: str
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    user_agent: str | None = None
+
+
+class ConsoleAudit(SQLModel, table=True):
+    """What people did in the console: sign-ins (refused ones too), sign-outs, and every
+    action with its target, note and outcome."""
+
+    __tablename__ = "console_audit"
+    __table_args__ = (
+        Index("ix_console_audit_target", "target", "at"),
+        Index("ix_console_audit_user", "user_name", "at"),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger(), Identity(), primary_key=True)
+    )
+    at: datetime = _ts(server_default=text("now()"))
+    user_name: str
+    action: str
+    target: str | None = None
+    note: str | None = Field(default=None, sa_column=Column(Text()))
+    outcome: str
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )

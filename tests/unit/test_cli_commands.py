@@ -55,6 +55,7 @@ FLAGS = {
     ],
     "channels": [],
     "keys": [],
+    "users": [],
     "workflows": [],
 }
 
