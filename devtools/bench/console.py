@@ -1,9 +1,9 @@
 """``oms bench --console``: the console's order search, customer page and order page
 timed through the real app on a database of many orders.
 
-The orders are seeded once (``devtools.bench.console_seed``) in a database of their own
-on the embedded PostgreSQL of ``oms dev`` (or ``DATABASE_URL``'s server), migrated to the
-newest revision (a reused seed gains new indexes). The API's app runs in this process
+The orders are seeded once (``devtools.bench.million``, the data set of the KPI bench too)
+in a database of their own on the embedded PostgreSQL of ``oms dev`` (or ``DATABASE_URL``'s
+server), migrated to the newest revision (a reused seed gains new indexes). The API's app runs in this process
 (an ASGI client, no network, no Temporal: the pages read PostgreSQL only) with a signed-in
 operator; each typical query is asked ``requests`` times, sequentially, with its values
 drawn from the seeded orders, and timed from the request to the last byte. Then the write
@@ -26,8 +26,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from devtools.bench.console_seed import async_url, ensure_orders, migrate
 from devtools.bench.figures import latency_ms
+from devtools.bench.million import async_url, ensure_orders
 
 TARGET_P99_MS = 150.0
 # The indexes migration 0013 adds (the two composite ones replace indexes of the same
@@ -212,7 +212,6 @@ async def run_console(
     configure_logging("auto", "warning")  # not a line per request
     started = time.perf_counter()
     url = await ensure_orders(database_url, plan.orders, plan.days, say)
-    await migrate(url)  # a reused seed gains the newest indexes
     settings = get_settings().model_copy(update={"database_url": url})
     app = create_app(settings)
     engine: AsyncEngine = app.state.engine
