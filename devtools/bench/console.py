@@ -1,14 +1,14 @@
-"""``oms bench --console``: the console's order search, customer page and order page
-timed through the real app on a database of many orders.
+"""``oms bench --console``: the console's order search, customer page and order page timed
+through the real app on a database of many orders.
 
 The orders are seeded once (``devtools.bench.million``, the data set of the KPI bench too)
 in a database of their own on the embedded PostgreSQL of ``oms dev`` (or ``DATABASE_URL``'s
 server), migrated to the newest revision (a reused seed gains new indexes). The API's app
-runs in this process (an ASGI client, no network, no Temporal: the pages read PostgreSQL only) with a signed-in
-operator; each typical query is asked ``requests`` times, sequentially, with its values
-drawn from the seeded orders, and timed from the request to the last byte. Then the write
-cost of the search indexes: fold-like updates of order rows, with and without them (in
-transactions rolled back).
+runs in this process (an ASGI client, no network, no Temporal: the pages read PostgreSQL
+only) with a signed-in operator; each typical query is asked ``requests`` times,
+sequentially, with its values drawn from the seeded orders, and timed from the request to
+the last byte. Then the write cost of the search indexes: fold-like updates of order rows,
+with and without them (in transactions rolled back).
 """
 
 from __future__ import annotations
