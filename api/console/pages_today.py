@@ -60,7 +60,9 @@ def _moment(value: Any) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
-async def _retrying_items(request: Request, settings: Settings) -> tuple[list[Waiting], str]:
+async def _retrying_items(
+    request: Request, settings: Settings, channel: str | None
+) -> tuple[list[Waiting], str]:
     """Steps at attempt 3 or more, per order; ``ok``, or ``unavailable`` (Temporal down,
     or too slow to answer within the budget)."""
     client = await request.app.state.temporal.get()
@@ -68,6 +70,8 @@ async def _retrying_items(request: Request, settings: Settings) -> tuple[list[Wa
         return [], "unavailable"
     async with request.app.state.engine.connect() as conn:
         quiet, _, _ = await orders.needing_attention(conn, CANDIDATES, settings.hold_stale_s)
+    if channel is not None:
+        quiet = [row for row in quiet if row.view.get("channel") == channel]
     since = {row.id: _moment(row.updated_at) for row in quiet}
     try:
         found = await asyncio.wait_for(
@@ -91,12 +95,12 @@ async def _retrying_items(request: Request, settings: Settings) -> tuple[list[Wa
 
 
 async def waiting_list(
-    request: Request, with_temporal: bool
+    request: Request, with_temporal: bool, channel: str | None = None
 ) -> tuple[list[Waiting], dict[str, int], str]:
     """The list (oldest first, at most ``SHOWN``), how many of each kind were found, and
     what Temporal said: ``ok``, ``unavailable`` or ``not_asked``."""
     settings: Settings = request.app.state.settings
-    holds, late, alerts = await waiting.waiting(request.app.state.engine, SHOWN)
+    holds, late, alerts = await waiting.waiting(request.app.state.engine, SHOWN, channel)
     tr = lambda text: translate(request, text)  # noqa: E731
     items = [
         Waiting(
@@ -131,7 +135,7 @@ async def waiting_list(
         )
     temporal = "not_asked"
     if with_temporal:
-        stuck, temporal = await _retrying_items(request, settings)
+        stuck, temporal = await _retrying_items(request, settings, channel)
         items += stuck
     items.sort(key=lambda i: (i.since, i.order_id))
     counts: dict[str, int] = {}
@@ -151,14 +155,17 @@ async def _tiles_context(request: Request, channel: str | None) -> dict[str, Any
     }
 
 
-async def _waiting_context(request: Request, with_temporal: bool) -> dict[str, Any]:
-    items, counts, temporal = await waiting_list(request, with_temporal)
+async def _waiting_context(
+    request: Request, with_temporal: bool, channel: str | None
+) -> dict[str, Any]:
+    items, counts, temporal = await waiting_list(request, with_temporal, channel)
     return {
         "items": items,
         "counts": counts,
         "temporal": temporal,
         "shown": SHOWN,
         "now": datetime.now(UTC),
+        "channel": channel or "",
     }
 
 
@@ -172,7 +179,7 @@ async def today_page(
 ) -> Response:
     context = {
         **await _tiles_context(request, channel or None),
-        **await _waiting_context(request, with_temporal=False),
+        **await _waiting_context(request, False, channel or None),
     }
     return render(request, user, "today.html", **context)
 
@@ -185,8 +192,11 @@ async def today_tiles(
 
 
 @router.get("/waiting")
-async def today_waiting(request: Request, user: UserDep) -> Response:
-    return await _part(request, user, "_today_waiting.html", _waiting_context(request, True))
+async def today_waiting(
+    request: Request, user: UserDep, channel: Annotated[str | None, _CHANNEL] = None
+) -> Response:
+    reading = _waiting_context(request, True, channel or None)
+    return await _part(request, user, "_today_waiting.html", reading)
 
 
 async def _part(request: Request, user: ConsoleUser, template: str, reading: Any) -> Response:

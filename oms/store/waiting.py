@@ -67,6 +67,7 @@ _HOLDS_OLDEST = text(
     f"""
     SELECT o.id, o.channel, o.status, o.view->'hold'->'reasons' AS reasons, {_SINCE} AS since
     FROM orders o WHERE o.status = {ON_HOLD}
+      AND (CAST(:channel AS text) IS NULL OR o.channel = CAST(:channel AS text))
     ORDER BY {_SINCE}, o.id LIMIT :limit
     """
 )
@@ -83,13 +84,21 @@ _LATE = text(
              ORDER BY e.seq DESC LIMIT 1) AS stage
     FROM orders o
     WHERE o.status <> ALL({TERMINAL_STATUSES}) AND o.view->>'late' = 'true'
+      AND (CAST(:channel AS text) IS NULL OR o.channel = CAST(:channel AS text))
     ORDER BY since, o.id
     LIMIT :limit
     """
 )
+# An alert's channel is its order's (an alert about no known order has none).
 _OPEN_ALERTS = text(
-    "SELECT id, order_id, subject, kind, detail, created_at FROM alerts "
-    "WHERE status = 'open' ORDER BY created_at, id LIMIT :limit"
+    """
+    SELECT a.id, a.order_id, a.subject, a.kind, a.detail, a.created_at FROM alerts a
+    WHERE a.status = 'open'
+      AND (CAST(:channel AS text) IS NULL
+           OR EXISTS (SELECT 1 FROM orders o
+                       WHERE o.id = a.order_id AND o.channel = CAST(:channel AS text)))
+    ORDER BY a.created_at, a.id LIMIT :limit
+    """
 )
 
 
@@ -126,12 +135,15 @@ async def hold_queue_facets(engine: AsyncEngine) -> dict[str, dict[str, int]]:
     return found
 
 
-async def waiting(engine: AsyncEngine, limit: int) -> tuple[list[Any], list[Any], list[Any]]:
-    """The oldest ``limit`` of each: holds (id, channel, status, reasons, since), late open
-    orders (id, channel, status, created_at, since: when flagged late, stage) and open
-    alerts (id, order_id, subject, kind, detail, created_at)."""
+async def waiting(
+    engine: AsyncEngine, limit: int, channel: str | None = None
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The oldest ``limit`` of each, of one channel or all: holds (id, channel, status,
+    reasons, since), late open orders (id, channel, status, created_at, since: when flagged
+    late, stage) and open alerts (id, order_id, subject, kind, detail, created_at)."""
+    params = {"limit": limit, "channel": channel}
     async with engine.connect() as conn:
-        holds = list((await conn.execute(_HOLDS_OLDEST, {"limit": limit})).all())
-        late = list((await conn.execute(_LATE, {"limit": limit})).all())
-        alerts = list((await conn.execute(_OPEN_ALERTS, {"limit": limit})).all())
+        holds = list((await conn.execute(_HOLDS_OLDEST, params)).all())
+        late = list((await conn.execute(_LATE, params)).all())
+        alerts = list((await conn.execute(_OPEN_ALERTS, params)).all())
     return holds, late, alerts

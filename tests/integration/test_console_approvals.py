@@ -225,5 +225,9 @@ async def test_temporal_down_each_order_says_nothing_was_done(system, admin):
         assert "Temporal is not reachable" in answer.text
     for order_id in ids:
         assert (await admin.get(f"/v1/orders/{order_id}")).json()["status"] == "on_hold"
-        assert _audit_row(await _audit(system, order_id))[:3] == (name, "order_approve", "unavailable")
+        assert _audit_row(await _audit(system, order_id))[:3] == (
+            name,
+            "order_approve",
+            "unavailable",
+        )
         assert (await admin.post(f"/v1/orders/{order_id}/reject", json={})).status_code == 202
