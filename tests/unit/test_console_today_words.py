@@ -86,7 +86,7 @@ def test_every_reason_and_rule_has_its_chinese():
             for sees in (True, False):
                 reason_words(reason, order, POLICY, strict, sees_personal_data=sees)
     assert missing == []
-    assert _zh("high_value") == "订单金额 1,200.00 EUR，超过 1,000.00 的限额"
+    assert _zh("high_value") == "订单金额 1,200.00 EUR，超过 1,000.00 的限额"  # noqa: RUF001
 
 
 def _zh(reason: str) -> str:
