@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms.store.sql_enums import ON_HOLD, TERMINAL_STATUSES
 
-# The hold's start, as the workflow recorded it in the view.
-_SINCE = "CAST(o.view->'hold'->>'since' AS timestamptz)"
+# The hold's start, as the workflow recorded it in the view (the row's last change for a
+# view without one, which no current workflow writes).
+_SINCE = "coalesce(CAST(o.view->'hold'->>'since' AS timestamptz), o.updated_at)"
 
 # ``customers_at_address``: distinct customers with orders to the order's address in the
 # velocity window that ended when it was held (what the address rule counted), only for
