@@ -107,6 +107,33 @@ async def _prepare_database(settings: Settings, seed: bool, within_s: float = 60
         await engine.dispose()
 
 
+# The console account oms dev makes once; its password is kept with the other secrets.
+CONSOLE_USER = "admin"
+
+
+async def ensure_console_user(settings: Settings, home: Path) -> str | None:
+    """The password of oms dev's console account ``admin``, made on the first start and
+    kept in ``.oms/secrets.json``; None when the account exists but was not made here
+    (its password is not ours to print)."""
+    from oms import users
+    from oms.db.engine import make_engine
+
+    path = home / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    engine = make_engine(settings, pool_size=1)
+    try:
+        try:
+            new = await users.create_user(engine, CONSOLE_USER, "admin", by="oms dev")
+        except users.UserError:
+            return stored.get("console_admin_password")
+    finally:
+        await engine.dispose()
+    stored["console_admin_password"] = new.password
+    path.write_text(json.dumps(stored, indent=2))
+    path.chmod(0o600)
+    return new.password
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return isinstance(exc, OSError) or any(
@@ -185,6 +212,7 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
             services.add("temporal", lambda: start_temporal(settings, home))
         asyncio.run(_prepare_database(settings, os.environ.get("OMS_DEV_SEED", "1") != "0"))
         asyncio.run(wait_for_temporal(settings, within_s=60))
+        console_password = asyncio.run(ensure_console_user(settings, home))
 
         env = {**os.environ, **_child_env(settings, secrets_)}
         apps.add("worker", _child_starter(["worker", "--processes", str(workers)], env))
@@ -221,7 +249,9 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
             )
 
         record()
-        _banner(settings, api, secrets_["admin_api_key"], embedded_temporal, channels)
+        _banner(
+            settings, api, secrets_["admin_api_key"], embedded_temporal, channels, console_password
+        )
         while not stopping:
             changed = services.tend()
             changed = (pg.tend() if pg else False) or changed
@@ -308,6 +338,7 @@ def _banner(
     admin_key: str,
     embedded_temporal: bool,
     channels: list[str] | None = None,
+    console_password: str | None = None,
 ) -> None:
     ui = (
         f"http://{settings.host}:{settings.temporal_ui_port}"
@@ -320,6 +351,11 @@ def _banner(
         f"  API docs       {api}/docs",
         f"  Temporal UI    {ui}",
         f"  Admin API key  {admin_key}",
+        f"  Console        {api}/console",
+        f"                 sign in as {CONSOLE_USER} / {console_password}"
+        if console_password
+        else "                 sign in with an account of yours (oms users create NAME --role "
+        "operator)",
     ]
     if channels:
         from devtools.dev_channels import try_it

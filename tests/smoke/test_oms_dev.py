@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -223,6 +224,20 @@ def test_oms_dev_boots_and_delivers_an_order_over_http(dev):
                 done = _wait(admin, item["id"], {"shipped", "delivered", "failed", "cancelled"})
                 assert done["status"] in ("shipped", "delivered")
     assert httpx.get(f"http://127.0.0.1:{dev.ports['ui']}", timeout=10).status_code == 200
+    # The console, with the account and password the banner prints.
+    banner = "".join(dev.output)
+    assert f"Console        http://127.0.0.1:{dev.ports['api']}/console" in banner
+    password = next(li for li in banner.splitlines() if "sign in as admin / " in li).split()[-1]
+    with httpx.Client(base_url=f"http://127.0.0.1:{dev.ports['api']}", timeout=30) as browser:
+        login = browser.get("/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+        assert token is not None
+        signed = browser.post(
+            "/console/login",
+            data={"csrf_token": token.group(1), "name": "admin", "password": password},
+        )
+        assert signed.status_code == 303, signed.text
+        assert browser.get("/console/alerts").status_code == 200
     assert dev.stop() == 0
     assert (dev.home / "secrets.json").exists()
     # JSON log lines off a terminal, and the lines about the order carry its id.
