@@ -13,6 +13,8 @@ from temporalio.client import Client
 
 from api import console
 from api.errors import install_error_handlers
+from api.metrics import ApiMetrics, RequestMetrics
+from api.metrics import router as metrics_router
 from api.middleware import BodyLimit, RequestLog
 from api.rate_limit import RateLimits
 from api.routes import (
@@ -26,6 +28,7 @@ from api.routes import (
     ops,
     order_changes,
     orders,
+    reports,
     webhook_endpoints,
     webhooks,
 )
@@ -90,6 +93,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.state.rate_limits = RateLimits()
+    app.state.metrics = ApiMetrics(db, settings.metrics_cache_s)
     channel_registry.configure(settings.payload_keys)
     for module in (
         orders,
@@ -103,11 +107,15 @@ def create_app(
         codec,
         ops,
         alerts,
+        reports,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)
+    app.include_router(metrics_router)
     document_webhooks(app)
     console.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)
+    # Outermost: every request is counted, those another middleware refuses included.
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     return app

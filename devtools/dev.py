@@ -29,6 +29,7 @@ from oms.logging import dev_log_format
 from oms.ports import require_free
 from oms.process import die_with_parent, stop_processes
 from oms.settings import Settings
+from oms.temporal_client import metrics_address
 
 _SECRETS = (
     "admin_api_key",
@@ -215,6 +216,11 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
         console_password = asyncio.run(ensure_console_user(settings, home))
 
         env = {**os.environ, **_child_env(settings, secrets_)}
+        env["OMS_WORKER_METRICS_ADDRESS"] = worker_metrics_base(settings, workers)
+        worker_metrics = [
+            f"http://{metrics_address(env['OMS_WORKER_METRICS_ADDRESS'], i)}/metrics"
+            for i in range(workers)
+        ]
         apps.add("worker", _child_starter(["worker", "--processes", str(workers)], env))
         for name in ("sim", "api"):
             apps.add(name, _child_starter([name], env))
@@ -240,6 +246,7 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
                     "api_url": api,
                     "sim_url": settings.sim_base_url,
                     "worker_processes": workers,
+                    "metrics": {"api": f"{api}/metrics", "workers": worker_metrics},
                     # What oms bench checks before it starts (the figures need zeros).
                     "pace": {name: float(env[name]) for name in PACE_VARIABLES},
                     # What oms bench --channels-pull checks: the marketplace's own lags and
@@ -250,7 +257,13 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
 
         record()
         _banner(
-            settings, api, secrets_["admin_api_key"], embedded_temporal, channels, console_password
+            settings,
+            api,
+            secrets_["admin_api_key"],
+            embedded_temporal,
+            channels,
+            worker_metrics,
+            console_password,
         )
         while not stopping:
             changed = services.tend()
@@ -271,6 +284,31 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
             pg.cleanup()
         (home / "run.json").unlink(missing_ok=True)
         say("stopped")
+
+
+# Where the worker processes of oms dev serve their Temporal metrics: this port and the
+# ones after it, one per process, unless OMS_WORKER_METRICS_ADDRESS says otherwise.
+WORKER_METRICS_PORT = 9464
+
+
+def worker_metrics_base(settings: Settings, workers: int) -> str:
+    """``host:port`` for the first worker process's metrics (process i: port + i): the
+    environment's OMS_WORKER_METRICS_ADDRESS if set, else 9464 if it and the next ports are
+    free, else free ports elsewhere (two systems on one machine each get their own)."""
+    if settings.worker_metrics_address:
+        return settings.worker_metrics_address
+    from devtools.ports import free_port
+    from oms.ports import port_in_use
+
+    def all_free(base: int) -> bool:
+        return not any(port_in_use(settings.host, base + i) for i in range(workers))
+
+    base = WORKER_METRICS_PORT
+    for _ in range(50):
+        if all_free(base):
+            break
+        base = free_port(settings.host)
+    return f"{settings.host}:{base}"
 
 
 def _child_starter(command: list[str], env: dict[str, str]) -> Starter:
@@ -338,6 +376,7 @@ def _banner(
     admin_key: str,
     embedded_temporal: bool,
     channels: list[str] | None = None,
+    worker_metrics: list[str] | None = None,
     console_password: str | None = None,
 ) -> None:
     ui = (
@@ -356,7 +395,11 @@ def _banner(
         if console_password
         else "                 sign in with an account of yours (oms users create NAME --role "
         "operator)",
+        f"  API metrics    {api}/metrics",
     ]
+    for index, url in enumerate(worker_metrics or []):
+        label = "Worker metrics" if len(worker_metrics or []) == 1 else f"Worker {index}"
+        lines.append(f"  {label:<15}{url}")
     if channels:
         from devtools.dev_channels import try_it
 

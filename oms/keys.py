@@ -12,7 +12,8 @@ Roles: ``channel`` (submits and reads one channel's orders), ``operator``, ``adm
 - ``orders:write:<channel>`` submit orders for that channel;
 - ``stock:sync`` send absolute stock levels (``POST /v1/stock/sync``);
 - ``webhooks:manage`` manage the webhooks the OMS sends;
-- ``channels:read`` read the channels' configuration (never their secrets).
+- ``channels:read`` read the channels' configuration (never their secrets);
+- ``reports:read`` read the KPI reports (``GET /v1/reports/kpis``, every channel's figures).
 
 Every key may carry a rate limit (requests per second, a burst of twice as many); a key
 without one has ``OMS_KEY_RATE_LIMIT_PER_S``. Rotating a key makes a new secret with the
@@ -34,7 +35,13 @@ from oms.store.keys import KeyNotActive, NameTaken
 
 ROLES = ("channel", "operator", "admin", "partner")
 # Scopes without a channel, and those that name one (``orders:write:<channel>``).
-PLAIN_SCOPES = ("orders:read", "stock:sync", "webhooks:manage", "channels:read")
+PLAIN_SCOPES = (
+    "orders:read",
+    "stock:sync",
+    "webhooks:manage",
+    "channels:read",
+    "reports:read",
+)
 CHANNEL_SCOPES = ("orders:read", "orders:write")
 _CHANNEL = r"[a-z0-9][a-z0-9_\-]{0,63}"
 SCOPE_PATTERN = (

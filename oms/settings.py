@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     recovery_interval_s: float = 30.0
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
+    # Metrics (docs/metrics.md). The API's /metrics answers anyone who reaches it unless a
+    # token is set: then only "Authorization: Bearer <token>". The business gauges are read
+    # from PostgreSQL at most once per metrics_cache_s, however often it is scraped.
+    metrics_token: str | None = None
+    metrics_cache_s: float = Field(default=5.0, ge=0, le=300)
+    # The worker's Temporal SDK metrics, served by the SDK on "host:port" (None: off);
+    # process i of ``oms worker --processes N`` serves on port + i.
+    worker_metrics_address: str | None = None
 
     # Whether the worker runs workflow code in the Temporal sandbox. Off by default: the
     # sandbox costs a third of the worker's CPU (a fresh import of the workflow module for
@@ -124,6 +132,10 @@ class Settings(BaseSettings):
     sla_delivery_s: float = 432000.0
     ship_deadline_s: float = 86400.0
     tracking_silence_s: float = 172800.0
+    # KPI targets (docs/kpis.md): received -> first dispatch within this many seconds, and
+    # the share of delivered orders without a fault.
+    kpi_processing_target_s: float = Field(default=7200.0, gt=0)
+    kpi_accuracy_target: float = Field(default=0.995, ge=0, le=1)
     # New alerts are POSTed here as JSON, signed like partner webhooks (alert_webhook_secret).
     alert_webhook_url: str | None = None
     alert_webhook_secret: str = "sandbox-alert-webhook-secret"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 
 from oms.codec import data_converter
@@ -10,12 +11,35 @@ from oms.domain.search_attributes import ALL_KEYS
 from oms.settings import Settings
 
 
-async def connect(settings: Settings) -> Client:
-    """A client whose payloads are sealed with the settings' payload keys (oms.codec)."""
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client whose payloads are sealed with the settings' payload keys (oms.codec);
+    ``runtime``: the SDK runtime it runs on (one that serves metrics), else the default."""
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings.payload_keys),
+        runtime=runtime,
+    )
+
+
+def metrics_address(address: str, offset: int = 0) -> str:
+    """``host:port`` moved ``offset`` ports up: process i of several serves on port + i."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) + offset < 65536:
+        raise ValueError(f"a metrics address is host:port, not {address!r}")
+    return f"{host}:{int(port) + offset}"
+
+
+def metrics_runtime(bind_address: str) -> Runtime:
+    """An SDK runtime whose own HTTP server serves the Temporal SDK's metrics at
+    ``http://<bind_address>/metrics`` (docs/metrics.md). Durations are in seconds, like
+    the API's; counter names have no ``_total`` (the SDK's documented names). Raises
+    ValueError when the address cannot be bound."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=bind_address, durations_as_seconds=True),
+            global_tags={"service": "oms-worker"},
+        )
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.alerts import AlertActivities
@@ -34,7 +35,12 @@ from oms.logging import configure_logging, get_logger
 from oms.pull_schedules import sync_pull_schedules
 from oms.settings import Settings
 from oms.store import webhook_endpoints
-from oms.temporal_client import connect, register_search_attributes
+from oms.temporal_client import (
+    connect,
+    metrics_address,
+    metrics_runtime,
+    register_search_attributes,
+)
 from worker.backorder_waker import BackorderWaker, listen_dsn
 from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
@@ -172,14 +178,33 @@ def build_worker(
     )
 
 
-async def connect_with_retry(settings: Settings, max_delay_s: float = 30.0) -> Client:
+def worker_runtime(settings: Settings, process: int = 0) -> Runtime | None:
+    """The SDK runtime serving this process's Temporal metrics on
+    ``OMS_WORKER_METRICS_ADDRESS`` (port + ``process``), or None when that is not set or
+    cannot be bound: a worker without metrics still works its orders (and the alert on
+    its absent metrics says so), a worker that refused to start would not."""
+    if not settings.worker_metrics_address:
+        return None
+    try:
+        address = metrics_address(settings.worker_metrics_address, process)
+        runtime = metrics_runtime(address)
+    except ValueError as exc:
+        log.error("worker_metrics_unavailable", process=process, error=str(exc)[:200])
+        return None
+    log.info("worker_metrics", process=process, url=f"http://{address}/metrics")
+    return runtime
+
+
+async def connect_with_retry(
+    settings: Settings, max_delay_s: float = 30.0, runtime: Runtime | None = None
+) -> Client:
     """Connect to Temporal, waiting for it as long as it takes: a worker started before
     its server (or while the server restarts) comes up on its own when the server does."""
     delay = 0.5
     attempt = 1
     while True:
         try:
-            return await asyncio.wait_for(connect(settings), timeout=10)
+            return await asyncio.wait_for(connect(settings, runtime), timeout=10)
         except Exception as exc:  # unreachable, refused, timed out: all mean "not yet"
             log.warning(
                 "temporal_unreachable",
@@ -193,12 +218,13 @@ async def connect_with_retry(settings: Settings, max_delay_s: float = 30.0) -> C
         attempt += 1
 
 
-async def run_worker(settings: Settings, singletons: bool = True) -> None:
+async def run_worker(settings: Settings, singletons: bool = True, process: int = 0) -> None:
     """The worker until SIGTERM or SIGINT. ``singletons``: also the schedule, the search
     attributes, the recovery sweep and the backorder waker (one process of several runs
-    them: ``worker.processes``)."""
+    them: ``worker.processes``). ``process``: this process's index among several (its
+    metrics port is the configured one plus the index)."""
     configure_logging(settings.log_format, settings.log_level)
-    client = await connect_with_retry(settings)
+    client = await connect_with_retry(settings, runtime=worker_runtime(settings, process))
     engine = make_engine(settings)
     if singletons:
         await _ensure_namespace_setup(client, engine, settings)

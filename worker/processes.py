@@ -88,7 +88,7 @@ def _child(index: int) -> None:
     from worker.main import run_worker
 
     settings = get_settings()
-    event_loop.run(run_worker(settings, singletons=index == 0), settings)
+    event_loop.run(run_worker(settings, singletons=index == 0, process=index), settings)
     exit_now(0)
 
 

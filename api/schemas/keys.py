@@ -19,8 +19,8 @@ class KeyCreate(Strict):
     """A key. A channel key without ``channel`` takes its name as the channel, so the name
     must then be a channel name. A partner key needs ``scopes`` (and only it has them):
     ``orders:read``, ``orders:read:<channel>``, ``orders:write:<channel>``, ``stock:sync``,
-    ``webhooks:manage``, ``channels:read``. ``rate_limit_per_s`` left out: the server's
-    default (OMS_KEY_RATE_LIMIT_PER_S)."""
+    ``webhooks:manage``, ``channels:read``, ``reports:read``. ``rate_limit_per_s`` left out:
+    the server's default (OMS_KEY_RATE_LIMIT_PER_S)."""
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -185,6 +185,8 @@ class Order(SQLModel, table=True):
         Index("ix_orders_created", "created_at", "id"),
         # The velocity rule's distinct customers at an address (activities/holds.py).
         Index("ix_orders_address_customer", "address_key", "customer_id", "created_at"),
+        # The KPI report's orders of a range (migration 0012).
+        Index("ix_orders_kpi", "created_at", postgresql_include=["id", "channel", "status"]),
     )
     id: str = Field(primary_key=True)
     channel: str = Field(index=True)
@@ -207,6 +209,26 @@ class Order(SQLModel, table=True):
 
 class OrderEvent(SQLModel, table=True):
     __tablename__ = "order_events"
+    # The KPI report's entries (migration 0012; oms.store.reports.KPI_EVENTS_WHERE).
+    __table_args__ = (
+        Index(
+            "ix_order_events_kpi",
+            "created_at",
+            postgresql_include=["order_id", "type"],
+            postgresql_where=text(
+                "(type IN ('shipment_dispatched', 'order_delivered', 'order_backordered', "
+                "'shipment_failed', 'shipment_rerouted', 'reroute_failed', "
+                "'payment_capture_failed', 'address_changed') "
+                "OR (type = 'order_late' AND data->>'stage' = 'dispatch'))"
+            ),
+        ),
+        Index(
+            "ix_order_events_held",
+            "created_at",
+            postgresql_include=["order_id", "seq"],
+            postgresql_where=text("type = 'order_held'"),
+        ),
+    )
     order_id: str = Field(primary_key=True)
     seq: int = Field(primary_key=True)
     type: str
@@ -217,6 +239,9 @@ class OrderEvent(SQLModel, table=True):
 
 class Shipment(SQLModel, table=True):
     __tablename__ = "shipments"
+    __table_args__ = (
+        Index("ix_shipments_kpi", "created_at", postgresql_include=["order_id", "status"]),
+    )
     id: str = Field(primary_key=True)
     order_id: str = Field(index=True)
     warehouse_id: str
@@ -238,6 +263,12 @@ class Payment(SQLModel, table=True):
             "idempotency_key",
             unique=True,
             postgresql_where=text("status <> 'failed'"),
+        ),
+        Index(
+            "ix_payments_capture_declined",
+            "created_at",
+            postgresql_include=["order_id"],
+            postgresql_where=text("kind = 'capture' AND status = 'declined'"),
         ),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -171,6 +171,21 @@ def test_oms_dev_boots_and_delivers_an_order_over_http(dev):
     assert f"http://127.0.0.1:{dev.ports['api']}/docs" in banner
     assert f"http://127.0.0.1:{dev.ports['ui']}" in banner
     assert "seeded demo data" in banner and "demo-berlin" in banner and "DEMO-MUG" in banner
+    # Where the metrics are (the lines after the admin key, read by the thread by now).
+    deadline = time.monotonic() + 10
+    while "Worker metrics" not in "".join(dev.output) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    banner = "".join(dev.output)
+    api_metrics = f"http://127.0.0.1:{dev.ports['api']}/metrics"
+    assert f"API metrics    {api_metrics}" in banner
+    worker_metrics = next(
+        line.split()[-1] for line in banner.splitlines() if "Worker metrics" in line
+    )
+    assert "oms_metrics_db_up 1.0" in httpx.get(api_metrics, timeout=10).text
+    deadline = time.monotonic() + 30  # the worker's pollers start once it is connected
+    while "temporal_num_pollers" not in httpx.get(worker_metrics, timeout=10).text:
+        assert time.monotonic() < deadline, worker_metrics
+        time.sleep(0.5)
     # oms bench refuses a system whose simulators and cancel window make orders wait, and
     # says how to start one for a benchmark.
     bench = subprocess.run([OMS, "bench"], env=dev.env, capture_output=True, text=True, timeout=60)
@@ -335,6 +350,14 @@ def test_a_child_that_dies_is_restarted_and_the_system_goes_on(dev):
     run = json.loads((dev.home / "run.json").read_text())
     worker_pid = run["pids"]["worker"]
     assert run["worker_processes"] == 2
+    # Each worker process serves its metrics on a port of its own, as run.json says.
+    first, second = run["metrics"]["workers"]
+    assert first != second
+    for url in (first, second):
+        deadline = time.monotonic() + 30
+        while "temporal_num_pollers" not in httpx.get(url, timeout=10).text:
+            assert time.monotonic() < deadline, url
+            time.sleep(0.5)
     # oms worker --processes 2: a parent and its two worker processes (killed with it).
     assert len(psutil.Process(worker_pid).children()) == 2
     os.kill(worker_pid, signal.SIGKILL)

@@ -21,7 +21,7 @@ def test_a_line_has_a_point_per_day_with_a_figure_and_breaks_at_gaps() -> None:
     svg = ElementTree.fromstring(str(chart(_days([1.0, 2.0, None, 4.0, 5.0]), unit="%")))
     circles = svg.findall(f"{SVG}circle")
     assert len(circles) == 4
-    assert [c.find(f"{SVG}title").text for c in circles][0] == "2026-11-01: 1.0 %"
+    assert circles[0].find(f"{SVG}title").text == "2026-11-01: 1.0 %"
     lines = svg.findall(f"{SVG}polyline")
     assert [len(p.get("points").split()) for p in lines] == [2, 2]
 
