@@ -8,13 +8,13 @@ would want to hear about, not a contract.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from oms.reports import kpis
 from oms.settings import Settings
 
 # The marks of the rates the KPI report has no target for.
@@ -207,13 +207,8 @@ async def kpi_tiles(
     """Every tile of the Today page, the holds last."""
     now = datetime.now(UTC)
     hold = holds_tile(holds, oldest, settings.hold_stale_s, now)
-    try:
-        kpis = importlib.import_module("oms.reports.kpis")
-    except ImportError:  # a build without the KPI report: the holds alone
-        return [hold]
     today, tomorrow, first = report_days(now)
-    processing_s = getattr(settings, "kpi_processing_target_s", 7200.0)
-    accuracy = getattr(settings, "kpi_accuracy_target", 0.995)
+    processing_s, accuracy = settings.kpi_processing_target_s, settings.kpi_accuracy_target
     targets = kpis.Targets(processing_s, accuracy)
     report = await kpis.kpi_report(engine, kpis.KpiQuery(first, tomorrow, channel), targets)
     todays = next(d.figures for d in report.days if d.day == today)

@@ -98,3 +98,49 @@ async def test_temporal_down_the_page_still_shows_and_says_so(system, admin):
         assert _rows(part.text) == [("hold", held["id"])]
         assert 'data-kpi="holds_waiting"' in page.text
     assert (await admin.post(f"/v1/orders/{held['id']}/reject", json={})).status_code == 202
+
+
+def _tile(html: str, name: str) -> str:
+    found = re.search(rf'<div class="tile [a-z]+" data-kpi="{name}".*?</div>\s*</div>', html, re.S)
+    assert found, f"no tile {name}"
+    return found.group(0)
+
+
+def _figure(tile: str, period: str) -> tuple[str, str]:
+    """(data-value, data-met) of the tile's figure for ``period`` (today | 7d | now)."""
+    found = re.search(rf'data-period="{period}" data-value="([^"]*)" data-met="([a-z]*)"', tile)
+    assert found, f"no {period} figure in {tile}"
+    return found.group(1), found.group(2)
+
+
+async def test_the_tiles_count_the_orders_of_today_against_their_targets(system, admin):
+    channel = unique("tiles").lower()
+    _, sku = await stocked(admin, 10)
+    shipped = [await submit(admin, order_body([(sku, 1, "20.00")], channel=channel)) for _ in "ab"]
+    held = await submit(admin, order_body([(sku, 1, "2500.00")], channel=channel))
+    await wait_for_status(admin, held["id"], {"on_hold"})
+    assert (await admin.post(f"/v1/orders/{held['id']}/reject", json={})).status_code == 202
+    for order in [*shipped, held]:
+        await wait_for_status(admin, order["id"], {"delivered", "cancelled"})
+    async with console_as(system, "viewer") as console:
+        part = await console.http.get(
+            f"/console/today/tiles?channel={channel}", headers={"HX-Request": "true"}
+        )
+        assert part.status_code == 200 and "<html" not in part.text
+    html = part.text
+    for period in ("today", "7d"):
+        assert _figure(_tile(html, "orders_received"), period) == ("3", "")
+        # One of three cancelled (the rejected hold): over the 5 % mark.
+        value, met = _figure(_tile(html, "cancellation_rate"), period)
+        assert abs(float(value) - 1 / 3) < 1e-9 and met == "false"
+        # Both others shipped complete, dispatched within seconds and delivered whole.
+        assert _figure(_tile(html, "fill_rate"), period) == ("1.0", "true")
+        assert _figure(_tile(html, "order_accuracy"), period) == ("1.0", "true")
+        assert _figure(_tile(html, "backorder_rate"), period) == ("0.0", "true")
+        processing, met = _figure(_tile(html, "processing_time"), period)
+        assert float(processing) < 60 and met == "true"
+    assert 'class="tile bad" data-kpi="cancellation_rate"' in html
+    assert 'class="tile ok" data-kpi="fill_rate"' in html
+    assert "33.3 %" in _tile(html, "cancellation_rate") and "1 / 3" in _tile(
+        html, "cancellation_rate"
+    )
