@@ -107,6 +107,20 @@ def add_bench(sub: Any) -> None:
     bench.add_argument(
         "--pull-lag", type=float, default=5.0, help="--channels-pull: the channels' pull_lag_s"
     )
+    bench.add_argument(
+        "--console",
+        action="store_true",
+        help="instead: the console's order search, customer and order pages timed on "
+        "--orders (default 1,000,000) seeded orders (seeded once, in a database of their own)",
+    )
+    bench.add_argument("--requests", type=int, default=200, help="--console: requests per query")
+    bench.add_argument(
+        "--kpis",
+        action="store_true",
+        help="instead: the KPI report for 30 days of --orders (default 1,000,000) seeded "
+        "orders, in a database of its own (made once); p50 and max of the runs",
+    )
+    bench.add_argument("--runs", type=int, default=5, help="--kpis: timed runs after the first")
     bench.set_defaults(fn=cmd_bench)
 
 
@@ -139,6 +153,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from devtools.bench.target import BenchError, Plan, find_target, require_zero_pace
 
     settings = get_settings()
+    if args.console:
+        _bench_console(args)
+    if args.kpis:
+        _bench_kpis(args)
     if args.events_out:
         _bench_events_out(args, settings)
     if args.channels_push or args.channels_pull:
@@ -165,6 +183,45 @@ def cmd_bench(args: argparse.Namespace) -> None:
     else:
         render(report)
     _exit(0 if report["ok"] else 1)
+
+
+def _bench_console(args: argparse.Namespace) -> None:
+    from devtools.bench.console import ConsolePlan, render_console, run_console
+    from oms.cli import _settings_with_database
+
+    plan = ConsolePlan(
+        orders=1_000_000 if args.orders is None else args.orders, requests=args.requests
+    )
+    try:
+        plan.check()
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    database_url = _settings_with_database().database_url
+    if not database_url:
+        sys.stderr.write("error: set DATABASE_URL, or run make dev once (its PostgreSQL)\n")
+        _exit(2)
+        return
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    report = asyncio.run(run_console(database_url, plan, say))
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        render_console(report)
+    _exit(0 if report["ok"] else 1)
+
+
+def _bench_kpis(args: argparse.Namespace) -> None:
+    from devtools.bench.kpis import render, run_kpis
+    from devtools.bench.million import database_url
+
+    orders = args.orders or 1_000_000
+    if orders < 1 or args.runs < 1:
+        sys.stderr.write("error: --orders and --runs must be at least 1\n")
+        _exit(2)
+    report = asyncio.run(run_kpis(database_url(), orders, args.runs))
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    _exit(0)
 
 
 def _bench_events_out(args: argparse.Namespace, settings: Settings) -> None:

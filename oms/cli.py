@@ -6,6 +6,7 @@
     oms chaos                    break a running oms dev under load, then check the books
     oms bench                    an order's cost against the bare engine, on a running oms dev
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
+    oms report kpis [--from D] [--to D] [--channel C] [--csv]   the KPIs (through the API)
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
     oms channels add|list|show|set|disable|pull   sales channels (to the database)
     oms keys create --role R --name N [--channel C] [--scope S ...] [--rate-limit N]
@@ -111,6 +112,12 @@ def cmd_orders(args: argparse.Namespace) -> None:
     _exit(run(args, get_settings()))
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from oms.report_cli import run
+
+    _exit(run(args, get_settings()))
+
+
 def cmd_stock(args: argparse.Namespace) -> None:
     from oms.stock_cli import run
 
@@ -171,6 +178,7 @@ HELP_ORDER = (
     "sim",
     "migrate",
     "orders",
+    "report",
     "stock",
     "chaos",
     "bench",
@@ -190,6 +198,13 @@ def _add_orders(sub: Any) -> None:
 
     add_orders_parser(sub)
     sub.choices["orders"].set_defaults(fn=cmd_orders)
+
+
+def _add_report(sub: Any) -> None:
+    from oms.report_cli import add_parser as add_report_parser
+
+    add_report_parser(sub)
+    sub.choices["report"].set_defaults(fn=cmd_report)
 
 
 def _add_stock(sub: Any) -> None:
@@ -249,6 +264,7 @@ def parser() -> argparse.ArgumentParser:
         **contributed(),
         "migrate": _add_migrate,
         "orders": _add_orders,
+        "report": _add_report,
         "stock": _add_stock,
         "channels": _add_channels,
         "keys": _add_keys,

@@ -15,11 +15,18 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.console import pages_alerts, pages_auth, pages_reports
+from api.console import (
+    pages_alerts,
+    pages_approvals,
+    pages_auth,
+    pages_orders,
+    pages_reports,
+    pages_today,
+)
 from api.console.web import HERE, ConsoleRefusal, SignInRequired, refusal_page
 
 # Each page's module has a ``router``; a new page adds its module here.
-PAGES = (pages_auth, pages_alerts, pages_reports)
+PAGES = (pages_auth, pages_today, pages_orders, pages_approvals, pages_alerts, pages_reports)
 
 
 def install(app: FastAPI) -> None:

@@ -69,7 +69,7 @@ def database_name(n: int) -> str:
     return f"oms_bench_{label}"
 
 
-def _async_url(url: str) -> str:
+def async_url(url: str) -> str:
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
@@ -98,7 +98,7 @@ async def ensure_seed(
         await _migrate(target)  # a seed made before a newer revision gets its indexes
         say(f"reusing {name}: {n:,} orders over {days} days until {found.until:%Y-%m-%d %H:%M}")
         return Seed(target, n, days, found.until)
-    admin = create_async_engine(_async_url(database_url), isolation_level="AUTOCOMMIT")
+    admin = create_async_engine(async_url(database_url), isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -107,7 +107,7 @@ async def ensure_seed(
         await admin.dispose()
     await _migrate(target)
     until = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    engine = create_async_engine(_async_url(target), pool_size=1)
+    engine = create_async_engine(async_url(target), pool_size=1)
     try:
         await _seed(engine, n, days, until, say)
     finally:
@@ -116,7 +116,7 @@ async def ensure_seed(
 
 
 async def _finished_seed(url: str) -> Seed | None:
-    engine = create_async_engine(_async_url(url), pool_size=1)
+    engine = create_async_engine(async_url(url), pool_size=1)
     try:
         async with engine.connect() as conn:
             row = (await conn.execute(text("SELECT orders, days, until FROM bench_seed"))).first()
@@ -593,18 +593,18 @@ INSERT INTO orders (id, channel, external_id, idempotency_key, request_hash, cus
                     status, failure_reason, last_seq, view, payment_token, address_key,
                     created_at, updated_at)
 SELECT q.id, q.channel, 'B-' || lpad(q.n::text, 9, '0'), NULL, md5(q.id || 'request'),
-       'cust-' || (q.n * 7919 % 200000), l.status,
+       'cust-' || (q.n::bigint * 7919 % 200000), l.status,
        CASE WHEN l.status = 'failed' THEN l.data->>'reason' END,
        l.seq,
        jsonb_build_object(
          'id', q.id, 'channel', q.channel, 'external_id', 'B-' || lpad(q.n::text, 9, '0'),
          'status', l.status,
          'customer', jsonb_build_object(
-            'id', 'cust-' || (q.n * 7919 % 200000),
-            'email', 'customer' || (q.n * 7919 % 200000) || '@example.com',
+            'id', 'cust-' || (q.n::bigint * 7919 % 200000),
+            'email', 'customer' || (q.n::bigint * 7919 % 200000) || '@example.com',
             'name', (ARRAY['Ada Lovelace', 'Li Wei', 'Grace Hopper', 'Zhang Min',
                            'Alan Turing', 'Wang Fang', 'Edsger Dijkstra', 'Chen Jing'])
-                    [1 + q.n % 8] || ' ' || (q.n * 7919 % 200000)),
+                    [1 + q.n % 8] || ' ' || (q.n::bigint * 7919 % 200000)),
          'shipping_address', jsonb_build_object(
             'name', (ARRAY['Ada Lovelace', 'Li Wei', 'Grace Hopper', 'Zhang Min',
                            'Alan Turing', 'Wang Fang', 'Edsger Dijkstra', 'Chen Jing'])
@@ -679,7 +679,8 @@ LEFT JOIN parcels_json sj ON sj.id = q.id
 """
 
 
-def _database_url() -> str:
+def database_url() -> str:
+    """``DATABASE_URL``, or the embedded PostgreSQL of ``oms dev`` under ``OMS_HOME``."""
     import os
 
     url = os.environ.get("DATABASE_URL")
@@ -698,7 +699,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
-    url = asyncio.run(ensure_orders(_database_url(), args.orders, args.days, print))
+    url = asyncio.run(ensure_orders(database_url(), args.orders, args.days, print))
     print(url)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -187,14 +188,43 @@ class Order(SQLModel, table=True):
         Index("ix_orders_address_customer", "address_key", "customer_id", "created_at"),
         # The KPI report's orders of a range (migration 0012).
         Index("ix_orders_kpi", "created_at", postgresql_include=["id", "channel", "status"]),
+        # The console's order search (oms/store/order_search.py, migration 0013): a status
+        # and a customer newest first; the external id alone; prefixes of the email, the
+        # name and the phone's digits; the SKUs of the lines.
+        Index("ix_orders_status_created", "status", "created_at", "id"),
+        Index("ix_orders_customer_created", "customer_id", "created_at", "id"),
+        Index("ix_orders_external_id", "external_id"),
+        Index(
+            "ix_orders_email",
+            literal_column("lower((view -> 'customer') ->> 'email')").label("email"),
+            postgresql_ops={"email": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_orders_customer_name",
+            literal_column("lower((view -> 'customer') ->> 'name')").label("name"),
+            postgresql_ops={"name": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_orders_phone",
+            literal_column(
+                "regexp_replace((view -> 'shipping_address') ->> 'phone', '[^0-9]', '', 'g')"
+            ).label("phone"),
+            postgresql_ops={"phone": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_orders_skus",
+            literal_column("jsonb_path_query_array(view, '$.lines[*].sku')").label("skus"),
+            postgresql_ops={"skus": "jsonb_path_ops"},
+            postgresql_using="gin",
+        ),
     )
     id: str = Field(primary_key=True)
     channel: str = Field(index=True)
     external_id: str
     idempotency_key: str | None = None
     request_hash: str
-    customer_id: str = Field(index=True)
-    status: str = Field(index=True)
+    customer_id: str
+    status: str
     failure_reason: str | None = None
     last_seq: int = 0
     view: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))

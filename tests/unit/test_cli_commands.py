@@ -16,6 +16,7 @@ FLAGS = {
     "sim": [],
     "migrate": [],
     "orders": [],
+    "report": [],
     "stock": [],
     "chaos": [
         "--orders",
@@ -49,6 +50,10 @@ FLAGS = {
         "--rate",
         "--kills",
         "--pull-lag",
+        "--console",
+        "--requests",
+        "--kpis",
+        "--runs",
     ],
     "channels": [],
     "keys": [],
@@ -79,6 +84,9 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
         "compare",
     ]
     assert list(_subcommands(offered["workflows"])) == ["drain"]
+    kpis = _subcommands(offered["report"])["kpis"]
+    flags = [s for a in kpis._actions for s in a.option_strings if s.startswith("--")]
+    assert flags == ["--help", "--from", "--to", "--channel", "--csv", "--json"]
     assert list(_subcommands(offered["orders"])) == [
         "list",
         "show",
