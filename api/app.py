@@ -107,7 +107,12 @@ def create_app(
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)
     document_webhooks(app)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        larger={console.IMPORT_PATH: settings.console_import_max_bytes},
+    )
+    # After the body limit: the console's error pages wrap its 413 too.
     console.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)
     return app

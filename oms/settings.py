@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     recovery_interval_s: float = 30.0
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
+    # The console's CSV import of stock levels (POST /console/stock/imports) takes files up
+    # to this size (some 1.5 million rows), the one path allowed more than max_body_bytes.
+    console_import_max_bytes: int = 64 * 1_048_576
 
     # Whether the worker runs workflow code in the Temporal sandbox. Off by default: the
     # sandbox costs a third of the worker's CPU (a fresh import of the workflow module for

@@ -15,11 +15,14 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.console import pages_alerts, pages_auth
+from api.console import pages_alerts, pages_auth, pages_channels, pages_stock
 from api.console.web import HERE, ConsoleRefusal, SignInRequired, refusal_page
 
 # Each page's module has a ``router``; a new page adds its module here.
-PAGES = (pages_auth, pages_alerts)
+PAGES = (pages_auth, pages_alerts, pages_stock, pages_channels)
+# The one console path allowed a body above OMS_MAX_BODY_BYTES: the stock CSV import
+# (OMS_CONSOLE_IMPORT_MAX_BYTES).
+IMPORT_PATH = pages_stock.IMPORT_PATH
 
 
 def install(app: FastAPI) -> None:
@@ -46,6 +49,7 @@ def install(app: FastAPI) -> None:
 _MESSAGES = {
     503: "The system is busy or a part of it is down: try again in a few seconds.",
     404: "Not found",
+    413: "The file is too large.",
 }
 
 

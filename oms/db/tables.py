@@ -126,6 +126,8 @@ class StockMovement(SQLModel, table=True):
     """Journal of every change to stock, with why it happened."""
 
     __tablename__ = "stock_movements"
+    # A warehouse and SKU's last movements (the console's stock page, migration 0014).
+    __table_args__ = (Index("ix_stock_movements_pair", "warehouse_id", "sku", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     warehouse_id: str
     sku: str
@@ -135,6 +137,45 @@ class StockMovement(SQLModel, table=True):
     reason: str | None = None
     order_id: str | None = Field(default=None, index=True)
     created_at: datetime = _ts()
+
+
+class StockImport(SQLModel, table=True):
+    """A CSV of stock levels imported from the console: who started it, how far it got
+    (``checking`` the rows, ``applying`` them in one transaction, then ``done`` or
+    ``failed``), the counts and the report of the rows refused or ignored. The row is
+    finished in the transaction that applies the levels, so an import stopped midway (the
+    API process ended) applied nothing; it stops updating ``updated_at``."""
+
+    __tablename__ = "stock_imports"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('checking', 'applying', 'done', 'failed')", name="stock_imports_status"
+        ),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger(), Identity(), primary_key=True)
+    )
+    created_at: datetime = _ts(server_default=text("now()"))
+    created_by: str
+    file_name: str
+    source: str
+    skip_invalid: bool
+    note: str | None = Field(default=None, sa_column=Column(Text()))
+    status: str
+    rows_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    rows_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    applied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    stale: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    superseded: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    rejected: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    shortfalls: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    report: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    error: str | None = Field(default=None, sa_column=Column(Text()))
+    updated_at: datetime = _ts(server_default=text("now()"))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Reservation(SQLModel, table=True):
@@ -185,9 +226,11 @@ class Order(SQLModel, table=True):
         Index("ix_orders_created", "created_at", "id"),
         # The velocity rule's distinct customers at an address (activities/holds.py).
         Index("ix_orders_address_customer", "address_key", "customer_id", "created_at"),
+        # A channel's newest orders (the console's channels page, migration 0014).
+        Index("ix_orders_channel_created", "channel", "created_at"),
     )
     id: str = Field(primary_key=True)
-    channel: str = Field(index=True)
+    channel: str
     external_id: str
     idempotency_key: str | None = None
     request_hash: str
