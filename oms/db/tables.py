@@ -111,6 +111,14 @@ class Stock(SQLModel, table=True):
         CheckConstraint("reserved >= 0", name="stock_reserved_non_negative"),
         CheckConstraint("reserved <= on_hand", name="stock_reserved_within_on_hand"),
         Index("ix_stock_sku", "sku"),
+        # The console's stock page (oms/store/stock_view.py, migration 0014): pages in
+        # (sku, warehouse) order byte-wise, within a warehouse too; the last level per source.
+        # The migration builds the first two with each column COLLATE "C"; PostgreSQL's
+        # reflection does not report an index column's collation, so they are described
+        # here by their columns only.
+        Index("ix_stock_sku_c", "sku", "warehouse_id"),
+        Index("ix_stock_warehouse_sku_c", "warehouse_id", "sku"),
+        Index("ix_stock_source_as_of", "source", "as_of"),
     )
     warehouse_id: str = Field(primary_key=True, foreign_key="warehouses.id")
     sku: str = Field(primary_key=True)

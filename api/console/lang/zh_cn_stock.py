@@ -23,9 +23,8 @@ MESSAGES: dict[str, str] = {
     "Last sync per source": "各来源最近同步",
     "Source": "来源",
     "Newest level (UTC)": "最新库存时间（UTC）",
-    "Rows": "行数",
-    "The newest as_of among the levels each source applied that still stand, and how many rows hold one.": (
-        "每个来源已应用且仍然有效的库存中最新的 as_of，以及持有该来源库存的行数。"
+    "The newest as_of among the levels each source applied that still stand.": (
+        "每个来源已应用且仍然有效的库存中最新的 as_of。"
     ),
     "No level was synced yet.": "尚未同步任何库存。",
     "Import levels from a CSV file": "从 CSV 文件导入库存",

@@ -4,6 +4,9 @@ restart), the journal of one warehouse and SKU read newest first, and each chann
 newest orders.
 
 - ``stock_imports``: one row per import started from the console;
+- ``stock`` in (sku, warehouse) order byte-wise (``COLLATE "C"``, whatever the database's
+  collation), within a warehouse too, and by (source, as_of): the stock page's pages, SKU
+  prefixes and last level per source read index ranges;
 - ``stock_movements (warehouse_id, sku, id)``: a pair's last movements without reading
   the whole journal;
 - ``orders (channel, created_at)`` replaces the index on ``channel`` alone (its prefix):
@@ -53,6 +56,11 @@ def upgrade() -> None:
             "status IN ('checking', 'applying', 'done', 'failed')", name="stock_imports_status"
         ),
     )
+    op.execute('CREATE INDEX ix_stock_sku_c ON stock (sku COLLATE "C", warehouse_id COLLATE "C")')
+    op.execute(
+        'CREATE INDEX ix_stock_warehouse_sku_c ON stock (warehouse_id COLLATE "C", sku COLLATE "C")'
+    )
+    op.create_index("ix_stock_source_as_of", "stock", ["source", "as_of"])
     op.create_index("ix_stock_movements_pair", "stock_movements", ["warehouse_id", "sku", "id"])
     op.create_index("ix_orders_channel_created", "orders", ["channel", "created_at"])
     op.drop_index("ix_orders_channel", table_name="orders")
@@ -62,4 +70,10 @@ def downgrade() -> None:
     op.create_index("ix_orders_channel", "orders", ["channel"])
     op.drop_index("ix_orders_channel_created", table_name="orders")
     op.drop_index("ix_stock_movements_pair", table_name="stock_movements")
+    op.drop_index("ix_stock_source_as_of", table_name="stock")
+    op.drop_index("ix_stock_warehouse_sku_c", table_name="stock")
+    op.drop_index("ix_stock_sku_c", table_name="stock")
+    op.drop_index("ix_stock_source_as_of", table_name="stock")
+    op.drop_index("ix_stock_warehouse_sku_c", table_name="stock")
+    op.drop_index("ix_stock_sku_c", table_name="stock")
     op.drop_table("stock_imports")
