@@ -46,6 +46,8 @@ async def _serve(database_url: str, port: int) -> tuple[object, asyncio.Task[Non
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
+        if task.done():
+            task.result()  # it failed to start: say why
         await asyncio.sleep(0.05)
     return server, task, engine
 

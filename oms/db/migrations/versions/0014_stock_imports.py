@@ -12,6 +12,10 @@ newest orders.
 - ``orders (channel, created_at)`` replaces the index on ``channel`` alone (its prefix):
   a channel's last order and its recent shadow decisions read a range, not the channel.
 
+The indexes are built in the migration's transaction (as every migration runs): writes to
+``stock``, ``stock_movements`` and ``orders`` wait while they are built, some seconds per
+million rows.
+
 Revision ID: 0014
 Revises: 0011
 """
