@@ -23,7 +23,7 @@ async def test_every_page_opens_without_a_browser_error(open_tab: OpenTab, syste
         "/console/approvals": "Approvals",
         "/console/alerts": "Alerts",
         "/console/stock": "Stock",
-        "/console/channels": "Channels",
+        "/console/channels": "Channels and webhooks",
         "/console/reports": "Reports",
     }
     wrong: list[str] = []
