@@ -1,10 +1,11 @@
-"""Every page of the console, opened in Chromium: it answers, shows its heading, and the
+"""Every page of the console, opened in Chromium, in English and Chinese on a laptop and in
+English on a tablet: it answers, shows its heading, fits the window's width, and the
 browser reports nothing wrong (no Content Security Policy violation, no script error, no
 file that failed to load: the ``open_tab`` fixture checks that at the end)."""
 
 from __future__ import annotations
 
-from tests.browser.helpers import OpenTab, sign_in
+from tests.browser.helpers import LAPTOP, TABLET, OpenTab, sign_in
 from tests.integration.helpers import order_body, stocked, submit, wait_for_status
 
 # The browser's language, and the page's own.
@@ -27,18 +28,22 @@ async def test_every_page_opens_without_a_browser_error(open_tab: OpenTab, syste
         "/console/reports": "Reports",
     }
     wrong: list[str] = []
-    for language in ("en-US", "zh-CN"):
-        tab = await open_tab(locale=language)
+    for language, viewport in (("en-US", LAPTOP), ("zh-CN", LAPTOP), ("en-US", TABLET)):
+        tab = await open_tab(locale=language, viewport=viewport)
         await sign_in(tab, system, "operator")
         for path, heading in pages.items():
+            where = f"{path} ({language}, {viewport['width']} px)"
             answer = await tab.page.goto(path)
             if answer is None or answer.status != 200:
-                wrong.append(f"{path} answered {answer and answer.status}")
+                wrong.append(f"{where} answered {answer and answer.status}")
                 continue
             await tab.page.wait_for_load_state("networkidle")
             shown = await tab.h1()
             if not shown or (heading and language == "en-US" and shown != heading):
-                wrong.append(f"{path} is headed {shown!r}")
+                wrong.append(f"{where} is headed {shown!r}")
             if await tab.page.get_attribute("html", "lang") != LANG[language]:
-                wrong.append(f"{path} is not in {LANG[language]}")
+                wrong.append(f"{where} is not in {LANG[language]}")
+            width, view = await tab.no_horizontal_scroll()
+            if width > view:
+                wrong.append(f"{where} is {width} px wide in a {view} px window")
     assert not wrong, "\n".join(wrong)
