@@ -17,8 +17,7 @@ message in the page's flash area, with nothing done.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -28,6 +27,7 @@ from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api import order_actions
+from api.console.sla import sla_state
 from api.console.web import ActorDep, ConsoleUser, UserDep, flash, refusal_page, render, translate
 from api.errors import Problem
 from api.orders_read import ORDER_ID
@@ -51,16 +51,6 @@ POLLS = 10
 POLL_S = 2
 NOTE_MAX = 2000
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
-# Statuses before the order is handed to a warehouse: the dispatch deadline applies.
-_BEFORE_DISPATCH = frozenset(
-    {
-        OrderStatus.RECEIVED,
-        OrderStatus.PAYMENT_AUTHORIZED,
-        OrderStatus.ON_HOLD,
-        OrderStatus.BACKORDERED,
-        OrderStatus.RESERVED,
-    }
-)
 
 
 def audit_target(order_id: str) -> str:
@@ -68,33 +58,6 @@ def audit_target(order_id: str) -> str:
 
 
 # Reading -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sla:
-    kind: str  # late | due | on_time | none
-    deadline: datetime | None = None
-
-
-def sla_state(status: str, view: dict[str, Any], now: datetime, settings: Settings) -> Sla:
-    """The workflow's deadlines (dispatched within ``sla_dispatch_s`` of the order,
-    delivered within ``sla_delivery_s``) as the page shows them: flagged late by the
-    workflow, or past its deadline, is late; a closed order that was not late is on time
-    (delivered) or has none (cancelled, failed)."""
-    late = bool(view.get("late"))
-    current = OrderStatus(status)
-    if current is OrderStatus.DELIVERED:
-        return Sla("late" if late else "on_time")
-    if current in TERMINAL:
-        return Sla("none")
-    if late:
-        return Sla("late")
-    limit = settings.sla_dispatch_s if current in _BEFORE_DISPATCH else settings.sla_delivery_s
-    created = view.get("created_at")
-    if limit <= 0 or not created:
-        return Sla("none")
-    deadline = datetime.fromisoformat(created) + timedelta(seconds=limit)
-    return Sla("late" if deadline <= now else "due", deadline)
 
 
 def readable(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -133,7 +96,14 @@ async def _order(request: Request, order_id: str) -> dict[str, Any] | None:
         "row": row,
         "order": view,
         "status": row.status,
-        "sla": sla_state(row.status, view, datetime.now(UTC), settings),
+        "sla": sla_state(
+            row.status,
+            row.created_at,
+            bool(view.get("late")),
+            datetime.now(UTC),
+            settings.sla_dispatch_s,
+            settings.sla_delivery_s,
+        ),
         "events": events[-EVENTS_SHOWN:],
         "events_cut": len(events) > EVENTS_SHOWN,
         "ledger": ledger,
