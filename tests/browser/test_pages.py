@@ -47,3 +47,28 @@ async def test_every_page_opens_without_a_browser_error(open_tab: OpenTab, syste
             if width > view:
                 wrong.append(f"{where} is {width} px wide in a {view} px window")
     assert not wrong, "\n".join(wrong)
+
+
+async def test_the_watch_on_the_browser_catches_a_blocked_script_and_a_missing_file(
+    open_tab: OpenTab, system
+):
+    # What the round above relies on: an inline script (refused by the Content Security
+    # Policy) and a script that is not there are both recorded as problems.
+    tab = await open_tab()
+    await tab.page.goto("/console/login")
+    assert tab.problems == []
+    await tab.page.evaluate(
+        """() => {
+            const inline = document.createElement('script');
+            inline.textContent = 'window.ran = true';
+            document.body.appendChild(inline);
+            const missing = document.createElement('script');
+            missing.src = '/console/static/not-there.js';
+            document.body.appendChild(missing);
+        }"""
+    )
+    await tab.page.wait_for_load_state("networkidle")
+    assert await tab.page.evaluate("window.ran === undefined")
+    assert any("Content Security Policy" in p for p in tab.problems), tab.problems
+    assert any("not-there.js answered 404" in p for p in tab.problems), tab.problems
+    tab.problems.clear()
