@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from playwright.async_api import ConsoleMessage, Page, Request, Response, ViewportSize
 from sqlalchemy import text
@@ -81,7 +81,7 @@ async def sign_in(
     """A new user of ``role`` signs in through the login form, as a person would; the
     browser then shows ``next_path`` (the console's home page, Today, by default)."""
     user = await new_user(system, role)
-    login = "/console/login" + (f"?next={next_path}" if next_path else "")
+    login = "/console/login" + (f"?next={quote(next_path, safe='')}" if next_path else "")
     await tab.page.goto(login)
     await tab.page.fill("input[name=name]", user.name)
     await tab.page.fill("input[name=password]", user.password)
