@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Playwright, ViewportSize, async_playwright
+from playwright.async_api import Browser, Playwright, ViewportSize, async_playwright, expect
 
 from tests.browser.helpers import LAPTOP, OpenTab, Tab
 
@@ -38,8 +38,10 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-# Playwright's waits, in milliseconds: a page of the console answers in tens.
+# Playwright's waits, in milliseconds: a page of the console answers in tens, but the
+# machine may be busy with other suites.
 TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def chromium_missing() -> str | None:

@@ -22,9 +22,9 @@ async def test_a_new_hold_shows_on_today_without_a_reload(tab: Tab, system, admi
 
     order = await submit(admin, order_body([(sku, 1, HELD_PRICE)], channel=channel))
     await wait_for_status(admin, order["id"], {"on_hold"})
-    # The list asks the server again every 10 s.
+    # The list asks the server again every 10 s: two rounds at most.
     row = page.locator(f"#waiting tr[data-order='{order['id']}']")
-    await expect(row).to_have_attribute("data-kind", "hold", timeout=15_000)
+    await expect(row).to_have_attribute("data-kind", "hold", timeout=25_000)
     assert await page.evaluate("window.omsMark") == "still here"
     async with page.expect_navigation():
         await row.get_by_role("link", name="Approvals").click()
