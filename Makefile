@@ -21,9 +21,9 @@ dev-bench: $(STAMP)
 	OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 \
 		$(BIN)/oms dev --workers $(WORKERS)
 
-# Unit, workflow (time-skipping), integration and replay tests: under 4 minutes on two
-# cores. The whole-system smoke tests (they boot `oms dev`) are `make test-smoke`; CI runs
-# both (.ci/run). docs/testing.md has the layers and their times.
+# Unit, workflow (time-skipping), integration, replay and browser tests. The whole-system
+# smoke tests (they boot `oms dev`) are `make test-smoke`; CI runs both (.ci/run).
+# docs/testing.md has the layers and their times.
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest --ignore=tests/smoke $(PYTEST_ARGS)
 
