@@ -1,10 +1,12 @@
-"""Read-only reports over several tables: the KPIs (``oms.reports.kpis``, docs/kpis.md).
+"""The KPIs' reads (``oms.reports.kpis``, docs/kpis.md), and the owner of their tables.
 
-This module owns no table and writes nothing. It reads ``orders`` (which orders, their
-channel, day and end), ``order_events`` (the timeline: dispatch, delivery, holds, faults),
-``payments`` (declined captures) and ``shipments`` (how many parcels an order took), in
-statements that aggregate in PostgreSQL: a report returns a row per day and channel, never
-a row per order.
+This module owns ``order_kpi_facts`` (one narrow row per order: its channel, when it was
+received, its first dispatch and delivery, the flags that spoil accuracy, late for
+dispatch, backordered, its parcels, who cancelled it) and ``order_kpi_holds`` (one row per
+hold: its reasons and what ended it). Both are written only by the triggers of migration
+0015, in the statements that write ``orders``, ``order_events``, ``payments`` and
+``shipments``; nothing here writes. A report aggregates them in PostgreSQL and returns a
+row per day and channel, never a row per order.
 
 Every figure is about the orders *received* in the range ``[start, end)``, grouped by the
 UTC day they were received and by channel; shadow orders (status ``shadowed``) are left
@@ -19,26 +21,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oms.domain.status import OrderStatus, ShipmentStatus
-from oms.store.sql_enums import array, literal
-
-# Timeline entries that a figure reads: the predicate of the partial index
-# ``ix_order_events_kpi`` (migration 0012), written here exactly as there, so that the
-# planner proves the index applies. Of the late flags only the dispatch one counts.
-KPI_EVENTS = (
-    "shipment_dispatched",
-    "order_delivered",
-    "order_backordered",
-    "shipment_failed",
-    "shipment_rerouted",
-    "reroute_failed",
-    "payment_capture_failed",
-    "address_changed",
-)
-KPI_EVENTS_WHERE = "(type IN ({}) OR (type = 'order_late' AND data->>'stage' = 'dispatch'))".format(
-    ", ".join(f"'{t}'" for t in KPI_EVENTS)
-)
-# What spoils an order's accuracy (besides a capture declined in the ledger).
+# What spoils an order's accuracy (besides a capture declined in the ledger); migration
+# 0015's trigger sets ``flawed`` on these.
 FLAW_EVENTS = (
     "shipment_failed",
     "shipment_rerouted",
@@ -46,85 +30,31 @@ FLAW_EVENTS = (
     "payment_capture_failed",
     "address_changed",
 )
-_LEFT = array(
-    [
-        ShipmentStatus.SHIPPED,
-        ShipmentStatus.IN_TRANSIT,
-        ShipmentStatus.OUT_FOR_DELIVERY,
-        ShipmentStatus.DELIVERED,
-    ]
-)
-_SHADOWED = literal(OrderStatus.SHADOWED)
-_CANCELLED = literal(OrderStatus.CANCELLED)
-
-# Who cancelled, from the view's ``cancellation {by, reason, code}`` and hold reasons.
+# Who cancelled (``order_kpi_facts.cancelled_by``, from the view's ``cancellation {by,
+# reason, code}`` and hold reasons: migration 0015's ``oms_kpi_cancelled_by``).
 WHO = ("customer", "operator", "rule", "expiry", "platform")
-_WHO_SQL = f"""
-    CASE
-      WHEN o.status <> {_CANCELLED} THEN NULL
-      WHEN o.code IN ('hold_expired', 'backorder_expired', 'unpaid') THEN 'expiry'
-      WHEN o.code = 'rejected' AND o.hold_reasons ? 'refund_requested' THEN 'customer'
-      WHEN o.code = 'rejected' AND o.hold_reasons <@ '["manual"]'::jsonb THEN 'operator'
-      WHEN o.code = 'rejected' THEN 'rule'
-      WHEN o.by LIKE 'channel:%' THEN 'platform'
-      ELSE 'operator'
-    END"""
 
-# The orders of the range, one row each, with what the figures need of the timeline.
-_ORDERS_CTE = f"""
-    o AS MATERIALIZED (
-      SELECT id, channel, status, created_at,
-             (created_at AT TIME ZONE 'UTC')::date AS day,
-             CASE WHEN status = {_CANCELLED} THEN view->'cancellation'->>'code' END AS code,
-             CASE WHEN status = {_CANCELLED} THEN view->'cancellation'->>'by' END AS by,
-             CASE WHEN status = {_CANCELLED}
-                  THEN coalesce(view->'hold'->'reasons', '[]'::jsonb) END AS hold_reasons
-      FROM orders
-      WHERE created_at >= :start AND created_at < :end AND status <> {_SHADOWED}
-        AND (CAST(:channel AS text) IS NULL OR channel = CAST(:channel AS text))
-    )"""
+# The orders of the range: one index range scan of ``ix_order_kpi_facts_received``.
+_RANGE = """
+      f.received_at >= :start AND f.received_at < :end AND NOT f.shadow
+      AND (CAST(:channel AS text) IS NULL OR f.channel = CAST(:channel AS text))"""
 
 _KPIS = text(
     f"""
-    WITH {_ORDERS_CTE},
-    ev AS (
-      SELECT e.order_id,
-             min(e.created_at) FILTER (WHERE e.type = 'shipment_dispatched') AS dispatched_at,
-             min(e.created_at) FILTER (WHERE e.type = 'order_delivered') AS delivered_at,
-             bool_or(e.type IN ({", ".join(literal(t) for t in FLAW_EVENTS)})) AS flawed,
-             bool_or(e.type = 'order_late') AS late_dispatch,
-             bool_or(e.type = 'order_backordered') AS backordered
-      FROM order_events e
-      WHERE {KPI_EVENTS_WHERE} AND e.created_at >= :start
-      GROUP BY e.order_id
-    ),
-    sh AS (
-      SELECT s.order_id, count(*) AS parcels,
-             bool_or(s.status = ANY({_LEFT})) AS shipped
-      FROM shipments s
-      WHERE s.created_at >= :start
-      GROUP BY s.order_id
-    ),
-    pay AS (
-      SELECT DISTINCT p.order_id
-      FROM payments p
-      WHERE p.kind = 'capture' AND p.status = 'declined' AND p.created_at >= :start
-    ),
-    f AS (
-      SELECT o.day, o.channel, o.status, {_WHO_SQL} AS who,
-             extract(epoch FROM ev.dispatched_at - o.created_at) AS processing_s,
-             extract(epoch FROM ev.delivered_at - ev.dispatched_at) AS delivery_s,
-             ev.delivered_at IS NOT NULL AS delivered,
-             coalesce(ev.flawed, false) OR pay.order_id IS NOT NULL AS flawed,
-             ev.dispatched_at IS NOT NULL AS dispatched,
-             coalesce(ev.late_dispatch, false) AS late_dispatch,
-             coalesce(ev.backordered, false) AS backordered,
-             coalesce(sh.shipped, false) AS shipped,
-             coalesce(sh.parcels, 0) AS parcels
-      FROM o
-      LEFT JOIN ev ON ev.order_id = o.id
-      LEFT JOIN sh ON sh.order_id = o.id
-      LEFT JOIN pay ON pay.order_id = o.id
+    WITH f AS (
+      SELECT (f.received_at AT TIME ZONE 'UTC')::date AS day, f.channel,
+             f.cancelled_by AS who,
+             extract(epoch FROM f.first_dispatched_at - f.received_at) AS processing_s,
+             extract(epoch FROM f.delivered_at - f.first_dispatched_at) AS delivery_s,
+             f.delivered_at IS NOT NULL AS delivered,
+             f.flawed,
+             f.first_dispatched_at IS NOT NULL AS dispatched,
+             f.late_dispatch,
+             f.backordered,
+             f.parcels_shipped > 0 AS shipped,
+             f.parcels
+      FROM order_kpi_facts f
+      WHERE {_RANGE}
     )
     SELECT day, channel, GROUPING(day, channel) AS level,
            count(*) AS received,
@@ -147,30 +77,25 @@ _KPIS = text(
     """
 )
 
-# Each hold (an ``order_held`` entry) per reason, with what ended it: the first approval,
-# cancel or failure after it on the timeline, or nothing yet.
+# Each hold per reason, with what ended it: the first approval, cancel or failure after it
+# on the timeline (``ended_by``), or nothing yet.
 _HOLDS = text(
     f"""
-    WITH {_ORDERS_CTE},
-    h AS (
-      SELECT o.day, o.channel, r.reason,
+    WITH h AS (
+      SELECT (f.received_at AT TIME ZONE 'UTC')::date AS day, f.channel, r.reason,
              CASE
-               WHEN d.type = 'hold_approved' THEN 'approved'
-               WHEN d.type = 'order_cancelled' AND o.code = 'rejected' THEN 'rejected'
-               WHEN d.type = 'order_cancelled' AND o.code = 'hold_expired' THEN 'expired'
-               WHEN d.type IS NOT NULL THEN 'cancelled'
+               WHEN h.ended_by = 'hold_approved' THEN 'approved'
+               WHEN h.ended_by = 'order_cancelled' AND f.cancel_code = 'rejected'
+                 THEN 'rejected'
+               WHEN h.ended_by = 'order_cancelled' AND f.cancel_code = 'hold_expired'
+                 THEN 'expired'
+               WHEN h.ended_by IS NOT NULL THEN 'cancelled'
                ELSE 'waiting'
              END AS outcome
-      FROM order_events e
-      JOIN o ON o.id = e.order_id
-      CROSS JOIN LATERAL jsonb_array_elements_text(e.data->'reasons') AS r(reason)
-      LEFT JOIN LATERAL (
-        SELECT d.type FROM order_events d
-        WHERE d.order_id = e.order_id AND d.seq > e.seq
-          AND d.type IN ('hold_approved', 'order_cancelled', 'order_failed')
-        ORDER BY d.seq LIMIT 1
-      ) d ON true
-      WHERE e.type = 'order_held' AND e.created_at >= :start
+      FROM order_kpi_holds h
+      JOIN order_kpi_facts f ON f.order_id = h.order_id
+      CROSS JOIN LATERAL unnest(h.reasons) AS r(reason)
+      WHERE {_RANGE}
     )
     SELECT day, channel, GROUPING(day, channel) AS level, reason, outcome, count(*) AS holds
     FROM h
