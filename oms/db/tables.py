@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     DateTime,
     Float,
     Identity,
@@ -553,6 +554,18 @@ class OrderKpiFacts(SQLModel, table=True):
     __tablename__ = "order_kpi_facts"
     __table_args__ = (
         Index("ix_order_kpi_facts_received", "received_at", "channel"),
+        Index(
+            "ix_order_kpi_facts_processing",
+            "processing_s",
+            postgresql_include=["received_at", "channel"],
+            postgresql_where=text("NOT shadow AND processing_s IS NOT NULL"),
+        ),
+        Index(
+            "ix_order_kpi_facts_delivery",
+            "delivery_s",
+            postgresql_include=["received_at", "channel"],
+            postgresql_where=text("NOT shadow AND delivery_s IS NOT NULL"),
+        ),
         {"postgresql_with": {"fillfactor": "80"}},
     )
     order_id: str = Field(primary_key=True)
@@ -570,6 +583,21 @@ class OrderKpiFacts(SQLModel, table=True):
     backordered: bool = _flag()
     parcels: int = _count()
     parcels_shipped: int = _count()
+    # Generated: seconds to the first dispatch, and from it to delivery (float8).
+    processing_s: float | None = Field(
+        default=None,
+        sa_column=Column(
+            Float(),
+            Computed("extract(epoch FROM first_dispatched_at - received_at)", persisted=True),
+        ),
+    )
+    delivery_s: float | None = Field(
+        default=None,
+        sa_column=Column(
+            Float(),
+            Computed("extract(epoch FROM delivered_at - first_dispatched_at)", persisted=True),
+        ),
+    )
 
 
 class OrderKpiHold(SQLModel, table=True):

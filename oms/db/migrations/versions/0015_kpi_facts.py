@@ -51,6 +51,8 @@ EVENT_TYPES = (
     f"'shipment_dispatched', 'order_delivered', 'order_backordered', {FLAW_EVENTS}, "
     f"'order_held', {HOLD_ENDS}"
 )
+PROCESSING_S = "extract(epoch FROM first_dispatched_at - received_at)"
+DELIVERY_S = "extract(epoch FROM delivered_at - first_dispatched_at)"
 LATE_DISPATCH = "(type = 'order_late' AND data->>'stage' = 'dispatch')"
 
 # The cancellation code and who cancelled, from an order's status and view: the same rules
@@ -301,10 +303,30 @@ def upgrade() -> None:
         _flag("backordered"),
         _count("parcels"),
         _count("parcels_shipped"),
+        # Seconds from receipt to the first dispatch, and from it to delivery, as the
+        # percentiles sort them (float8), computed once when the row changes.
+        sa.Column("processing_s", sa.Float(), sa.Computed(PROCESSING_S, persisted=True)),
+        sa.Column("delivery_s", sa.Float(), sa.Computed(DELIVERY_S, persisted=True)),
         # Room on each page for the updates to stay on it (HOT: no index entry per update).
         postgresql_with={"fillfactor": "80"},
     )
     op.create_index("ix_order_kpi_facts_received", "order_kpi_facts", ["received_at", "channel"])
+    # Each time's values in order, so that its percentiles per channel and overall are read
+    # sorted (an index-only scan) instead of sorted per report.
+    for column, name in (("processing_s", "processing"), ("delivery_s", "delivery")):
+        op.create_index(
+            f"ix_order_kpi_facts_{name}",
+            "order_kpi_facts",
+            [column],
+            postgresql_include=["received_at", "channel"],
+            postgresql_where=sa.text(f"NOT shadow AND {column} IS NOT NULL"),
+        )
+    # The number of (UTC day, channel) groups, which the planner cannot guess from the
+    # columns alone: with it, the report's counts are one hashed pass.
+    op.execute(
+        "CREATE STATISTICS order_kpi_facts_day_channel "
+        "ON ((received_at AT TIME ZONE 'UTC')::date), channel FROM order_kpi_facts"
+    )
     op.create_table(
         "order_kpi_holds",
         sa.Column("order_id", sa.String(), primary_key=True),
@@ -365,5 +387,8 @@ def downgrade() -> None:
     for function in _FUNCTIONS:
         op.execute(f"DROP FUNCTION IF EXISTS {function}")
     op.drop_table("order_kpi_holds")
+    op.execute("DROP STATISTICS IF EXISTS order_kpi_facts_day_channel")
+    op.drop_index("ix_order_kpi_facts_delivery", table_name="order_kpi_facts")
+    op.drop_index("ix_order_kpi_facts_processing", table_name="order_kpi_facts")
     op.drop_index("ix_order_kpi_facts_received", table_name="order_kpi_facts")
     op.drop_table("order_kpi_facts")
