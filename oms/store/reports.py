@@ -46,6 +46,7 @@ _RANGE = """
       f.received_at >= :start AND f.received_at < :end AND NOT f.shadow
       AND (CAST(:channel AS text) IS NULL OR f.channel = CAST(:channel AS text))"""
 
+_BY_WHO = ", ".join(f"count(*) FILTER (WHERE f.cancelled_by = '{w}') AS cancelled_{w}" for w in WHO)
 _DAY = "(f.received_at AT TIME ZONE 'UTC')::date"
 _PERCENTILES = """
       percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY f.processing_s) AS processing,
@@ -69,7 +70,7 @@ _KPIS = text(
              count(*) FILTER (WHERE f.parcels_shipped > 0 AND f.parcels = 1) AS filled,
              count(*) FILTER (WHERE f.backordered) AS backordered,
              count(*) FILTER (WHERE f.cancelled_by IS NOT NULL) AS cancelled,
-             {", ".join(f"count(*) FILTER (WHERE f.cancelled_by = '{w}') AS cancelled_{w}" for w in WHO)}
+             {_BY_WHO}
       FROM order_kpi_facts f
       WHERE {_RANGE}
       GROUP BY 1, 2
@@ -118,9 +119,7 @@ _DAY_PERCENTILES = text(
 def _wide_percentiles(channels: int) -> Any:
     """Percentiles per channel (``:channel_0``, ...) and over everything (levels 2 and 3),
     from the values in order."""
-    levels = "".join(
-        f"(CAST(:channel_{i} AS text), 2, p.c{i}, d.c{i}), " for i in range(channels)
-    )
+    levels = "".join(f"(CAST(:channel_{i} AS text), 2, p.c{i}, d.c{i}), " for i in range(channels))
     return text(
         f"""
         SELECT CAST(NULL AS date) AS day, l.channel, l.level, l.processing, l.delivery
