@@ -113,8 +113,13 @@ def create_app(
     app.include_router(webhook_endpoints.router)
     app.include_router(metrics_router)
     document_webhooks(app)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        larger={console.IMPORT_PATH: settings.console_import_max_bytes},
+    )
+    # After the body limit: the console's error pages wrap its 413 too.
     console.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestLog)
     # Outermost: every request is counted, those another middleware refuses included.
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # The worker's Temporal SDK metrics, served by the SDK on "host:port" (None: off);
     # process i of ``oms worker --processes N`` serves on port + i.
     worker_metrics_address: str | None = None
+    # The console's CSV import of stock levels (POST /console/stock/imports) takes files up
+    # to this size (some 1.5 million rows), the one path allowed more than max_body_bytes.
+    console_import_max_bytes: int = 64 * 1_048_576
 
     # Whether the worker runs workflow code in the Temporal sandbox. Off by default: the
     # sandbox costs a third of the worker's CPU (a fresh import of the workflow module for

@@ -24,7 +24,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +112,11 @@ def read_levels(path: Path, tick: Tick | None = None) -> CheckedFile:
                     checked.levels.append(level)
                     checked.lines.append(reader.line_num)
                 else:
-                    checked.invalid.append({"line": reader.line_num, "reason": level})
+                    value = ",".join(row)
+                    value = value if len(value) <= 120 else value[:117] + "..."
+                    checked.invalid.append(
+                        {"line": reader.line_num, "reason": level, "value": value}
+                    )
         except (csv.Error, UnicodeDecodeError) as exc:
             raise StockImportError(f"{path}, line {reader.line_num}: {exc}") from exc
     return checked
@@ -143,7 +147,9 @@ async def _refuse_unknown_warehouses(conn: Any, checked: CheckedFile) -> None:
     for i, level in enumerate(checked.levels):
         if level.warehouse_id not in known:
             reason = f"unknown warehouse {level.warehouse_id!r}"
-            checked.invalid.append({"line": checked.lines[i], "reason": reason})
+            checked.invalid.append(
+                {"line": checked.lines[i], "reason": reason, "value": level.warehouse_id}
+            )
     checked.levels = [checked.levels[i] for i in keep]
     checked.lines = [checked.lines[i] for i in keep]
     checked.invalid.sort(key=lambda o: o["line"])
@@ -251,10 +257,22 @@ def default_source(path: Path) -> str:
     return ("csv:" + _NOT_IN_SOURCE.sub("_", path.name))[:128]
 
 
-async def _apply(
-    args: argparse.Namespace, settings: Settings, checked: CheckedFile, progress: Progress | None
+# Called in the import's transaction once the levels are applied (report None: nothing
+# was), before it commits: what must be written with them or not at all.
+InTransaction = Callable[[Any, SyncReport | None], Awaitable[None]]
+
+
+async def apply_file(
+    settings: Settings,
+    checked: CheckedFile,
+    source: str,
+    skip_invalid: bool,
+    progress: Progress | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> tuple[SyncReport | None, str | None]:
-    """The report (None when nothing was applied) and why alerting failed, if it did."""
+    """Apply a checked file on a connection of its own (``oms stock import`` and the
+    console's import): the report (None when nothing was applied) and why alerting
+    failed, if it did."""
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -271,16 +289,16 @@ async def _apply(
     try:
         try:
             async with engine.begin() as conn:
-                report = await apply_checked(
-                    conn, checked, args.source, args.skip_invalid, progress
-                )
+                report = await apply_checked(conn, checked, source, skip_invalid, progress)
+                if in_transaction is not None:
+                    await in_transaction(conn, report)
         except (OSError, DBAPIError) as exc:
             raise StockImportError(f"the database cannot be used: {exc}") from exc
         if report is None:
             return None, None
         store = AlertStore(engine, settings.alert_webhook_url, settings.alert_webhook_secret)
         try:
-            await raise_shortfall_alerts(store, report, args.source)
+            await raise_shortfall_alerts(store, report, source)
         except Exception as exc:  # e.g. the alert webhook refusing: the levels are applied
             return report, str(exc) or type(exc).__name__
         return report, None
@@ -328,7 +346,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         with bar or nullcontext():
             started = time.perf_counter()
             checked = read_levels(path, bar.checked if bar else None)
-            report, alert_error = asyncio.run(_apply(args, settings, checked, bar))
+            report, alert_error = asyncio.run(
+                apply_file(settings, checked, args.source, args.skip_invalid, bar)
+            )
     except StockImportError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2

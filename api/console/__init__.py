@@ -19,14 +19,30 @@ from api.console import (
     pages_alerts,
     pages_approvals,
     pages_auth,
+    pages_channels,
+    pages_order,
     pages_orders,
     pages_reports,
+    pages_stock,
     pages_today,
 )
 from api.console.web import HERE, ConsoleRefusal, SignInRequired, refusal_page
 
 # Each page's module has a ``router``; a new page adds its module here.
-PAGES = (pages_auth, pages_today, pages_orders, pages_approvals, pages_alerts, pages_reports)
+PAGES = (
+    pages_auth,
+    pages_today,
+    pages_orders,
+    pages_order,
+    pages_approvals,
+    pages_alerts,
+    pages_stock,
+    pages_channels,
+    pages_reports,
+)
+# The one console path allowed a body above OMS_MAX_BODY_BYTES: the stock CSV import
+# (OMS_CONSOLE_IMPORT_MAX_BYTES).
+IMPORT_PATH = pages_stock.IMPORT_PATH
 
 
 def install(app: FastAPI) -> None:
@@ -53,6 +69,7 @@ def install(app: FastAPI) -> None:
 _MESSAGES = {
     503: "The system is busy or a part of it is down: try again in a few seconds.",
     404: "Not found",
+    413: "The file is too large.",
 }
 
 

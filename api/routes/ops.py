@@ -5,16 +5,15 @@ workflow (pending activities, their attempts and last errors)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from temporalio.client import Client
 
 from api.deps import EngineDep, JsonRoute, Operator, SettingsDep
+from api.order_actions import retrying_steps
 from api.schemas import problems
-from oms.contract import ORDER_WITH_SHIPMENT_CHILDREN
-from oms.domain.ids import order_workflow_id, shipment_workflow_id
+from oms.domain.ids import order_workflow_id
 from oms.settings import Settings
 from oms.store import alerts, orders
 
@@ -24,7 +23,6 @@ router = APIRouter(
     route_class=JsonRoute,
     responses=problems(401, 403, 503),
 )
-RETRYING_FROM_ATTEMPT = 3
 CANDIDATES = 100  # orders described per call, the longest without progress first
 
 
@@ -44,52 +42,21 @@ def _item(settings: Settings, kind: str, row: Any, **extra: Any) -> dict[str, An
     }
 
 
-# The one type whose shipments run as child workflows (``shipment-<id>-<n>``); orders of
-# the later types follow their shipments themselves.
-CHILD_SHIPMENTS_TYPE = ORDER_WITH_SHIPMENT_CHILDREN
-
-
-async def _describe(client: Client, workflow_id: str) -> Any:
-    try:
-        return await client.get_workflow_handle(workflow_id).describe(
-            rpc_timeout=timedelta(seconds=3)
-        )
-    except Exception:  # gone, or Temporal slow: not stuck in a way we can tell here
-        return None
-
-
 async def _retrying(client: Client, settings: Settings, row: Any) -> list[dict[str, Any]]:
     """Steps of this order (and, for orders with child shipments, of its open shipments)
     at attempt 3 or more, with the last error."""
-    order = await _describe(client, order_workflow_id(row.id))
-    if order is None:
-        return []
-    described = [(order_workflow_id(row.id), order)]
-    if order.workflow_type == CHILD_SHIPMENTS_TYPE:
-        for s in row.view.get("shipments", []):
-            if s.get("status") in ("pending", "dispatched"):
-                workflow_id = shipment_workflow_id(s["id"])
-                shipment = await _describe(client, workflow_id)
-                if shipment is not None:
-                    described.append((workflow_id, shipment))
-    found = []
-    for workflow_id, description in described:
-        for pending in description.raw_description.pending_activities:
-            if pending.attempt < RETRYING_FROM_ATTEMPT:
-                continue
-            error = await client.data_converter.decode_failure(pending.last_failure)
-            found.append(
-                _item(
-                    settings,
-                    "retrying",
-                    row,
-                    activity=pending.activity_type.name,
-                    attempt=pending.attempt,
-                    last_error=str(error)[:500],
-                    workflow_id=workflow_id,
-                )
-            )
-    return found
+    return [
+        _item(
+            settings,
+            "retrying",
+            row,
+            activity=step.activity,
+            attempt=step.attempt,
+            last_error=step.last_error,
+            workflow_id=step.workflow_id,
+        )
+        for step in await retrying_steps(client, row)
+    ]
 
 
 @router.get("/stuck")

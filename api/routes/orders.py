@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from temporalio.client import (
-    Client,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.converter import value_to_type
-from temporalio.service import RPCError, RPCStatusCode
 
+from api import order_actions
 from api.deps import (
     CallerDep,
     EngineDep,
@@ -29,6 +21,7 @@ from api.deps import (
 )
 from api.errors import Problem
 from api.intake import submit_order
+from api.order_actions import acting
 from api.orders_read import (
     EVENTS_CURSOR,
     ORDERS_CURSOR,
@@ -48,14 +41,10 @@ from api.schemas import (
     answer,
     problems,
 )
-from api.updates import UPDATE_TIMEOUT_S, accepted_action, refusal
-from oms.domain.ids import order_workflow_id
-from oms.domain.messages import ActionResult, OperatorAction, OrderView
-from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus, never_started
-from oms.order_start import start_order
+from oms.domain.messages import OperatorAction, OrderView
+from oms.domain.status import OrderStatus
 from oms.settings import Settings
 from oms.store import orders
-from workflows.order import OrderWorkflow
 
 router = APIRouter(
     prefix="/v1/orders",
@@ -65,20 +54,6 @@ router = APIRouter(
 )
 
 STATUSES = [s.value for s in OrderStatus]
-_PAST = {"cancel": "cancelled", "approve": "approved", "reject": "rejected"}
-# Each action as the order workflow's update, and as its signal for an update that no
-# worker decided in time (the same names on every order type, current or legacy).
-_UPDATES = {
-    "cancel": OrderWorkflow.request_cancel,
-    "approve": OrderWorkflow.request_approve,
-    "reject": OrderWorkflow.request_reject,
-}
-_SIGNALS = {
-    "cancel": OrderWorkflow.cancel,
-    "approve": OrderWorkflow.approve,
-    "reject": OrderWorkflow.reject,
-}
-
 
 _ORDER_ACCEPTED = {
     "model": OrderView,
@@ -246,99 +221,10 @@ async def _act(
     settings: Settings,
 ) -> JSONResponse:
     row = await load_row(engine, order_id, caller)
-    status = OrderStatus(row.status)
-    if status in TERMINAL or (action == "cancel" and status not in CANCELLABLE):
-        raise Problem(
-            409,
-            f"order is {status}; it can no longer be {_PAST[action]}",
-            kind="invalid-state",
-            order_status=status.value,
-        )
     note = note or OperatorNote()
     request = OperatorAction(acting(caller.name, note.by), note.reason, note.note)
-    handle = client.get_workflow_handle(order_workflow_id(order_id))
-    try:
-        # The SDK types an async update's result as its coroutine; it is the ActionResult.
-        result = cast(
-            ActionResult,
-            await handle.execute_update(
-                _UPDATES[action], request, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S)
-            ),
-        )
-    except WorkflowUpdateFailedError as exc:
-        raise refusal(exc, status) from exc
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        # Temporal took the request but no worker decided in time (a stalled or busy
-        # worker). The update may still be applied when a worker picks it up; the signal
-        # makes that certain and durable, so the honest answer is "accepted, pending".
-        return await _pending(action, handle, request, row)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            if action == "cancel" and never_started(row.status, row.last_seq):
-                return await _cancel_unstarted(client, settings, row, request)
-            raise Problem(
-                409, "the order's workflow is no longer running", kind="invalid-state"
-            ) from exc
-        raise _not_taken(action) from exc
-    return _accepted(await live_view(client, row), action, request.by, result.status)
-
-
-def _accepted(view: dict[str, Any], action: str, by: str, at_status: str) -> JSONResponse:
-    body = {**view, "accepted_action": accepted_action(action, by, at_status)}
-    return JSONResponse(body, status_code=202)
-
-
-def acting(key_name: str, by: str | None) -> str:
-    """Who acted, as the timeline shows it: the person named in the request (``by``) and
-    the key it came with, or the key's name alone."""
-    return f"{by} (key {key_name})" if by and by != key_name else key_name
-
-
-def _not_taken(action: str) -> Problem:
-    # Temporal is down or unreachable: the action was not taken.
-    return Problem(
-        503,
-        f"the workflow engine did not answer; nothing was {_PAST[action]}, retry shortly",
-        kind="temporal-unavailable",
-        headers={"Retry-After": "5"},
-        dependency="temporal",
-    )
-
-
-async def _pending(
-    action: str, handle: WorkflowHandle[Any, Any], request: OperatorAction, row: Any
-) -> JSONResponse:
-    try:
-        await handle.signal(
-            _SIGNALS[action], request, rpc_timeout=timedelta(seconds=UPDATE_TIMEOUT_S)
-        )
-    except RPCError as exc:
-        raise _not_taken(action) from exc
-    body = {
-        **dict(row.view),
-        "pending_action": {
-            "action": action,
-            "by": request.by,
-            "detail": f"the order's workflow has not answered yet; the {action} is recorded "
-            "and takes effect when it does, if the order still allows it then "
-            "(follow GET /v1/orders/{id} or its events)",
-        },
-    }
-    return JSONResponse(body, status_code=202, headers={"Retry-After": "5"})
-
-
-async def _cancel_unstarted(
-    client: Client, settings: Settings, row: Any, request: OperatorAction
-) -> JSONResponse:
-    """Cancel an order recorded while Temporal was unreachable, whose workflow was never
-    started: start it with the cancel already delivered, so it cancels before any step
-    and a later start by the recovery sweep finds it existing."""
-    view = value_to_type(OrderView, row.view, [])
-    try:
-        await start_order(client, settings, view, row.payment_token or "", cancel=request)
-    except (RPCError, TimeoutError) as exc:
-        raise _not_taken("cancel") from exc
-    return _accepted(await live_view(client, row), "cancel", request.by, row.status)
+    taken = await order_actions.act(action, row, request, client, settings)
+    return JSONResponse(taken.body, status_code=202, headers=taken.headers or None)
 
 
 _ACTION_ACCEPTED = {

@@ -22,13 +22,15 @@ router = APIRouter(
 
 # Admin, operators, and partner keys holding ``reports:read``.
 ReportReader = Annotated[Principal, Depends(require_scope("reports:read", "operator"))]
+# A day exactly as YYYY-MM-DD (a date type would also take "0", a Unix time).
+_DAY = {"pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "json_schema_extra": {"format": "date"}}
 Day = Annotated[
     str | None,
-    Query(max_length=10, description="a UTC day, YYYY-MM-DD; from is included, to is not"),
+    Query(description="the day after the last UTC day, YYYY-MM-DD (not included)", **_DAY),
 ]
 From = Annotated[
     str | None,
-    Query(alias="from", max_length=10, description="the first UTC day, YYYY-MM-DD (included)"),
+    Query(alias="from", description="the first UTC day, YYYY-MM-DD (included)", **_DAY),
 ]
 Channel = Annotated[str | None, Query(max_length=64, description="one channel; all by default")]
 
@@ -43,8 +45,10 @@ async def _report(
     try:
         query = kpis.parse_range(start, end)
     except kpis.RangeError as exc:
+        # A day that does not exist (2026-02-30), or two days that are no range (reversed,
+        # empty, over 366 days): rules no pattern of either parameter can state.
         raise Problem(
-            422, str(exc), kind="validation-error", errors=[{"field": "from", "message": str(exc)}]
+            422, str(exc), kind="range-invalid", errors=[{"field": "from", "message": str(exc)}]
         ) from exc
     query = kpis.KpiQuery(query.start, query.end, channel or None)
     targets = kpis.Targets(settings.kpi_processing_target_s, settings.kpi_accuracy_target)

@@ -113,6 +113,14 @@ class Stock(SQLModel, table=True):
         CheckConstraint("reserved >= 0", name="stock_reserved_non_negative"),
         CheckConstraint("reserved <= on_hand", name="stock_reserved_within_on_hand"),
         Index("ix_stock_sku", "sku"),
+        # The console's stock page (oms/store/stock_view.py, migration 0014): pages in
+        # (sku, warehouse) order byte-wise, within a warehouse too; the last level per source.
+        # The migration builds the first two with each column COLLATE "C"; PostgreSQL's
+        # reflection does not report an index column's collation, so they are described
+        # here by their columns only.
+        Index("ix_stock_sku_c", "sku", "warehouse_id"),
+        Index("ix_stock_warehouse_sku_c", "warehouse_id", "sku"),
+        Index("ix_stock_source_as_of", "source", "as_of"),
     )
     warehouse_id: str = Field(primary_key=True, foreign_key="warehouses.id")
     sku: str = Field(primary_key=True)
@@ -128,6 +136,8 @@ class StockMovement(SQLModel, table=True):
     """Journal of every change to stock, with why it happened."""
 
     __tablename__ = "stock_movements"
+    # A warehouse and SKU's last movements (the console's stock page, migration 0014).
+    __table_args__ = (Index("ix_stock_movements_pair", "warehouse_id", "sku", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     warehouse_id: str
     sku: str
@@ -137,6 +147,45 @@ class StockMovement(SQLModel, table=True):
     reason: str | None = None
     order_id: str | None = Field(default=None, index=True)
     created_at: datetime = _ts()
+
+
+class StockImport(SQLModel, table=True):
+    """A CSV of stock levels imported from the console: who started it, how far it got
+    (``checking`` the rows, ``applying`` them in one transaction, then ``done`` or
+    ``failed``), the counts and the report of the rows refused or ignored. The row is
+    finished in the transaction that applies the levels, so an import stopped midway (the
+    API process ended) applied nothing; it stops updating ``updated_at``."""
+
+    __tablename__ = "stock_imports"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('checking', 'applying', 'done', 'failed')", name="stock_imports_status"
+        ),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger(), Identity(), primary_key=True)
+    )
+    created_at: datetime = _ts(server_default=text("now()"))
+    created_by: str
+    file_name: str
+    source: str
+    skip_invalid: bool
+    note: str | None = Field(default=None, sa_column=Column(Text()))
+    status: str
+    rows_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    rows_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    applied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    stale: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    superseded: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    rejected: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    shortfalls: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    report: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    error: str | None = Field(default=None, sa_column=Column(Text()))
+    updated_at: datetime = _ts(server_default=text("now()"))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Reservation(SQLModel, table=True):
@@ -216,9 +265,11 @@ class Order(SQLModel, table=True):
             postgresql_ops={"skus": "jsonb_path_ops"},
             postgresql_using="gin",
         ),
+        # A channel's newest orders (the console's channels page, migration 0014).
+        Index("ix_orders_channel_created", "channel", "created_at"),
     )
     id: str = Field(primary_key=True)
-    channel: str = Field(index=True)
+    channel: str
     external_id: str
     idempotency_key: str | None = None
     request_hash: str

@@ -36,6 +36,9 @@ _ACK = text(
     "acknowledged_at = now(), note = :note WHERE id = :id AND status = 'open'"
 )
 _ONE = text(f"SELECT {_COLUMNS} FROM alerts WHERE id = :id")
+_OF_ORDER = text(
+    f"SELECT {_COLUMNS} FROM alerts WHERE order_id = :id ORDER BY id DESC LIMIT :limit"
+)
 _OPEN_COUNTS = text("SELECT kind, count(*) AS n FROM alerts WHERE status = 'open' GROUP BY kind")
 _SILENT = text(
     "SELECT a.order_id, a.subject, a.detail, a.created_at, o.status FROM alerts a "
@@ -73,6 +76,11 @@ async def acknowledge(engine: AsyncEngine, alert_id: int, by: str, note: str | N
     async with engine.begin() as conn:
         await conn.execute(_ACK, {"id": alert_id, "by": by, "note": note})
         return (await conn.execute(_ONE, {"id": alert_id})).first()
+
+
+async def of_order(conn: AsyncConnection, order_id: str, limit: int = 100) -> list[Any]:
+    """The order's alerts, open and acknowledged, newest first."""
+    return list((await conn.execute(_OF_ORDER, {"id": order_id, "limit": limit})).all())
 
 
 async def open_counts(engine: AsyncEngine) -> dict[str, int]:

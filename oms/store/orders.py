@@ -41,6 +41,15 @@ _FIRST_EVENT = text(
 )
 _ROW = text("SELECT id, channel, status, view, last_seq, payment_token FROM orders WHERE id = :id")
 _EXISTS = text("SELECT 1 FROM orders WHERE id = :id")
+# The console's order page: the row with its intake facts, and the latest events.
+_PAGE_ROW = text(
+    "SELECT id, channel, external_id, customer_id, status, failure_reason, view, last_seq, "
+    "created_at, updated_at FROM orders WHERE id = :id"
+)
+_LATEST_EVENTS = text(
+    "SELECT seq, type, status, data, created_at FROM order_events "
+    "WHERE order_id = :id ORDER BY seq DESC LIMIT :limit"
+)
 _EVENTS = text(
     "SELECT seq, type, status, data, created_at FROM order_events "
     "WHERE order_id = :id AND seq > :after ORDER BY seq LIMIT :limit"
@@ -225,6 +234,19 @@ async def events(engine: AsyncEngine, order_id: str, after: int, limit: int) -> 
     params = {"id": order_id, "after": after, "limit": limit}
     async with engine.connect() as conn:
         return list((await conn.execute(_EVENTS, params)).all())
+
+
+async def page_row(conn: AsyncConnection, order_id: str) -> Any:
+    """The row for the console's order page (id, channel, external_id, customer_id,
+    status, failure_reason, view, last_seq, created_at, updated_at), or None."""
+    return (await conn.execute(_PAGE_ROW, {"id": order_id})).first()
+
+
+async def latest_events(conn: AsyncConnection, order_id: str, limit: int) -> list[Any]:
+    """The last ``limit`` events of the timeline, oldest first (seq, type, status, data,
+    created_at)."""
+    rows = (await conn.execute(_LATEST_EVENTS, {"id": order_id, "limit": limit})).all()
+    return list(reversed(rows))
 
 
 async def record(engine: AsyncEngine, record: dict[str, Any], shipments: Sequence[Any]) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms.store import orders
 
@@ -29,6 +29,11 @@ _OF_ORDER = text(
     "error, created_at FROM payments WHERE order_id = :id "
     "ORDER BY created_at, id"
 )
+
+
+async def of_order(conn: AsyncConnection, order_id: str) -> list[Any]:
+    """The order's entries, oldest first, in the caller's connection."""
+    return list((await conn.execute(_OF_ORDER, {"id": order_id})).all())
 
 
 async def settled(engine: AsyncEngine, key: str) -> Any:

@@ -60,6 +60,10 @@ _FOLLOW = text(
     """
 )
 _ORDER_OF = text("SELECT order_id FROM shipments WHERE id = :id")
+_OF_ORDER = text(
+    "SELECT id, warehouse_id, status, tracking_number, carrier, created_at, updated_at "
+    "FROM shipments WHERE order_id = :id ORDER BY created_at, id"
+)
 # A carrier scan can come before the workflow has recorded the tracking number that the
 # warehouse reported: the accepted warehouse event already links the two.
 _BY_TRACKING = text(
@@ -109,6 +113,12 @@ async def follow(conn: AsyncConnection, shipments: Sequence[Any]) -> None:
                 for s in shipments
             ],
         )
+
+
+async def of_order(conn: AsyncConnection, order_id: str) -> list[Any]:
+    """The order's shipments, refused ones included, oldest first (id, warehouse_id,
+    status, tracking_number, carrier, created_at, updated_at)."""
+    return list((await conn.execute(_OF_ORDER, {"id": order_id})).all())
 
 
 async def order_of(engine: AsyncEngine, shipment_id: str) -> str | None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 _USER_COLUMNS = (
     "id, name, role, password_hash, created_at, created_by, disabled_at, last_login_at, "
@@ -200,6 +200,11 @@ async def audit(
 async def audit_for(engine: AsyncEngine, target: str, limit: int = 50) -> list[Any]:
     async with engine.connect() as conn:
         return list((await conn.execute(_AUDIT_FOR, {"target": target, "limit": limit})).all())
+
+
+async def audit_of(conn: AsyncConnection, target: str, limit: int = 50) -> list[Any]:
+    """``audit_for`` in the caller's connection."""
+    return list((await conn.execute(_AUDIT_FOR, {"target": target, "limit": limit})).all())
 
 
 async def audit_recent(engine: AsyncEngine, limit: int = 100) -> list[Any]:

@@ -10,7 +10,9 @@ a channel that would leave it unservable (``channel-invalid``, such as an intake
 channel's platform lacks) depends on the stored channel, which no schema of the change can
 state; a shadow comparison's CSV export that lacks its columns (no schema of a text body
 states them); and a webhook endpoint's URL whose address is refused (SSRF rules, and loopback only
-on the test system): a pattern cannot say what a name resolves to. And ``DELETE
+on the test system): a pattern cannot say what a name resolves to; and a KPI report's
+``from`` and ``to``, each a valid day, that are no range (reversed, empty or over 366
+days). And ``DELETE
 /v1/channels/{name}`` disables a channel rather than deleting it (its orders keep their
 channel, and an admin can enable it again), so the channel is still read afterwards, as the
 document says: the stateful check that expects a 404 there is not kept.
@@ -52,6 +54,10 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     if path == "/v1/channels/{channel}/shadow/compare" and response.status_code == 422:
         # A CSV export's columns and values: rules a schema of text/csv cannot state.
         return not _kind(response).endswith("/validation-error")
+    report = path.startswith("/v1/reports/")
+    if report and failure.code == "ST202" and response.status_code == 422:
+        # Two valid days that are no range (reversed, empty, over 366 days).
+        return not _kind(response).endswith("/range-invalid")
     endpoint = path.startswith("/v1/webhook-endpoints")
     if endpoint and failure.code == "ST202" and response.status_code == 422:
         return not _kind(response).endswith("/address-not-allowed")

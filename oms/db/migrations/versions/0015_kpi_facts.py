@@ -24,7 +24,7 @@ which fills the orders that have no facts row yet; the bench seeder calls it too
 indexes of migration 0012 served only the report: they are dropped.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
