@@ -41,7 +41,8 @@ _COUNTS = (
     *(f"cancelled_{w}" for w in WHO),
 )
 
-# The orders of the range: one index range scan of ``ix_order_kpi_facts_received``.
+# The orders of the range: an index range of ``ix_order_kpi_facts_received`` (or the whole
+# table, which the planner prefers when the range holds most of it).
 _RANGE = """
       f.received_at >= :start AND f.received_at < :end AND NOT f.shadow
       AND (CAST(:channel AS text) IS NULL OR f.channel = CAST(:channel AS text))"""
