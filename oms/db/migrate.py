@@ -4,7 +4,10 @@ earlier release and does nothing to one that is current.
 
 A database made by the first release carries no version table (that release created its
 tables directly): it is recognised by its tables and stamped as revision ``0001`` first.
-Migrations run under an advisory lock, so two processes migrating at once take turns.
+Migrations run under an advisory lock, so two processes migrating at once take turns, on
+a connection of their own without the engine's ``command_timeout`` (a few seconds, for the
+API's answers): a migration that builds an index or fills a table from the existing rows
+runs for minutes on a large database.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 _MIGRATION_LOCK = 7_301_001
 SCRIPTS = Path(__file__).resolve().parent / "migrations"
@@ -54,6 +58,11 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-        await conn.run_sync(_upgrade)
+    """Upgrade the database of ``engine`` to the newest revision."""
+    unbounded = create_async_engine(engine.url, poolclass=NullPool, connect_args={"timeout": 5})
+    try:
+        async with unbounded.begin() as conn:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            await conn.run_sync(_upgrade)
+    finally:
+        await unbounded.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     DateTime,
     Float,
     Identity,
@@ -235,8 +236,6 @@ class Order(SQLModel, table=True):
         Index("ix_orders_created", "created_at", "id"),
         # The velocity rule's distinct customers at an address (activities/holds.py).
         Index("ix_orders_address_customer", "address_key", "customer_id", "created_at"),
-        # The KPI report's orders of a range (migration 0012).
-        Index("ix_orders_kpi", "created_at", postgresql_include=["id", "channel", "status"]),
         # The console's order search (oms/store/order_search.py, migration 0013): a status
         # and a customer newest first; the external id alone; prefixes of the email, the
         # name and the phone's digits; the SKUs of the lines.
@@ -290,26 +289,6 @@ class Order(SQLModel, table=True):
 
 class OrderEvent(SQLModel, table=True):
     __tablename__ = "order_events"
-    # The KPI report's entries (migration 0012; oms.store.reports.KPI_EVENTS_WHERE).
-    __table_args__ = (
-        Index(
-            "ix_order_events_kpi",
-            "created_at",
-            postgresql_include=["order_id", "type"],
-            postgresql_where=text(
-                "(type IN ('shipment_dispatched', 'order_delivered', 'order_backordered', "
-                "'shipment_failed', 'shipment_rerouted', 'reroute_failed', "
-                "'payment_capture_failed', 'address_changed') "
-                "OR (type = 'order_late' AND data->>'stage' = 'dispatch'))"
-            ),
-        ),
-        Index(
-            "ix_order_events_held",
-            "created_at",
-            postgresql_include=["order_id", "seq"],
-            postgresql_where=text("type = 'order_held'"),
-        ),
-    )
     order_id: str = Field(primary_key=True)
     seq: int = Field(primary_key=True)
     type: str
@@ -320,9 +299,6 @@ class OrderEvent(SQLModel, table=True):
 
 class Shipment(SQLModel, table=True):
     __tablename__ = "shipments"
-    __table_args__ = (
-        Index("ix_shipments_kpi", "created_at", postgresql_include=["order_id", "status"]),
-    )
     id: str = Field(primary_key=True)
     order_id: str = Field(index=True)
     warehouse_id: str
@@ -344,12 +320,6 @@ class Payment(SQLModel, table=True):
             "idempotency_key",
             unique=True,
             postgresql_where=text("status <> 'failed'"),
-        ),
-        Index(
-            "ix_payments_capture_declined",
-            "created_at",
-            postgresql_include=["order_id"],
-            postgresql_where=text("kind = 'capture' AND status = 'declined'"),
         ),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -617,3 +587,77 @@ class ConsoleAudit(SQLModel, table=True):
         default_factory=dict,
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )
+
+
+def _flag() -> Any:
+    return Field(default=False, sa_column=Column(Boolean(), nullable=False, server_default="false"))
+
+
+def _count() -> Any:
+    return Field(default=0, sa_column=Column(Integer(), nullable=False, server_default="0"))
+
+
+class OrderKpiFacts(SQLModel, table=True):
+    """One narrow row per order with what the KPI report reads (docs/kpis.md), kept by the
+    triggers of migration 0015 on ``orders``, ``order_events``, ``payments`` and
+    ``shipments``; read by ``oms/store/reports.py``."""
+
+    __tablename__ = "order_kpi_facts"
+    __table_args__ = (
+        Index("ix_order_kpi_facts_received", "received_at", "channel"),
+        Index(
+            "ix_order_kpi_facts_processing",
+            "processing_s",
+            postgresql_include=["received_at", "channel"],
+            postgresql_where=text("NOT shadow AND processing_s IS NOT NULL"),
+        ),
+        Index(
+            "ix_order_kpi_facts_delivery",
+            "delivery_s",
+            postgresql_include=["received_at", "channel"],
+            postgresql_where=text("NOT shadow AND delivery_s IS NOT NULL"),
+        ),
+        {"postgresql_with": {"fillfactor": "80"}},
+    )
+    order_id: str = Field(primary_key=True)
+    channel: str
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    shadow: bool = _flag()
+    cancel_code: str | None = None
+    cancelled_by: str | None = None
+    first_dispatched_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    flawed: bool = _flag()
+    late_dispatch: bool = _flag()
+    backordered: bool = _flag()
+    parcels: int = _count()
+    parcels_shipped: int = _count()
+    # Generated: seconds to the first dispatch, and from it to delivery (float8).
+    processing_s: float | None = Field(
+        default=None,
+        sa_column=Column(
+            Float(),
+            Computed("extract(epoch FROM first_dispatched_at - received_at)", persisted=True),
+        ),
+    )
+    delivery_s: float | None = Field(
+        default=None,
+        sa_column=Column(
+            Float(),
+            Computed("extract(epoch FROM delivered_at - first_dispatched_at)", persisted=True),
+        ),
+    )
+
+
+class OrderKpiHold(SQLModel, table=True):
+    """One row per ``order_held`` entry: its reasons and the first entry after it that
+    ended it (migration 0015's trigger on ``order_events``)."""
+
+    __tablename__ = "order_kpi_holds"
+    order_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    reasons: list[str] = Field(sa_column=Column(ARRAY(String()), nullable=False))
+    ended_by: str | None = None
+    ended_seq: int | None = None
