@@ -188,6 +188,18 @@ def age(value: Any, now: datetime | None = None) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+def span(seconds: Any) -> str:
+    """A duration in the unit that reads best: ``42 s``, ``12.5 min``, ``3.25 h``."""
+    if seconds is None or seconds == "":
+        return "–"
+    value = float(seconds)
+    if value < 60:
+        return f"{value:.0f} s"
+    if value < 3600:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.2f} h"
+
+
 def money(value: Any, currency: str | None = None) -> str:
     if value is None or value == "":
         return ""
@@ -196,7 +208,9 @@ def money(value: Any, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency else text
 
 
-templates.filters.update(when=when, age=age, money=money, urlquote=lambda v: quote(str(v), safe=""))
+templates.filters.update(
+    when=when, age=age, money=money, span=span, urlquote=lambda v: quote(str(v), safe="")
+)
 
 
 # Rendering -----------------------------------------------------------------------------
