@@ -191,7 +191,7 @@ def age(value: Any, now: datetime | None = None) -> str:
 def span(seconds: Any) -> str:
     """A duration in the unit that reads best: ``42 s``, ``12.5 min``, ``3.25 h``."""
     if seconds is None or seconds == "":
-        return "–"
+        return "\u2013"  # an en dash: no figure
     value = float(seconds)
     if value < 60:
         return f"{value:.0f} s"

@@ -97,7 +97,7 @@ def test_times_ages_and_money_as_the_pages_write_them() -> None:
     assert money("1234.5", "EUR") == "1,234.50 EUR"
     assert money("0.125") == "0.125"
     assert money(None) == ""
-    assert (span(42), span(750), span(9000), span(None)) == ("42 s", "12.5 min", "2.50 h", "–")
+    assert (span(42), span(750), span(9000), span(None)) == ("42 s", "12.5 min", "2.50 h", "\u2013")
 
 
 def test_htmx_is_the_pinned_file_kept_here() -> None:
