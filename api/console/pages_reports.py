@@ -24,7 +24,6 @@ from oms.reports.kpis import (
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-_Day = Annotated[str | None, Query(max_length=10)]
 _Channel = Annotated[str | None, Query(max_length=100)]
 
 
@@ -118,18 +117,24 @@ def _draw(
     return drawn
 
 
+_From = Annotated[str | None, Query(alias="from", max_length=10)]
+_To = Annotated[str | None, Query(alias="to", max_length=10)]
+
+
+def _query(start: str | None, end: str | None, channel: str | None) -> KpiQuery:
+    """The range asked (the last days by default) and the channel; RangeError if bad."""
+    query = parse_range(start or None, end or None)
+    return KpiQuery(query.start, query.end, channel or None)
+
+
 @router.get("/reports")
 async def reports_page(
-    request: Request,
-    user: UserDep,
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    channel: _Channel = None,
+    request: Request, user: UserDep, start: _From = None, end: _To = None, channel: _Channel = None
 ) -> Response:
     from api.console.web import translate
 
     try:
-        query = parse_range(start or None, end or None)
+        query = _query(start, end, channel)
     except RangeError as exc:
         return render(
             request,
@@ -142,7 +147,6 @@ async def reports_page(
             end=end,
             channel=channel or "",
         )
-    query = KpiQuery(query.start, query.end, channel or None)
     targets = targets_of(request)
     report = await kpi_report(request.app.state.engine, query, targets)
     return render(
@@ -160,17 +164,12 @@ async def reports_page(
 
 @router.get("/reports.csv")
 async def reports_csv(
-    request: Request,
-    user: UserDep,
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    channel: _Channel = None,
+    request: Request, user: UserDep, start: _From = None, end: _To = None, channel: _Channel = None
 ) -> Response:
     try:
-        query = parse_range(start or None, end or None)
+        query = _query(start, end, channel)
     except RangeError as exc:
         return Response(str(exc), status_code=422, media_type="text/plain")
-    query = KpiQuery(query.start, query.end, channel or None)
     report = await kpi_report(request.app.state.engine, query, targets_of(request))
     name = f"kpis-{query.start}-{query.end}{'-' + channel if channel else ''}.csv"
     return Response(

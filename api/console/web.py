@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.console import i18n
+from api.console.sla import duration
 from api.deps import Principal
 from oms import users
 from oms.store import users as user_store
@@ -175,17 +176,7 @@ def age(value: Any, now: datetime | None = None) -> str:
     moment = _parse(value)
     if moment is None:
         return ""
-    seconds = max(0, int(((now or datetime.now(UTC)) - moment).total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return duration((now or datetime.now(UTC)) - moment)
 
 
 def span(seconds: Any) -> str:
