@@ -105,6 +105,11 @@ async def test_every_operation_answers_as_the_openapi_document_says(system, admi
         str(SEED),
         "--workers",
         "1",
+        # An operator action may wait 5 s for the workflow's answer, then 5 s more to record
+        # it as a signal, then read the order (3 s): by design up to 13 s on a loaded
+        # machine, over schemathesis's default of 10 s for one request.
+        "--request-timeout",
+        "30",
         "--no-color",
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
