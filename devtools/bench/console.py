@@ -37,7 +37,6 @@ SEARCH_INDEXES = (
     "ix_orders_email",
     "ix_orders_customer_name",
     "ix_orders_phone",
-    "ix_orders_skus",
 )
 _ROW = re.compile(r'<tr id="order-([0-9a-f]{20})"')
 _NEXT = re.compile(r'id="next-page" href="([^"]+)"')

@@ -2,14 +2,15 @@
 summary. Read-only: it writes nothing (``oms/store/orders.py`` owns the ``orders`` table's
 writes).
 
-The matching rules, each served by an index (migration 0013):
+The matching rules, each served by an index (migrations 0013 and 0016):
 
 - order: the order id, or the channel's external id, exactly;
 - customer: the customer id exactly, or the start of the customer's name (any case);
 - email: the start of the customer's email address (any case), a whole address included;
 - phone: the start of the shipping address's phone number, digits only (``+49 30 12``
   and ``4930 12`` match ``+49 30 1234567``);
-- SKU: an order with a line of that SKU, exactly (case as written);
+- SKU: an order with a line of that SKU, exactly (case as written), from ``order_skus``
+  (migration 0016: kept by a trigger on ``orders``, newest first along its key);
 - status (one or more), channel (exactly), created from/to (UTC), late (flagged late).
 
 All criteria given must hold. Results are the newest first, paged by the position of the
@@ -38,7 +39,6 @@ DELIVERED = literal(OrderStatus.DELIVERED)
 EMAIL = "lower(view->'customer'->>'email')"
 NAME = "lower(view->'customer'->>'name')"
 PHONE = "regexp_replace(view->'shipping_address'->>'phone', '[^0-9]', '', 'g')"
-SKUS = "jsonb_path_query_array(view, '$.lines[*].sku')"
 LATE = "view @> '{\"late\": true}'"
 
 
@@ -112,9 +112,6 @@ def _where(criteria: Criteria, params: dict[str, Any]) -> list[str]:
     if criteria.phone:
         digits = re.sub(r"[^0-9]", "", criteria.phone)
         clauses.append(_starts_with(PHONE, "phone", digits, params) if digits else "false")
-    if criteria.sku:
-        params["sku"] = criteria.sku
-        clauses.append(f"{SKUS} @> jsonb_build_array(CAST(:sku AS text))")
     if criteria.statuses:
         params["statuses"] = list(criteria.statuses)
         clauses.append("status = ANY(CAST(:statuses AS varchar[]))")
@@ -145,16 +142,28 @@ async def search(
     customer_id, total, currency, late, and customer_name (None unless ``personal``)."""
     params: dict[str, Any] = {"limit": limit}
     clauses = _where(criteria, params)
+    # By SKU, the orders come from ``order_skus`` (migration 0016), newest first along its
+    # primary key; the other criteria filter them. Otherwise from ``orders`` itself.
+    source, at, order_id = "orders", "created_at", "id"
+    if criteria.sku:
+        params["sku"] = criteria.sku
+        source = "order_skus s JOIN orders ON orders.id = s.order_id"
+        at, order_id = "s.ordered_at", "s.order_id"
+        clauses.append("s.sku = :sku")
+        if criteria.created_from is not None:
+            clauses.append("s.ordered_at >= :created_from")
+        if criteria.created_before is not None:
+            clauses.append("s.ordered_at < :created_before")
     if before is not None:
         params["c_at"], params["c_id"] = before
-        clauses.append("(created_at, id) < (:c_at, :c_id)")
+        clauses.append(f"({at}, {order_id}) < (:c_at, :c_id)")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     name = "view->'customer'->>'name'" if personal else "NULL"
     query = text(
         "SELECT id, external_id, channel, status, created_at, updated_at, customer_id, "
         "view->'totals'->>'total' AS total, view->>'currency' AS currency, "
         f"coalesce((view->>'late')::boolean, false) AS late, {name} AS customer_name "
-        f"FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT :limit"
+        f"FROM {source} {where} ORDER BY {at} DESC, {order_id} DESC LIMIT :limit"
     )
     async with engine.connect() as conn:
         return list((await conn.execute(query, params)).all())

@@ -368,3 +368,51 @@ async def test_a_customer_page_counts_what_happened_to_their_orders(system, admi
     assert "9 Other Rd" in html and "1 Analytical St" in html
     assert f'href="/console/orders/{driven["id"]}"' in html
     assert len(listed(html)) == 9
+
+
+async def test_a_skus_orders_page_newest_first_and_follow_a_change_of_lines(system):
+    sku, other = unique("PAGED-SKU"), unique("NEW-SKU")
+    start = datetime(2024, 2, 1, tzinfo=UTC)
+    made = [
+        await put_order(
+            system.engine,
+            customer_id=unique("c"),
+            skus=(sku, unique("X")),
+            created_at=start + timedelta(minutes=n // 2),
+        )
+        for n in range(53)
+    ]
+    async with system.engine.connect() as conn:
+        expected = [
+            r.id
+            for r in await conn.execute(
+                text(
+                    "SELECT id FROM orders WHERE id = ANY(:ids) ORDER BY created_at DESC, id DESC"
+                ),
+                {"ids": made},
+            )
+        ]
+    async with console_as(system, "operator") as console:
+        first = await console.http.get("/console/orders", params={"sku": sku})
+        link = re.search(r'id="next-page" href="([^"]+)"', first.text)
+        assert link is not None
+        second = await console.http.get(link.group(1).replace("&amp;", "&"))
+        assert listed(first.text) + listed(second.text) == expected
+        # An order whose lines change (an edit) is found by its new SKU, not its old one.
+        changed = made[0]
+        async with system.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE orders SET view = jsonb_set(view, '{lines}', "
+                    "CAST(:lines AS jsonb)) WHERE id = :id"
+                ),
+                {"id": changed, "lines": json.dumps([{"sku": other, "quantity": 1}])},
+            )
+        now_new = await console.http.get("/console/orders", params={"sku": other})
+        assert listed(now_new.text) == [changed]
+        old = await console.http.get("/console/orders", params={"sku": sku, "to": "2024-02-01"})
+        assert changed not in listed(old.text)
+        dated = await console.http.get(
+            "/console/orders", params={"sku": sku, "from": "2024-02-01", "to": "2024-02-01"}
+        )
+        assert listed(dated.text) == [i for i in expected if i != changed][:50]
