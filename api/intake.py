@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 from api.errors import Problem
 from api.schemas import OrderCreate, price_errors
 from oms import channel_registry
+from oms.channels import gate
 from oms.channels.config import ChannelConfig
 from oms.domain.ids import order_id_for
 from oms.domain.messages import (
@@ -173,13 +174,13 @@ async def submit_order(
     structlog.contextvars.bind_contextvars(order_id=order_id)
     view = build_view(body, order_id, datetime.now(UTC))
     existing = await _existing(engine, body, key, digest)
-    if existing is None:
-        await _check_skus(engine, body)
-        created = await _insert(engine, body, view, key, digest)
-        if not created:  # lost a race with an identical submission
-            existing = await _existing(engine, body, key, digest)
     # The channel's own shortage and split, where it is configured (cached briefly).
     channel = await channel_registry.load_channel(engine, body.channel)
+    if existing is None:
+        await _check_skus(engine, body)
+        created = await _insert(engine, settings, channel, body, view, key, digest)
+        if not created:  # lost a race with an identical submission
+            existing = await _existing(engine, body, key, digest)
     if existing is None:
         await start_order_workflow(client, settings, view, body.payment.token, channel)
     elif never_started(existing.status, existing.last_seq):
@@ -195,9 +196,14 @@ async def submit_order(
 
 
 async def _insert(
-    engine: AsyncEngine, body: OrderCreate, view: OrderView, key: str | None, digest: str
+    engine: AsyncEngine,
+    settings: Settings,
+    channel: ChannelConfig | None,
+    body: OrderCreate,
+    view: OrderView,
+    key: str | None,
+    digest: str,
 ) -> bool:
-    now = datetime.fromisoformat(view.created_at)
     order = {
         "id": view.id,
         "channel": body.channel,
@@ -205,12 +211,16 @@ async def _insert(
         "key": key,
         "hash": digest,
         "customer_id": body.customer.id,
-        "view": json.dumps(asdict(view)),
         "token": body.payment.token,
-        "now": now,
     }
     first = {"total": view.totals.total, "currency": view.currency, "lines": len(view.lines)}
-    return await orders.insert(engine, order, json.dumps(first))
+    if channel is None:
+        now = datetime.fromisoformat(view.created_at)
+        plain = {**order, "view": json.dumps(asdict(view)), "now": now}
+        return await orders.insert(engine, plain, json.dumps(first))
+    # A configured channel: its mode (live, shadow, a pilot's country) decided with the
+    # row, under the channel's switch lock (oms.channels.gate).
+    return await gate.insert_order(engine, settings, channel, view, order, first)
 
 
 def _view_from_json(data: dict[str, Any]) -> OrderView:

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from oms.channels import sealing
 from oms.channels.canonical import PLATFORMS, PULL_PLATFORMS, PUSH_PLATFORMS
 from oms.channels.config import ChannelConfig, Intake, Mode
+from oms.channels.cutover import parse_countries
 from oms.domain.routing import STRATEGIES
 from oms.domain.shortage import SHORTAGE_POLICIES
 from oms.store import channels as store
@@ -54,6 +55,7 @@ __all__ = [
     "channel_record",
     "channel_records",
     "configure",
+    "countries",
     "disable_channel",
     "forget",
     "intakes_for",
@@ -162,6 +164,7 @@ def _config(row: Any) -> ChannelConfig:
         pull_interval_s=row.pull_interval_s,
         pull_lag_s=row.pull_lag_s,
         enabled=row.enabled,
+        live_countries=tuple(row.live_countries or ()),
     )
 
 
@@ -233,6 +236,19 @@ def _seconds(errors: list[dict[str, str]], field: str, value: Any, low: float) -
         )
 
 
+def countries(value: Any) -> tuple[str, ...]:
+    """A pilot's country codes from a list (or ``DE,AT``), normalised; ChannelInvalid."""
+    ok = isinstance(value, str) or (
+        isinstance(value, list | tuple) and all(isinstance(c, str) for c in value)
+    )
+    if not ok:
+        raise ChannelInvalid([{"field": "live_countries", "message": "a list of country codes"}])
+    try:
+        return parse_countries(value)
+    except ValueError as exc:
+        raise ChannelInvalid([{"field": "live_countries", "message": str(exc)}]) from exc
+
+
 def validate(cfg: ChannelConfig) -> None:
     """Raise ChannelInvalid unless the OMS can serve the channel as configured."""
     errors: list[dict[str, str]] = []
@@ -259,6 +275,13 @@ def validate(cfg: ChannelConfig) -> None:
         )
     if cfg.mode not in MODES:
         errors.append({"field": "mode", "message": f"one of {', '.join(MODES)}"})
+    try:
+        if tuple(cfg.live_countries) != countries(cfg.live_countries):
+            errors.append(
+                {"field": "live_countries", "message": "upper-case codes, each once, sorted"}
+            )
+    except ChannelInvalid as exc:
+        errors += exc.errors
     if cfg.routing is not None and cfg.routing not in STRATEGIES:
         errors.append({"field": "routing", "message": f"one of {', '.join(STRATEGIES)}"})
     if cfg.shortage is not None and cfg.shortage not in SHORTAGE_POLICIES:
@@ -310,6 +333,7 @@ def _columns(cfg: ChannelConfig) -> dict[str, Any]:
         "pull_interval_s": float(cfg.pull_interval_s),
         "pull_lag_s": float(cfg.pull_lag_s),
         "enabled": cfg.enabled,
+        "live_countries": list(cfg.live_countries),
         **_sealed(cfg),
     }
 
@@ -344,6 +368,7 @@ CHANGES = (
     "pull_interval_s",
     "pull_lag_s",
     "enabled",
+    "live_countries",
 )
 
 
@@ -373,6 +398,13 @@ def changed(current: ChannelConfig, changes: dict[str, Any]) -> ChannelConfig:
         values["credentials"] = merged
     if "enabled" in values and not isinstance(values["enabled"], bool):
         raise ChannelInvalid([{"field": "enabled", "message": "true or false"}])
+    if values.get("live_countries") is not None:
+        values["live_countries"] = countries(values["live_countries"])
+    else:
+        values.pop("live_countries", None)
+        if values.get("mode") == Mode.LIVE and current.mode != Mode.LIVE:
+            # The whole channel goes live: its pilot is over (moving back starts without).
+            values["live_countries"] = ()
     after = replace(current, **values)
     validate(after)
     return after

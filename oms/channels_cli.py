@@ -98,6 +98,7 @@ def _describe(record: Any) -> dict[str, Any]:
         "pull_interval_s": cfg.pull_interval_s,
         "pull_lag_s": cfg.pull_lag_s,
         "webhook_path": f"/v1/channels/{cfg.name}/webhooks" if cfg.pushes else None,
+        "live_countries": list(cfg.live_countries),
         "mode_changed_at": record.mode_changed_at.isoformat() if record.mode_changed_at else None,
         "mode_changed_by": record.mode_changed_by,
         "created_at": record.created_at.isoformat(),
@@ -114,6 +115,7 @@ def _text(described: dict[str, Any]) -> str:
             shown[name] = "(settings)"
     shown["secret_set"] = "yes" if shown["secret_set"] else "no"
     shown["credential_keys"] = ", ".join(shown["credential_keys"]) or "-"
+    shown["live_countries"] = ", ".join(shown["live_countries"]) or "-"
     width = max(len(k) for k in shown)
     return "\n".join(f"{k.ljust(width)}  {'-' if v is None else v}" for k, v in shown.items())
 
@@ -224,6 +226,13 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
             changes[field] = getattr(args, option)
     if args.enable:
         changes["enabled"] = True
+    if args.pilot is not None:
+        from oms.channel_registry import ChannelInvalid, countries
+
+        try:
+            changes["live_countries"] = list(countries(args.pilot))
+        except ChannelInvalid as exc:
+            raise CommandError(f"--pilot: {exc.errors[0]['message']}", status=2) from exc
     if not changes:
         raise CommandError("nothing to change: give at least one option (see --help)")
     return changes
@@ -233,13 +242,35 @@ async def _set(settings: Settings, args: argparse.Namespace, changes: dict[str, 
     from oms import channel_registry
 
     async def update(engine: Any) -> Any:
-        return await channel_registry.update_channel(engine, args.name, changes, _by())
+        before = await channel_registry.channel_record(engine, args.name)
+        await channel_registry.update_channel(engine, args.name, changes, _by())
+        return before, await channel_registry.channel_record(engine, args.name)
 
-    saved = await _with_engine(settings, update)
+    before, after = await _with_engine(settings, update)
+    saved = after.config
     lines = [f"channel {saved.name}: set {', '.join(sorted(changes))}"]
+    if "mode" in changes or "live_countries" in changes:
+        lines += switch_lines(before, after)
     if saved.pulls:
         lines.append(await _follow_schedule(settings, saved))
     return lines
+
+
+def switch_lines(before: Any, after: Any) -> list[str]:
+    """What a change of mode or pilot did: the exact instant it applies from, and how the
+    current system asks which orders are the OMS's."""
+    cfg = after.config
+    pilot = ", ".join(cfg.live_countries)
+    now = f"{cfg.mode}" + (f" (pilot: {pilot} live)" if cfg.mode == "shadow" and pilot else "")
+    if before is not None and before.mode_changed_at == after.mode_changed_at:
+        return [f"no switch: the channel was already {now}"]
+    at = after.mode_changed_at.isoformat()
+    return [
+        f"switched to {now} at {at}",
+        f"orders taken from {at} on get the new mode, every earlier order keeps its own",
+        f"the OMS's orders: GET /v1/orders?channel={cfg.name}&mode=live (newest first, "
+        f"down to {at}); the side by side: oms shadow report --channel {cfg.name}",
+    ]
 
 
 async def _show(settings: Settings, args: argparse.Namespace) -> str:
@@ -420,6 +451,12 @@ def add_parser(sub: Any) -> None:
     change.add_argument("--pull-interval", type=_seconds, metavar="S")
     change.add_argument("--pull-lag", type=_seconds, metavar="S")
     change.add_argument("--enable", action="store_true", help="enable a disabled channel")
+    change.add_argument(
+        "--pilot",
+        metavar="CC,CC",
+        help="a shadow channel's pilot: orders shipping to these countries (ISO codes) "
+        "are handled live from now on; '' ends the pilot",
+    )
 
     disable = channels.add_parser("disable", help="disable a channel (its row stays)")
     disable.add_argument("name")

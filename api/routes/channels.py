@@ -70,6 +70,7 @@ def channel_answer(record: ChannelRecord, **extra: Any) -> dict[str, Any]:
         "pull_interval_s": cfg.pull_interval_s,
         "pull_lag_s": cfg.pull_lag_s,
         "webhook_path": webhook_path(cfg),
+        "live_countries": list(cfg.live_countries),
         "mode_changed_at": record.mode_changed_at.isoformat() if record.mode_changed_at else None,
         "mode_changed_by": record.mode_changed_by,
         "created_at": record.created_at.isoformat(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -130,6 +130,13 @@ async def read_orders(
     customer_id: Annotated[str | None, Query(max_length=128, pattern=PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     late: Annotated[bool, Query(description="only orders flagged late")] = False,
+    mode: Annotated[
+        Literal["", "live", "shadow"] | None,
+        Query(
+            description="the mode the order got at intake: live (the OMS handles it) or "
+            "shadow (its channel's current system does); empty: no filter"
+        ),
+    ] = None,
     cursor: Annotated[
         str | None,
         Query(
@@ -150,7 +157,7 @@ async def read_orders(
     readable = caller.readable_channels()
     if readable is not None and channel is not None and channel not in readable:
         return {"items": [], "next_cursor": None}
-    filters = {"status": status, "channel": channel, "customer_id": customer_id}
+    filters = {"status": status, "channel": channel, "customer_id": customer_id, "mode": mode}
     return await list_orders(
         engine,
         filters=filters,

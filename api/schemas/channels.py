@@ -44,6 +44,10 @@ PullInterval = Annotated[
     StrictFloat, Field(ge=MIN_PULL_INTERVAL_S, le=MAX_SECONDS, allow_inf_nan=False)
 ]
 Lag = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+# A pilot's countries: ISO 3166-1 alpha-2 codes (an unassigned one is ``channel-invalid``).
+Countries = Annotated[
+    list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]], Field(max_length=250)
+]
 
 assert set(PLATFORMS) == set(Platform.__args__)  # type: ignore[attr-defined]
 
@@ -123,6 +127,12 @@ class ChannelChange(Strict):
     pull_interval_s: PullInterval | None = None
     pull_lag_s: Lag | None = None
     enabled: StrictBool | None = None
+    live_countries: Countries | None = Field(
+        default=None,
+        description="a shadow channel's pilot: orders shipping to these countries are "
+        "handled live from the moment of the change ([] ends the pilot); a switch like a "
+        "change of mode (mode_changed_at). A switch of the whole channel to live ends it.",
+    )
 
 
 class ChannelInfo(BaseModel):
@@ -145,7 +155,13 @@ class ChannelInfo(BaseModel):
     webhook_path: str | None = Field(
         description="where the platform sends its webhooks (push channels)"
     )
-    mode_changed_at: str | None
+    live_countries: list[str] = Field(
+        description="a shadow channel's pilot: the shipping countries handled live"
+    )
+    mode_changed_at: str | None = Field(
+        description="the last switch of mode or pilot: orders taken from this instant on "
+        "got the mode the channel has now, every earlier one the mode before"
+    )
     mode_changed_by: str | None
     created_at: str
     created_by: str

@@ -48,6 +48,9 @@ class ChannelConfig:
     pull_interval_s: float = 30.0
     pull_lag_s: float = 180.0
     enabled: bool = True
+    # A shadow channel's pilot: orders shipping to these countries (ISO 3166-1 alpha-2)
+    # are handled live, the rest stay in shadow (oms.channels.cutover).
+    live_countries: tuple[str, ...] = ()
 
     @property
     def pulls(self) -> bool:

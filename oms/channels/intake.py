@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -30,6 +30,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from oms.channels import gate
 from oms.channels.canonical import ChannelOrder, PlatformState
 from oms.channels.config import ChannelConfig, Mode
 from oms.channels.errors import MappingError
@@ -214,9 +215,7 @@ async def _create(
         "key": None,
         "hash": hashlib.sha256(raw).hexdigest(),
         "customer_id": view.customer.id,
-        "view": json.dumps(asdict(view)),
         "token": token,
-        "now": datetime.fromisoformat(view.created_at),
     }
     first = {
         "total": view.totals.total,
@@ -226,7 +225,8 @@ async def _create(
         "platform_status": order.platform_status,
         "source": source,
     }
-    if not await orders.insert(engine, record, json.dumps(first)):
+    # The mode (and the moment) is decided with the row, under the channel's switch lock.
+    if not await gate.insert_order(engine, settings, channel, view, record, first):
         # The same order taken at the same moment by another delivery (a duplicate push,
         # a push and a pull): that one records it; this one is news to it, if anything.
         await asyncio.sleep(0.2)
@@ -252,7 +252,7 @@ async def _create(
         channel=channel.name,
         source=source,
         state=order.state,
-        mode=channel.mode,
+        mode=view.platform.mode if view.platform else channel.mode,
     )
     return Taken(order_id, "created", order.state)
 

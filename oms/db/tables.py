@@ -93,6 +93,29 @@ class Channel(SQLModel, table=True):
     updated_at: datetime = _ts()
     created_by: str
     updated_by: str
+    # A shadow channel's pilot: orders shipping to these countries (ISO 3166-1 alpha-2)
+    # are handled live; a change is a switch (mode_changed_at), like a change of mode.
+    live_countries: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(String()), nullable=False, server_default=text("'{}'::varchar[]")),
+    )
+
+
+class ShadowCurrent(SQLModel, table=True):
+    """The current system's decisions for a shadow channel's orders, from its export
+    (``oms shadow load``); a newer load replaces an order's row."""
+
+    __tablename__ = "shadow_current"
+    channel: str = Field(primary_key=True)
+    external_id: str = Field(primary_key=True)
+    held: bool | None = Field(default=None, sa_column=Column(Boolean()))
+    cancelled: bool | None = Field(default=None, sa_column=Column(Boolean()))
+    warehouses: list[str] | None = Field(default=None, sa_column=Column(ARRAY(String())))
+    split: bool | None = Field(default=None, sa_column=Column(Boolean()))
+    shipped_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    loaded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    loaded_by: str
+    file: str
 
 
 class Warehouse(SQLModel, table=True):

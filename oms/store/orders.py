@@ -183,6 +183,16 @@ async def insert(engine: AsyncEngine, order: dict[str, Any], first_event: str) -
     return True
 
 
+async def insert_in(conn: AsyncConnection, order: dict[str, Any], first_event: str) -> bool:
+    """:func:`insert` in the caller's transaction (the intake's, which holds its channel's
+    switch lock until the row is committed)."""
+    row = (await conn.execute(_INSERT, order)).first()
+    if row is None:
+        return False
+    await conn.execute(_FIRST_EVENT, {"id": order["id"], "now": order["now"], "data": first_event})
+    return True
+
+
 async def row(engine: AsyncEngine, order_id: str) -> Any:
     """The read-model row (id, channel, status, view, last_seq, payment_token), or None."""
     async with one_statement(engine) as conn:
@@ -203,15 +213,19 @@ async def page(
     channels: Sequence[str] | None = None,
 ) -> list[Any]:
     """Orders newest first (id, created_at, view): those whose columns in ``equal``
-    (status, channel, customer_id) have the values given, of one of ``channels`` when
-    given, flagged late if ``late``, created before the position ``before`` (created_at,
-    id)."""
+    (status, channel, customer_id, and ``mode``: live or shadow) have the values given,
+    of one of ``channels`` when given, flagged late if ``late``, created before the
+    position ``before`` (created_at, id)."""
     clauses = []
     params: dict[str, Any] = {"limit": limit}
     for column in ("status", "channel", "customer_id"):
         if equal.get(column):
             clauses.append(f"{column} = :{column}")
             params[column] = equal[column]
+    if equal.get("mode"):
+        # The mode the order got at intake (its view's platform part; none: live).
+        clauses.append("COALESCE(view->'platform'->>'mode', 'live') = :mode")
+        params["mode"] = equal["mode"]
     if channels is not None:
         clauses.append("channel = ANY(:channels)")
         params["channels"] = list(channels)
