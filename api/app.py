@@ -29,6 +29,7 @@ from api.routes import (
     order_changes,
     orders,
     reports,
+    shadow,
     webhook_endpoints,
     webhooks,
 )
@@ -103,6 +104,7 @@ def create_app(
         channels,
         channel_webhooks,
         channel_shadow,
+        shadow,
         admin,
         codec,
         ops,
@@ -116,7 +118,10 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
-        larger={console.IMPORT_PATH: settings.console_import_max_bytes},
+        larger={
+            console.IMPORT_PATH: settings.console_import_max_bytes,
+            shadow.DECISIONS_PATH: settings.console_import_max_bytes,
+        },
     )
     # After the body limit: the console's error pages wrap its 413 too.
     console.install(app)

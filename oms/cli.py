@@ -130,6 +130,12 @@ def cmd_channels(args: argparse.Namespace) -> None:
     _exit(run(args, _settings_with_database()))
 
 
+def cmd_shadow(args: argparse.Namespace) -> None:
+    from oms.shadow_cli import run
+
+    _exit(run(args, _settings_with_database()))
+
+
 def cmd_users(args: argparse.Namespace) -> None:
     from oms.users_cli import run
 
@@ -221,6 +227,13 @@ def _add_channels(sub: Any) -> None:
     sub.choices["channels"].set_defaults(fn=cmd_channels)
 
 
+def _add_shadow(sub: Any) -> None:
+    from oms.shadow_cli import add_parser as add_shadow_parser
+
+    add_shadow_parser(sub)
+    sub.choices["shadow"].set_defaults(fn=cmd_shadow)
+
+
 def _add_users(sub: Any) -> None:
     from oms.users_cli import add_parser as add_users_parser
 
@@ -267,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
         "report": _add_report,
         "stock": _add_stock,
         "channels": _add_channels,
+        "shadow": _add_shadow,
         "keys": _add_keys,
         "users": _add_users,
         "workflows": _add_workflows,

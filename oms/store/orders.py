@@ -354,3 +354,28 @@ async def shadowed(engine: AsyncEngine, channel: str, since: datetime, limit: in
     params = {"channel": channel, "since": since, "limit": limit}
     async with engine.connect() as conn:
         return list((await conn.execute(_SHADOWED, params)).all())
+
+
+# Every order of a channel with what the side-by-side report needs: the mode it got, its
+# shadow decision, when the decision was recorded, and its first event's facts.
+_SIDE_BY_SIDE = text(
+    """
+    SELECT o.id, o.external_id, o.created_at, o.status,
+           COALESCE(o.view->'platform'->>'mode', 'live') AS mode,
+           o.view->'shadow' AS shadow, e.data AS first,
+           (SELECT d.created_at FROM order_events d
+             WHERE d.order_id = o.id AND d.type = 'order_shadowed'
+             ORDER BY d.seq LIMIT 1) AS decided_at
+    FROM orders o
+    LEFT JOIN order_events e ON e.order_id = o.id AND e.seq = 0
+    WHERE o.channel = :channel
+    ORDER BY o.created_at, o.id
+    """
+)
+
+
+async def side_by_side(engine: AsyncEngine, channel: str) -> list[Any]:
+    """The channel's orders for the shadow report (id, external_id, created_at, status,
+    mode, shadow, first, decided_at), oldest first."""
+    async with engine.connect() as conn:
+        return list((await conn.execute(_SIDE_BY_SIDE, {"channel": channel})).all())
