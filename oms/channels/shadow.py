@@ -73,9 +73,10 @@ COLUMNS = ("external_id", "held", "cancelled", "warehouses", "split", "shipped_a
 
 def read_current(text: str) -> dict[str, Decision]:
     """The current system's decisions from its CSV export, by external id. Columns:
-    ``external_id`` (required), ``held``, ``cancelled`` and ``split`` (yes/no), ``warehouses``
-    (or ``warehouse_id``: ids separated by ``;`` or ``|``), ``shipped_at`` (ISO 8601 with
-    its offset). Rows of one order are merged (held, cancelled, split: any row says yes;
+    ``external_id`` (required), ``held``, ``cancelled`` and ``split`` (yes/no; an empty
+    split is derived from the warehouses: more than one is a split), ``warehouses`` (or
+    ``warehouse_id``: ids separated by ``;`` or ``|``), ``shipped_at`` (ISO 8601 with its
+    offset). Rows of one order are merged (held, cancelled, split: any row says yes;
     warehouses: all of them; shipped_at: the earliest). A column the export lacks is not
     compared. Every bad line is reported (BadExport), and then nothing is returned."""
     reader = csv.DictReader(io.StringIO(text, newline=None))
@@ -115,6 +116,9 @@ def _merge(out: dict[str, Decision], row: dict[str, Any]) -> str | None:
             flags[name] = None
             continue
         value = (row.get(name) or "").strip().lower()
+        if name == "split" and not value:
+            flags[name] = None  # not said: derived from the warehouses
+            continue
         if value not in _TRUE | _FALSE:
             return f"{name} must be yes or no, not {value!r}"
         flags[name] = value in _TRUE
