@@ -189,6 +189,7 @@ HELP_ORDER = (
     "chaos",
     "bench",
     "channels",
+    "shadow",
     "keys",
     "users",
     "workflows",

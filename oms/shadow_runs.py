@@ -5,8 +5,6 @@ shadow orders. Shared by the API (``/v1/shadow/...``) and the command line (``om
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from oms import channel_registry
 from oms.channel_registry import ChannelNotFound
 from oms.channels.shadow import Decision, read_current
-from oms.channels.shadow_report import DEFAULT_TOLERANCE_H, OmsOrder, Report, build
+from oms.channels.shadow_report import DECISIONS, DEFAULT_TOLERANCE_H, OmsOrder, Report, build
 from oms.domain.shortage import FAIL, for_channel, parse_shortage
 from oms.settings import Settings
 from oms.store import orders, shadow_current
@@ -126,16 +124,14 @@ def report_answer(
 
 
 def _encode(external_id: str, decision: str) -> str:
-    raw = json.dumps([external_id, decision], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return f"{decision}~{external_id}"
 
 
 def _decode(cursor: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        ext, decision = json.loads(raw)
-    except (ValueError, TypeError) as exc:
-        raise BadCursor("not a cursor this report gave") from exc
-    if not isinstance(ext, str) or not isinstance(decision, str):
+    """Any ``<decision>~<external id>`` is a position in the differences' order (external
+    id, decision): a cursor names where the previous page stopped, not a row that must
+    still be there."""
+    decision, sep, external_id = cursor.partition("~")
+    if not sep or decision not in DECISIONS:
         raise BadCursor("not a cursor this report gave")
-    return ext, decision
+    return external_id, decision

@@ -21,6 +21,7 @@ from oms.channels.shadow_report import DEFAULT_TOLERANCE_H
 from oms.shadow_runs import BadCursor, load_export, make_report, report_answer
 
 router = APIRouter(prefix="/v1/shadow", tags=["channels"], route_class=JsonRoute)
+CURSOR_PATTERN = r"^(held|cancelled|warehouses|split|ship_time)~.+$"
 # An export of a channel's orders is a file: allowed the console's import size.
 DECISIONS_PATH = "/v1/shadow/decisions"
 ChannelName = Annotated[str, Query(pattern=NAME_PATTERN, description="the shadow channel, by name")]
@@ -91,7 +92,11 @@ async def shadow_report(
     limit: Annotated[int, Query(ge=1, le=1000, description="differences per page")] = 100,
     cursor: Annotated[
         str | None,
-        Query(max_length=2000, description="``next_cursor`` of the previous page"),
+        Query(
+            max_length=2000,
+            pattern=CURSOR_PATTERN,
+            description="``next_cursor`` of the previous page",
+        ),
     ] = None,
     tolerance_h: Annotated[
         float,

@@ -56,6 +56,7 @@ FLAGS = {
         "--runs",
     ],
     "channels": [],
+    "shadow": [],
     "keys": [],
     "users": [],
     "workflows": [],
@@ -84,6 +85,12 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
         "compare",
     ]
     assert list(_subcommands(offered["workflows"])) == ["drain"]
+    assert list(_subcommands(offered["shadow"])) == ["load", "report"]
+    report = _subcommands(offered["shadow"])["report"]
+    flags = [s for a in report._actions for s in a.option_strings if s.startswith("--")]
+    assert flags == ["--help", "--channel", "--since", "--tolerance", "--differences", "--csv"]
+    change = _subcommands(offered["channels"])["set"]
+    assert "--pilot" in [s for a in change._actions for s in a.option_strings]
     kpis = _subcommands(offered["report"])["kpis"]
     flags = [s for a in kpis._actions for s in a.option_strings if s.startswith("--")]
     assert flags == ["--help", "--from", "--to", "--channel", "--csv", "--json"]
