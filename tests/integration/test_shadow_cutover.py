@@ -259,3 +259,34 @@ async def test_a_switch_while_orders_arrive_gives_each_order_exactly_one_system_
     live_one = next(i for i, _, m in rows if m == "live")
     await wait_for_status(admin, shadow_one, {"shadowed"})
     await wait_for_status(admin, live_one, {"delivered"})
+
+
+async def test_the_command_sets_a_pilot_and_prints_the_switchs_instant(admin, system):
+    channel = await add_channel(admin, system, mode="shadow")
+    piloted = await _oms(system, "channels", "set", channel, "--pilot", "de")
+    assert piloted.returncode == 0, piloted.stderr
+    shown = (await admin.get(f"/v1/channels/{channel}")).json()
+    assert shown["live_countries"] == ["DE"]
+    assert f"switched to shadow (pilot: DE live) at {shown['mode_changed_at']}" in piloted.stdout
+    assert f"GET /v1/orders?channel={channel}&mode=live" in piloted.stdout
+    same = await _oms(system, "channels", "set", channel, "--pilot", "DE")
+    assert "no switch" in same.stdout
+    bad = await _oms(system, "channels", "set", channel, "--pilot", "DE,XX")
+    assert bad.returncode == 2 and "XX" in bad.stderr
+    assert (await admin.get(f"/v1/channels/{channel}")).json()["live_countries"] == ["DE"]
+
+
+async def test_an_order_sent_to_post_orders_for_a_shadow_channel_is_decided_in_shadow(
+    admin, system
+):
+    from tests.integration.helpers import order_body, submit
+
+    wh, sku = await stocked(admin, 10)
+    channel = await add_channel(admin, system, mode="shadow", platform="native")
+    body = order_body([(sku, 1)])
+    body["channel"] = channel
+    created = await submit(admin, body)
+    done = await wait_for_status(admin, created["id"], {"shadowed"})
+    assert done["platform"]["mode"] == "shadow"
+    assert done["shadow"]["shipments"][0]["warehouse_id"] == wh
+    assert (await admin.get(f"/v1/stock/{sku}")).json()["available"] == 10
