@@ -127,7 +127,8 @@ def run_sample(args: argparse.Namespace) -> int:
     for path in paths:
         print(path)
     if args.errors:
-        mistakes = {n: c for n, c in samples.MISTAKES.items() if n <= args.orders}
+        table = samples.TAOBAO_MISTAKES if args.fmt == "taobao" else samples.MISTAKES
+        mistakes = {n: c for n, c in table.items() if n <= args.orders}
         print(
             "mistakes (order number: rule): " + ", ".join(f"{n}: {c}" for n, c in mistakes.items())
         )

@@ -37,6 +37,8 @@ MISTAKES: dict[int, str] = {
     19: "phone",
     21: "quantity",
 }
+# Taobao never gives the buyer's email: its 15th order carries another mistake.
+TAOBAO_MISTAKES = {**MISTAKES, 15: "date_format"}
 UNKNOWN_SKU = "NO-SUCH-SKU-404"
 
 _PLACES = (  # country, currency, city, region, postal code, street, phone
@@ -543,6 +545,8 @@ def taobao_rows(s: Sample) -> tuple[list[str], list[list[str]]]:
         order["订单编号"] = _guard(str(3712345678901234000 + 2))
     elif s.mistake == "postal_code":
         order["收货地址"] = "浙江省 杭州市 西湖区 文三路90号 (31001)"
+    elif s.mistake == "email":  # no email in a Taobao export: a date Excel rewrote instead
+        order["订单创建时间"] = s.created.astimezone(_CHINA).strftime("%Y年%m月%d日")
     items = []
     for i, (sku, q, p) in enumerate(s.lines):
         item = [
@@ -568,6 +572,17 @@ def taobao_rows(s: Sample) -> tuple[list[str], list[list[str]]]:
     return [order.get(col, "") for col in TAOBAO_ORDER_HEADER], items
 
 
+def _tb_line(cells: list[str]) -> str:
+    """A row as the export writes it: ``="..."`` cells bare, a cell with a comma quoted."""
+    out = []
+    for cell in cells:
+        if cell.startswith('="') or not any(c in cell for c in ',"\n'):
+            out.append(cell)
+        else:
+            out.append('"' + cell.replace('"', '""') + '"')
+    return ",".join(out) + "\r\n"
+
+
 def write_taobao(folder: Path, count: int, skus: Sequence[str], *, errors: bool) -> list[Path]:
     stamp = "202403011015"
     orders_path = folder / f"ExportOrderList{stamp}.csv"
@@ -576,13 +591,12 @@ def write_taobao(folder: Path, count: int, skus: Sequence[str], *, errors: bool)
         orders_path.open("w", newline="", encoding="gbk") as fo,
         items_path.open("w", newline="", encoding="gbk") as fi,
     ):
-        wo, wi = csv.writer(fo, lineterminator="\r\n"), csv.writer(fi, lineterminator="\r\n")
-        wo.writerow(TAOBAO_ORDER_HEADER)
-        wi.writerow(TAOBAO_ITEM_HEADER)
+        fo.write(_tb_line(TAOBAO_ORDER_HEADER))
+        fi.write(_tb_line(TAOBAO_ITEM_HEADER))
         for s in orders(count, skus, errors=errors, places=[4]):
             row, items = taobao_rows(s)
-            wo.writerow(row)
-            wi.writerows(items)
+            fo.write(_tb_line(row))
+            fi.writelines(_tb_line(item) for item in items)
     return [orders_path, items_path]
 
 

@@ -150,11 +150,9 @@ def read_jsonl(path: Path) -> Iterator[RawOrder | Issue]:
             yield from_object(obj, where)
 
 
-def _broken(where: Where, code: str, message: str) -> RawOrder:
-    """An order the reader could not read: every rule finding is the reader's."""
-    order = RawOrder(where=where, external_id=None, status=None, created_at=None, currency=None)
-    order.read_issues.append(Issue(code=code, where=where, field="", value="", message=message))
-    return order
+def _broken(where: Where, code: str, message: str) -> Issue:
+    """A line the reader could not read: no order to check, one finding."""
+    return Issue(code=code, where=where, field="", value="", message=message)
 
 
 def from_object(obj: dict[str, Any], where: Where) -> RawOrder:

@@ -55,7 +55,7 @@ _SUFFIXES = ("省", "市", "壮族自治区", "回族自治区", "维吾尔自�
 _PROVINCE = re.compile(
     "^(" + "|".join(sorted(PROVINCES, key=len, reverse=True)) + ")(" + "|".join(_SUFFIXES) + ")?"
 )
-_CITY = re.compile(r"^(.{1,12}?(市|自治州|地区|盟|州))")
+_CITY = (re.compile(r"^(.{1,10}?市)"), re.compile(r"^(.{1,12}?(自治州|地区|盟|州))"))
 _POSTAL = re.compile(r"[(（]\s*([0-9]{3,8})\s*[)）]\s*$")
 _MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
 
@@ -82,9 +82,10 @@ def split(text: str) -> Address:
     if " " in rest:
         city, _, line1 = rest.partition(" ")
         return Address(region, city, line1.strip(), postal)
-    c = _CITY.match(rest)
-    if c:
-        return Address(region, c.group(1), rest[c.end() :].strip(), postal)
+    for city in _CITY:
+        c = city.match(rest)
+        if c:
+            return Address(region, c.group(1), rest[c.end() :].strip(), postal)
     if p.group(1) in _MUNICIPALITIES:
         return Address(region, p.group(1) + "市", rest, postal)
     return Address(region, "", rest, postal)
