@@ -82,8 +82,8 @@ def split(text: str) -> Address:
     if " " in rest:
         city, _, line1 = rest.partition(" ")
         return Address(region, city, line1.strip(), postal)
-    for city in _CITY:
-        c = city.match(rest)
+    for shape in _CITY:
+        c = shape.match(rest)
         if c:
             return Address(region, c.group(1), rest[c.end() :].strip(), postal)
     if p.group(1) in _MUNICIPALITIES:
