@@ -21,7 +21,6 @@ from oms.imports.model import Issue, Where
 
 SAMPLE_BYTES = 64 * 1024
 ESCAPED = re.compile("[\udc80-\udcff]")
-csv.field_size_limit(1 << 24)
 
 
 @dataclass
