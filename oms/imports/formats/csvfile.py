@@ -69,7 +69,7 @@ def detect_encoding(path: Path) -> str:
 
 def clean(cell: str) -> str:
     cell = cell.strip()
-    if cell.startswith('="') and cell.endswith('"') and len(cell) >= 3:
+    if cell[:2] == '="' and cell[-1] == '"' and len(cell) >= 3:
         return cell[2:-1].strip()
     return cell
 
@@ -138,7 +138,8 @@ class Table:
             line, last = last + 1, reader.line_num
             if not cells or not any(c.strip() for c in cells):
                 continue  # a blank line
-            row = Row(line, last, dict(zip(header, (clean(c) for c in cells), strict=False)))
+            # empty cells are left out: a column absent from a row reads as ""
+            row = Row(line, last, {h: clean(c) for h, c in zip(header, cells) if c})
             if len(cells) != width:
                 row.issues.append(
                     file_issue(
