@@ -139,7 +139,8 @@ class Table:
             if not cells or not any(c.strip() for c in cells):
                 continue  # a blank line
             # empty cells are left out: a column absent from a row reads as ""
-            row = Row(line, last, {h: clean(c) for h, c in zip(header, cells) if c})
+            cleaned = {h: clean(c) for h, c in zip(header, cells, strict=False) if c}
+            row = Row(line, last, cleaned)
             if len(cells) != width:
                 row.issues.append(
                     file_issue(
