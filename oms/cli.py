@@ -8,6 +8,8 @@
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
     oms report kpis [--from D] [--to D] [--channel C] [--csv]   the KPIs (through the API)
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
+    oms import orders FILE... --channel C [--format F] [--dry-run]   historical orders
+    oms import sample --format F DIR   sample export files (canonical, shopify, taobao)
     oms channels add|list|show|set|disable|pull   sales channels (to the database)
     oms keys create --role R --name N [--channel C] [--scope S ...] [--rate-limit N]
     oms users create NAME --role operator|admin|viewer   console accounts (to the database)
@@ -124,6 +126,14 @@ def cmd_stock(args: argparse.Namespace) -> None:
     sys.exit(run(args, _settings_with_database()))
 
 
+def cmd_import(args: argparse.Namespace) -> None:
+    from oms.imports.cli import run
+
+    if args.action == "sample":  # files only: no database
+        _exit(run(args))
+    _exit(run(args, _settings_with_database()))
+
+
 def cmd_channels(args: argparse.Namespace) -> None:
     from oms.channels_cli import run
 
@@ -186,6 +196,7 @@ HELP_ORDER = (
     "orders",
     "report",
     "stock",
+    "import",
     "chaos",
     "bench",
     "channels",
@@ -219,6 +230,13 @@ def _add_stock(sub: Any) -> None:
 
     add_stock_parser(sub)
     sub.choices["stock"].set_defaults(fn=cmd_stock)
+
+
+def _add_import(sub: Any) -> None:
+    from oms.imports.cli import add_parser as add_import_parser
+
+    add_import_parser(sub)
+    sub.choices["import"].set_defaults(fn=cmd_import)
 
 
 def _add_channels(sub: Any) -> None:
@@ -280,6 +298,7 @@ def parser() -> argparse.ArgumentParser:
         "orders": _add_orders,
         "report": _add_report,
         "stock": _add_stock,
+        "import": _add_import,
         "channels": _add_channels,
         "shadow": _add_shadow,
         "keys": _add_keys,

@@ -97,6 +97,9 @@ class RawOrder:
     cancel_reason: str | None = None
     cancelled_by: str | None = None  # customer | operator | rule | expiry | platform
     note: str | None = None
+    # what the reader itself found wrong (undecodable bytes, a row that contradicts the
+    # order's first row, a malformed JSON line): reported with the rules' findings
+    read_issues: list[Issue] = field(default_factory=list)
 
 
 @dataclass

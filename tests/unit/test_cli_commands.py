@@ -18,6 +18,7 @@ FLAGS = {
     "orders": [],
     "report": [],
     "stock": [],
+    "import": [],
     "chaos": [
         "--orders",
         "--concurrency",
