@@ -390,3 +390,69 @@ async def open_imported_not_started(conn: AsyncConnection, channel: str, limit: 
     """The channel's open imported orders whose workflow has recorded nothing yet (id,
     view), oldest first: what ``oms.imports.starter`` starts."""
     return list((await conn.execute(_OPEN_NOT_STARTED, {"channel": channel, "limit": limit})).all())
+
+
+# --- oms import verify: the database's side -------------------------------------------------
+
+_FOUND = text(
+    "SELECT external_id FROM orders WHERE channel = :channel "
+    "AND external_id = ANY(CAST(:ids AS text[]))"
+)
+_IMPORTED_IDS = text(
+    "SELECT external_id, view->'imported'->>'run' AS run FROM orders "
+    "WHERE channel = :channel AND view ? 'imported' ORDER BY external_id"
+)
+_SUMS = text(
+    """
+    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, view->>'currency' AS currency,
+           count(*) AS n, sum((view->'totals'->>'total')::numeric) AS total
+      FROM orders
+     WHERE channel = :channel AND view ? 'imported'
+     GROUP BY 1, 2
+    """
+)
+_SAMPLE = text(
+    """
+    SELECT o.id, o.external_id, o.status, o.created_at, o.view,
+           (SELECT jsonb_object_agg(type, at) FROM (
+               SELECT type, min(created_at) AS at FROM order_events
+                WHERE order_id = o.id
+                  AND type IN ('payment_captured', 'shipment_dispatched', 'order_delivered',
+                               'order_cancelled')
+                GROUP BY type) e) AS moments,
+           (SELECT jsonb_object_agg(kind, amount::text) FROM (
+               SELECT kind, sum(amount) AS amount FROM payments
+                WHERE order_id = o.id AND status = 'succeeded'
+                  AND idempotency_key LIKE o.id || '-imported-%'
+                GROUP BY kind) p) AS ledger,
+           (SELECT s.tracking_number FROM shipments s
+             WHERE s.order_id = o.id ORDER BY s.id LIMIT 1) AS tracking_number
+      FROM orders o
+     WHERE o.channel = :channel AND o.external_id = ANY(CAST(:ids AS text[]))
+    """
+)
+
+
+async def found(conn: AsyncConnection, channel: str, external_ids: Sequence[str]) -> set[str]:
+    """Which of these external ids the channel has an order for."""
+    params = {"channel": channel, "ids": list(external_ids)}
+    return {r.external_id for r in (await conn.execute(_FOUND, params)).all()}
+
+
+async def imported_ids(conn: AsyncConnection, channel: str) -> list[Any]:
+    """Every imported order of the channel (external_id, run)."""
+    return list((await conn.execute(_IMPORTED_IDS, {"channel": channel})).all())
+
+
+async def sums(conn: AsyncConnection, channel: str) -> list[Any]:
+    """The channel's imported orders per (UTC day of creation, currency): day, currency,
+    n, total."""
+    return list((await conn.execute(_SUMS, {"channel": channel})).all())
+
+
+async def sample(conn: AsyncConnection, channel: str, external_ids: Sequence[str]) -> list[Any]:
+    """These orders as the database holds them: the row (id, external_id, status,
+    created_at, view), the first moment of each history step (``moments``: type -> time),
+    the imported ledger per kind and the first shipment's tracking number."""
+    params = {"channel": channel, "ids": list(external_ids)}
+    return list((await conn.execute(_SAMPLE, params)).all())
