@@ -24,6 +24,7 @@ records, the KPI facts and ``order_skus`` of the batch set-based, and the run's 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -101,18 +102,26 @@ async def write_orders(
         result.resumed_after = committed
         if progress:
             progress(committed)
-    batch: list[Order] = []
-    for order in source:
-        batch.append(order)
-        if len(batch) >= batch_size:
-            committed = await _write_batch(engine, channel, run_key, batch, committed, result)
-            batch = []
+    # Each batch's rows are made (the source read, the views and timelines built, their
+    # JSON written) in a thread while the batch before is written: the database and
+    # Python each keep a core busy.
+    upcoming = asyncio.create_task(
+        asyncio.to_thread(_prepare, source, channel, run_key, batch_size)
+    )
+    try:
+        while True:
+            prepared = await upcoming
+            if prepared is None:
+                break
+            upcoming = asyncio.create_task(
+                asyncio.to_thread(_prepare, source, channel, run_key, batch_size)
+            )
+            committed = await _write_batch(engine, run_key, prepared, committed, result)
             if progress:
                 progress(committed)
-    if batch:
-        committed = await _write_batch(engine, channel, run_key, batch, committed, result)
-        if progress:
-            progress(committed)
+    finally:
+        # A batch that failed: the one being made in its thread is let finish, unused.
+        await asyncio.gather(upcoming, return_exceptions=True)
     async with engine.begin() as conn:
         await store.finish_run(conn, run_key, datetime.now(UTC))
     return result
@@ -137,27 +146,49 @@ async def _restart(engine: AsyncEngine, run_key: str) -> None:
         await store.restart_run(conn, run_key, datetime.now(UTC))
 
 
+@dataclass
+class Prepared:
+    """A batch ready to write: each order built with its rows, and those refused already."""
+
+    orders: list[Order]
+    built: list[records.Built]
+    rows: dict[str, tuple[Any, ...]]  # order id -> (order row, events, payments, shipments)
+    refused: list[tuple[str, str]]
+    now: datetime
+
+
+def _prepare(source: Iterator[Order], channel: str, run_key: str, size: int) -> Prepared | None:
+    """The next ``size`` orders of ``source`` built (None when it is exhausted)."""
+    batch = list(islice(source, size))
+    if not batch:
+        return None
+    now = datetime.now(UTC)
+    built: list[records.Built] = []
+    rows: dict[str, tuple[Any, ...]] = {}
+    refused = []
+    for order in batch:
+        b = records.build(channel, order, run=run_key, now=now)
+        if b.id in rows:
+            refused.append((order.external_id, "the same external id again in the input"))
+            continue
+        built.append(b)
+        rows[b.id] = _rows(b)
+    return Prepared(batch, built, rows, refused, now)
+
+
 async def _write_batch(
     engine: AsyncEngine,
-    channel: str,
     run_key: str,
-    batch: list[Order],
+    prepared: Prepared,
     committed: int,
     result: WriteResult,
 ) -> int:
     """One batch in one transaction; returns the run's committed orders after it. The
     counts go into ``result`` only once the transaction has committed."""
-    now = datetime.now(UTC)
-    built: list[records.Built] = []
-    seen: set[str] = set()
+    now, built, batch = prepared.now, prepared.built, prepared.orders
     step = WriteResult(refusals=[])
-    for order in batch:
-        b = records.build(channel, order, run=run_key, now=now)
-        if b.id in seen:
-            step.refuse(order.external_id, "the same external id again in the input")
-            continue
-        seen.add(b.id)
-        built.append(b)
+    for external_id, reason in prepared.refused:
+        step.refuse(external_id, reason)
     async with engine.begin() as conn:
         await store.importing(conn)
         row = await store.lock_run(conn, run_key)
@@ -165,7 +196,7 @@ async def _write_batch(
             raise RunTaken(f"run {run_key[:12]} is being written by another process")
         found = await store.existing(conn, [b.id for b in built])
         fresh = [b for b in built if b.id not in found]
-        touched = await _insert(conn, fresh, step)
+        touched = await _insert(conn, fresh, prepared.rows, step)
         for b in built:
             old = found.get(b.id)
             if old is None:
@@ -199,47 +230,58 @@ async def _write_batch(
     return done
 
 
+def _rows(b: records.Built) -> tuple[Any, ...]:
+    """The staging tables' rows of one order (``oms.store.imports.write_new``)."""
+    order = (
+        b.id,
+        b.channel,
+        b.order.external_id,
+        b.hash,
+        b.customer_id,
+        b.status,
+        b.last_seq,
+        _dumps(b.view),
+        b.address_key,
+        b.created_at,
+        b.updated_at,
+    )
+    events = [(b.id, e.seq, e.type, e.status, _dumps(e.data), e.at) for e in b.events]
+    cur = b.order.currency
+    payments = [(b.id, p.kind, p.amount, cur, p.key, p.reference, p.at) for p in b.ledger]
+    s = b.shipment
+    shipments = []
+    if s is not None:
+        shipments.append(
+            (
+                s.id,
+                b.id,
+                s.warehouse_id,
+                s.status,
+                s.tracking_number,
+                s.carrier,
+                s.created_at,
+                s.updated_at,
+            )
+        )
+    return order, events, payments, shipments
+
+
 async def _insert(
-    conn: AsyncConnection, fresh: list[records.Built], step: WriteResult
+    conn: AsyncConnection,
+    fresh: list[records.Built],
+    rows: dict[str, tuple[Any, ...]],
+    step: WriteResult,
 ) -> list[str]:
     orders: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
     payments: list[tuple[Any, ...]] = []
     shipments: list[tuple[Any, ...]] = []
     for b in fresh:
-        orders.append(
-            (
-                b.id,
-                b.channel,
-                b.order.external_id,
-                b.hash,
-                b.customer_id,
-                b.status,
-                b.last_seq,
-                _dumps(b.view),
-                b.address_key,
-                b.created_at,
-                b.updated_at,
-            )
-        )
-        for e in b.events:
-            events.append((b.id, e.seq, e.type, e.status, _dumps(e.data), e.at))
-        for p in b.ledger:
-            payments.append((b.id, p.kind, p.amount, b.order.currency, p.key, p.reference, p.at))
-        s = b.shipment
-        if s is not None:
-            shipments.append(
-                (
-                    s.id,
-                    b.id,
-                    s.warehouse_id,
-                    s.status,
-                    s.tracking_number,
-                    s.carrier,
-                    s.created_at,
-                    s.updated_at,
-                )
-            )
+        order, e, p, s = rows[b.id]
+        orders.append(order)
+        events.extend(e)
+        payments.extend(p)
+        shipments.extend(s)
     inserted = await store.write_new(conn, orders, events, payments, shipments) if fresh else set()
     for b in fresh:
         if b.id in inserted:
