@@ -54,6 +54,8 @@ FLAGS = {
         "--requests",
         "--kpis",
         "--runs",
+        "--import",
+        "--batch",
     ],
     "channels": [],
     "keys": [],
