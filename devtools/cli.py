@@ -121,6 +121,15 @@ def add_bench(sub: Any) -> None:
         "orders, in a database of its own (made once); p50 and max of the runs",
     )
     bench.add_argument("--runs", type=int, default=5, help="--kpis: timed runs after the first")
+    bench.add_argument(
+        "--import",
+        dest="imports",
+        action="store_true",
+        help="instead: --orders (default 1,000,000) closed historical orders written by the "
+        "import writer on an embedded PostgreSQL of its own, then again (unchanged); "
+        "orders/s, rows and bytes per order, peak RSS, the KPI facts checked",
+    )
+    bench.add_argument("--batch", type=int, default=5000, help="--import: orders per batch")
     bench.set_defaults(fn=cmd_bench)
 
 
@@ -157,6 +166,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         _bench_console(args)
     if args.kpis:
         _bench_kpis(args)
+    if args.imports:
+        _bench_imports(args)
     if args.events_out:
         _bench_events_out(args, settings)
     if args.channels_push or args.channels_pull:
@@ -222,6 +233,18 @@ def _bench_kpis(args: argparse.Namespace) -> None:
     report = asyncio.run(run_kpis(database_url(), orders, args.runs))
     print(json.dumps(report, indent=2) if args.json else render(report))
     _exit(0)
+
+
+def _bench_imports(args: argparse.Namespace) -> None:
+    from devtools.bench.imports import render, run_import_bench
+
+    orders = 1_000_000 if args.orders is None else args.orders
+    if orders < 1 or args.batch < 1:
+        sys.stderr.write("error: --orders and --batch must be at least 1\n")
+        _exit(2)
+    report = asyncio.run(run_import_bench(orders, args.batch))
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    _exit(0 if report["met"] else 1)
 
 
 def _bench_events_out(args: argparse.Namespace, settings: Settings) -> None:

@@ -121,6 +121,13 @@ def cmd_show(args: argparse.Namespace, http: httpx.Client) -> Any:
     lines = [f"{k:<11} {v}" for k, v in head.items() if v]
     if order.get("hold"):
         lines.append(f"{'hold':<11} {json.dumps(order['hold'])}")
+    imported = order.get("imported")
+    if imported:
+        stage = f" stage {imported['stage']}" if imported.get("stage") else ""
+        lines.append(
+            f"{'imported':<11} from the previous system, its status "
+            f"{imported.get('source_status')!r}{stage}, {str(imported.get('imported_at'))[:19]}"
+        )
     for shipment in order.get("shipments", []):
         lines.append(
             f"{'shipment':<11} {shipment['id']} {shipment['status']} "

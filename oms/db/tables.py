@@ -692,3 +692,27 @@ class OrderSku(SQLModel, table=True):
         sa_column=Column(DateTime(timezone=True), primary_key=True, nullable=False)
     )
     order_id: str = Field(primary_key=True)
+
+
+class ImportRun(SQLModel, table=True):
+    """One run of the import writer (``oms.imports.writer``, migration 0017), by its key
+    (the channel, the format and the files' bytes hashed): the input's orders committed so
+    far, the last one's external id, the counts and refusals so far; updated in each
+    batch's transaction, so a run started again goes on after its last committed batch."""
+
+    __tablename__ = "import_runs"
+    run_key: str = Field(primary_key=True)
+    channel: str
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    committed: int = _count()
+    last_external_id: str | None = None
+    counts: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    refusals: list[Any] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )

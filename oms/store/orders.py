@@ -94,6 +94,7 @@ _UNSTARTED = text(
     f"""
     SELECT id, view, payment_token FROM orders
     WHERE status = {RECEIVED} AND last_seq = 0 AND payment_token IS NOT NULL
+      AND NOT (view ? 'imported')
       AND created_at < now() - make_interval(secs => :age)
     ORDER BY created_at
     LIMIT 100
@@ -284,7 +285,9 @@ async def record_batch(engine: AsyncEngine, batch: dict[str, Any]) -> None:
 
 async def unstarted(engine: AsyncEngine, older_than_s: float) -> list[Any]:
     """Orders recorded but with no step recorded, a payment token kept, older than
-    ``older_than_s`` (id, view, payment_token): their workflow may never have started."""
+    ``older_than_s`` (id, view, payment_token): their workflow may never have started.
+    Imported open orders (the view's ``imported``) are never among them: ``oms import
+    start`` starts those (``oms.store.imports.open_imported_not_started``)."""
     async with engine.connect() as conn:
         return list((await conn.execute(_UNSTARTED, {"age": older_than_s})).all())
 

@@ -55,6 +55,8 @@ FLAGS = {
         "--requests",
         "--kpis",
         "--runs",
+        "--import",
+        "--batch",
     ],
     "channels": [],
     "shadow": [],
