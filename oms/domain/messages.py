@@ -145,6 +145,26 @@ class ShadowView:
 
 
 @dataclass
+class ImportedStage:
+    """An open order brought in from another system (``oms import``): the stage it had
+    reached there and what the old system did for it. The writer stores it on the order's
+    view (``imported``); the starter puts it on the workflow's input, which then starts the
+    order at that stage (workflows/order_import.py). Money is a decimal string."""
+
+    stage: str  # paid | reserved | dispatched (oms.imports.model.ImportStatus)
+    source_status: str = ""  # the old system's own status value
+    warehouse_id: str | None = None  # reserved at, or shipped from
+    tracking_number: str | None = None
+    carrier: str | None = None
+    paid: str = "0"  # what the old system took
+    payment_reference: str = ""
+    shipped_at: str | None = None
+    imported_at: str | None = None
+    run: str = ""  # the import run that wrote it
+    source_system: str = ""
+
+
+@dataclass
 class OrderView:
     id: str
     channel: str
@@ -172,6 +192,8 @@ class OrderView:
     platform: PlatformView | None = None
     after_sales: list[AfterSale] = field(default_factory=list)
     shadow: ShadowView | None = None
+    # An order imported open from another system: the stage it had reached there.
+    imported: ImportedStage | None = None
 
 
 @dataclass
@@ -207,6 +229,9 @@ class OrderInput:
     prepaid: bool = False
     shadow: bool = False
     report_shipments: bool = False
+    # An open order imported from another system starts at the stage it reached there
+    # (workflows/order_import.py): its payment recorded as taken, never charged again.
+    imported: ImportedStage | None = None
 
 
 # --- activities ---------------------------------------------------------------------
@@ -245,6 +270,7 @@ class ReserveRequest:
     exclude: list[str] = field(default_factory=list)  # warehouses that refused the order
     partial: bool = False  # reserve what is in stock, report the rest as unreserved
     backorder: bool = False  # queue what stays unreserved, first come first served
+    only: list[str] = field(default_factory=list)  # these warehouses alone (empty: any)
 
 
 @dataclass
@@ -304,6 +330,18 @@ class DispatchRequest:
     warehouse_id: str
     lines: list[SkuQuantity]
     address: Address
+
+
+@dataclass
+class FollowRequest:
+    """A parcel already on its way (an imported order's shipment): its row, and the
+    carrier told to send its events for the tracking number."""
+
+    order_id: str
+    shipment_id: str
+    warehouse_id: str
+    tracking_number: str
+    carrier: str = ""
 
 
 @dataclass

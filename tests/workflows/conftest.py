@@ -61,6 +61,7 @@ from tests.conftest import TEST_PAYLOAD_KEYS
 from tests.workflows.fakes import (
     FakeAlerts,
     FakeBookkeeping,
+    FakeCarrier,
     FakeGateway,
     FakeHoldRules,
     FakePlatform,
@@ -187,6 +188,7 @@ class Shop:
     holds: FakeHoldRules = field(default_factory=FakeHoldRules)
     alerts: FakeAlerts = field(default_factory=FakeAlerts)
     wms: FakeWms = field(default_factory=FakeWms)
+    carrier: FakeCarrier = field(default_factory=FakeCarrier)
     platform: FakePlatform = field(default_factory=FakePlatform)
     timeline: Timeline = field(default_factory=Timeline)
     # Off: the test takes each accepted dispatch (``dispatched``) and sends the events.
@@ -206,6 +208,8 @@ class Shop:
             self.alerts.raise_alert,
             self.bookkeeping.bookkeep,
             self.gateway.record_platform_payment,
+            self.gateway.record_imported_payment,
+            self.carrier.follow_shipment,
             self.stock.plan_stock,
             self.platform.report_shipment,
         ]
