@@ -190,9 +190,8 @@ class Probe:
         phase, self._n = self.phase, self._n + 1
         began = time.perf_counter()
         try:
-            answer = await self.http.post(
-                "/v1/orders", json=probe_order(self.sku, self.run, self._n)
-            )
+            body = probe_order(self.sku, self.run_id, self._n)
+            answer = await self.http.post("/v1/orders", json=body)
         except httpx.HTTPError as exc:
             self.samples.errors.append(f"POST: {type(exc).__name__}")
             return
