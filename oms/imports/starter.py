@@ -7,7 +7,7 @@ the same input from the channel's settings, ``REJECT_DUPLICATE`` on ``order-<id>
 the view's ``imported`` part on the input, so the workflow starts at that stage.
 
 Bounded: a token bucket lets ``rate_per_s`` starts through a second (a burst of a fifth of
-a second's worth at most) with ``in_flight`` starts under way at once, so a large import
+a second's worth at most) with a few starts under way at once, so a large import
 leaves the live system its latency. Resumable: a row whose workflow has taken a step no
 longer reads as not started, and a start of one that runs already is refused by Temporal
 and counted ``already_running``, so a second call (after a kill, or while the first runs)
@@ -17,6 +17,7 @@ starts what is left and nothing twice.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ from oms.settings import Settings
 from oms.store import imports
 
 PAGE = 500  # rows read at a time
-IN_FLIGHT = 4  # starts under way at once
+# Starts under way at once: a few, enough for the rate when a start takes 200 ms.
+MIN_IN_FLIGHT, MAX_IN_FLIGHT = 4, 32
 
 
 @dataclass
@@ -74,19 +76,22 @@ async def start_open(
     rate_per_s: float = 50.0,
     progress: Callable[[int], None] | None = None,
     settings: Settings | None = None,
-    in_flight: int = IN_FLIGHT,
+    in_flight: int | None = None,
 ) -> StartResult:
     """Start the workflow of every open imported order of ``channel`` not started yet.
 
     ``progress`` is called with the number of orders handled so far (started or found
-    running) after each one. ``settings``: the task queue and the order timings (the
-    environment's ``OMS_*`` when not given). Raises what ``start_order`` raises when
+    running) after each one. ``in_flight``: starts under way at once (by default a fifth
+    of a second's worth of the rate, 4 to 32). ``settings``: the task queue and the order
+    timings (the environment's ``OMS_*`` when not given). Raises what ``start_order`` raises when
     Temporal cannot be reached, after the starts under way have ended: a later call goes
     on from there."""
     settings = settings or Settings()
     config = await channel_registry.load_channel(engine, channel)
     bucket = TokenBucket(rate_per_s)
     result = StartResult()
+    if in_flight is None:
+        in_flight = max(MIN_IN_FLIGHT, min(MAX_IN_FLIGHT, math.ceil(rate_per_s / 5)))
     slots = asyncio.Semaphore(max(1, in_flight))
     running: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
