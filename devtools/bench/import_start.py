@@ -12,7 +12,7 @@ simulators and the cancel window at zero; it refuses otherwise)::
    stores them (``received``, seq 0, the view's ``imported`` part);
 2. a probe sends ordinary orders (``POST /v1/orders``, ``--probe-rate`` a second) and reads
    them (``GET /v1/orders/{id}``, ``--read-rate`` a second, alternately the latest, still in
-   flight, which the API asks its workflow about, and one posted 25 orders before, finished,
+   flight, which the API asks its workflow about, and one posted 10 orders before, finished,
    which it reads from the read model), evenly spaced, for ``--baseline`` seconds: the
    API's latency before;
 3. the starter (``oms.imports.starter.start_open``) starts the N orders at ``--rate`` while
@@ -65,7 +65,7 @@ from oms.domain.messages import (
 from oms.settings import Settings
 
 MAX_ORDERS = 100_000
-EARLIER = 25  # the finished order the probe reads: 5 s old at 5 orders/s
+EARLIER = 10  # the finished order the probe reads: 10 s old at 1 order/s
 _ORDERS = text(
     "INSERT INTO orders (id, channel, external_id, request_hash, customer_id, status, "
     "last_seq, view, payment_token, created_at, updated_at) "
@@ -390,8 +390,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=50.0, help="workflows started per second")
-    parser.add_argument("--probe-rate", type=float, default=5.0, help="probe orders per second")
-    parser.add_argument("--read-rate", type=float, default=10.0, help="probe reads per second")
+    parser.add_argument("--probe-rate", type=float, default=1.0, help="probe orders per second")
+    parser.add_argument("--read-rate", type=float, default=5.0, help="probe reads per second")
     parser.add_argument("--baseline", type=float, default=30.0, help="seconds of probe alone")
     parser.add_argument("--within", type=float, default=3600.0, help="wait for delivery, s")
     args = parser.parse_args()

@@ -6,9 +6,11 @@ channel's rows oldest first, each as a live order starts (``oms.order_start.star
 the same input from the channel's settings, ``REJECT_DUPLICATE`` on ``order-<id>``), with
 the view's ``imported`` part on the input, so the workflow starts at that stage.
 
-Bounded: a token bucket lets ``rate_per_s`` starts through a second (a burst of a fifth of
-a second's worth at most) with a few starts under way at once, so a large import
-leaves the live system its latency. Resumable: a row whose workflow has taken a step no
+Bounded: a token bucket lets at most ``rate_per_s`` starts through a second (a burst of a
+fifth of a second's worth at most) with a few starts under way at once, and the pace
+follows Temporal's answers (``oms.imports.pace``): it halves while starts are accepted
+slowly and climbs back while they are quick, so a large import leaves the live system its
+latency. Resumable: a row whose workflow has taken a step no
 longer reads as not started, and a start of one that runs already is refused by Temporal
 and counted ``already_running``, so a second call (after a kill, or while the first runs)
 starts what is left and nothing twice.
@@ -29,6 +31,7 @@ from temporalio.converter import value_to_type
 
 from oms import channel_registry
 from oms.domain.messages import OrderView
+from oms.imports.pace import SLOW_START_S, Pace, TokenBucket
 from oms.order_start import start_order
 from oms.settings import Settings
 from oms.store import imports
@@ -44,30 +47,6 @@ class StartResult:
     already_running: int = 0
 
 
-class TokenBucket:
-    """``rate`` tokens a second, at most ``burst`` kept; ``take`` waits for one."""
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        if rate <= 0:
-            raise ValueError("the rate must be above 0")
-        self.rate = rate
-        self.burst = max(1.0, burst if burst is not None else rate / 5)
-        self._tokens = 1.0
-        self._at = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    async def take(self) -> None:
-        async with self._lock:  # one waiter at a time: first come, first served
-            while True:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-                self._at = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
-
-
 async def start_open(
     engine: AsyncEngine,
     client: Client,
@@ -77,18 +56,21 @@ async def start_open(
     progress: Callable[[int], None] | None = None,
     settings: Settings | None = None,
     in_flight: int | None = None,
+    slow_s: float | None = SLOW_START_S,
 ) -> StartResult:
     """Start the workflow of every open imported order of ``channel`` not started yet.
 
     ``progress`` is called with the number of orders handled so far (started or found
     running) after each one. ``in_flight``: starts under way at once (by default a fifth
-    of a second's worth of the rate, 4 to 32). ``settings``: the task queue and the order
+    of a second's worth of the rate, 4 to 32). ``slow_s``: the start answer time above
+    which the pace slows (``oms.imports.pace``; None: ``rate_per_s`` throughout).
+    ``settings``: the task queue and the order
     timings (the environment's ``OMS_*`` when not given). Raises what ``start_order`` raises when
     Temporal cannot be reached, after the starts under way have ended: a later call goes
     on from there."""
     settings = settings or Settings()
     config = await channel_registry.load_channel(engine, channel)
-    bucket = TokenBucket(rate_per_s)
+    pace = Pace(TokenBucket(rate_per_s), slow_s)
     result = StartResult()
     if in_flight is None:
         in_flight = max(MIN_IN_FLIGHT, min(MAX_IN_FLIGHT, math.ceil(rate_per_s / 5)))
@@ -98,11 +80,13 @@ async def start_open(
 
     async def start_one(view: OrderView) -> None:
         try:
-            await bucket.take()
+            await pace.bucket.take()
+            began = time.monotonic()
             if await start_order(client, settings, view, "", channel=config):
                 result.started += 1
             else:
                 result.already_running += 1
+            pace.answered(time.monotonic() - began)
             if progress is not None:
                 progress(result.started + result.already_running)
         except Exception as exc:  # Temporal away: no new starts; the caller hears of it
