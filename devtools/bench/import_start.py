@@ -298,6 +298,7 @@ async def bench(args: argparse.Namespace) -> int:
     from devtools.dev import read_run_file
     from oms import channel_registry
     from oms.db.engine import make_engine
+    from oms.imports.pace import SLOW_START_S
     from oms.imports.starter import start_open
 
     settings = Settings()
@@ -348,6 +349,7 @@ async def bench(args: argparse.Namespace) -> int:
                 rate_per_s=args.rate,
                 progress=progressed,
                 settings=bench_settings,
+                slow_s=None if args.fixed_rate else SLOW_START_S,
             )
             start_s = time.perf_counter() - began
             probe.phase = "after"
@@ -360,7 +362,8 @@ async def bench(args: argparse.Namespace) -> int:
         await engine.dispose()
 
     s = probe.samples
-    print(f"import start: {args.orders} open orders (stage paid), rate asked {args.rate:g}/s")
+    how = "fixed" if args.fixed_rate else "at most, adaptive pace"
+    print(f"import start: {args.orders} open orders (stage paid), rate {args.rate:g}/s ({how})")
     print(
         f"  started {result.started}, already running {result.already_running} "
         f"in {start_s:.1f} s: {result.started / start_s:.1f} started/s"
@@ -393,6 +396,9 @@ def main() -> None:
     parser.add_argument("--probe-rate", type=float, default=1.0, help="probe orders per second")
     parser.add_argument("--read-rate", type=float, default=5.0, help="probe reads per second")
     parser.add_argument("--baseline", type=float, default=30.0, help="seconds of probe alone")
+    parser.add_argument(
+        "--fixed-rate", action="store_true", help="--rate throughout (no adaptive pace)"
+    )
     parser.add_argument("--within", type=float, default=3600.0, help="wait for delivery, s")
     args = parser.parse_args()
     status = 2

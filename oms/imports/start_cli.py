@@ -1,10 +1,11 @@
 """``oms import start``: start the workflows of a channel's open imported orders.
 
-    oms import start --channel C [--rate N]
+    oms import start --channel C [--rate N] [--fixed-rate]
 
 Each open order the import wrote (paid, reserved or dispatched in the old system) starts
 its workflow at that stage (``oms.imports.starter``), at most ``--rate`` a second (50 by
-default), so the live system keeps its latency. A progress bar on a terminal, a summary
+default), slower while Temporal answers slowly (``oms.imports.pace``; ``--fixed-rate``:
+``--rate`` throughout), so the live system keeps its latency. A progress bar on a terminal, a summary
 at the end. Killed or stopped half way, the same command starts what is left, and
 nothing twice. Exit 0 once every order of the channel is started; 1 when Temporal stopped
 answering (run it again); 2 for bad arguments or a database that cannot be used.
@@ -42,6 +43,11 @@ def add_parser(sub: Any) -> None:
         default=DEFAULT_RATE,
         help=f"workflows started per second at most (default {DEFAULT_RATE:g})",
     )
+    start.add_argument(
+        "--fixed-rate",
+        action="store_true",
+        help="start at --rate throughout, without slowing down when Temporal answers slowly",
+    )
     start.set_defaults(fn=cmd_start)
 
 
@@ -74,12 +80,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.channel.strip():
         sys.stderr.write("error: --channel must name a channel\n")
         return 2
-    return asyncio.run(_start(args.channel, args.rate, settings))
+    fixed = bool(getattr(args, "fixed_rate", False))
+    return asyncio.run(_start(args.channel, args.rate, settings, fixed))
 
 
-async def _start(channel: str, rate: float, settings: Settings) -> int:
+async def _start(channel: str, rate: float, settings: Settings, fixed: bool) -> int:
     from oms import channel_registry
     from oms.db.engine import make_engine
+    from oms.imports.pace import SLOW_START_S
     from oms.imports.starter import start_open
     from oms.temporal_client import connect
 
@@ -101,6 +109,7 @@ async def _start(channel: str, rate: float, settings: Settings) -> int:
                 rate_per_s=rate,
                 progress=bar.show if bar else None,
                 settings=settings,
+                slow_s=None if fixed else SLOW_START_S,
             )
         except OSError as exc:  # the database cannot be reached
             sys.stderr.write(f"\nerror: the database cannot be used: {exc}\n")
