@@ -6,8 +6,8 @@ Each open order the import wrote (paid, reserved or dispatched in the old system
 its workflow at that stage (``oms.imports.starter``), at most ``--rate`` a second (50 by
 default), slower while Temporal answers slowly (``oms.imports.pace``; ``--fixed-rate``:
 ``--rate`` throughout), so the live system keeps its latency. A progress bar on a
-terminal, a summary at the end. Killed or stopped half way, the same command starts what is left, and
-nothing twice. Exit 0 once every order of the channel is started; 1 when Temporal stopped
+terminal, a summary at the end. Killed or stopped half way, the same command starts what
+is left, and nothing twice. Exit 0 once every order of the channel is started; 1 when Temporal stopped
 answering (run it again); 2 for bad arguments or a database that cannot be used.
 
 The database is ``DATABASE_URL`` (or ``oms dev``'s embedded one), Temporal
