@@ -7,8 +7,9 @@ its workflow at that stage (``oms.imports.starter``), at most ``--rate`` a secon
 default), slower while Temporal answers slowly (``oms.imports.pace``; ``--fixed-rate``:
 ``--rate`` throughout), so the live system keeps its latency. A progress bar on a
 terminal, a summary at the end. Killed or stopped half way, the same command starts what
-is left, and nothing twice. Exit 0 once every order of the channel is started; 1 when Temporal stopped
-answering (run it again); 2 for bad arguments or a database that cannot be used.
+is left, and nothing twice. Exit 0 once every order of the channel is started; 1 when
+Temporal stopped answering (run it again); 2 for bad arguments or a database that cannot
+be used.
 
 The database is ``DATABASE_URL`` (or ``oms dev``'s embedded one), Temporal
 ``TEMPORAL_ADDRESS``, as for the worker.
