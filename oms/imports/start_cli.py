@@ -74,13 +74,13 @@ def _settings() -> Settings:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from oms.logging import configure_logging
 
-    configure_logging(settings.log_format, settings.log_level)  # to stderr: stdout is ours
     if not (0 < args.rate <= MAX_RATE):
         sys.stderr.write(f"error: --rate must be above 0 and at most {MAX_RATE:g}\n")
         return 2
     if not args.channel.strip():
         sys.stderr.write("error: --channel must name a channel\n")
         return 2
+    configure_logging(settings.log_format, settings.log_level)  # to stderr: stdout is ours
     fixed = bool(getattr(args, "fixed_rate", False))
     return asyncio.run(_start(args.channel, args.rate, settings, fixed))
 
