@@ -180,6 +180,8 @@ class InventoryActivities(StockSteps):
             found = await self._candidates(conn, demand, req.order_id)
             strategy, stocks, ordered_at, ahead = found
             stocks = [s for s in stocks if s.warehouse_id not in req.exclude]
+            if req.only:  # an imported order reserved at its warehouse: there alone
+                stocks = [s for s in stocks if s.warehouse_id in req.only]
             rows, short = _plan_round(req, demand, hold_back(stocks, ahead), strategy)
             written = await reservations.write_round(
                 conn, req.order_id, req.round, rows, ordered_at, ahead

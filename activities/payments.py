@@ -8,6 +8,7 @@ gateway again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -144,11 +145,22 @@ class PaymentActivities(PaymentSteps):
         """The sales platform charged the buyer: one ``platform`` entry in the ledger (key
         ``<id>-platform``), with the platform's reference; written once however often
         this runs."""
-        key = idempotency_key(cmd.order_id, "platform")
-        outcome = await self._settled(key, "platform")
+        return await self._record_taken(cmd, "platform")
+
+    @activity.defn
+    async def record_imported_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """The old system charged the buyer of an imported order: one ``imported`` entry
+        in the ledger (key ``<id>-imported``), with the old system's reference; written
+        once however often this runs."""
+        return await self._record_taken(cmd, "imported")
+
+    async def _record_taken(self, cmd: PaymentCommand, kind: str) -> PaymentOutcome:
+        """A payment someone else took, recorded as succeeded without a gateway call."""
+        key = idempotency_key(cmd.order_id, kind)
+        outcome = await self._settled(key, kind)
         if outcome is None:
             result = GatewayResult("succeeded", cmd.reference or None, "")
-            await self._record(cmd, key, result)
-            outcome = await self._settled(key, "platform")
+            await self._record(replace(cmd, kind=kind), key, result)
+            outcome = await self._settled(key, kind)
             assert outcome is not None
         return outcome

@@ -29,6 +29,7 @@ from oms.domain.messages import (
     CommitRequest,
     DispatchRequest,
     DispatchResult,
+    FollowRequest,
     HoldCheck,
     HoldDecision,
     PaymentCommand,
@@ -119,6 +120,7 @@ class ErrorType(StrEnum):
     DISPATCH_REJECTED = "DispatchRejected"
     ORDER_CLOSED = "OrderClosed"
     PLATFORM_REFUSED = "PlatformRefused"  # a sales platform said no (closed trade, bad data)
+    CARRIER_REFUSED = "CarrierRefused"  # a carrier would not follow a tracking number
 
 
 NON_RETRYABLE = [e.value for e in ErrorType]
@@ -154,6 +156,12 @@ class PaymentSteps(ABC):
     async def record_platform_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
         """A payment the sales platform took: into the ledger, with no gateway call."""
 
+    @activity.defn
+    @abstractmethod
+    async def record_imported_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """A payment the old system took for an imported order: into the ledger (kind
+        ``imported``), with no gateway call."""
+
 
 class StockSteps(ABC):
     @activity.defn
@@ -178,6 +186,14 @@ class WarehouseSteps(ABC):
     @activity.defn
     @abstractmethod
     async def dispatch_shipment(self, req: DispatchRequest) -> DispatchResult: ...
+
+
+class CarrierSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def follow_shipment(self, req: FollowRequest) -> None:
+        """A parcel already on its way: its shipment row (shipped, with the tracking
+        number), and the carrier asked to send its events for it."""
 
 
 class HoldSteps(ABC):
@@ -248,6 +264,7 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     PaymentSteps,
     StockSteps,
     WarehouseSteps,
+    CarrierSteps,
     HoldSteps,
     AlertSteps,
     RecordSteps,

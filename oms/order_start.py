@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -50,6 +50,7 @@ _NOT_SETTINGS = frozenset(
         "prepaid",
         "shadow",
         "report_shipments",
+        "imported",
     }
 )
 
@@ -64,7 +65,8 @@ def order_input(
     and from the settings (OMS_SHORTAGE, OMS_SPLIT) otherwise. A platform's order
     (``view.platform``) adds what its channel and platform say: wait for an unpaid order's
     payment, record a payment the platform took, decide a shadow channel's order without
-    acting, report shipments back."""
+    acting, report shipments back. An imported open order (``view.imported``) starts at
+    the stage it reached in the old system."""
     timings = {
         f.name: getattr(settings, f.name) for f in fields(OrderInput) if f.name not in _NOT_SETTINGS
     }
@@ -82,6 +84,8 @@ def order_input(
         timeout = channel.payment_timeout_s if channel else DEFAULT_PAYMENT_TIMEOUT_S
         inp.payment_timeout_s = timeout if inp.awaiting_payment else 0.0
         inp.report_shipments = platform.prepaid and not inp.shadow
+    # An open order imported from another system starts at the stage it reached there.
+    inp.imported = view.imported
     return inp
 
 
@@ -89,6 +93,9 @@ def initial_search_attributes(settings: Settings, view: OrderView) -> TypedSearc
     """What operators filter on from the first moment: status, customer, channel, total,
     the dispatch deadline, and not late (yet). No personal data."""
     created = datetime.fromisoformat(view.created_at)
+    if view.imported is not None:
+        # Its deadlines run from its takeover (workflows/order.py), not its creation there.
+        created = datetime.now(UTC)
     pairs: list[SearchAttributePair[Any]] = [
         SearchAttributePair(ORDER_STATUS, OrderStatus.RECEIVED.value),
         SearchAttributePair(CUSTOMER_ID, view.customer.id),
@@ -96,7 +103,8 @@ def initial_search_attributes(settings: Settings, view: OrderView) -> TypedSearc
         SearchAttributePair(ORDER_TOTAL, float(view.totals.total)),
         SearchAttributePair(ORDER_LATE, False),
     ]
-    if settings.sla_dispatch_s > 0:
+    dispatched = view.imported is not None and view.imported.stage == "dispatched"
+    if settings.sla_dispatch_s > 0 and not dispatched:
         deadline = created + timedelta(seconds=settings.sla_dispatch_s)
         pairs.append(SearchAttributePair(SLA_DEADLINE, deadline))
     return TypedSearchAttributes(pairs)

@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     payment_gateway_key: str = "sandbox-gateway-key"
     wms_url: str | None = None
     wms_api_key: str = "sandbox-wms-key"
+    # The carrier's tracking registration (imported parcels already on their way).
+    carrier_url: str | None = None
+    carrier_api_key: str = "sandbox-carrier-key"
     # Inbound webhooks: shared secrets the WMS and the carrier sign their requests with.
     wms_webhook_secret: str = "sandbox-wms-webhook-secret"
     carrier_webhook_secret: str = "sandbox-carrier-webhook-secret"
@@ -288,6 +291,10 @@ class Settings(BaseSettings):
     @property
     def wms_base_url(self) -> str:
         return self.wms_url or f"{self.sim_base_url}/wms"
+
+    @property
+    def carrier_base_url(self) -> str:
+        return self.carrier_url or f"{self.sim_base_url}/carrier"
 
     @property
     def web_ui_url(self) -> str:

@@ -108,7 +108,8 @@ def _callback(settings: Settings, row: Any) -> tuple[str, str, dict[str, Any]]:
         "event_id": event_id,
         "tracking_number": row.tracking_number,
         "status": status,
-        "carrier": CARRIER,
+        # A parcel followed by tracking number (simulators/carrier.py) keeps its carrier.
+        "carrier": getattr(row, "carrier", None) or CARRIER,
         "occurred_at": occurred,
     }
     return f"{base}/v1/carrier-events", settings.carrier_webhook_secret, body
@@ -151,8 +152,9 @@ class Courier:
                 row = (
                     await conn.execute(
                         text(
-                            "SELECT shipment_id, order_id, tracking_number, stage, attempts "
-                            "FROM sim_wms_dispatches WHERE stage < :done AND next_at <= now() "
+                            "SELECT shipment_id, order_id, tracking_number, stage, attempts, "
+                            "payload->>'carrier' AS carrier FROM sim_wms_dispatches "
+                            "WHERE stage < :done AND next_at <= now() "
                             "ORDER BY next_at LIMIT 1 FOR UPDATE SKIP LOCKED"
                         ),
                         {"done": DONE},

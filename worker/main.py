@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.alerts import AlertActivities
 from activities.bookkeeping import BookkeepingActivities
+from activities.carrier import CarrierActivities
 from activities.channel_feedback import ChannelFeedbackActivities
 from activities.channel_pull import ChannelPullActivities
 from activities.holds import HoldActivities
@@ -24,6 +25,7 @@ from activities.stock_sync import StockSyncActivities
 from activities.warehouse import WarehouseActivities
 from activities.webhook_delivery import DeliveryConfig, OutboxListener, WebhookDeliveryActivities
 from oms import channel_registry
+from oms.adapters.carrier import HttpCarrier
 from oms.adapters.payment_gateway import HttpPaymentGateway
 from oms.adapters.wms import HttpWarehouseSystem
 from oms.alerts import AlertStore
@@ -83,6 +85,9 @@ def build_activities(
     channel_registry.configure(settings.payload_keys)  # channels' routing, their secrets
     inventory = InventoryActivities(engine, parse_routing(settings.routing))
     warehouse = WarehouseActivities(engine, wms)
+    carrier = CarrierActivities(
+        engine, HttpCarrier(settings.carrier_base_url, settings.carrier_api_key)
+    )
     read_model = ReadModelActivities(engine)
     stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
     feedback = ChannelFeedbackActivities(engine)
@@ -93,12 +98,14 @@ def build_activities(
         payments.capture_payment,
         payments.void_payment,
         payments.record_platform_payment,
+        payments.record_imported_payment,
         inventory.reserve_stock,
         inventory.release_stock,
         inventory.commit_stock,
         inventory.plan_stock,
         feedback.report_shipment,
         warehouse.dispatch_shipment,
+        carrier.follow_shipment,
         read_model.record_order_event,
         read_model.record_shipment,
         holds.check_holds,

@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.options import MUST_COMPLETE, authorize_options
     from workflows.order_channel import Channel
     from workflows.order_holds import Holds
+    from workflows.order_import import Imported
     from workflows.order_records import Records
     from workflows.order_shipping import Shipping
     from workflows.order_stock import Stock
@@ -91,9 +92,12 @@ class OrderWorkflow:
         self.shipping = Shipping(self)
         self.holds = Holds(self)
         self.channel = Channel(self)
+        self.imported = Imported(self)
         self.cancel_request: OperatorAction | None = None
         self.timers: list[asyncio.Task[None]] = []  # deadlines; the order never waits on them
-        self._dispatching = False
+        # An imported order whose parcel left before the import is past dispatch from the
+        # start: a cancel is refused as for any dispatched order.
+        self._dispatching = inp.imported is not None and self.imported.dispatched
         self._stopping = False
         self._ended = False
         self._authorized = False
@@ -123,20 +127,31 @@ class OrderWorkflow:
     # --- the order's steps --------------------------------------------------------------
 
     async def _fulfil(self) -> None:
-        if self.inp.prepaid:
+        imported = self.inp.imported is not None
+        if imported:
+            await self.imported.take_over()
+        elif self.inp.prepaid:
             await self.channel.record_payment()
         else:
             await self._authorize()
-        self.stop_if_cancelled()
-        await self.holds.maybe_hold(run_rules=True)
-        await self.stock.reserve_first()
-        await self._cancel_window()
-        # A manual hold or a new address that came while stock was being reserved.
-        await self.holds.maybe_hold(run_rules=self.holds.address_changed)
-        self.stop_if_cancelled()
-        # No await between the last cancel check and this flag: from here on the
-        # cancel update's validator refuses, so a cancel can never race a dispatch.
-        self._dispatching = True
+        if imported and self.imported.dispatched:
+            self.imported.place_shipment()  # on its way already: followed, nothing reserved
+        else:
+            self.stop_if_cancelled()
+            # An imported order's hold rules do not run (the old system accepted it); an
+            # operator's hold still applies.
+            await self.holds.maybe_hold(run_rules=not imported)
+            if imported:
+                await self.imported.reserve()
+            else:
+                await self.stock.reserve_first()
+            await self._cancel_window()
+            # A manual hold or a new address that came while stock was being reserved.
+            await self.holds.maybe_hold(run_rules=self.holds.address_changed)
+            self.stop_if_cancelled()
+            # No await between the last cancel check and this flag: from here on the
+            # cancel update's validator refuses, so a cancel can never race a dispatch.
+            self._dispatching = True
         await self.shipping.ship_all()
         await self.channel.reports_done()
         self.record("order_delivered", S.DELIVERED)
@@ -197,7 +212,11 @@ class OrderWorkflow:
         late (timeline, ``OrderLate``, a warning, an alert). The order goes on, and does
         not wait for them to end."""
         created = datetime.fromisoformat(self.view.created_at)
-        if self.inp.sla_dispatch_s > 0:
+        if self.inp.imported is not None:
+            # An imported order's deadlines run from its takeover, not from its creation
+            # in the old system; one already dispatched has met its dispatch deadline.
+            created = workflow.now()
+        if self.inp.sla_dispatch_s > 0 and not self._dispatching:
             deadline = created + timedelta(seconds=self.inp.sla_dispatch_s)
             dispatched = lambda: self._dispatching  # noqa: E731
             self.timers.append(
@@ -254,6 +273,8 @@ class OrderWorkflow:
             view.failure_reason = stop.reason
         event = "order_cancelled" if stop.status == S.CANCELLED else "order_failed"
         self.record(event, stop.status, {"reason": stop.reason, **stop.detail})
+        if self.inp.imported is not None:
+            await self.imported.refund_due(stop.reason)
 
     async def _void(self) -> str | None:
         """Void the authorization; the outcome's status, or None if the gateway refused

@@ -119,18 +119,26 @@ class Shipping:
         shipment = next(s for s in wf.view.shipments if s.id == shipment_id)
         lines, warehouse = shipment.lines, shipment.warehouse_id
         address = wf.view.shipping_address
-        try:
-            await workflow.execute_activity_method(
-                WarehouseSteps.dispatch_shipment,
-                DispatchRequest(wf.view.id, shipment_id, warehouse, lines, address),
-                **DISPATCH,
-            )
-        except ActivityError as err:
-            self._failed.append((shipment_id, str(err.cause or err)))
-            return
         status: str = S.DISPATCHED
+        if wf.inp.imported is not None and wf.imported.dispatched:
+            # On its way before the import: followed, never dispatched nor committed.
+            await wf.imported.follow(shipment)
+            status = S.SHIPPED
+            tracking, carrier = shipment.tracking_number, shipment.carrier
+            first = ShipmentEvent(shipment_id, status, tracking_number=tracking, carrier=carrier)
+        else:
+            try:
+                await workflow.execute_activity_method(
+                    WarehouseSteps.dispatch_shipment,
+                    DispatchRequest(wf.view.id, shipment_id, warehouse, lines, address),
+                    **DISPATCH,
+                )
+            except ActivityError as err:
+                self._failed.append((shipment_id, str(err.cause or err)))
+                return
+            first = ShipmentEvent(shipment_id, S.DISPATCHED)
         self._last_event[shipment_id] = (status, workflow.now())
-        self._progress.append(ShipmentEvent(shipment_id, S.DISPATCHED))
+        self._progress.append(first)
         wf.timers.append(asyncio.create_task(self._watch_silence(shipment_id)))
         inbox = self._inbox[shipment_id]
         while status != S.DELIVERED:
@@ -163,7 +171,8 @@ class Shipping:
         wf.record(f"shipment_{event.status}", wf.implied_status(), data)
         left = not shipment_advances(shipment.status, S.SHIPPED)
         if left and shipment.id not in self.captured:
-            if wf.inp.prepaid:  # the platform took the money: nothing to capture
+            if wf.inp.prepaid or wf.inp.imported is not None:
+                # The platform (or the old system) took the money: nothing to capture.
                 self.captured.add(shipment.id)
                 wf.channel.report(shipment)
             else:

@@ -54,6 +54,22 @@ class Stock:
         self._next_shipment = 1
         self._deadline: datetime | None = None  # the backorder's
 
+    @property
+    def next_round(self) -> int:
+        return self._round + 1
+
+    @property
+    def next_shipment(self) -> int:
+        return self._next_shipment
+
+    def took_round(self) -> None:
+        """A round reserved outside ``reserve_round`` (an imported order's warehouse)."""
+        self._round += 1
+
+    def took_shipment(self) -> None:
+        """A shipment placed without a reservation (an imported parcel on its way)."""
+        self._next_shipment += 1
+
     async def reserve_first(self) -> None:
         """The first round. Short of stock: fail (``out_of_stock``), or, where the channel
         backorders, wait for stock; with split shipments allowed, what is in stock ships

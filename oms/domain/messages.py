@@ -145,6 +145,34 @@ class ShadowView:
 
 
 @dataclass
+class ImportedStage:
+    """An open order brought in from another system (``oms import``): the stage it had
+    reached there and what the old system did for it. The writer stores it on the order's
+    view (``imported``); the starter puts it on the workflow's input, which then starts the
+    order at that stage (workflows/order_import.py). Money is a decimal string."""
+
+    # paid | reserved | dispatched (oms.imports.model.ImportStatus); empty on a closed
+    # order imported as history (no workflow ever reads it)
+    stage: str = ""
+    source_status: str = ""  # the old system's own status value
+    warehouse_id: str | None = None  # reserved at, or shipped from
+    tracking_number: str | None = None
+    carrier: str | None = None
+    paid: str = "0"  # what the old system took
+    payment_reference: str = ""
+    shipped_at: str | None = None
+    imported_at: str | None = None
+    run: str = ""  # the import run that wrote it
+    source_system: str = ""
+    # As the writer keeps them (oms.imports.records): the old system's payment time, what it
+    # gave back and who cancelled (closed orders), the file's note.
+    paid_at: str | None = None
+    refunded: str | None = None
+    cancelled_by: str | None = None
+    note: str | None = None
+
+
+@dataclass
 class OrderView:
     id: str
     channel: str
@@ -172,6 +200,8 @@ class OrderView:
     platform: PlatformView | None = None
     after_sales: list[AfterSale] = field(default_factory=list)
     shadow: ShadowView | None = None
+    # An order imported open from another system: the stage it had reached there.
+    imported: ImportedStage | None = None
 
 
 @dataclass
@@ -207,6 +237,9 @@ class OrderInput:
     prepaid: bool = False
     shadow: bool = False
     report_shipments: bool = False
+    # An open order imported from another system starts at the stage it reached there
+    # (workflows/order_import.py): its payment recorded as taken, never charged again.
+    imported: ImportedStage | None = None
 
 
 # --- activities ---------------------------------------------------------------------
@@ -245,6 +278,7 @@ class ReserveRequest:
     exclude: list[str] = field(default_factory=list)  # warehouses that refused the order
     partial: bool = False  # reserve what is in stock, report the rest as unreserved
     backorder: bool = False  # queue what stays unreserved, first come first served
+    only: list[str] = field(default_factory=list)  # these warehouses alone (empty: any)
 
 
 @dataclass
@@ -304,6 +338,18 @@ class DispatchRequest:
     warehouse_id: str
     lines: list[SkuQuantity]
     address: Address
+
+
+@dataclass
+class FollowRequest:
+    """A parcel already on its way (an imported order's shipment): its row, and the
+    carrier told to send its events for the tracking number."""
+
+    order_id: str
+    shipment_id: str
+    warehouse_id: str
+    tracking_number: str
+    carrier: str = ""
 
 
 @dataclass

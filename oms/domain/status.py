@@ -57,7 +57,8 @@ CANCELLABLE: frozenset[OrderStatus] = frozenset(
 
 _FORWARD: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.RECEIVED: frozenset({S.PAYMENT_AUTHORIZED, S.ON_HOLD}),
-    S.PAYMENT_AUTHORIZED: frozenset({S.ON_HOLD, S.BACKORDERED, S.RESERVED}),
+    # Shipped straight after its payment: an order imported with its parcel on its way.
+    S.PAYMENT_AUTHORIZED: frozenset({S.ON_HOLD, S.BACKORDERED, S.RESERVED, S.SHIPPED}),
     S.ON_HOLD: frozenset({S.PAYMENT_AUTHORIZED, S.BACKORDERED, S.RESERVED}),
     S.BACKORDERED: frozenset({S.RESERVED}),
     # A reserved order can still be held (by hand, or after its address changed); it is

@@ -375,21 +375,36 @@ async def correct(
 
 # --- open imported orders: what the starter reads -----------------------------------------
 
+# Along ix_orders_status_created: the received orders are the few live ones in flight and
+# the imported ones waiting for their start.
 _OPEN_NOT_STARTED = text(
     f"""
-    SELECT id, view FROM orders
-     WHERE channel = :channel AND status = {RECEIVED} AND last_seq = 0
-       AND view ? 'imported' AND view->'imported' ? 'stage'
-     ORDER BY created_at, id
-     LIMIT :limit
+    SELECT id, view, created_at FROM orders
+    WHERE status = {RECEIVED} AND last_seq = 0 AND channel = :channel AND view ? 'imported'
+      AND view->'imported' ? 'stage'
+      AND (CAST(:after_at AS timestamptz) IS NULL
+           OR (created_at, id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS varchar)))
+    ORDER BY created_at, id
+    LIMIT :limit
     """
 )
 
 
-async def open_imported_not_started(conn: AsyncConnection, channel: str, limit: int) -> list[Any]:
-    """The channel's open imported orders whose workflow has recorded nothing yet (id,
-    view), oldest first: what ``oms.imports.starter`` starts."""
-    return list((await conn.execute(_OPEN_NOT_STARTED, {"channel": channel, "limit": limit})).all())
+async def open_imported_not_started(
+    conn: AsyncConnection,
+    channel: str,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[Any]:
+    """The channel's open imported orders whose workflow has taken no step (id, view,
+    created_at), oldest first, after the position ``after`` (created_at, id) when given."""
+    params = {
+        "channel": channel,
+        "limit": limit,
+        "after_at": after[0] if after else None,
+        "after_id": after[1] if after else None,
+    }
+    return list((await conn.execute(_OPEN_NOT_STARTED, params)).all())
 
 
 # --- oms import verify: the database's side -------------------------------------------------

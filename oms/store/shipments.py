@@ -10,12 +10,21 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oms.db.engine import one_statement
-from oms.store.sql_enums import SHIPMENT_PENDING, SHIPMENT_STATUS_RANK
+from oms.store.sql_enums import SHIPMENT_PENDING, SHIPMENT_SHIPPED, SHIPMENT_STATUS_RANK
 
 _CREATE = text(
     f"""
     INSERT INTO shipments (id, order_id, warehouse_id, status, created_at, updated_at)
     VALUES (:id, :order_id, :w, {SHIPMENT_PENDING}, now(), now())
+    ON CONFLICT (id) DO NOTHING
+    """
+)
+# A parcel already on its way when the OMS took the order over (an imported order).
+_CREATE_SHIPPED = text(
+    f"""
+    INSERT INTO shipments (id, order_id, warehouse_id, status, tracking_number, carrier,
+                           created_at, updated_at)
+    VALUES (:id, :order_id, :w, {SHIPMENT_SHIPPED}, :tracking, :carrier, now(), now())
     ON CONFLICT (id) DO NOTHING
     """
 )
@@ -82,6 +91,27 @@ async def create(engine: AsyncEngine, shipment_id: str, order_id: str, warehouse
     """The shipment's row, ``pending``, unless it exists."""
     async with engine.begin() as conn:
         await conn.execute(_CREATE, {"id": shipment_id, "order_id": order_id, "w": warehouse_id})
+
+
+async def create_shipped(
+    engine: AsyncEngine,
+    shipment_id: str,
+    order_id: str,
+    warehouse_id: str,
+    tracking_number: str,
+    carrier: str | None,
+) -> None:
+    """The row of a parcel that left before the OMS took its order over: ``shipped``,
+    with its tracking number, unless it exists."""
+    params = {
+        "id": shipment_id,
+        "order_id": order_id,
+        "w": warehouse_id,
+        "tracking": tracking_number,
+        "carrier": carrier,
+    }
+    async with engine.begin() as conn:
+        await conn.execute(_CREATE_SHIPPED, params)
 
 
 async def record(

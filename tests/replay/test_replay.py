@@ -90,6 +90,13 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v8-channel-order-report-refused",
         "v8-channel-order-shadowed",
     } <= names
+    assert {  # open orders imported from another system (workflows/order_import.py)
+        "v9-imported-order-paid-delivered",
+        "v9-imported-order-reserved-delivered",
+        "v9-imported-order-reserved-elsewhere",
+        "v9-imported-order-dispatched-delivered",
+        "v9-imported-order-paid-cancelled-refund-due",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _implementations() -> list[type]:
     from activities.alerts import AlertActivities
     from activities.bookkeeping import BookkeepingActivities
+    from activities.carrier import CarrierActivities
     from activities.channel_feedback import ChannelFeedbackActivities
     from activities.channel_pull import ChannelPullActivities
     from activities.holds import HoldActivities
@@ -32,6 +33,7 @@ def _implementations() -> list[type]:
     return [
         AlertActivities,
         BookkeepingActivities,
+        CarrierActivities,
         ChannelFeedbackActivities,
         ChannelPullActivities,
         HoldActivities,

@@ -175,3 +175,9 @@ def test_status_from_shipments_accepts_a_one_shot_generator() -> None:
 )
 def test_the_backorder_steps_are_allowed(current: OrderStatus, new: OrderStatus) -> None:
     assert can_transition(current, new)
+
+
+def test_an_imported_order_already_on_its_way_goes_from_paid_to_shipped() -> None:
+    # Its payment recorded as taken, then its parcel followed: nothing reserved between.
+    assert can_transition(S.PAYMENT_AUTHORIZED, S.SHIPPED)
+    assert not can_transition(S.RECEIVED, S.SHIPPED)

@@ -61,6 +61,7 @@ from tests.conftest import TEST_PAYLOAD_KEYS
 from tests.workflows.fakes import (
     FakeAlerts,
     FakeBookkeeping,
+    FakeCarrier,
     FakeGateway,
     FakeHoldRules,
     FakePlatform,
@@ -187,6 +188,7 @@ class Shop:
     holds: FakeHoldRules = field(default_factory=FakeHoldRules)
     alerts: FakeAlerts = field(default_factory=FakeAlerts)
     wms: FakeWms = field(default_factory=FakeWms)
+    carrier: FakeCarrier = field(default_factory=FakeCarrier)
     platform: FakePlatform = field(default_factory=FakePlatform)
     timeline: Timeline = field(default_factory=Timeline)
     # Off: the test takes each accepted dispatch (``dispatched``) and sends the events.
@@ -206,6 +208,8 @@ class Shop:
             self.alerts.raise_alert,
             self.bookkeeping.bookkeep,
             self.gateway.record_platform_payment,
+            self.gateway.record_imported_payment,
+            self.carrier.follow_shipment,
             self.stock.plan_stock,
             self.platform.report_shipment,
         ]
@@ -218,6 +222,7 @@ class Shop:
         cancelled_first: OperatorAction | None = None,
         platform: PlatformView | None = None,
         first_event: ChannelEvent | None = None,
+        age_s: float = 0.0,
         **timings: Any,
     ) -> Order:
         """Start an order of ``lines`` (sku, quantity, unit price) as the API would;
@@ -225,6 +230,7 @@ class Shop:
         ``cancelled_first``: started as the API starts an order cancelled before its
         workflow ever ran, a signal-with-start of ``cancel``."""
         now = await self.env.get_current_time()
+        created = now - timedelta(seconds=age_s)  # placed that long ago (an imported order)
         order_id = uuid.uuid4().hex[:20]
         total = format_amount(sum((q * Decimal(price) for _, q, price in lines), Decimal(0)), EUR)
         zero = format_amount(Decimal(0), EUR)
@@ -239,8 +245,8 @@ class Shop:
             lines=[OrderLine(sku, q, price) for sku, q, price in lines],
             totals=Totals(total, total),
             payment=PaymentView("card", authorized=zero, captured=zero),
-            created_at=now.isoformat(),
-            updated_at=now.isoformat(),
+            created_at=created.isoformat(),
+            updated_at=created.isoformat(),
             platform=platform,
         )
         signal: tuple[str, Any] | None = None

@@ -23,6 +23,7 @@ from oms.contract import (
     AlertSteps,
     BookkeepingSteps,
     BookkeepResult,
+    CarrierSteps,
     ChannelSteps,
     ErrorType,
     HoldSteps,
@@ -38,6 +39,7 @@ from oms.domain.messages import (
     CommitRequest,
     DispatchRequest,
     DispatchResult,
+    FollowRequest,
     HoldCheck,
     HoldDecision,
     OrderView,
@@ -170,6 +172,15 @@ class FakeGateway(PaymentSteps):
             self.ledger.append(LedgerRow("platform", "succeeded", cmd.amount, key))
         return PaymentOutcome("platform", "succeeded", cmd.amount, cmd.reference or None)
 
+    @activity.defn
+    async def record_imported_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """A payment the old system took: one ledger row per order, however often asked."""
+        key = idempotency_key(cmd.order_id, "imported")
+        self.calls.append(cmd)
+        if not any(r.key == key for r in self.ledger):
+            self.ledger.append(LedgerRow("imported", "succeeded", cmd.amount, key))
+        return PaymentOutcome("imported", "succeeded", cmd.amount, cmd.reference or None)
+
 
 # --- stock ------------------------------------------------------------------------------
 
@@ -222,11 +233,13 @@ class FakeStock(StockSteps):
                 out[(r.warehouse_id, r.sku)] += r.quantity
         return dict(out)
 
-    def _stocks(self, skus: list[str], exclude: list[str]) -> list[WarehouseStock]:
+    def _stocks(
+        self, skus: list[str], exclude: list[str], only: list[str] | None = None
+    ) -> list[WarehouseStock]:
         return [
             WarehouseStock(w, self.priority[w], {s: self.available(w, s) for s in skus})
             for w in self.on_hand
-            if w not in exclude
+            if w not in exclude and (not only or w in only)
         ]
 
     @activity.defn
@@ -235,7 +248,7 @@ class FakeStock(StockSteps):
         demand: dict[str, int] = defaultdict(int)
         for line in req.lines:
             demand[line.sku] += line.quantity
-        stocks = self._stocks(sorted(demand), req.exclude)
+        stocks = self._stocks(sorted(demand), req.exclude, req.only)
         short = missing_units(demand, stocks)
         if req.partial:
             allocations, _ = allocate_available(demand, stocks, FEWEST_SHIPMENTS)
@@ -400,6 +413,23 @@ class FakeWms(WarehouseSteps):
             )
         await self.accepted.put(req)
         return DispatchResult(f"wms-{req.shipment_id}")
+
+
+class FakeCarrier(CarrierSteps):
+    """A carrier that follows parcels by tracking number (imported ones on their way);
+    each followed parcel is put on ``followed`` for the test to send its events."""
+
+    def __init__(self) -> None:
+        self.requests: list[FollowRequest] = []
+        self.followed: asyncio.Queue[FollowRequest] = asyncio.Queue()
+        self.refusing = False
+
+    @activity.defn
+    async def follow_shipment(self, req: FollowRequest) -> None:
+        self.requests.append(req)
+        if self.refusing:
+            raise business_error(ErrorType.CARRIER_REFUSED, "unknown tracking number")
+        await self.followed.put(req)
 
 
 # --- the order's records and bookkeeping ------------------------------------------------

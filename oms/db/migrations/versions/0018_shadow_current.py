@@ -3,7 +3,7 @@ shadow channel's orders, loaded from its export, one row per (channel, external 
 newer load replacing an order's row) and ``channels.live_countries`` (a shadow channel's
 pilot: the shipping countries whose orders the OMS handles live).
 
-Revision ID: 0019
+Revision ID: 0018
 Revises: 0016 (written beside 0017 and 0018; the chain is set when they are merged)
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0019"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
