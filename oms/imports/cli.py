@@ -25,7 +25,9 @@ import argparse
 import asyncio
 import hashlib
 import json
+import pickle
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
@@ -35,6 +37,7 @@ from oms.imports.formats import NAMES, Format, UnknownFormat, get_format
 from oms.imports.model import Issue, Order, RawOrder
 from oms.imports.report import Report, Sink
 from oms.imports.rules import Checks, Seen, validate
+from oms.imports.start_cli import DEFAULT_RATE as DEFAULT_START_RATE
 from oms.settings import Settings
 
 CHUNK = 2000  # orders validated per look-up of the SKUs they name
@@ -76,12 +79,25 @@ def add_parser(sub: Any) -> None:
     orders.add_argument(
         "--start-rate",
         type=float,
-        default=50.0,
+        default=DEFAULT_START_RATE,
         metavar="N",
-        help="open orders started a second (default 50)",
+        help=f"open orders started a second at most (default {DEFAULT_START_RATE:g})",
     )
     orders.add_argument("--no-start", action="store_true", help="write, start nothing")
     orders.add_argument("--json", action="store_true", help="the summary as JSON on stdout")
+    verify = imp.add_parser(
+        "verify", help="reconcile export files with what the database holds for the channel"
+    )
+    verify.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    verify.add_argument("--channel", required=True, help="the channel they were imported to")
+    verify.add_argument("--format", dest="fmt", metavar="FORMAT", help="as for oms import orders")
+    verify.add_argument(
+        "--sample", type=int, default=200, metavar="N", help="orders compared field by field"
+    )
+    verify.add_argument("--seed", type=int, default=0, help="which orders the sample draws")
+    from oms.imports.start_cli import add_parser as add_start_parser
+
+    add_start_parser(imp)
     sample = imp.add_parser("sample", help="write sample export files (for trials and tests)")
     sample.add_argument("folder", type=Path, metavar="DIR")
     sample.add_argument("--format", dest="fmt", required=True, choices=NAMES)
@@ -101,6 +117,8 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
         return run_sample(args)
     assert settings is not None
     try:
+        if args.action == "verify":
+            return asyncio.run(run_verify(args, settings))
         return asyncio.run(run_orders(args, settings))
     except CommandError as exc:
         sys.stderr.write(f"error: {exc}\n")
@@ -198,8 +216,10 @@ class Progress:
 
 
 class Checker:
-    """Reads and validates the files once, the SKUs looked up a chunk at a time; ``valid``
-    reads them again and yields the valid orders, with the same verdicts."""
+    """Reads and validates the files once, the SKUs looked up a chunk at a time. The valid
+    orders go to a spool (a temporary file, a pickled chunk at a time, deleted when closed)
+    that ``valid`` reads back: the writer gets exactly the orders that were checked, and the
+    files are not parsed twice."""
 
     def __init__(
         self, fmt: Format, files: Sequence[Path], lookup: Lookup | None, *, create_skus: bool
@@ -212,6 +232,8 @@ class Checker:
         self.checks = Checks(
             fmt.dialect, known_skus=self.known if lookup else None, create_skus=create_skus
         )
+        self._spool = tempfile.TemporaryFile(prefix="oms-import-")
+        self._chunks = 0
 
     async def _resolve(self, chunk: list[RawOrder]) -> None:
         if self.lookup is None:
@@ -243,18 +265,24 @@ class Checker:
 
     async def _validate(self, chunk: list[RawOrder], seen: Seen, report: Report) -> None:
         await self._resolve(chunk)
+        good: list[Order] = []
         for raw in chunk:
             order, issues = validate(raw, self.checks, seen)
             report.order(order, issues)
+            if order is not None:
+                good.append(order)
+        if good:
+            pickle.dump(good, self._spool, protocol=pickle.HIGHEST_PROTOCOL)
+            self._chunks += 1
 
     def valid(self) -> Iterator[Order]:
-        """The valid orders again (every SKU was looked up by ``check``)."""
-        seen = Seen()
-        for item in self.fmt.read(self.files):
-            if isinstance(item, RawOrder):
-                order, _ = validate(item, self.checks, seen)
-                if order is not None:
-                    yield order
+        """The valid orders, in the files' order, as ``check`` found them."""
+        self._spool.seek(0)
+        for _ in range(self._chunks):
+            yield from pickle.load(self._spool)  # our own spool, written by check
+
+    def close(self) -> None:
+        self._spool.close()
 
 
 async def run_orders(args: argparse.Namespace, settings: Settings) -> int:
@@ -270,6 +298,7 @@ async def run_orders(args: argparse.Namespace, settings: Settings) -> int:
     from oms.store import channels, stock
 
     engine = make_engine(settings, pool_size=2)
+    checker: Checker | None = None
     try:
         try:
             channel = await channels.one(engine, args.channel)
@@ -306,6 +335,43 @@ async def run_orders(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         return await _write(args, settings, engine, checker, fmt, progress, report)
     finally:
+        if checker is not None:
+            checker.close()
+        await engine.dispose()
+
+
+async def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """``oms import verify``: the files read and checked as the import reads them, then set
+    against the database (``oms.imports.verify``). Exit 0 when they agree, 1 with every
+    difference listed."""
+    fmt = resolve_format(args.fmt, args.files)
+    if args.sample < 0:
+        raise CommandError("--sample must be 0 or more")
+    from oms.db.engine import make_engine
+    from oms.imports.verify import render, verify
+
+    engine = make_engine(settings, pool_size=2)
+    checker = Checker(fmt, args.files, None, create_skus=True)
+    try:
+        report = Report(sink=None)
+        progress = Progress(sys.stderr.isatty())
+        await checker.check(report, progress)
+        progress.end()
+        if report.orders_read - report.valid:
+            print(
+                f"{report.orders_read - report.valid:,} orders of the files do not pass the "
+                "import's rules and were never imported: they are left out of the comparison"
+            )
+        try:
+            result = await verify(
+                engine, args.channel, checker.valid(), sample=args.sample, seed=args.seed
+            )
+        except Exception as exc:  # the database cannot be reached: say so, no traceback
+            raise CommandError(f"could not read the database: {exc}") from exc
+        print(render(result))
+        return 0 if result.ok else 1
+    finally:
+        checker.close()
         await engine.dispose()
 
 

@@ -3,7 +3,7 @@
     oms import start --channel C [--rate N] [--fixed-rate]
 
 Each open order the import wrote (paid, reserved or dispatched in the old system) starts
-its workflow at that stage (``oms.imports.starter``), at most ``--rate`` a second (50 by
+its workflow at that stage (``oms.imports.starter``), at most ``--rate`` a second (2 by
 default), slower while Temporal answers slowly (``oms.imports.pace``; ``--fixed-rate``:
 ``--rate`` throughout), so the live system keeps its latency. A progress bar on a
 terminal, a summary at the end. Killed or stopped half way, the same command starts what
@@ -27,7 +27,7 @@ from typing import Any
 
 from oms.settings import Settings
 
-DEFAULT_RATE = 50.0
+DEFAULT_RATE = 2.0
 MAX_RATE = 10_000.0
 
 
