@@ -1,7 +1,7 @@
 """Side by side (双轨运行): the current system's decisions for a shadow channel's orders,
 loaded from its CSV export (``POST /v1/shadow/decisions``), and the report that sets them
 against the OMS's (``GET /v1/shadow/report``): agreement per decision and every order where
-the two differ, both decisions side by side (docs/migration-shadow.md). Operators and
+the two differ, both decisions side by side (docs/side-by-side.md). Operators and
 admins."""
 
 from __future__ import annotations
