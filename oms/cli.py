@@ -8,9 +8,9 @@
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
     oms report kpis [--from D] [--to D] [--channel C] [--csv]   the KPIs (through the API)
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
-    oms import orders|verify|start|sample   historical orders from another system
     oms import orders FILE... --channel C [--format F] [--dry-run]   historical orders
     oms import sample --format F DIR   sample export files (canonical, shopify, taobao)
+    oms import verify FILE... --channel C   the files against the database; start: open orders
     oms channels add|list|show|set|disable|pull   sales channels (to the database)
     oms keys create --role R --name N [--channel C] [--scope S ...] [--rate-limit N]
     oms users create NAME --role operator|admin|viewer   console accounts (to the database)
