@@ -380,8 +380,8 @@ async def correct(
 _OPEN_NOT_STARTED = text(
     f"""
     SELECT id, view, created_at FROM orders
-    WHERE status = {RECEIVED} AND last_seq = 0 AND channel = :channel AND view ? 'imported'
-      AND view->'imported' ? 'stage'
+    WHERE status = {RECEIVED} AND last_seq = 0 AND channel = :channel
+      AND jsonb_typeof(view->'imported') = 'object' AND view->'imported' ? 'stage'
       AND (CAST(:after_at AS timestamptz) IS NULL
            OR (created_at, id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS varchar)))
     ORDER BY created_at, id
@@ -415,14 +415,15 @@ _FOUND = text(
 )
 _IMPORTED_IDS = text(
     "SELECT external_id, view->'imported'->>'run' AS run FROM orders "
-    "WHERE channel = :channel AND view ? 'imported' ORDER BY external_id"
+    "WHERE channel = :channel AND jsonb_typeof(view->'imported') = 'object' "
+    "ORDER BY external_id"
 )
 _SUMS = text(
     """
     SELECT (created_at AT TIME ZONE 'UTC')::date AS day, view->>'currency' AS currency,
            count(*) AS n, sum((view->'totals'->>'total')::numeric) AS total
       FROM orders
-     WHERE channel = :channel AND view ? 'imported'
+     WHERE channel = :channel AND jsonb_typeof(view->'imported') = 'object'
      GROUP BY 1, 2
     """
 )

@@ -94,7 +94,7 @@ _UNSTARTED = text(
     f"""
     SELECT id, view, payment_token FROM orders
     WHERE status = {RECEIVED} AND last_seq = 0 AND payment_token IS NOT NULL
-      AND NOT (view ? 'imported')
+      AND jsonb_typeof(view->'imported') IS DISTINCT FROM 'object'
       AND created_at < now() - make_interval(secs => :age)
     ORDER BY created_at
     LIMIT 100
