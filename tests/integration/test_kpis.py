@@ -51,6 +51,21 @@ async def put_order(
         "customer": {"id": "c", "email": "kpi@example.com", "name": "KPI Customer"},
         "lines": [{"sku": "KPI-SKU", "quantity": 1, "unit_price": "10.00", "line_id": ""}],
         "totals": {"subtotal": "10.00", "total": "10.00"},
+        "shipping_address": {
+            "name": "KPI Customer",
+            "line1": "Invalidenstrasse 1",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+        },
+        "payment": {
+            "method": "card",
+            "status": "captured",
+            "authorized": "10.00",
+            "captured": "10.00",
+        },
+        "created_at": received.isoformat(),
+        "updated_at": received.isoformat(),
         "shipments": [],
         **(view or {}),
     }
