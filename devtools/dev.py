@@ -38,6 +38,7 @@ _SECRETS = (
     "wms_api_key",
     "wms_webhook_secret",
     "carrier_webhook_secret",
+    "carrier_api_key",
     "alert_webhook_secret",
     "demo_channel_secret",
 )
@@ -332,6 +333,7 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "OMS_WMS_API_KEY": secrets_["wms_api_key"],
         "OMS_WMS_WEBHOOK_SECRET": secrets_["wms_webhook_secret"],
         "OMS_CARRIER_WEBHOOK_SECRET": secrets_["carrier_webhook_secret"],
+        "OMS_CARRIER_API_KEY": secrets_["carrier_api_key"],
         "OMS_ALERT_WEBHOOK_SECRET": secrets_["alert_webhook_secret"],
         # Alerts go to the simulators' sink unless they are sent elsewhere.
         "OMS_ALERT_WEBHOOK_URL": settings.alert_webhook_url

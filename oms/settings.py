@@ -216,6 +216,7 @@ class Settings(BaseSettings):
                 "wms_api_key",
                 "wms_webhook_secret",
                 "carrier_webhook_secret",
+                "carrier_api_key",
             ):
                 if str(getattr(self, name)).startswith("sandbox-"):
                     raise ValueError(f"OMS_{name.upper()} must be set outside development")

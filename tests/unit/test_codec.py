@@ -66,6 +66,7 @@ def test_production_refuses_to_run_without_payload_keys():
             "wms_api_key",
             "wms_webhook_secret",
             "carrier_webhook_secret",
+            "carrier_api_key",
         )
     }
     with pytest.raises(ValidationError, match="OMS_PAYLOAD_KEYS"):
