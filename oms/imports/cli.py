@@ -33,6 +33,9 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+from temporalio.service import RPCError
+
 from oms.imports.formats import NAMES, Format, UnknownFormat, get_format
 from oms.imports.model import Issue, Order, RawOrder
 from oms.imports.report import Report, Sink
@@ -388,9 +391,18 @@ async def _write(
 
     key = run_key(args.channel, fmt, args.files)
     progress.restart("written")
-    written = await writer.write_orders(
-        engine, args.channel, checker.valid(), run_key=key, progress=progress
-    )
+    try:
+        written = await writer.write_orders(
+            engine, args.channel, checker.valid(), run_key=key, progress=progress
+        )
+    except (DBAPIError, OSError) as exc:  # the database went away half way
+        progress.end()
+        raise CommandError(
+            f"the database stopped answering during the import ({type(exc).__name__}); every "
+            "batch written so far is kept: run the same command again and it goes on from "
+            "there",
+            status=1,
+        ) from exc
     progress.end()
     print(
         f"written (run {key[:12]}): inserted {written.inserted:,}, updated "
@@ -411,9 +423,17 @@ async def _write(
             f"start the open ones ({exc}); run the same import again"
         ) from exc
     progress.restart("started")
-    started = await starter.start_open(
-        engine, client, args.channel, rate_per_s=args.start_rate, progress=progress
-    )
+    try:
+        started = await starter.start_open(
+            engine, client, args.channel, rate_per_s=args.start_rate, progress=progress
+        )
+    except (RPCError, DBAPIError, OSError) as exc:  # Temporal or the database went away
+        progress.end()
+        raise CommandError(
+            f"the orders are written, but starting the open ones stopped ({type(exc).__name__})"
+            f": run oms import start --channel {args.channel} to start the rest",
+            status=1,
+        ) from exc
     progress.end()
     print(f"open orders started: {started.started:,} (already running {started.already_running:,})")
     return 0 if report.ok else 1

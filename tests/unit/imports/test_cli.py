@@ -147,3 +147,33 @@ def test_sample_writes_files_and_names_its_mistakes(calls, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "ExportOrderList" in out and "3: total_mismatch" in out
     assert "A-1" in (tmp_path / "ExportOrderDetailList202403011015.csv").read_text("gbk")
+
+
+def test_a_database_lost_half_way_says_how_to_resume_without_a_traceback(
+    calls, capsys, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    async def write_orders(engine, channel, orders, *, run_key, batch_size=5000, progress=None):
+        raise OperationalError("INSERT", {}, ConnectionRefusedError("gone"))
+
+    monkeypatch.setattr(writer, "write_orders", write_orders)
+    path = FIXTURES / "canonical" / "orders.csv"
+    assert oms_import(calls, "orders", str(path), "--channel", "shop") == 1
+    err = capsys.readouterr().err
+    assert "database stopped answering" in err and "run the same command again" in err
+    assert "Traceback" not in err
+
+
+def test_temporal_lost_while_starting_says_how_to_start_the_rest(calls, capsys, monkeypatch):
+    from temporalio.service import RPCError, RPCStatusCode
+
+    async def start_open(engine, client, channel, *, rate_per_s=50.0, progress=None):
+        raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+    monkeypatch.setattr(starter, "start_open", start_open)
+    path = FIXTURES / "canonical" / "orders.csv"
+    assert oms_import(calls, "orders", str(path), "--channel", "shop") == 1
+    captured = capsys.readouterr()
+    assert "inserted 6" in captured.out
+    assert "oms import start --channel shop" in captured.err
