@@ -41,6 +41,7 @@ from oms.imports.model import Issue, Order, RawOrder
 from oms.imports.report import Report, Sink
 from oms.imports.rules import Checks, Seen, validate
 from oms.imports.start_cli import DEFAULT_RATE as DEFAULT_START_RATE
+from oms.imports.start_cli import with_payload_keys
 from oms.settings import Settings
 
 CHUNK = 2000  # orders validated per look-up of the SKUs they name
@@ -416,7 +417,7 @@ async def _write(
     from oms.temporal_client import connect
 
     try:
-        client = await asyncio.wait_for(connect(_with_payload_keys(settings)), 10)
+        client = await asyncio.wait_for(connect(with_payload_keys(settings)), 10)
     except Exception as exc:
         raise CommandError(
             f"the orders are written, but Temporal could not be reached to "
@@ -437,15 +438,3 @@ async def _write(
     progress.end()
     print(f"open orders started: {started.started:,} (already running {started.already_running:,})")
     return 0 if report.ok else 1
-
-
-def _with_payload_keys(settings: Settings) -> Settings:
-    """``oms dev``'s payload key when the environment names none (as ``oms channels``)."""
-    if settings.payload_keys:
-        return settings
-    secrets = Path(settings.home) / "secrets.json"
-    if secrets.exists():
-        keys = json.loads(secrets.read_text()).get("payload_keys")
-        if keys:
-            return settings.model_copy(update={"payload_keys": keys})
-    return settings

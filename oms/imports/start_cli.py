@@ -63,11 +63,19 @@ def _settings() -> Settings:
     when ``OMS_PAYLOAD_KEYS`` is not: the orders' input is sealed as the API seals it."""
     from oms.cli import _settings_with_database
 
-    settings = _settings_with_database()
+    return with_payload_keys(_settings_with_database())
+
+
+def with_payload_keys(settings: Settings) -> Settings:
+    """``oms dev``'s payload key (``.oms/secrets.json``) when the environment names none,
+    so that what goes to Temporal is sealed as the API seals it (as ``oms channels``)."""
+    if settings.payload_keys:
+        return settings
     secrets = Path(settings.home) / "secrets.json"
-    if not settings.payload_keys and secrets.exists():
+    if secrets.exists():
         keys = json.loads(secrets.read_text()).get("payload_keys")
-        settings = settings.model_copy(update={"payload_keys": keys})
+        if keys:
+            return settings.model_copy(update={"payload_keys": keys})
     return settings
 
 
