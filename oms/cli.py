@@ -16,6 +16,7 @@
     oms users create NAME --role operator|admin|viewer   console accounts (to the database)
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
     oms workflows drain          open orders per workflow type and patch: what may be deleted
+    oms risk generate|train|evaluate|models   fake-order risk: data, model, figures
 
 Configuration comes from the environment (see ``oms.settings``). This core package holds
 ``migrate``, ``keys``, ``channels``, ``orders``, ``stock`` and ``workflows``; ``api`` comes
@@ -147,6 +148,15 @@ def cmd_shadow(args: argparse.Namespace) -> None:
     _exit(run(args, _settings_with_database()))
 
 
+def cmd_risk(args: argparse.Namespace) -> None:
+    from oms.risk_cli import run
+
+    offline = args.action == "generate" or (
+        args.action == "evaluate" and (args.train_on or args.rules_only)
+    )
+    _exit(run(args, get_settings() if offline else _settings_with_database()))
+
+
 def cmd_users(args: argparse.Namespace) -> None:
     from oms.users_cli import run
 
@@ -205,6 +215,7 @@ HELP_ORDER = (
     "keys",
     "users",
     "workflows",
+    "risk",
 )
 
 
@@ -252,6 +263,13 @@ def _add_shadow(sub: Any) -> None:
 
     add_shadow_parser(sub)
     sub.choices["shadow"].set_defaults(fn=cmd_shadow)
+
+
+def _add_risk(sub: Any) -> None:
+    from oms.risk_cli import add_parser as add_risk_parser
+
+    add_risk_parser(sub)
+    sub.choices["risk"].set_defaults(fn=cmd_risk)
 
 
 def _add_users(sub: Any) -> None:
@@ -304,6 +322,7 @@ def parser() -> argparse.ArgumentParser:
         "shadow": _add_shadow,
         "keys": _add_keys,
         "users": _add_users,
+        "risk": _add_risk,
         "workflows": _add_workflows,
     }
     place = {name: n for n, name in enumerate(HELP_ORDER)}

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oms.domain.holds import HoldPolicy
@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     hold_countries: str = ""
     hold_timeout_s: float = 86400.0
     hold_stale_s: float = 3600.0
+    # The fake-order risk score (oms.risk, docs/intelligence-risk.md): an order scoring at
+    # or over this (0-100) is held with the reason risk_score; 0 (or empty) scores nothing
+    # and holds nothing. Workers look for a newer trained model every recheck seconds.
+    risk_hold_score: int = Field(default=70, ge=0, le=100)
+    risk_model_recheck_s: float = Field(default=60.0, gt=0)
     # The operator console (/console): a session ends after this long without a request,
     # and in any case this long after sign-in; the cookie is sent over HTTPS only when
     # secure_cookie is set (set it behind TLS in production).
@@ -207,6 +212,11 @@ class Settings(BaseSettings):
     sim_market_push_backoff_s: float = 1.0
     sim_market_push_timeout_s: float = 5.0
     sim_market_push_concurrency: int = 8
+
+    @field_validator("risk_hold_score", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return 0 if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_sandbox_secrets_in_production(self) -> Settings:

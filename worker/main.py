@@ -35,6 +35,7 @@ from oms.domain.routing import parse_routing
 from oms.events_out.starter import ensure_endpoint_workflow
 from oms.logging import configure_logging, get_logger
 from oms.pull_schedules import sync_pull_schedules
+from oms.risk.scorer import RiskScorer
 from oms.settings import Settings
 from oms.store import webhook_endpoints
 from oms.temporal_client import (
@@ -80,7 +81,12 @@ def build_activities(
     gateway = HttpPaymentGateway(settings.gateway_base_url, settings.payment_gateway_key)
     wms = HttpWarehouseSystem(settings.wms_base_url, settings.wms_api_key)
     payments = PaymentActivities(engine, gateway)
-    holds = HoldActivities(engine, settings.hold_policy())
+    holds = HoldActivities(
+        engine,
+        settings.hold_policy(),
+        RiskScorer(engine, settings.risk_model_recheck_s),
+        settings.risk_hold_score,
+    )
     alerts = AlertActivities(alert_store(engine, settings))
     channel_registry.configure(settings.payload_keys)  # channels' routing, their secrets
     inventory = InventoryActivities(engine, parse_routing(settings.routing))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from oms.domain.holds import MANUAL
+    from oms.domain.holds import MANUAL, RISK_SCORE
     from oms.domain.messages import HoldCheck, HoldView, OperatorAction
     from oms.domain.order_rules import OrderStopped
     from oms.domain.search_attributes import HOLD_REASON, HOLD_REASONS
@@ -43,7 +43,10 @@ class Holds:
             check = HoldCheck(
                 view.id, view.customer.id, view.totals.total, view.currency, view.shipping_address
             )
-            reasons = list((await self.wf.records.check_holds(check)).reasons)
+            decision = await self.wf.records.check_holds(check)
+            reasons = list(decision.reasons)
+            if decision.risk is not None:
+                view.risk = decision.risk
         if self.manual is not None:
             reasons.append(MANUAL)
         reasons.extend(r for r in self.requested if r not in reasons)
@@ -65,6 +68,12 @@ class Holds:
         self.decision = None
         self._set_hold_attributes(reasons)
         data: dict[str, Any] = {"reasons": reasons, "expires_at": view.hold.expires_at}
+        if RISK_SCORE in reasons and view.risk is not None:
+            data["risk"] = {
+                "score": view.risk.score,
+                "reasons": [r.words for r in view.risk.reasons if r.points > 0],
+                "model_version": view.risk.model_version,
+            }
         if manual:
             data["by"] = manual.by
         self.wf.record("order_held", S.ON_HOLD, data)

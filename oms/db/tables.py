@@ -284,6 +284,26 @@ class Order(SQLModel, table=True):
         ),
         # A channel's newest orders (the console's channels page, migration 0014).
         Index("ix_orders_channel_created", "channel", "created_at"),
+        # The risk score's lookups (oms/store/risk.py, migration 0019): an address's, a
+        # phone's, a device's and an IP's orders newest first.
+        Index("ix_orders_risk_address", "address_key", "created_at"),
+        Index(
+            "ix_orders_risk_phone",
+            literal_column(
+                "regexp_replace((view -> 'shipping_address') ->> 'phone', '[^0-9]', '', 'g')"
+            ).label("phone"),
+            "created_at",
+        ),
+        Index(
+            "ix_orders_risk_device",
+            literal_column("((view -> 'client') ->> 'device_id')").label("device"),
+            "created_at",
+        ),
+        Index(
+            "ix_orders_risk_ip",
+            literal_column("((view -> 'client') ->> 'ip')").label("ip"),
+            "created_at",
+        ),
     )
     id: str = Field(primary_key=True)
     channel: str
@@ -716,3 +736,18 @@ class ImportRun(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
+
+
+class RiskModel(SQLModel, table=True):
+    """A trained risk model (``oms risk train``, migration 0019): every worker uses the
+    newest active version, and each score records the version it used. ``model`` is the
+    pickled model, written and read only by ``oms.risk.model``."""
+
+    __tablename__ = "risk_models"
+    version: str = Field(primary_key=True)
+    trained_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    active: bool = Field(sa_column=Column(Boolean(), nullable=False, server_default=text("true")))
+    features: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    params: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    metrics: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    model: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))

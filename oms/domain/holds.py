@@ -17,6 +17,8 @@ NEW_CUSTOMER_HIGH_VALUE = "new_customer_high_value"
 ADDRESS_VELOCITY = "address_velocity"
 RESTRICTED_COUNTRY = "restricted_country"
 MANUAL = "manual"
+# The fake-order risk score at or over OMS_RISK_HOLD_SCORE (oms.risk); after the rules.
+RISK_SCORE = "risk_score"
 RULE_ORDER = (HIGH_VALUE, NEW_CUSTOMER_HIGH_VALUE, ADDRESS_VELOCITY, RESTRICTED_COUNTRY, MANUAL)
 
 

@@ -91,6 +91,26 @@ class HoldView:
 
 
 @dataclass
+class RiskReason:
+    """One reason the risk score gave: its code, in words (counts, never personal data),
+    and the points it added."""
+
+    code: str
+    words: str
+    points: int = 0
+
+
+@dataclass
+class RiskView:
+    """The order's fake-order (brushing) risk at its hold check: a score of 0 to 100, the
+    top reasons, and the model version that scored it (None: rule points alone)."""
+
+    score: int = 0
+    reasons: list[RiskReason] = field(default_factory=list)
+    model_version: str | None = None
+
+
+@dataclass
 class BackorderView:
     """What a backordered order still waits for: the units short (sku, quantity), since
     when, and when it gives up."""
@@ -202,6 +222,8 @@ class OrderView:
     shadow: ShadowView | None = None
     # An order imported open from another system: the stage it had reached there.
     imported: ImportedStage | None = None
+    # The fake-order risk its last hold check gave (oms.risk); None before one ran.
+    risk: RiskView | None = None
 
 
 @dataclass
@@ -482,6 +504,8 @@ class HoldCheck:
 @dataclass
 class HoldDecision:
     reasons: list[str]
+    # The fake-order risk score behind the decision (None: not scored, as before it existed).
+    risk: RiskView | None = None
 
 
 @dataclass

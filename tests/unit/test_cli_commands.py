@@ -63,6 +63,7 @@ FLAGS = {
     "keys": [],
     "users": [],
     "workflows": [],
+    "risk": [],
 }
 
 
@@ -88,6 +89,7 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
         "compare",
     ]
     assert list(_subcommands(offered["workflows"])) == ["drain"]
+    assert list(_subcommands(offered["risk"])) == ["generate", "train", "evaluate", "models"]
     assert list(_subcommands(offered["shadow"])) == ["load", "report"]
     report = _subcommands(offered["shadow"])["report"]
     flags = [s for a in report._actions for s in a.option_strings if s.startswith("--")]
