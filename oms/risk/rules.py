@@ -52,7 +52,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "shared_device",
         "buyers_of_device_7d",
-        ((2, 20), (3, 30), (5, 40)),
+        ((2, 25), (3, 35), (5, 45)),
         lambda f: f"{_n(f, 'buyers_of_device_7d')} buyers ordered from this device in 7 days",
     ),
     Rule(
@@ -85,7 +85,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "repeated_amount",
         "same_amount_others_7d",
-        ((2, 15), (4, 25)),
+        ((2, 20), (4, 30)),
         lambda f: f"{_n(f, 'same_amount_others_7d')} orders of other buyers with the same "
         "total to this address, phone or device in 7 days",
     ),
@@ -135,7 +135,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "young_accounts_linked",
         "young_linked_buyers",
-        ((2, 15), (3, 20), (5, 30)),
+        ((2, 20), (3, 25), (5, 30)),
         lambda f: f"{_n(f, 'young_linked_buyers')} accounts younger than 7 days are linked "
         "to this order",
     ),

@@ -1,0 +1,108 @@
+"""The fake-order risk score on the real stack: a ring's order (many buyers, one address,
+the same tiny total) is held with ``risk_score`` and its reasons in words; an operator's
+decision is its label; an ordinary order goes on; ``oms risk train`` stores a version that
+the worker then scores with."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from oms.risk.evaluate import write_jsonl
+from oms.risk.generate import generate
+from oms.risk_cli import run as risk_command
+from oms.store import risk as risk_store
+from tests.conftest import System, custom_stack
+from tests.integration.helpers import order_body, stocked, submit, unique, wait_for_status
+
+SETTLED = {"on_hold", "reserved", "dispatched", "shipped", "delivered", "cancelled", "failed"}
+RULES = {
+    "hold_high_value": "EUR:1000000",
+    "hold_new_customer_value": "EUR:1000000",
+    "hold_velocity_count": 1_000_000,
+    "risk_hold_score": 70,
+    "risk_model_recheck_s": 0.2,
+}
+
+
+def _ring_order(sku: str, street: str, n: int) -> dict[str, Any]:
+    body = order_body([(sku, 1, "0.50")], customer_id=unique(f"ring{n}-"))
+    body["shipping_address"]["line1"] = street
+    return body
+
+
+async def _ring(http: httpx.AsyncClient, sku: str, buyers: int) -> list[dict[str, Any]]:
+    street = f"{unique('Ringweg ')} 1"
+    settled = []
+    for n in range(buyers):
+        order = await submit(http, _ring_order(sku, street, n))
+        settled.append(await wait_for_status(http, order["id"], SETTLED))
+    return settled
+
+
+async def _held_event(http: httpx.AsyncClient, order_id: str) -> dict[str, Any]:
+    events = (await http.get(f"/v1/orders/{order_id}/events")).json()["items"]
+    return next(e for e in events if e["type"] == "order_held")
+
+
+async def test_a_ring_order_is_held_in_words_and_the_decision_is_its_label(system: System):
+    async with custom_stack(system, "risk-ring", {}, **RULES) as http:
+        _, sku = await stocked(http, 100)
+        orders = await _ring(http, sku, 8)
+        last = orders[-1]
+        assert last["status"] == "on_hold", last
+        assert "risk_score" in last["hold"]["reasons"]
+        risk = last["risk"]
+        assert risk["score"] >= 70 and risk["model_version"] is None
+        words = [r["words"] for r in risk["reasons"]]
+        assert "8 buyers ordered to this address in 7 days" in words
+        assert any("same total" in w for w in words)
+        assert risk["reasons"][-1]["code"] == "no_model"
+        held = await _held_event(http, last["id"])
+        assert "8 buyers ordered to this address in 7 days" in held["data"]["risk"]["reasons"]
+        # Nothing is cancelled by the score: the operator decides, and that is the label.
+        first = orders[0]
+        assert first["status"] != "on_hold" and first["risk"]["score"] < 70
+        rejected = next(o for o in orders[:-1] if o["status"] == "on_hold")
+        answer = await http.post(f"/v1/orders/{last['id']}/approve", json={"note": "known"})
+        assert answer.status_code == 202, answer.text
+        answer = await http.post(f"/v1/orders/{rejected['id']}/reject", json={"reason": "ring"})
+        assert answer.status_code == 202, answer.text
+        await wait_for_status(http, rejected["id"], {"cancelled"})
+        await wait_for_status(http, last["id"], SETTLED - {"on_hold"})
+        assert await risk_store.label(system.engine, last["id"]) == "genuine"
+        assert await risk_store.label(system.engine, rejected["id"]) == "rejected"
+        assert await risk_store.label(system.engine, first["id"]) is None
+
+        # An ordinary order: its own buyer and address, an ordinary total: not held.
+        body = order_body([(sku, 2, "24.90")], customer_id=unique("plain-"))
+        body["shipping_address"]["line1"] = f"{unique('Lindenallee ')} 4"
+        plain = await wait_for_status(http, (await submit(http, body))["id"], SETTLED)
+        assert plain["status"] != "on_hold" and plain["risk"]["score"] < 70
+
+
+async def test_oms_risk_train_stores_a_version_the_worker_then_scores_with(
+    system: System, tmp_path: Path
+):
+    data = tmp_path / "train.jsonl"
+    write_jsonl(data, generate(800, 31))
+    args = argparse.Namespace(action="train", source=str(data), days=30.0, limit=1000, seed=0)
+    try:
+        assert await asyncio.to_thread(risk_command, args, system.settings) == 0
+        version = await risk_store.active_version(system.engine)
+        assert version is not None and version.startswith("v")
+        async with custom_stack(system, "risk-model", {}, **RULES) as http:
+            _, sku = await stocked(http, 10)
+            body = order_body([(sku, 1, "19.90")], customer_id=unique("scored-"))
+            body["shipping_address"]["line1"] = f"{unique('Bergstr. ')} 9"
+            order = await wait_for_status(http, (await submit(http, body))["id"], SETTLED)
+        assert order["risk"]["model_version"] == version
+        assert all(r["code"] != "no_model" for r in order["risk"]["reasons"])
+    finally:
+        async with system.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM risk_models"))
