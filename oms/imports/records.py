@@ -315,6 +315,7 @@ def build(channel: str, order: Order, *, run: str, now: datetime) -> Built:
         "after_sales": [],
         "shadow": None,
         "imported": imported,
+        "risk": None,  # an imported order is not scored (oms.risk)
     }
     record = record_of(order)
     built = Built(

@@ -68,9 +68,7 @@ def is_fake(label: str | None) -> bool:
 
 def scores(rows: list[Labelled], model: TrainedModel | None, version: str | None) -> list[RiskView]:
     anomalies = model.anomalies([r.features for r in rows]) if model else [None] * len(rows)
-    return [
-        risk_view(r.features, model, version, a) for r, a in zip(rows, anomalies, strict=True)
-    ]
+    return [risk_view(r.features, model, version, a) for r, a in zip(rows, anomalies, strict=True)]
 
 
 @dataclass

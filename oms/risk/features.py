@@ -122,7 +122,6 @@ def features(order: OrderFacts, near: Neighbourhood) -> dict[str, float]:
     """Every feature of ``FEATURE_NAMES``, by name."""
     out: dict[str, float] = {}
     linked = [o for o in near.linked if (o.at, o.id) < (order.at, order.id)]
-    ages = {w: [o for o in linked if order.at - o.at <= span] for w, span in WINDOWS.items()}
     sharing: dict[str, list[OrderFacts]] = {}
     for kind in KEYS:
         mine = _key(order, kind)

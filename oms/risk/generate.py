@@ -162,7 +162,9 @@ def _phone(rng: random.Random, country: str) -> str:
 
 
 def _ip(rng: random.Random) -> str:
-    return f"{rng.randint(2, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    return (
+        f"{rng.randint(2, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    )
 
 
 def _order(
@@ -282,7 +284,9 @@ def _ring(w: _World, kind: str) -> list[dict[str, Any]]:
     shop = rng.choices(SHOPS, weights=[1, 1, 1, 1, 3, 3])[0]
     country = shop.country
     span_h = rng.uniform(*spec.span_hours)
-    begin = w.start + timedelta(hours=rng.uniform(0, max(1.0, (w.end - w.start).total_seconds() / 3600 - span_h)))
+    begin = w.start + timedelta(
+        hours=rng.uniform(0, max(1.0, (w.end - w.start).total_seconds() / 3600 - span_h))
+    )
     items = w.catalogue[shop.channel]
     target_sku, target_price = rng.choice(items[6:])
     cheap_sku, cheap_price = rng.choice(items[:6])

@@ -125,7 +125,7 @@ def train(
     if len(genuine) < 50:
         raise ValueError(f"{len(genuine)} genuine orders to train on: at least 50 are needed")
     matrix = np.asarray([vector(f) for f in genuine], dtype=float)
-    params = {
+    params: dict[str, Any] = {
         "n_estimators": trees,
         "max_samples": min(sample, len(genuine)),
         "random_state": seed,
@@ -147,7 +147,7 @@ def dumps(model: TrainedModel) -> bytes:
 
 def loads(data: bytes) -> TrainedModel:
     # Only bytes this code wrote to the risk_models table are ever loaded.
-    model = pickle.loads(data)  # noqa: S301
+    model = pickle.loads(data)
     if not isinstance(model, TrainedModel):
         raise ValueError("not a risk model")
     return model

@@ -46,8 +46,9 @@ RULES: tuple[Rule, ...] = (
         "phone_many_addresses",
         "addresses_of_phone_7d",
         ((3, 20), (5, 30)),
-        lambda f: f"this phone number came with {_n(f, 'addresses_of_phone_7d')} addresses "
-        "in 7 days",
+        lambda f: (
+            f"this phone number came with {_n(f, 'addresses_of_phone_7d')} addresses in 7 days"
+        ),
     ),
     Rule(
         "shared_device",
@@ -79,15 +80,19 @@ RULES: tuple[Rule, ...] = (
         "tiny_amount",
         "tiny",
         ((1, 15),),
-        lambda f: f"the total ({f['total']:.2f}) is tiny for the currency or "
-        f"{f['amount_vs_median']:.2f} times the shop's median",
+        lambda f: (
+            f"the total ({f['total']:.2f}) is tiny for the currency or "
+            f"{f['amount_vs_median']:.2f} times the shop's median"
+        ),
     ),
     Rule(
         "repeated_amount",
         "same_amount_others_7d",
         ((2, 20), (4, 30)),
-        lambda f: f"{_n(f, 'same_amount_others_7d')} orders of other buyers with the same "
-        "total to this address, phone or device in 7 days",
+        lambda f: (
+            f"{_n(f, 'same_amount_others_7d')} orders of other buyers with the same "
+            "total to this address, phone or device in 7 days"
+        ),
     ),
     Rule(
         "cheap_sku_bulk",
@@ -99,9 +104,11 @@ RULES: tuple[Rule, ...] = (
         "shop_concentration",
         "shop_concentration",
         ((3, 15),),
-        lambda f: f"the shop took {_n(f, 'shop_orders_1h')} orders from "
-        f"{_n(f, 'shop_buyers_1h')} buyers in the last hour "
-        f"(concentration {f['shop_concentration']:.1f}, 3 or more is brushing)",
+        lambda f: (
+            f"the shop took {_n(f, 'shop_orders_1h')} orders from "
+            f"{_n(f, 'shop_buyers_1h')} buyers in the last hour "
+            f"(concentration {f['shop_concentration']:.1f}, 3 or more is brushing)"
+        ),
         when=lambda f: f["buyer_shop_orders_1h"] >= 2,
     ),
     Rule(
@@ -127,8 +134,10 @@ RULES: tuple[Rule, ...] = (
         "ring_component",
         "component_buyers",
         ((4, 15), (6, 25), (10, 35)),
-        lambda f: f"this buyer is linked to {_n(f, 'component_buyers') - 1} other buyers "
-        "by shared addresses, phones or devices",
+        lambda f: (
+            f"this buyer is linked to {_n(f, 'component_buyers') - 1} other buyers "
+            "by shared addresses, phones or devices"
+        ),
         # Beyond the buyers of this one address (counted by shared_address already).
         when=lambda f: f["component_buyers"] > f["buyers_at_address_7d"],
     ),
@@ -136,8 +145,9 @@ RULES: tuple[Rule, ...] = (
         "young_accounts_linked",
         "young_linked_buyers",
         ((2, 20), (3, 25), (5, 30)),
-        lambda f: f"{_n(f, 'young_linked_buyers')} accounts younger than 7 days are linked "
-        "to this order",
+        lambda f: (
+            f"{_n(f, 'young_linked_buyers')} accounts younger than 7 days are linked to this order"
+        ),
     ),
 )
 

@@ -77,4 +77,3 @@ class RiskScorer:
             return risk_view(f)
         anomaly = (await asyncio.to_thread(model.anomalies, [f]))[0]
         return risk_view(f, model, version, anomaly)
-

@@ -88,7 +88,8 @@ def test_facts_read_the_view_and_treat_missing_fields_as_unknown() -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ["Packstation 123", "DHL PACKSTATION 7", "文一西路1号丰巢快递柜", "菜鸟驿站", "PO Box 17"]
+    "line",
+    ["Packstation 123", "DHL PACKSTATION 7", "文一西路1号丰巢快递柜", "菜鸟驿站", "PO Box 17"],
 )
 def test_lockers_and_pickup_points_are_recognised(line: str) -> None:
     assert looks_like_locker(line)

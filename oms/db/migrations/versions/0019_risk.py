@@ -35,7 +35,9 @@ def upgrade() -> None:
     op.create_index("ix_orders_risk_address", "orders", ["address_key", "created_at"])
     op.create_index("ix_orders_risk_phone", "orders", [sa.text(PHONE), "created_at"])
     op.create_index(
-        "ix_orders_risk_device", "orders", [sa.text("((view -> 'client') ->> 'device_id')"), "created_at"]
+        "ix_orders_risk_device",
+        "orders",
+        [sa.text("((view -> 'client') ->> 'device_id')"), "created_at"],
     )
     op.create_index(
         "ix_orders_risk_ip", "orders", [sa.text("((view -> 'client') ->> 'ip')"), "created_at"]
