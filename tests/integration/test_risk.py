@@ -106,3 +106,72 @@ async def test_oms_risk_train_stores_a_version_the_worker_then_scores_with(
     finally:
         async with system.engine.begin() as conn:
             await conn.execute(text("DELETE FROM risk_models"))
+
+
+_INSERT = text(
+    "INSERT INTO orders (id, channel, external_id, request_hash, customer_id, status, "
+    "last_seq, view, created_at, updated_at) VALUES (:id, :channel, :id, 'h', :customer, "
+    ":status, 1, CAST(:view AS jsonb), :at, :at)"
+)
+
+
+async def test_training_on_the_stored_orders_drops_the_rejected_from_the_genuine_pool(
+    system: System,
+):
+    """Orders as the read model holds them (a generated set, placed in the last days), some
+    approved and some rejected by an operator: the rejected ones are labelled fake and kept
+    out of the pool the model is fitted on."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    channel = unique("risk-train-")
+    views = generate(400, 41, start=datetime.now(UTC) - timedelta(days=9), days=7)
+    rejected = approved = 0
+    async with system.engine.begin() as conn:
+        # As the import writer does: no KPI facts, SKU rows or events out for these rows.
+        await conn.execute(text("SELECT set_config('oms.importing', 'on', true)"))
+        for n, view in enumerate(views):
+            label = view.pop("label")
+            view["id"] = f"{channel}-{n:04d}"
+            view["channel"] = channel
+            status = "delivered"
+            if label != "genuine" and n % 2 == 0:
+                view["hold"] = {"reasons": ["risk_score"], "since": view["created_at"]}
+                view["hold"]["decision"] = {"action": "reject", "by": "ops", "at": ""}
+                status, rejected = "cancelled", rejected + 1
+            elif label == "genuine" and n % 40 == 0:
+                view["hold"] = {"reasons": ["risk_score"], "since": view["created_at"]}
+                view["hold"]["decision"] = {"action": "approve", "by": "ops", "at": ""}
+                approved += 1
+            params = {
+                "id": view["id"],
+                "channel": channel,
+                "customer": view["customer"]["id"],
+                "status": status,
+                "view": json.dumps(view),
+                "at": datetime.fromisoformat(view["created_at"]),
+            }
+            await conn.execute(_INSERT, params)
+    assert rejected > 5 and approved > 3
+    args = argparse.Namespace(action="train", source=None, days=10.0, limit=1_000_000, seed=0)
+    try:
+        assert await asyncio.to_thread(risk_command, args, system.settings) == 0
+        async with system.engine.connect() as conn:
+            metrics = (
+                await conn.execute(text("SELECT metrics FROM risk_models ORDER BY trained_at"))
+            ).scalar_one()
+        assert metrics["source"] == "orders"
+        assert metrics["labelled_fake"] >= rejected
+        assert metrics["labelled_genuine"] >= approved
+        assert metrics["genuine_pool"] == metrics["orders"] - metrics["labelled_fake"]
+        assert metrics["orders"] >= len(views)
+        assert 0 < metrics["training"]["recall"] <= 1
+    finally:
+        async with system.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM risk_models"))
+            ids = [v["id"] for v in views]
+            for table in ("order_kpi_facts", "order_skus", "outbox_events", "orders"):
+                column = "id" if table == "orders" else "order_id"
+                await conn.execute(
+                    text(f"DELETE FROM {table} WHERE {column} = ANY(:ids)"), {"ids": ids}
+                )
