@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from oms.risk.facts import OrderFacts, amount, parse_time
+from oms.risk.facts import OrderFacts, amount, looks_like_locker, parse_time
 from oms.risk.gather import Keys, ShopOrder
 
 PHONE = "regexp_replace((view -> 'shipping_address') ->> 'phone', '[^0-9]', '', 'g')"
@@ -26,7 +26,9 @@ _COLUMNS = (
     "id, channel, customer_id, created_at, address_key, "
     f"{PHONE} AS phone, {DEVICE} AS device, {IP} AS ip, "
     "(view -> 'totals') ->> 'total' AS total, view ->> 'currency' AS currency, "
-    "(view -> 'customer') ->> 'created_at' AS account_created"
+    "(view -> 'customer') ->> 'created_at' AS account_created, "
+    "concat_ws(' ', view -> 'shipping_address' ->> 'line1', "
+    "view -> 'shipping_address' ->> 'line2', view -> 'shipping_address' ->> 'name') AS place"
 )
 _BEFORE = "created_at > :since AND (created_at, id) < (:at, :id)"
 
@@ -73,6 +75,7 @@ def _facts(row: Any) -> OrderFacts:
         device=row.device or None,
         ip=row.ip or None,
         account_created=parse_time(row.account_created),
+        locker=looks_like_locker(row.place),
     )
 
 

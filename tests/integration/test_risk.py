@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 
-from oms.risk.evaluate import write_jsonl
+from oms.risk.evaluate import featurize, write_jsonl
+from oms.risk.facts import from_view
+from oms.risk.features import features
+from oms.risk.gather import gather
 from oms.risk.generate import generate
 from oms.risk_cli import run as risk_command
 from oms.store import risk as risk_store
@@ -110,9 +115,41 @@ async def test_oms_risk_train_stores_a_version_the_worker_then_scores_with(
 
 _INSERT = text(
     "INSERT INTO orders (id, channel, external_id, request_hash, customer_id, status, "
-    "last_seq, view, created_at, updated_at) VALUES (:id, :channel, :id, 'h', :customer, "
-    ":status, 1, CAST(:view AS jsonb), :at, :at)"
+    "last_seq, view, address_key, created_at, updated_at) VALUES (:id, :channel, :id, 'h', "
+    ":customer, :status, 1, CAST(:view AS jsonb), :address, :at, :at)"
 )
+
+
+async def _insert(system: System, channel: str, views: list[dict[str, Any]]) -> None:
+    """Generated orders as the read model holds them (the label taken off), with the
+    normalised address their hold check would have recorded."""
+    async with system.engine.begin() as conn:
+        # As the import writer does: no KPI facts, SKU rows or events out for these rows.
+        await conn.execute(text("SELECT set_config('oms.importing', 'on', true)"))
+        for n, view in enumerate(views):
+            view["id"] = f"{channel}-{n:04d}"
+            view["channel"] = channel
+            stored = {k: v for k, v in view.items() if k != "label"}
+            params = {
+                "id": view["id"],
+                "channel": channel,
+                "customer": view["customer"]["id"],
+                "status": view.get("status", "delivered"),
+                "view": json.dumps(stored),
+                "address": from_view(stored).address,
+                "at": datetime.fromisoformat(view["created_at"]),
+            }
+            await conn.execute(_INSERT, params)
+
+
+async def _remove(system: System, views: list[dict[str, Any]]) -> None:
+    ids = [v["id"] for v in views]
+    async with system.engine.begin() as conn:
+        for table in ("order_kpi_facts", "order_skus", "outbox_events", "orders"):
+            column = "id" if table == "orders" else "order_id"
+            await conn.execute(
+                text(f"DELETE FROM {table} WHERE {column} = ANY(:ids)"), {"ids": ids}
+            )
 
 
 async def test_training_on_the_stored_orders_drops_the_rejected_from_the_genuine_pool(
@@ -121,37 +158,20 @@ async def test_training_on_the_stored_orders_drops_the_rejected_from_the_genuine
     """Orders as the read model holds them (a generated set, placed in the last days), some
     approved and some rejected by an operator: the rejected ones are labelled fake and kept
     out of the pool the model is fitted on."""
-    import json
-    from datetime import UTC, datetime, timedelta
-
     channel = unique("risk-train-")
     views = generate(400, 41, start=datetime.now(UTC) - timedelta(days=9), days=7)
     rejected = approved = 0
-    async with system.engine.begin() as conn:
-        # As the import writer does: no KPI facts, SKU rows or events out for these rows.
-        await conn.execute(text("SELECT set_config('oms.importing', 'on', true)"))
-        for n, view in enumerate(views):
-            label = view.pop("label")
-            view["id"] = f"{channel}-{n:04d}"
-            view["channel"] = channel
-            status = "delivered"
-            if label != "genuine" and n % 2 == 0:
-                view["hold"] = {"reasons": ["risk_score"], "since": view["created_at"]}
-                view["hold"]["decision"] = {"action": "reject", "by": "ops", "at": ""}
-                status, rejected = "cancelled", rejected + 1
-            elif label == "genuine" and n % 40 == 0:
-                view["hold"] = {"reasons": ["risk_score"], "since": view["created_at"]}
-                view["hold"]["decision"] = {"action": "approve", "by": "ops", "at": ""}
-                approved += 1
-            params = {
-                "id": view["id"],
-                "channel": channel,
-                "customer": view["customer"]["id"],
-                "status": status,
-                "view": json.dumps(view),
-                "at": datetime.fromisoformat(view["created_at"]),
-            }
-            await conn.execute(_INSERT, params)
+    for n, view in enumerate(views):
+        label = view["label"]
+        if label != "genuine" and n % 2 == 0:
+            view["hold"] = {"reasons": ["risk_score"], "since": view["created_at"]}
+            view["hold"]["decision"] = {"action": "reject", "by": "ops", "at": ""}
+            view["status"], rejected = "cancelled", rejected + 1
+        elif label == "genuine" and n % 40 == 0:
+            view["hold"] = {"reasons": ["risk_score"], "since": view["created_at"]}
+            view["hold"]["decision"] = {"action": "approve", "by": "ops", "at": ""}
+            approved += 1
+    await _insert(system, channel, views)
     assert rejected > 5 and approved > 3
     args = argparse.Namespace(action="train", source=None, days=10.0, limit=1_000_000, seed=0)
     try:
@@ -169,9 +189,21 @@ async def test_training_on_the_stored_orders_drops_the_rejected_from_the_genuine
     finally:
         async with system.engine.begin() as conn:
             await conn.execute(text("DELETE FROM risk_models"))
-            ids = [v["id"] for v in views]
-            for table in ("order_kpi_facts", "order_skus", "outbox_events", "orders"):
-                column = "id" if table == "orders" else "order_id"
-                await conn.execute(
-                    text(f"DELETE FROM {table} WHERE {column} = ANY(:ids)"), {"ids": ids}
-                )
+            await _remove(system, views)
+
+
+async def test_live_features_from_postgresql_equal_the_in_memory_ones(system: System):
+    """The same gather and features over the orders table (live) and over an in-memory
+    index of the same orders (evaluation) give the same features for every order."""
+    channel = unique("risk-same-")
+    views = generate(300, 43, start=datetime.now(UTC) - timedelta(days=9), days=3)
+    await _insert(system, channel, views)
+    try:
+        offline = {r.id: r.features for r in await featurize(views)}
+        source = risk_store.SqlSource(system.engine)
+        for view in views:
+            row = await risk_store.order_row(system.engine, view["id"])
+            order = from_view(dict(row.view), at=row.created_at)
+            assert features(order, await gather(order, source)) == offline[view["id"]], view["id"]
+    finally:
+        await _remove(system, views)
