@@ -116,7 +116,7 @@ class TrainedModel:
 
 
 def train(
-    genuine: list[dict[str, float]], seed: int = 0, trees: int = 200, sample: int = 512
+    genuine: list[dict[str, float]], seed: int = 0, trees: int = 100, sample: int = 512
 ) -> TrainedModel:
     """Fit the forest on the genuine pool's features and calibrate its points."""
     import numpy as np
