@@ -19,6 +19,7 @@ from oms.domain.holds import (
     MANUAL,
     NEW_CUSTOMER_HIGH_VALUE,
     RESTRICTED_COUNTRY,
+    RISK_SCORE,
     HoldPolicy,
 )
 
@@ -44,6 +45,7 @@ RULE_NAMES = {
     MANUAL: "Held by hand",
     REFUND_REQUESTED: "Refund requested on the platform",
     PLATFORM_HOLD: "Held by the platform",
+    RISK_SCORE: "Fake-order risk",
 }
 
 
@@ -57,6 +59,7 @@ class HeldOrder:
     customers_at_address: int | None = None
     held_by: str | None = None
     note: str | None = None
+    risk_score: int | None = None  # the order's fake-order risk score (oms.risk)
 
 
 def _amount(value: str | Decimal) -> str:
@@ -147,6 +150,14 @@ def reason_words(
         template, more = "the buyer asked the platform for a refund", {}
     elif reason == PLATFORM_HOLD:
         template, more = "the sales platform put the order on hold", {}
+    elif reason == RISK_SCORE:
+        if order.risk_score is not None:
+            template, more = (
+                "fake-order risk score {score} of 100",
+                {"score": str(order.risk_score)},
+            )
+        else:
+            template, more = "a high fake-order risk score", {}
     else:
         return reason
     return translate(template).format(**facts, **more)

@@ -76,6 +76,7 @@ def queue_item(row: Any, user: ConsoleUser, settings: Settings, request: Request
         customers_at_address=row.customers_at_address,
         held_by=row.held_by,
         note=hold.get("note"),
+        risk_score=(view.get("risk") or {}).get("score"),
     )
     tr = lambda text: translate(request, text)  # noqa: E731
     policy = settings.hold_policy()
