@@ -97,6 +97,11 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v9-imported-order-dispatched-delivered",
         "v9-imported-order-paid-cancelled-refund-due",
     } <= names
+    assert {  # held by the fake-order risk score (oms/risk): the view's risk, set from
+        # the hold check's answer
+        "v10-risk-order-held-approved-delivered",
+        "v10-risk-order-held-rejected",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
