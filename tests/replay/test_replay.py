@@ -99,8 +99,8 @@ def test_there_are_recorded_histories_for_every_order_path():
     } <= names
     assert {  # held by the fake-order risk score (oms/risk): the view's risk, set from
         # the hold check's answer
-        "v10-risk-order-held-approved-delivered",
-        "v10-risk-order-held-rejected",
+        "v11-risk-order-held-approved-delivered",
+        "v11-risk-order-held-rejected",
     } <= names
 
 
