@@ -39,9 +39,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         for n, line in enumerate(lines, 1):
             if line.strip():
                 try:
-                    out.append(json.loads(line))
+                    found = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+                if not isinstance(found, dict):
+                    raise ValueError(f"{path}:{n}: not an order (a JSON object)")
+                out.append(found)
     return out
 
 

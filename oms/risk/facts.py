@@ -98,6 +98,13 @@ def phone_key(value: Any) -> str | None:
     return digits if len(digits) >= 5 else None
 
 
+def _count(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
 def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
@@ -132,7 +139,7 @@ def from_view(view: dict[str, Any], at: datetime | None = None) -> OrderFacts:
         str(ship.get("line2") or ""),
     )
     lines = tuple(
-        Line(str(x.get("sku") or ""), int(x.get("quantity") or 0), amount(x.get("unit_price")))
+        Line(str(x.get("sku") or ""), _count(x.get("quantity")), amount(x.get("unit_price")))
         for x in view.get("lines") or []
         if isinstance(x, dict)
     )

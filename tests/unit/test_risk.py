@@ -222,3 +222,45 @@ def test_the_model_adds_points_named_in_words() -> None:
     assert view.model_version == "v1" and model_reasons
     assert "more unusual than" in model_reasons[0].words and model_reasons[0].points > 0
     assert not any(isinstance(r, OrderFacts) for r in view.reasons)
+
+
+def test_a_risk_hold_score_of_0_or_empty_turns_risk_holds_off() -> None:
+    from pydantic import ValidationError
+
+    from oms.settings import Settings
+
+    assert Settings(risk_hold_score="").risk_hold_score == 0
+    assert Settings().risk_hold_score == 70
+    with pytest.raises(ValidationError):
+        Settings(risk_hold_score=101)
+
+
+class _Failing:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def score(self, order_id: str) -> Any:
+        raise self.error
+
+
+def test_a_fault_of_the_score_lets_the_order_go_on_and_the_database_down_is_retried() -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from activities.holds import HoldActivities
+    from oms.domain.holds import HoldPolicy
+
+    def holds(error: Exception, score: int = 70) -> HoldActivities:
+        return HoldActivities(None, HoldPolicy(), _Failing(error), score)  # type: ignore[arg-type]
+
+    assert asyncio.run(holds(ValueError("bad model"))._score("o-1")) is None
+    assert asyncio.run(holds(ValueError("never asked"), score=0)._score("o-1")) is None
+    with pytest.raises(OperationalError):
+        asyncio.run(holds(OperationalError("SELECT 1", {}, Exception("down")))._score("o-1"))
+
+
+def test_an_unreadable_line_is_an_unknown_not_a_crash() -> None:
+    view = _view(1, "c-1")
+    view["lines"] = [{"sku": "A", "quantity": "many", "unit_price": "x"}, "junk"]
+    view["totals"] = {"total": "NaN"}
+    order = from_view(view)
+    assert order.lines[0].quantity == 0 and order.total == 0
