@@ -57,6 +57,14 @@ RULES: tuple[Rule, ...] = (
         lambda f: f"{_n(f, 'buyers_of_device_7d')} buyers ordered from this device in 7 days",
     ),
     Rule(
+        "new_account_shared_device",
+        "buyers_of_device_7d",
+        ((2, 15),),
+        lambda f: f"a new account ({f['account_age_days']:.1f} days) on a device "
+        f"{_n(f, 'buyers_of_device_7d') - 1} other buyers used in 7 days",
+        when=lambda f: 0 <= f["account_age_days"] < 7,
+    ),
+    Rule(
         "shared_ip",
         "buyers_of_ip_24h",
         ((5, 10),),
