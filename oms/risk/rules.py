@@ -60,8 +60,10 @@ RULES: tuple[Rule, ...] = (
         "new_account_shared_device",
         "buyers_of_device_7d",
         ((2, 15),),
-        lambda f: f"a new account ({f['account_age_days']:.1f} days) on a device "
-        f"{_n(f, 'buyers_of_device_7d') - 1} other buyers used in 7 days",
+        lambda f: (
+            f"a new account ({f['account_age_days']:.1f} days) on a device "
+            f"{_n(f, 'buyers_of_device_7d') - 1} other buyers used in 7 days"
+        ),
         when=lambda f: 0 <= f["account_age_days"] < 7,
     ),
     Rule(
