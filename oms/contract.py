@@ -45,6 +45,7 @@ from oms.domain.messages import (
 from oms.domain.pull import PullRequest, PullResult
 from oms.domain.stock_level import StockPull, StockPullResult
 from oms.events_out.messages import DeliverDue, DeliverDueResult
+from oms.insights.messages import ForecastRun, ForecastRunResult
 
 # --- workflow types ---------------------------------------------------------------------
 
@@ -62,6 +63,9 @@ STOCK_SYNC_WORKFLOW = "wms_stock_sync"
 CHANNEL_PULL_WORKFLOW = "channel.pull"
 # One per webhook endpoint, for as long as it is enabled (workflows/webhook_delivery.py).
 WEBHOOK_ENDPOINT_WORKFLOW = "webhook.endpoint"
+# The nightly demand forecast, started by the ``insights-forecast`` Schedule
+# (workflows/forecast.py).
+FORECAST_WORKFLOW = "insights.forecast"
 
 # Patches still in the code, per order type: each marks a change of the workflow's
 # commands, so that histories recorded before it replay on the old path. The current
@@ -260,6 +264,14 @@ class WebhookSteps(ABC):
     async def deliver_due(self, req: DeliverDue) -> DeliverDueResult: ...
 
 
+class ForecastSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def forecast_demand(self, req: ForecastRun) -> ForecastRunResult:
+        """Forecast every SKU and warehouse-SKU pair for the run day, store the forecasts
+        (replacing the same day's) and alert the stock-out risks (one open per pair)."""
+
+
 ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     PaymentSteps,
     StockSteps,
@@ -273,4 +285,5 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     ChannelSteps,
     ChannelPullSteps,
     WebhookSteps,
+    ForecastSteps,
 )

@@ -139,6 +139,18 @@ class Settings(BaseSettings):
     # the share of delivered orders without a fault.
     kpi_processing_target_s: float = Field(default=7200.0, gt=0)
     kpi_accuracy_target: float = Field(default=0.995, ge=0, le=1)
+    # Demand forecasts (docs/intelligence-forecast.md): the days of order history each run
+    # reads, the days it forecasts, and the UTC hour of the nightly run (the
+    # ``insights-forecast`` Schedule; -1: no schedule).
+    forecast_history_days: int = Field(default=182, ge=28, le=1096)
+    forecast_horizon_days: int = Field(default=28, ge=7, le=120)
+    forecast_hour_utc: int = Field(default=2, ge=-1, le=23)
+    # Replenishment hints: the defaults where no warehouse or SKU has its own
+    # (``oms insights lead-time``): days from ordering to stock on the shelf, days between
+    # two reviews of a SKU, and the service level the safety stock is sized for.
+    replenish_lead_time_days: int = Field(default=7, ge=0, le=365)
+    replenish_review_days: int = Field(default=7, ge=0, le=365)
+    replenish_service_level: float = Field(default=0.95, ge=0.5, lt=1)
     # New alerts are POSTed here as JSON, signed like partner webhooks (alert_webhook_secret).
     alert_webhook_url: str | None = None
     alert_webhook_secret: str = "sandbox-alert-webhook-secret"

@@ -18,6 +18,7 @@ from activities.carrier import CarrierActivities
 from activities.channel_feedback import ChannelFeedbackActivities
 from activities.channel_pull import ChannelPullActivities
 from activities.holds import HoldActivities
+from activities.insights import ForecastActivities
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
 from activities.read_model import ReadModelActivities
@@ -46,9 +47,10 @@ from oms.temporal_client import (
 from worker.backorder_waker import BackorderWaker, listen_dsn
 from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
-from worker.schedules import ensure_wms_stock_sync
+from worker.schedules import ensure_forecast_schedule, ensure_wms_stock_sync
 from worker.tuning import worker_options
 from workflows.channel_pull import ChannelPullWorkflow
+from workflows.forecast import ForecastWorkflow
 from workflows.legacy.order import LegacyOrderWorkflow
 from workflows.legacy.order_lean import LeanOrderWorkflow
 from workflows.legacy.shipment import ShipmentWorkflow
@@ -59,7 +61,8 @@ from workflows.webhook_delivery import WebhookEndpointWorkflow
 log = get_logger(__name__)
 
 # The current order, the frozen shapes that may still have orders in flight, the stock
-# pull and the channels' order pulls. New orders start only as the current one.
+# pull, the channels' order pulls and the nightly forecast. New orders start only as the
+# current one.
 WORKFLOWS = [
     OrderWorkflow,
     LeanOrderWorkflow,
@@ -68,6 +71,7 @@ WORKFLOWS = [
     WmsStockSyncWorkflow,
     ChannelPullWorkflow,
     WebhookEndpointWorkflow,
+    ForecastWorkflow,
 ]
 
 
@@ -93,6 +97,7 @@ def build_activities(
     feedback = ChannelFeedbackActivities(engine)
     channel_pull = ChannelPullActivities(engine, settings, alert_store(engine, settings))
     webhooks = webhook_activities(engine, settings)
+    forecast = ForecastActivities(engine, settings, alert_store(engine, settings))
     own: list[Callable[..., Any]] = [
         payments.authorize_payment,
         payments.capture_payment,
@@ -113,6 +118,7 @@ def build_activities(
         stock_sync.pull_wms_stock,
         channel_pull.pull_channel,
         webhooks.deliver_due,
+        forecast.forecast_demand,
     ]
     swap = swap or {}
     unknown = set(swap) - {fn.__name__ for fn in own}
@@ -273,6 +279,10 @@ async def _ensure_namespace_setup(client: Client, engine: AsyncEngine, settings:
         await ensure_wms_stock_sync(client, settings)
     except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
         log.warning("schedule_not_updated", schedule="wms-stock-sync", error=str(exc)[:200])
+    try:
+        await ensure_forecast_schedule(client, settings)
+    except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
+        log.warning("schedule_not_updated", schedule="insights-forecast", error=str(exc)[:200])
     try:
         # One schedule per channel that pulls; those of channels gone or disabled deleted.
         await sync_pull_schedules(client, settings, await pull_channels(engine))

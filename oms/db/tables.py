@@ -6,7 +6,7 @@ path, however buggy, can promise more than is on the shelf.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Computed,
+    Date,
     DateTime,
     Float,
     Identity,
@@ -716,3 +717,42 @@ class ImportRun(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
+
+
+class DemandForecast(SQLModel, table=True):
+    """One nightly run's forecast of a SKU's daily demand, in one warehouse or (warehouse
+    ``''``) in all (``oms.insights``, migration 0021): the units per day from the run day
+    on, the demand class and method, and what the safety stock and the hot products are
+    read from. A run replaces its own day's rows; rows of runs older than the retention
+    are deleted by the run."""
+
+    __tablename__ = "demand_forecasts"
+    run_date: date = Field(sa_column=Column(Date(), primary_key=True, nullable=False))
+    warehouse_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    demand_class: str
+    method: str
+    daily: list[float] = Field(sa_column=Column(ARRAY(Float()), nullable=False))
+    sigma: float
+    adi: float | None = None
+    cv2: float | None = None
+    params: list[float] = Field(sa_column=Column(ARRAY(Float()), nullable=False))
+    history_days: int
+    last_7: float
+    last_28: float
+    created_at: datetime = _ts()
+
+
+class ReplenishmentSetting(SQLModel, table=True):
+    """A warehouse's own lead time, review period and service level (``sku`` ``''``), or a
+    SKU's in a warehouse; a value left NULL falls back to the warehouse's, then to the
+    settings (``OMS_REPLENISH_*``). Written by ``oms insights lead-time`` (migration 0021)."""
+
+    __tablename__ = "replenishment_settings"
+    warehouse_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    lead_time_days: int | None = None
+    review_days: int | None = None
+    service_level: float | None = None
+    updated_at: datetime = _ts()
+    updated_by: str
