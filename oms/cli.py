@@ -7,6 +7,7 @@
     oms bench                    an order's cost against the bare engine, on a running oms dev
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
     oms report kpis [--from D] [--to D] [--channel C] [--csv]   the KPIs (through the API)
+    oms insights forecast|backtest|lead-time   demand forecasts and replenishment (database)
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
     oms import orders FILE... --channel C [--format F] [--dry-run]   historical orders
     oms import sample --format F DIR   sample export files (canonical, shopify, taobao)
@@ -127,6 +128,14 @@ def cmd_stock(args: argparse.Namespace) -> None:
     sys.exit(run(args, _settings_with_database()))
 
 
+def cmd_insights(args: argparse.Namespace) -> None:
+    from oms.insights_cli import run
+
+    if args.action == "backtest" and not args.from_db:  # generated history: no database
+        _exit(run(args, get_settings()))
+    _exit(run(args, _settings_with_database()))
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from oms.imports.cli import run
 
@@ -196,6 +205,7 @@ HELP_ORDER = (
     "migrate",
     "orders",
     "report",
+    "insights",
     "stock",
     "import",
     "chaos",
@@ -224,6 +234,13 @@ def _add_report(sub: Any) -> None:
 
     add_report_parser(sub)
     sub.choices["report"].set_defaults(fn=cmd_report)
+
+
+def _add_insights(sub: Any) -> None:
+    from oms.insights_cli import add_parser as add_insights_parser
+
+    add_insights_parser(sub)
+    sub.choices["insights"].set_defaults(fn=cmd_insights)
 
 
 def _add_stock(sub: Any) -> None:
@@ -298,6 +315,7 @@ def parser() -> argparse.ArgumentParser:
         "migrate": _add_migrate,
         "orders": _add_orders,
         "report": _add_report,
+        "insights": _add_insights,
         "stock": _add_stock,
         "import": _add_import,
         "channels": _add_channels,
