@@ -199,4 +199,7 @@ def _setting_line(row: Any) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from oms.logging import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)  # to stderr: stdout is ours
     return asyncio.run(_run(args, settings))
