@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,40 +21,14 @@ import pytest
 from sqlalchemy import text
 from temporalio.service import RPCError, RPCStatusCode
 
-from oms.imports.model import Line, Order
-from oms.imports.writer import write_orders
 from oms.insights.messages import ForecastRun
 from tests.integration.helpers import set_stock, stocked, unique
-from tests.integration.imports_helpers import imported
+from tests.integration.insights_helpers import history as _history
+from tests.integration.insights_helpers import sold as _sold
 from worker.schedules import FORECAST_SCHEDULE, ensure_forecast_schedule
 from workflows.forecast import ForecastWorkflow
 
 OMS = str(Path(sys.executable).parent / "oms")
-
-
-def _sold(sku: str, warehouse: str, day: date, units: int) -> Order:
-    """A delivered order of ``units`` of ``sku`` received on ``day``, shipped by ``warehouse``."""
-    at = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
-    amount = f"{units * 10}.00"
-    return imported(
-        unique("hist"),
-        created_at=at.isoformat(),
-        lines=[Line(sku, units, "10.00")],
-        subtotal=amount,
-        shipping="0.00",
-        discount="0.00",
-        total=amount,
-        paid=amount,
-        paid_at=(at + timedelta(minutes=5)).isoformat(),
-        shipped_at=(at + timedelta(hours=5)).isoformat(),
-        delivered_at=(at + timedelta(days=2)).isoformat(),
-        warehouse_id=warehouse,
-    )
-
-
-async def _history(system: Any, orders: list[Order]) -> None:
-    written = await write_orders(system.engine, unique("hist"), orders, run_key=unique("run"))
-    assert written.inserted == len(orders), written
 
 
 async def _rows(system: Any, sql: str, **params: Any) -> list[Any]:
