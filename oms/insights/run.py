@@ -154,13 +154,10 @@ async def run_forecast(
         stockout_risks=len(risks),
         reorders=sum(1 for h in hints if h.status == "reorder"),
         seconds=round(time.perf_counter() - began, 3),
-    )
-    log.info(
-        "forecast_run",
-        **asdict(result),
         read_s=round(read_s, 3),
         fit_s=round(fit_s, 3),
     )
+    log.info("forecast_run", **asdict(result))
     return result
 
 

@@ -65,14 +65,15 @@ _ALL_WAREHOUSES = text(
     "WHERE f.run_date = :run_date AND f.warehouse_id = '' "
     "AND (CAST(:sku AS text) IS NULL OR f.sku = :sku)"
 )
-# Each warehouse's forecast with its stock (none: 0 on hand) and its settings.
+# Each warehouse's forecast with its stock (none: 0 on hand) and its settings; only the
+# warehouses the OMS has (imported history may name a former one, or none).
 _PAIRS = text(
     f"SELECT {_FORECAST_COLUMNS}, coalesce(s.on_hand, 0) AS on_hand, "
     "coalesce(s.reserved, 0) AS reserved, "
     "coalesce(own.lead_time_days, wh.lead_time_days) AS lead_time_days, "
     "coalesce(own.review_days, wh.review_days) AS review_days, "
     "coalesce(own.service_level, wh.service_level) AS service_level "
-    "FROM demand_forecasts f "
+    "FROM demand_forecasts f JOIN warehouses w ON w.id = f.warehouse_id "
     "LEFT JOIN stock s ON s.warehouse_id = f.warehouse_id AND s.sku = f.sku "
     "LEFT JOIN replenishment_settings own ON own.warehouse_id = f.warehouse_id "
     "AND own.sku = f.sku "
