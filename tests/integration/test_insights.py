@@ -192,6 +192,10 @@ async def test_lead_times_are_set_from_the_shell_and_change_the_hint(system, adm
     assert f"{wh} {sku}: lead time default, review 14 d" in listed.stdout
     wrong = await _oms(system, "lead-time", wh, "--service-level", "1.5")
     assert wrong.returncode == 1 and "service-level" in wrong.stderr
+    # The backtest on the stored history (whatever else the session wrote there too).
+    stored = await _oms(system, "backtest", "--from-db", "--days", "56", "--holdout", "14")
+    assert stored.returncode in (0, 1), stored.stderr
+    assert "the last 14 held out" in stored.stdout and "\noverall " in stored.stdout
 
 
 @pytest.mark.parametrize(
