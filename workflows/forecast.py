@@ -1,5 +1,6 @@
-"""The nightly demand forecast; started by the ``insights-forecast`` Schedule (or by
-``oms insights forecast --via-temporal``).
+"""The nightly demand forecast; started by the ``insights-forecast`` Schedule (a trigger
+of the Schedule in the Web UI runs it at once; ``oms insights forecast`` does the same run
+without Temporal).
 
 One activity, for the run day: the Schedule's input leaves the day empty and the
 workflow takes its own start day (UTC), which a replay reads back the same. The activity
