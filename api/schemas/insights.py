@@ -16,6 +16,9 @@ class HotProduct(BaseModel):
     forecast_7: float = Field(description="units forecast for the 7 days from the run day")
     forecast_rate: float = Field(description="forecast units per day over those 7 days")
     growth: float = Field(description="forecast_rate / rate_28 - 1 (0.5: 50 % more a day)")
+    trend: float = Field(
+        description="units a day of the last 7 days less those of the 21 days before them"
+    )
     demand_class: str
     method: str
 

@@ -153,6 +153,7 @@ class Hot:
     forecast_7: float  # units forecast for the next 7 days
     forecast_rate: float
     growth: float  # forecast_rate / rate_28 - 1 (rate_28 at least one unit in 28 days)
+    trend: float  # units a day of the last 7 days less those of the 21 days before
     demand_class: str
     method: str
 
@@ -177,6 +178,7 @@ def hot(
         round(forecast_7, 2),
         round(forecast_rate, 3),
         round(growth, 4),
+        round(last_7 / 7 - (last_28 - last_7) / 21, 3),
         demand_class,
         method,
     )

@@ -133,6 +133,7 @@ async def test_orders_make_forecasts_hints_hot_products_and_one_stockout_alert(s
     listed = {h["sku"]: h for h in hot.json()["items"]}
     assert listed[rising]["last_7"] == 84 and listed[rising]["last_28"] == 14 * 12 + 14 * 2
     assert listed[rising]["growth"] > 0.4
+    assert listed[rising]["trend"] == pytest.approx(12 - (7 * 12 + 14 * 2) / 21, abs=0.01)
     assert listed.get(steady, {"growth": 0})["growth"] < listed[rising]["growth"]
 
     subject = f"{wh}/{steady}"

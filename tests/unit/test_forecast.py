@@ -178,6 +178,8 @@ def test_hot_products_rise_fastest_first_above_a_floor():
     tiny = hot("TINY", 0, 1, [1.0] * 7, "new", "mean")  # grows most, but 7 units a week
     falling = hot("DOWN", 5, 100, [1.0] * 7, "smooth", "holt_winters")
     assert rising.growth == pytest.approx(6 / (60 / 28) - 1, abs=1e-3)
+    assert rising.trend == pytest.approx(30 / 7 - 30 / 21, abs=1e-3)
+    assert falling.trend < 0
     assert [h.sku for h in hottest([steady, tiny, falling, rising], 10, 5)] == ["UP"]
     assert [h.sku for h in hottest([steady, tiny, falling, rising], 5, 5)] == ["TINY", "UP"]
 

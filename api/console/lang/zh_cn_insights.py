@@ -23,6 +23,8 @@ MESSAGES: dict[str, str] = {
     "Last 28 days": "过去 28 天",
     "Forecast next 7 days": "未来 7 天预测",
     "Growth": "增长",
+    "Trend (units a day)": "趋势（件/天）",
+    "Units a day of the last 7 days less those of the 21 days before": "过去 7 天的日均件数减去此前 21 天的日均件数",
     "smooth": "平稳",
     "erratic": "波动",
     "intermittent": "间歇",
