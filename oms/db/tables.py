@@ -721,7 +721,7 @@ class ImportRun(SQLModel, table=True):
 
 class DemandForecast(SQLModel, table=True):
     """One nightly run's forecast of a SKU's daily demand, in one warehouse or (warehouse
-    ``''``) in all (``oms.insights``, migration 0021): the units per day from the run day
+    ``''``) in all (``oms.insights``, migration 0019): the units per day from the run day
     on, the demand class and method, and what the safety stock and the hot products are
     read from. A run replaces its own day's rows; rows of runs older than the retention
     are deleted by the run."""
@@ -746,7 +746,7 @@ class DemandForecast(SQLModel, table=True):
 class ReplenishmentSetting(SQLModel, table=True):
     """A warehouse's own lead time, review period and service level (``sku`` ``''``), or a
     SKU's in a warehouse; a value left NULL falls back to the warehouse's, then to the
-    settings (``OMS_REPLENISH_*``). Written by ``oms insights lead-time`` (migration 0021)."""
+    settings (``OMS_REPLENISH_*``). Written by ``oms insights lead-time`` (migration 0019)."""
 
     __tablename__ = "replenishment_settings"
     warehouse_id: str = Field(primary_key=True)

@@ -1,4 +1,4 @@
-"""``demand_forecasts`` and ``replenishment_settings`` (migration 0021), and the reads of
+"""``demand_forecasts`` and ``replenishment_settings`` (migration 0019), and the reads of
 the order history and stock that the forecasts and the replenishment hints are made from
 (docs/intelligence-forecast.md).
 

@@ -2,8 +2,8 @@
 per SKU, in each warehouse and in all) and ``replenishment_settings`` (lead times, review
 periods and service levels per warehouse, or per SKU in a warehouse).
 
-Revision ID: 0021
-Revises: 0018 (written beside other revisions; the chain is set when they are merged)
+Revision ID: 0019
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0021"
+revision = "0019"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
