@@ -121,6 +121,13 @@ class OrderCreate(Strict):
     payment: PaymentIn
 
 
+class OrderEditIn(Strict):
+    """An order's complete new lines, checked as an order's lines are at intake (the
+    prices in the order's currency, every SKU stocked somewhere, a total below 10^12)."""
+
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+
+
 class OperatorNote(Strict):
     reason: Note | None = None
     note: Note | None = None
@@ -162,7 +169,7 @@ class PaymentList(BaseModel):
     next_cursor: str | None
 
 
-ACTIONS = Literal["cancel", "approve", "reject", "hold", "address"]
+ACTIONS = Literal["cancel", "approve", "reject", "hold", "address", "edit"]
 
 
 class AcceptedAction(BaseModel):
