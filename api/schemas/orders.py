@@ -154,7 +154,7 @@ class OrderEventList(BaseModel):
 
 
 class PaymentEntry(BaseModel):
-    kind: Literal["authorize", "capture", "void", "refund"]
+    kind: Literal["authorize", "capture", "void", "refund", "adjust"]
     status: Literal["succeeded", "declined", "failed"]
     amount: str
     currency: str

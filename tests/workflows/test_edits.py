@@ -74,7 +74,8 @@ async def test_an_edit_removing_a_line_releases_it_and_lowers_the_authorization(
     assert shop.gateway.rows("adjust") == [("adjust", "succeeded", "10.00")]
     await shop.sleep(WINDOW)
     done = await order.result()
-    assert (done.totals.total, done.payment.captured, done.status) == ("10.00", "10.00", "delivered")
+    assert (done.totals.total, done.payment.captured) == ("10.00", "10.00")
+    assert done.status == "delivered"
 
 
 async def test_an_edit_short_of_stock_is_refused_naming_the_skus_and_changes_nothing(shop):
