@@ -25,6 +25,7 @@ from tests.integration.helpers import (
     submit,
     wait_for_status,
 )
+from tests.integration.imports_open_rows import keep_history
 
 # Reserved orders wait this long before dispatch: the tests edit them meanwhile, then
 # cancel them (nothing waits for the window to end).
@@ -128,6 +129,7 @@ async def test_an_edit_adding_a_line_reserves_it_and_raises_the_authorization(sy
     done = await wait_for_status(http, order["id"], TERMINAL)
     assert done["status"] == "cancelled"
     assert (await _available(http, sku_a), await _available(http, sku_b)) == (10, 5)
+    await keep_history(system, order["id"], "v10-edited-order-line-added-cancelled")
 
 
 async def test_removing_lines_releases_their_stock_and_lowers_the_authorization(system, window_api):
@@ -149,6 +151,7 @@ async def test_removing_lines_releases_their_stock_and_lowers_the_authorization(
     assert await _authorized_at_gateway(system, order["id"]) == (Decimal("10"), Decimal(0))
     await http.post(f"/v1/orders/{order['id']}/cancel", json={})
     assert (await wait_for_status(http, order["id"], TERMINAL))["status"] == "cancelled"
+    await keep_history(system, order["id"], "v10-edited-order-lines-removed-cancelled")
 
 
 async def test_an_edit_short_of_stock_is_409_naming_the_skus_and_changes_nothing(
@@ -176,6 +179,7 @@ async def test_an_edit_short_of_stock_is_409_naming_the_skus_and_changes_nothing
     assert "order_edited" not in [e["type"] for e in await _events(http, order["id"])]
     await http.post(f"/v1/orders/{order['id']}/cancel", json={})
     await wait_for_status(http, order["id"], TERMINAL)
+    await keep_history(system, order["id"], "v10-edit-out-of-stock-refused-cancelled")
 
 
 async def test_a_declined_increase_is_409_and_changes_nothing(system, window_api):
@@ -198,6 +202,7 @@ async def test_a_declined_increase_is_409_and_changes_nothing(system, window_api
     assert await _authorized_at_gateway(system, order["id"]) == (Decimal("50"), Decimal(0))
     await http.post(f"/v1/orders/{order['id']}/cancel", json={})
     await wait_for_status(http, order["id"], TERMINAL)
+    await keep_history(system, order["id"], "v10-edit-declined-then-edited-cancelled")
 
 
 async def test_bad_lines_are_422_and_an_unknown_order_404(window_api):
@@ -297,4 +302,5 @@ async def test_an_edit_racing_the_dispatch_goes_first_and_the_dispatch_ships_it(
     assert await _available(http, sku) == 9  # one unit left, the other went back
     kinds = [e["type"] for e in await _events(http, order["id"])]
     assert kinds.index("order_edited") < kinds.index("shipment_dispatched")
+    await keep_history(system, order["id"], "v10-edited-order-racing-dispatch-delivered")
     edit_started = edit_go = None
