@@ -267,6 +267,11 @@ class OrderWorkflow:
     async def _compensate(self, stop: OrderStopped) -> None:
         view = self.view
         self._stopping = True
+        if self.edits.lock.locked():
+            # An edit in flight ends first (an edit waiting behind it is refused now), so
+            # the stock it reserved is released with the rest.
+            async with self.edits.lock:
+                pass
         await self.stock.release_all(stop.reason)
         if self._authorized:
             if await self._void():

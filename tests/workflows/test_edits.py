@@ -218,3 +218,24 @@ async def test_a_backordered_order_is_refused(shop):
     assert reason == "backordered"
     await order.cancel()
     assert (await order.result()).status == "cancelled"
+
+
+async def test_a_cancel_during_an_edit_waits_for_it_and_releases_what_it_reserved(shop):
+    shop.stock.put("wh-1", "SKU-A", 10)
+    shop.stock.edit_gate = asyncio.Event()
+    order = await shop.order(("SKU-A", 2, "10.00"), release_delay_s=WINDOW)
+    await order.reached("stock_reserved")
+
+    editing = asyncio.create_task(order.edit(("SKU-A", 4, "5.00")))  # same total
+    await asyncio.wait_for(shop.stock.edit_started.wait(), 10)
+    await order.cancel()
+    shop.stock.edit_gate.set()
+    await editing
+    done = await order.result()
+
+    assert done.status == "cancelled"
+    assert shop.stock.held(order.id) == {}  # the edit's new reservation went back too
+    assert [(x.sku, x.quantity) for x in done.lines] == [("SKU-A", 4)]
+    assert done.payment.status == "voided"
+    kinds = order.kinds()
+    assert kinds.index("order_edited") < kinds.index("order_cancelled")
