@@ -12,10 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.routing import Route
 from temporalio import activity
 
+from devtools.ports import free_port
 from oms.domain.messages import ReserveResult, StockEdit
-from tests.conftest import System, custom_stack
+from tests.conftest import System, _serve, custom_stack
 from tests.integration.helpers import (
     TERMINAL,
     order_body,
@@ -26,6 +29,7 @@ from tests.integration.helpers import (
     wait_for_status,
 )
 from tests.integration.imports_open_rows import keep_history
+from tests.integration.test_events_out import Receiver, _subscribe
 
 # Reserved orders wait this long before dispatch: the tests edit them meanwhile, then
 # cancel them (nothing waits for the window to end).
@@ -244,6 +248,45 @@ async def test_an_edit_after_dispatch_is_409(system, admin):
     assert answer.status_code == 409, answer.text
     assert answer.json()["reason"] == "closed"
     assert await _available(admin, sku) == 8
+
+
+@pytest.fixture
+async def listener(admin: httpx.AsyncClient) -> AsyncIterator[tuple[Receiver, list[str]]]:
+    """A webhook receiver (the events-out tests'), and the endpoints made for it, deleted
+    at the end."""
+    receiver = Receiver(free_port())
+    app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
+    server, task = await _serve(app, receiver.port)
+    made: list[str] = []
+    yield receiver, made
+    for endpoint_id in made:
+        await admin.delete(f"/v1/webhook-endpoints/{endpoint_id}")
+    server.should_exit = True
+    await task
+
+
+async def test_an_edit_is_an_order_edited_event_for_subscribers(admin, window_api, listener):
+    receiver, made = listener
+    await _subscribe(admin, receiver, made, ["order.edited"])
+    http = window_api
+    _, sku = await stocked(http, 10)
+    order = await submit(http, order_body([(sku, 2, "10.00")]))
+    await wait_for_status(http, order["id"], RESERVED)
+
+    answer = await http.post(f"/v1/orders/{order['id']}/edit", json=_lines((sku, 1, "10.00")))
+    assert answer.status_code == 200, answer.text
+    await receiver.wait_for(lambda: bool(receiver.of_order(order["id"])))
+
+    [event] = [r.body for r in receiver.of_order(order["id"])]
+    assert event["type"] == "order.edited"
+    data = event["data"]
+    assert (data["order_id"], data["status"], data["edit"]) == (order["id"], "reserved", 1)
+    assert [(x["sku"], x["quantity"]) for x in data["before"]] == [(sku, 2)]
+    assert [(x["sku"], x["quantity"]) for x in data["after"]] == [(sku, 1)]
+    assert (data["total_before"], data["total_after"]) == ("20.00", "10.00")
+    assert "Ada" not in str(event) and "Analytical" not in str(event)
+    await http.post(f"/v1/orders/{order['id']}/cancel", json={})
+    await wait_for_status(http, order["id"], TERMINAL)
 
 
 # Set by the edit's stock step when it starts; it then waits until the test lets it go.
