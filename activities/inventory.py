@@ -317,7 +317,7 @@ class InventoryActivities(StockSteps):
                         if r.status != RELEASED
                     ]
                     return _round_result(rows, dict(demand))
-                held = [r for r in await reservations.of_order(conn, req.order_id)]
+                held = await reservations.of_order(conn, req.order_id)
                 own: dict[tuple[str, str], int] = defaultdict(int)
                 for r in held:
                     if r.status == ReservationStatus.HELD:
