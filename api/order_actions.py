@@ -115,6 +115,8 @@ def allowed(action: str, status: str) -> bool:
         return current in CANCELLABLE and current is not OrderStatus.ON_HOLD
     if action == "address":
         return current in CANCELLABLE
+    if action == "edit":  # a backordered order keeps its lines (docs/edits.md)
+        return current in CANCELLABLE and current is not OrderStatus.BACKORDERED
     return True
 
 

@@ -3,8 +3,9 @@ entry makes each.
 
 ``TIMELINE_EVENTS`` is data: the latest migration that maps it (0008, then 0024, which
 added ``order_edited``) holds a literal copy of it (a migration is frozen, the catalogue may
-grow in a later revision) and a unit test checks the two agree. Per shipment, ``order.dispatched`` and ``order.shipped`` come once for each
-shipment, with its ``shipment_id`` and ``tracking_number``.
+grow in a later revision) and a unit test checks the two agree. Per shipment,
+``order.dispatched`` and ``order.shipped`` come once for each shipment, with its
+``shipment_id`` and ``tracking_number``.
 
 Bodies carry ids, statuses and the timeline entry's own data: never names, emails,
 addresses or payment tokens (``PERSONAL_KEYS`` are dropped from the timeline data as a

@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     wait_for_status,
 )
 from tests.integration.imports_open_rows import keep_history
+from tests.integration.test_console_order import audit_rows, console_on, timeline
 from tests.integration.test_events_out import Receiver, _subscribe
 
 # Reserved orders wait this long before dispatch: the tests edit them meanwhile, then
@@ -248,6 +249,43 @@ async def test_an_edit_after_dispatch_is_409(system, admin):
     assert answer.status_code == 409, answer.text
     assert answer.json()["reason"] == "closed"
     assert await _available(admin, sku) == 8
+
+
+async def test_the_console_edits_the_lines_with_a_note(system, window_api):
+    http = window_api
+    warehouse, sku = await stocked(http, 10)
+    other = sku + "-B"
+    await set_stock(http, warehouse, other, 3)
+    order = await submit(http, order_body([(sku, 2, "10.00")]))
+    await wait_for_status(http, order["id"], RESERVED)
+    url = f"/console/orders/{order['id']}/edit"
+    async with console_on(system, str(http.base_url)) as console:
+        page = (await console.http.get(f"/console/orders/{order['id']}")).text
+        assert 'id="action-edit"' in page and f"{sku} 2 10.00" in page
+
+        bad = await console.post(url, {"note": "asked by phone", "lines": f"{sku} two 10.00"})
+        assert bad.status_code == 422 and "Check the lines" in bad.text
+        short = await console.post(url, {"note": "asked by phone", "lines": f"{other} 4 1.00"})
+        assert short.status_code == 409 and other in short.text
+        done = await console.post(
+            url, {"note": "asked by phone", "lines": f"{sku} 1 10.00\n{other} 3 1.50\n"}
+        )
+        assert 'data-action="edit" data-outcome="accepted"' in done.text, done.text
+
+        view = (await http.get(f"/v1/orders/{order['id']}")).json()
+        assert [(x["sku"], x["quantity"]) for x in view["lines"]] == [(sku, 1), (other, 3)]
+        assert (view["totals"]["total"], view["edits"]) == ("14.50", 1)
+        assert await _held(system, order["id"]) == {sku: 1, other: 3}
+        page = (await console.http.get(f"/console/orders/{order['id']}")).text
+        assert ("order_edited", console.name) in timeline(page)
+        await console.post(f"/console/orders/{order['id']}/cancel", {"note": "test over"})
+        await wait_for_status(http, order["id"], TERMINAL)
+    outcomes = sorted((r.action, r.outcome) for r in await audit_rows(system, order["id"]))
+    assert outcomes == [
+        ("order_cancel", "accepted"),
+        ("order_edit", "accepted"),
+        ("order_edit", "refused"),
+    ]
 
 
 @pytest.fixture
