@@ -128,7 +128,7 @@ class Edits:
             view.edits += 1
             wf.holds.rules_due = True
             data = rules.edit_record(
-                view.edits, edit.by, old_lines, edit.lines, old_total, new_total
+                view.edits, edit.by, old_lines, edit.lines, old_total, new_total, edit.reason
             )
             if result is not None:
                 data["shipments"] = [

@@ -51,6 +51,7 @@ EVENTS_SHOWN = 300
 POLLS = 10
 POLL_S = 2
 NOTE_MAX = 2000
+EDIT_REASON_MAX = 500  # what of the note the edit's timeline entry keeps (as the API's)
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
 
 
@@ -279,7 +280,8 @@ async def _take(request: Request, user: ConsoleUser, order_id: str, action: str)
             if isinstance(lines, Response):
                 return lines
             client = await _client(request, action)
-            taken = await order_actions.edit(client, row, OrderEdit(user.principal.name, lines))
+            change = OrderEdit(user.principal.name, lines, note[:EDIT_REASON_MAX])
+            taken = await order_actions.edit(client, row, change)
         elif action == "hold":
             client = await _client(request, action)
             # The hold's reason is ``manual``; the note is the hold's note.

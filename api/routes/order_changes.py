@@ -82,5 +82,6 @@ async def edit_order(
     lines = priced_lines(currency, body.lines)
     checked_total(lines, currency)
     await check_skus(engine, body.lines)
-    taken = await order_actions.edit(client, row, OrderEdit(caller.name, lines))
+    change = OrderEdit(caller.name, lines, body.reason or "")
+    taken = await order_actions.edit(client, row, change)
     return JSONResponse(taken.body, status_code=200)

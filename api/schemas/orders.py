@@ -138,6 +138,7 @@ class OrderEditIn(Strict):
     model_config = ConfigDict(json_schema_extra={"allOf": _edit_prices()})
 
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+    reason: Note | None = None  # why, for the timeline
 
 
 class OperatorNote(Strict):

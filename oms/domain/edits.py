@@ -145,9 +145,10 @@ def edit_record(
     new: Sequence[OrderLine],
     total_before: str,
     total_after: str,
+    reason: str = "",
 ) -> dict[str, Any]:
     """The ``order_edited`` timeline entry's data: lines carry no personal data."""
-    return {
+    data: dict[str, Any] = {
         "edit": number,
         "by": by,
         "before": [asdict(x) for x in old],
@@ -156,3 +157,6 @@ def edit_record(
         "total_before": total_before,
         "total_after": total_after,
     }
+    if reason:
+        data["reason"] = reason
+    return data

@@ -479,6 +479,7 @@ class OrderEdit:
 
     by: str
     lines: list[OrderLine]
+    reason: str = ""  # why, in the person's words (the timeline keeps it)
 
 
 @dataclass

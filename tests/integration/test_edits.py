@@ -106,9 +106,8 @@ async def test_an_edit_adding_a_line_reserves_it_and_raises_the_authorization(sy
     order = await submit(http, order_body([(sku_a, 2, "10.00")]))
     await wait_for_status(http, order["id"], RESERVED)
 
-    answer = await http.post(
-        f"/v1/orders/{order['id']}/edit", json=_lines((sku_a, 3, "10.00"), (sku_b, 2, "2.50"))
-    )
+    body = {**_lines((sku_a, 3, "10.00"), (sku_b, 2, "2.50")), "reason": "customer called"}
+    answer = await http.post(f"/v1/orders/{order['id']}/edit", json=body)
 
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -128,6 +127,7 @@ async def test_an_edit_adding_a_line_reserves_it_and_raises_the_authorization(sy
     assert edited[0]["data"]["by"] == "admin"
     assert [x["sku"] for x in edited[0]["data"]["after"]] == [sku_a, sku_b]
     assert edited[0]["data"]["units"] == {sku_a: 1, sku_b: 2}
+    assert edited[0]["data"]["reason"] == "customer called"
 
     cancelled = await http.post(f"/v1/orders/{order['id']}/cancel", json={})
     assert cancelled.status_code == 202, cancelled.text
@@ -278,6 +278,8 @@ async def test_the_console_edits_the_lines_with_a_note(system, window_api):
         assert await _held(system, order["id"]) == {sku: 1, other: 3}
         page = (await console.http.get(f"/console/orders/{order['id']}")).text
         assert ("order_edited", console.name) in timeline(page)
+        [edited] = [e for e in await _events(http, order["id"]) if e["type"] == "order_edited"]
+        assert edited["data"]["reason"] == "asked by phone"
         await console.post(f"/console/orders/{order['id']}/cancel", {"note": "test over"})
         await wait_for_status(http, order["id"], TERMINAL)
     outcomes = sorted((r.action, r.outcome) for r in await audit_rows(system, order["id"]))

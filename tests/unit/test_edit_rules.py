@@ -87,3 +87,4 @@ def test_the_timeline_entry_holds_lines_and_totals_only():
     assert data["units"] == {"A": 1, "B": -1}
     assert (data["total_before"], data["total_after"]) == ("25.00", "30.00")
     assert set(data) == {"edit", "by", "before", "after", "units", "total_before", "total_after"}
+    assert edits.edit_record(1, "ops", LINES, NEW, "25.00", "30.00", "phoned")["reason"] == "phoned"
