@@ -185,6 +185,12 @@ class Edits:
                     rules.PAYMENT_DECLINED,
                     f"the card refused the new total {total}; nothing was changed",
                 )
+            if isinstance(cause, ApplicationError) and cause.type == ErrorType.PAYMENT_REJECTED:
+                refuse(
+                    rules.PAYMENT_REJECTED,
+                    f"the payment gateway refused to raise the authorization ({cause.message}); "
+                    "nothing was changed",
+                )
             # No verdict in time: the gateway may have raised it; captures take only what
             # ships, and the order's void lets go of it all.
             refuse(

@@ -29,6 +29,7 @@ NO_CHANGE = "no_change"
 INVALID_LINES = "invalid_lines"
 OUT_OF_STOCK = "out_of_stock"
 PAYMENT_DECLINED = "payment_declined"
+PAYMENT_REJECTED = "payment_rejected"  # the gateway refused the change outright
 # The gateway gave no verdict in time: the edit is refused, and may be sent again.
 PAYMENT_UNAVAILABLE = "payment_unavailable"
 STOCK_UNAVAILABLE = "stock_unavailable"

@@ -239,3 +239,25 @@ async def test_a_cancel_during_an_edit_waits_for_it_and_releases_what_it_reserve
     assert done.payment.status == "voided"
     kinds = order.kinds()
     assert kinds.index("order_edited") < kinds.index("order_cancelled")
+
+
+async def test_a_gateway_that_refuses_the_increase_or_does_not_answer_changes_nothing(shop):
+    shop.stock.put("wh-1", "SKU-A", 10)
+    order = await shop.order(("SKU-A", 2, "10.00"), release_delay_s=WINDOW)
+    await order.reached("stock_reserved")
+
+    shop.gateway.refusing = {"adjust"}
+    assert (await reason_of(order.edit(("SKU-A", 3, "10.00"))))[0] == "payment_rejected"
+    shop.gateway.refusing = set()
+    shop.gateway.down = {"adjust"}
+    editing = asyncio.create_task(reason_of(order.edit(("SKU-A", 3, "10.00"))))
+    await shop.sleep(15)  # past the raise's ten seconds of retries
+    assert (await editing)[0] == "payment_unavailable"
+
+    view = await order.query()
+    assert (view.totals.total, view.payment.authorized, view.edits) == ("20.00", "20.00", 0)
+    assert shop.stock.held(order.id) == {("wh-1", "SKU-A"): 2}
+    assert [e.check_only for e in shop.stock.edits] == [True, True]
+    shop.gateway.down = set()
+    await order.edit(("SKU-A", 3, "10.00"))  # the gateway is back: a key of its own
+    assert shop.gateway.rows("adjust")[-1] == ("adjust", "succeeded", "30.00")
