@@ -28,6 +28,7 @@ from oms.domain.messages import (
     RouteCandidate,
     SkuQuantity,
     StockChangeResult,
+    StockEdit,
     WarehouseAllocation,
 )
 from oms.domain.routing import (
@@ -292,6 +293,87 @@ class InventoryActivities(StockSteps):
         rows, short = _plan_round(planned, dict(demand), hold_back(stocks, ahead), strategy)
         result = _round_result(rows, dict(demand), strategy, stocks)
         result.short = [SkuQuantity(sku, q) for sku, q in sorted(short.items())]
+        return result
+
+    @activity.defn
+    async def edit_stock(self, req: StockEdit) -> ReserveResult:
+        """An edit: the order's held units released and ``req.lines`` reserved in their
+        place as round ``req.round``, in one transaction. The order's own held units
+        count as available to it (they are not held back for earlier backorders); the
+        units it adds are. Short of stock: ``OutOfStock`` naming the SKUs, and the
+        transaction rolls back, so nothing changed. ``check_only``: the same plan, then
+        rolled back. A retry after a committed first attempt answers the round it wrote."""
+        demand: dict[str, int] = defaultdict(int)
+        for line in req.lines:
+            demand[line.sku] += line.quantity
+        async with self._engine.connect() as conn:
+            async with conn.begin() as tx:
+                await reservations.lock_order(conn, req.order_id)
+                done = await reservations.of_round(conn, req.order_id, req.round)
+                if done:
+                    rows = [
+                        (r.warehouse_id, r.sku, r.quantity, r.shipment_id)
+                        for r in done
+                        if r.status != RELEASED
+                    ]
+                    return _round_result(rows, dict(demand))
+                held = await reservations.of_order(conn, req.order_id)
+                own: dict[tuple[str, str], int] = defaultdict(int)
+                for r in held:
+                    if r.status == ReservationStatus.HELD:
+                        own[(r.warehouse_id, r.sku)] += r.quantity
+                # Every stock row the edit touches, locked in the one order every step uses.
+                touched = {sku: demand.get(sku, 0) for sku in {*demand, *(s for _, s in own)}}
+                found = await self._candidates(conn, touched, req.order_id)
+                strategy, stocks, ordered_at, ahead = found
+                usable = [
+                    WarehouseStock(
+                        s.warehouse_id,
+                        s.priority,
+                        {
+                            sku: units + own.get((s.warehouse_id, sku), 0)
+                            for sku, units in s.available.items()
+                        },
+                        s.distance_km,
+                    )
+                    for s in hold_back(stocks, ahead)
+                ]
+                try:
+                    allocations = allocate(dict(demand), usable, strategy)
+                except OutOfStock as exc:
+                    await tx.rollback()
+                    log.info("edit_out_of_stock", order_id=req.order_id, skus=exc.skus)
+                    raise business_error(OUT_OF_STOCK, str(exc), exc.skus) from exc
+                rows = [
+                    (a.warehouse_id, sku, q, shipment_id_for(req.order_id, req.first_shipment + n))
+                    for n, a in enumerate(allocations)
+                    for sku, q in a.lines.items()
+                ]
+                result = _round_result(rows, dict(demand), strategy, stocks)
+                if req.check_only:
+                    await tx.rollback()
+                    return result
+                await reservations.settle(
+                    conn,
+                    req.order_id,
+                    warehouse=None,
+                    shipment=None,
+                    commit=False,
+                    kind="release",
+                    reason=f"edit (round {req.round})",
+                    shipped_at=None,
+                    everything=False,
+                )
+                await reservations.write_round(
+                    conn, req.order_id, req.round, rows, ordered_at, None
+                )
+        log.info(
+            "stock_edited",
+            order_id=req.order_id,
+            round=req.round,
+            strategy=strategy,
+            warehouses=[a.warehouse_id for a in result.allocations],
+        )
         return result
 
     @activity.defn

@@ -41,6 +41,7 @@ from oms.domain.messages import (
     ShipmentRecord,
     ShipmentReport,
     StockChangeResult,
+    StockEdit,
 )
 from oms.domain.pull import PullRequest, PullResult
 from oms.domain.stock_level import StockPull, StockPullResult
@@ -71,7 +72,8 @@ FORECAST_WORKFLOW = "insights.forecast"
 # commands, so that histories recorded before it replay on the old path. The current
 # type has one, deprecated (the marker is still written; no branch depends on it).
 LIVE_PATCHES: dict[str, tuple[str, ...]] = {
-    ORDER_WORKFLOW: ("void-unverified-authorization",),
+    # ``order-edits`` marks an order whose lines were edited (the edit's steps follow it).
+    ORDER_WORKFLOW: ("void-unverified-authorization", "order-edits"),
     "order": (
         "void-unverified-authorization",
         "operator-holds",
@@ -105,6 +107,7 @@ class Update(StrEnum):
     REJECT = "request_reject"
     HOLD = "request_hold"
     ADDRESS_CHANGE = "request_address_change"
+    EDIT = "request_edit"
 
 
 class Query(StrEnum):
@@ -125,6 +128,8 @@ class ErrorType(StrEnum):
     ORDER_CLOSED = "OrderClosed"
     PLATFORM_REFUSED = "PlatformRefused"  # a sales platform said no (closed trade, bad data)
     CARRIER_REFUSED = "CarrierRefused"  # a carrier would not follow a tracking number
+    # An edit of the order's lines refused (details: the reason code, then its facts).
+    EDIT_REFUSED = "EditRefused"
 
 
 NON_RETRYABLE = [e.value for e in ErrorType]
@@ -166,6 +171,13 @@ class PaymentSteps(ABC):
         """A payment the old system took for an imported order: into the ledger (kind
         ``imported``), with no gateway call."""
 
+    @activity.defn
+    @abstractmethod
+    async def adjust_authorization(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """An edited order's authorization moved to ``cmd.amount`` (the new total): an
+        incremental authorization up, a partial reversal down; key
+        ``<id>-adjust-<part>``. ``PaymentDeclined`` when the card refuses the increase."""
+
 
 class StockSteps(ABC):
     @activity.defn
@@ -184,6 +196,13 @@ class StockSteps(ABC):
     @abstractmethod
     async def plan_stock(self, req: ReserveRequest) -> ReserveResult:
         """Where the order's lines would be reserved, without reserving (shadow orders)."""
+
+    @activity.defn
+    @abstractmethod
+    async def edit_stock(self, req: StockEdit) -> ReserveResult:
+        """An edit: the order's held units released and its new lines reserved, in one
+        transaction; ``OutOfStock`` (naming the SKUs) and nothing changed when they
+        cannot all be reserved."""
 
 
 class WarehouseSteps(ABC):

@@ -75,9 +75,11 @@ class Stock:
         backorders, wait for stock; with split shipments allowed, what is in stock ships
         now and the rest waits."""
         wf, inp = self.wf, self.wf.inp
-        demand = [SkuQuantity(line.sku, line.quantity) for line in wf.view.lines]
-        result = await self.reserve_round(demand, inp.backorder and inp.split_shipments)
-        placed = await self.place(result, "stock_reserved", S.RESERVED)
+        # An edit in flight finishes first: the round reserves the lines it leaves.
+        async with wf.edits.lock:
+            demand = [SkuQuantity(line.sku, line.quantity) for line in wf.view.lines]
+            result = await self.reserve_round(demand, inp.backorder and inp.split_shipments)
+            placed = await self.place(result, "stock_reserved", S.RESERVED)
         while not placed:  # nothing reserved: the whole order waits
             if not self.missing:  # defensive: nothing reserved and nothing waited for
                 raise OrderStopped(S.FAILED, "out_of_stock", {"skus": []})

@@ -202,6 +202,8 @@ class OrderView:
     shadow: ShadowView | None = None
     # An order imported open from another system: the stage it had reached there.
     imported: ImportedStage | None = None
+    # How many times the order's lines were edited before dispatch (docs/edits.md).
+    edits: int = 0
 
 
 @dataclass
@@ -468,6 +470,30 @@ class ActionResult:
 class AddressChange:
     by: str
     address: Address
+
+
+@dataclass
+class OrderEdit:
+    """An edit of an order before dispatch (update ``request_edit``): its complete new
+    lines, priced in the order's currency, and who asked."""
+
+    by: str
+    lines: list[OrderLine]
+    reason: str = ""  # why, in the person's words (the timeline keeps it)
+
+
+@dataclass
+class StockEdit:
+    """An edit's stock step: the order's held reservations released and ``lines``
+    reserved in their place (round ``round``, shipments numbered from
+    ``first_shipment``), in one transaction, all or nothing. ``check_only``: whether it
+    would succeed, with nothing written."""
+
+    order_id: str
+    lines: list[SkuQuantity]
+    round: int
+    first_shipment: int
+    check_only: bool = False
 
 
 @dataclass

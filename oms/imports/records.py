@@ -315,6 +315,7 @@ def build(channel: str, order: Order, *, run: str, now: datetime) -> Built:
         "after_sales": [],
         "shadow": None,
         "imported": imported,
+        "edits": 0,
     }
     record = record_of(order)
     built = Built(
