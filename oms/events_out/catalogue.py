@@ -1,7 +1,7 @@
 """The event catalogue: every event type an endpoint can subscribe to, and which timeline
 entry makes each.
 
-``TIMELINE_EVENTS`` is data: the latest migration that maps it (0008, then 0024, which
+``TIMELINE_EVENTS`` is data: the latest migration that maps it (0008, then 0020, which
 added ``order_edited``) holds a literal copy of it (a migration is frozen, the catalogue may
 grow in a later revision) and a unit test checks the two agree. Per shipment,
 ``order.dispatched`` and ``order.shipped`` come once for each shipment, with its

@@ -202,8 +202,8 @@ def _migration(name: str = "0008_events_out"):  # type: ignore[no-untyped-def]
 
 
 def test_the_migrations_mapping_is_the_catalogues():
-    # 0024 is the latest revision that maps the timeline (it added ``order_edited``).
-    migration = _migration("0024_order_edited_event")
+    # 0020 is the latest revision that maps the timeline (it added ``order_edited``).
+    migration = _migration("0020_order_edited_event")
     assert migration.TIMELINE_EVENTS == catalogue.TIMELINE_EVENTS
     assert migration.PERSONAL_KEYS == catalogue.PERSONAL_KEYS
     function = migration._order_trigger(migration.TIMELINE_EVENTS)
@@ -212,7 +212,7 @@ def test_the_migrations_mapping_is_the_catalogues():
 
 
 def test_the_edited_event_changes_only_the_mapping_of_0008():
-    first, edited = _migration(), _migration("0024_order_edited_event")
+    first, edited = _migration(), _migration("0020_order_edited_event")
     assert first.TIMELINE_EVENTS == edited.BEFORE
     assert first.PERSONAL_KEYS == edited.PERSONAL_KEYS
     # Its downgrade puts back exactly the function 0008 made.

@@ -2,16 +2,16 @@
 lines edited before dispatch). The order events' trigger function is replaced by one whose
 mapping has that entry; nothing else changes.
 
-Revision ID: 0024
-Revises: 0018 (written beside other revisions; the chain is set when they are merged)
+Revision ID: 0020
+Revises: 0019
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0024"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
