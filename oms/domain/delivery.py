@@ -26,7 +26,9 @@ import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from oms.domain.routing import WarehouseStock
 
 ANY = ""  # a key's country or area that stands for all of them
 AREA_CHARS = 2
@@ -220,3 +222,21 @@ def parse_costs(text: str) -> list[tuple[str, str, str, float, float]]:
     if not rows:
         raise BadCosts([(1, "no rows")])
     return rows
+
+
+def with_expectations(
+    stocks: Sequence[WarehouseStock],
+    learned: Mapping[Key, LeadTime],
+    rates: Mapping[Key, Rate],
+    region: tuple[str, str],
+    min_samples: int = MIN_SAMPLES,
+) -> list[WarehouseStock]:
+    """The stocks with their expected delivery days to ``region`` and their parcel cost
+    (from their ``distance_km`` where nothing was learned or loaded)."""
+    country, area = region
+    out = []
+    for s in stocks:
+        estimate = lead_time_for(learned, s.warehouse_id, country, area, s.distance_km, min_samples)
+        rate, _ = rate_for(rates, s.warehouse_id, country, area, s.distance_km)
+        out.append(replace(s, days=estimate.days, base_cost=rate.base, unit_cost=rate.per_unit))
+    return out
