@@ -24,6 +24,7 @@ from api.routes import (
     channel_webhooks,
     channels,
     codec,
+    insights,
     inventory,
     ops,
     order_changes,
@@ -110,6 +111,7 @@ def create_app(
         ops,
         alerts,
         reports,
+        insights,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)

@@ -60,6 +60,7 @@ FLAGS = {
     ],
     "channels": [],
     "shadow": [],
+    "routing": [],
     "keys": [],
     "users": [],
     "workflows": [],
@@ -88,6 +89,9 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
         "compare",
     ]
     assert list(_subcommands(offered["workflows"])) == ["drain"]
+    routing = _subcommands(offered["routing"])
+    assert list(routing) == ["learn", "times", "costs", "compare", "evaluate"]
+    assert list(_subcommands(routing["costs"])) == ["load", "list"]
     assert list(_subcommands(offered["shadow"])) == ["load", "report"]
     report = _subcommands(offered["shadow"])["report"]
     flags = [s for a in report._actions for s in a.option_strings if s.startswith("--")]
