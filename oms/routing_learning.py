@@ -36,9 +36,7 @@ async def refresh(engine: AsyncEngine, days: float, now: datetime | None = None)
         for warehouse, country, postal, region, delivered_in in samples
     )
     rows = await routing_store.replace_lead_times(engine, learned)
-    took = round(time.perf_counter() - started, 3)
-    log.info("routing_learned", shipments=len(samples), rows=rows, seconds=took)
-    return Refreshed(len(samples), rows, took)
+    return Refreshed(len(samples), rows, round(time.perf_counter() - started, 3))
 
 
 async def learn_loop(engine: AsyncEngine, interval_s: float, days: float) -> None:
@@ -46,7 +44,10 @@ async def learn_loop(engine: AsyncEngine, interval_s: float, days: float) -> Non
     tried again at the next turn."""
     while True:
         try:
-            await refresh(engine, days)
+            done = await refresh(engine, days)
+            log.info(
+                "routing_learned", shipments=done.shipments, rows=done.rows, seconds=done.seconds
+            )
         except Exception as exc:  # the database away or busy: next time
             log.warning("routing_not_learned", error=str(exc)[:200])
         await asyncio.sleep(interval_s)
