@@ -177,15 +177,12 @@ class InventoryActivities(StockSteps):
         self._min_samples = min_samples
 
     async def _decide(
-        self,
-        conn: AsyncConnection,
-        order_id: str,
-        route: Route,
-        demand: dict[str, int],
-        usable: list[WarehouseStock],
+        self, order_id: str, route: Route, demand: dict[str, int], usable: list[WarehouseStock]
     ) -> None:
         """The order's first allocation, next to what every strategy would have chosen
-        from the same stock (oms routing compare)."""
+        from the same stock (oms routing compare). After the reservation's commit, so the
+        stock rows are not held while the strategies are weighed; an insight, so a row
+        that cannot be written is logged and left out, never a failed reservation."""
         options = compare(demand, usable, day_value=self._day_value)
         if route.strategy not in options:
             return
@@ -199,15 +196,19 @@ class InventoryActivities(StockSteps):
             }
             for name, o in options.items()
         }
-        await routing_store.record_decision(
-            conn,
-            order_id,
-            route.channel,
-            route.strategy,
-            route.region,
-            (chosen.shipments, chosen.days, chosen.cost),
-            answer,
-        )
+        try:
+            async with self._engine.begin() as conn:
+                await routing_store.record_decision(
+                    conn,
+                    order_id,
+                    route.channel,
+                    route.strategy,
+                    route.region,
+                    (chosen.shipments, chosen.days, chosen.cost),
+                    answer,
+                )
+        except Exception as exc:  # the database gone away after the commit
+            log.warning("routing_decision_not_recorded", order_id=order_id, error=str(exc)[:200])
 
     @activity.defn
     async def reserve_stock(self, req: ReserveRequest) -> ReserveResult:
@@ -239,7 +240,7 @@ class InventoryActivities(StockSteps):
             # and it leaves nothing for earlier backorders (no check of the queue).
             unshipped: list[reservations.Row] = [(w, s, q, None) for w, s, q in rows]
             await reservations.write_round(conn, req.order_id, 0, unshipped, ordered_at, None)
-            await self._decide(conn, req.order_id, route, dict(demand), stocks)
+        await self._decide(req.order_id, route, dict(demand), stocks)
         log.info(
             "stock_reserved",
             order_id=req.order_id,
@@ -287,12 +288,12 @@ class InventoryActivities(StockSteps):
                 await reservations.write_round(
                     conn, req.order_id, req.round, rows, ordered_at, None
                 )
-            if rows and not req.only and not req.exclude:
-                await self._decide(conn, req.order_id, route, demand, usable)
             result = _round_result(rows, demand, strategy, stocks)
             if req.backorder:
                 waiting = {line.sku: line.quantity for line in result.unreserved}
                 await reservations.queue(conn, req.order_id, waiting, ordered_at)
+        if rows and not req.only and not req.exclude:
+            await self._decide(req.order_id, route, demand, usable)
         result.short = [SkuQuantity(sku, q) for sku, q in sorted(short.items())]
         log.info(
             "stock_reserved" if rows else "stock_short",

@@ -273,3 +273,11 @@ def test_cost_files_are_read_whole_or_refused_with_every_bad_line() -> None:
     assert [n for n, _ in bad.value.errors] == [2, 3, 4, 5, 7]
     with pytest.raises(BadCosts):
         parse_costs("warehouse,base\nw1,3\n")
+
+
+def test_the_api_offers_exactly_the_strategies_the_rules_know() -> None:
+    from typing import get_args
+
+    from api.schemas.channels import Routing
+
+    assert get_args(Routing) == STRATEGIES
