@@ -40,7 +40,8 @@ _ORDERS = text(
 _SHIPMENTS = text(
     """
     INSERT INTO shipments (id, order_id, warehouse_id, status, created_at, updated_at)
-    SELECT 'o' || g || '-1', 'o' || g, 'wh-' || ((g / 200) % CAST(:w AS integer)), 'delivered', now(), now()
+    SELECT 'o' || g || '-1', 'o' || g, 'wh-' || ((g / 200) % CAST(:w AS integer)),
+           'delivered', now(), now()
     FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) g
     """
 )

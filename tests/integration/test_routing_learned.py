@@ -222,3 +222,28 @@ async def test_the_evaluation_shows_learned_fastest_beating_nearest_and_priority
     assert figures["fastest"]["p90_days"] < figures["nearest"]["p90_days"]
     assert figures["cheapest"]["mean_cost"] <= figures["fastest"]["mean_cost"]
     assert figures["fastest"]["split_share"] <= figures["nearest"]["split_share"]
+
+
+async def test_the_workers_refresh_loop_learns_new_parcels_on_its_own(engine, admin):
+    from oms.routing_learning import learn_loop
+    from oms.store import routing as routing_store
+
+    wid = await _warehouse(admin, 50.0, 8.0)
+    await _history(engine, wid, [2.0, 3.0, 4.0])
+
+    async def learned() -> list[Any]:
+        return [r for r in await routing_store.lead_times(engine) if r.warehouse_id == wid]
+
+    loop = asyncio.create_task(learn_loop(engine, 0.05, 90.0))
+    try:
+        for _ in range(200):
+            rows = await learned()
+            if rows:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+    overall = {(r.country, r.area): r for r in rows}[("", "")]
+    assert (overall.samples, overall.mean_days, overall.median_days) == (3, 3.0, 3.0)
+    assert overall.p90_days == 3.8
