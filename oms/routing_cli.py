@@ -66,7 +66,8 @@ def _since(value: str | None) -> datetime:
         return datetime.now(UTC) - timedelta(days=7)
     try:
         moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
-    except ValueError:
+        moment = moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         moment = None
     if moment is None or moment.tzinfo is None:
         raise CommandError("--since: a date and time with its offset (ISO 8601)", status=2)

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import EngineDep, JsonRoute, Principal, require_scope
 from api.errors import Problem
 from api.schemas import problems
-from api.schemas.channels import NAME_PATTERN
 from api.schemas.insights import OrderComparison, RoutingInsights
+from oms.domain.text import CHANNEL_PATTERN
 from oms.routing_insights import order_comparison, routing_report
 
 router = APIRouter(
@@ -38,7 +38,9 @@ def _since(since: str | None) -> datetime:
         return datetime.now(UTC) - timedelta(days=7)
     try:
         moment = datetime.fromisoformat(since.strip().upper())
-    except ValueError:
+        # An instant the database can hold (year 1 at +14:00 is before year 1 in UTC).
+        moment = moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         moment = None
     if moment is None or moment.tzinfo is None:
         raise Problem(
@@ -56,7 +58,7 @@ async def routing_insights(
     engine: EngineDep,
     since: Since = None,
     channel: Annotated[
-        str | None, Query(pattern=NAME_PATTERN, description="one channel; all by default")
+        str | None, Query(pattern=CHANNEL_PATTERN, description="one channel; all by default")
     ] = None,
     orders: Annotated[
         int, Query(ge=0, le=1000, description="also the N newest orders, each compared")
