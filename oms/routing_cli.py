@@ -65,8 +65,8 @@ def _since(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC) - timedelta(days=7)
     try:
-        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
-        moment = moment.astimezone(UTC) if moment.tzinfo is not None else None
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        moment = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
     except (ValueError, OverflowError):
         moment = None
     if moment is None or moment.tzinfo is None:

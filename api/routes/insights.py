@@ -37,9 +37,9 @@ def _since(since: str | None) -> datetime:
     if since is None:
         return datetime.now(UTC) - timedelta(days=7)
     try:
-        moment = datetime.fromisoformat(since.strip().upper())
+        parsed = datetime.fromisoformat(since.strip().upper())
         # An instant the database can hold (year 1 at +14:00 is before year 1 in UTC).
-        moment = moment.astimezone(UTC) if moment.tzinfo is not None else None
+        moment = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
     except (ValueError, OverflowError):
         moment = None
     if moment is None or moment.tzinfo is None:
