@@ -73,17 +73,47 @@ _EVENT = text(
 )
 
 
+def _view(oid: str, at: datetime) -> dict[str, Any]:
+    """A whole order view, as every reader of the session's shared database expects one
+    (the operator's list, the contract run reading every order it shows)."""
+    return {
+        "id": oid,
+        "channel": "history",
+        "status": "delivered",
+        "external_id": oid,
+        "currency": "EUR",
+        "customer": {"id": "c-h", "email": "history@example.com", "name": "History Customer"},
+        "lines": [{"sku": "HIST-SKU", "quantity": 1, "unit_price": "10.00", "line_id": ""}],
+        "totals": {"subtotal": "10.00", "total": "10.00"},
+        "shipping_address": {
+            "name": "History Customer",
+            "line1": "Invalidenstrasse 1",
+            "city": "Berlin",
+            "postal_code": "10117",
+            "country": "DE",
+        },
+        "payment": {
+            "method": "card",
+            "status": "captured",
+            "authorized": "10.00",
+            "captured": "10.00",
+        },
+        "created_at": at.isoformat(),
+        "updated_at": at.isoformat(),
+        "shipments": [],
+    }
+
+
 async def _history(engine: AsyncEngine, warehouse: str, days: list[float]) -> None:
     """Delivered parcels from ``warehouse`` to Berlin (DE, 10...), one order each, with
     their dispatch and delivery on the timeline as the order workflow records them."""
     sent = datetime.now(UTC) - timedelta(days=20)
-    address = {"name": "H", "line1": "1 St", "city": "Berlin", "postal_code": "10117"}
     async with engine.begin() as conn:
         for n, took in enumerate(days):
             oid = f"hist-{uuid.uuid4().hex[:12]}"
             sid = f"{oid}-1"
-            view = {"id": oid, "shipping_address": {**address, "country": "DE"}}
             at = sent + timedelta(hours=n)
+            view = _view(oid, at)
             await conn.execute(_ORDER, {"id": oid, "view": json.dumps(view), "at": at})
             await conn.execute(_SHIPMENT, {"sid": sid, "id": oid, "w": warehouse, "at": at})
             for seq, kind, status, moment in (
