@@ -25,6 +25,7 @@ from api.routes import (
     channels,
     codec,
     insights,
+    insights_routing,
     inventory,
     ops,
     order_changes,
@@ -112,6 +113,7 @@ def create_app(
         alerts,
         reports,
         insights,
+        insights_routing,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)

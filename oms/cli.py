@@ -15,6 +15,7 @@
     oms channels add|list|show|set|disable|pull   sales channels (to the database)
     oms keys create --role R --name N [--channel C] [--scope S ...] [--rate-limit N]
     oms users create NAME --role operator|admin|viewer   console accounts (to the database)
+    oms routing learn|times|costs|compare|evaluate   learned routing (to the database)
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
     oms workflows drain          open orders per workflow type and patch: what may be deleted
 
@@ -156,6 +157,14 @@ def cmd_shadow(args: argparse.Namespace) -> None:
     _exit(run(args, _settings_with_database()))
 
 
+def cmd_routing(args: argparse.Namespace) -> None:
+    from oms.routing_cli import evaluate, run
+
+    if args.action == "evaluate":  # a simulation: no database
+        _exit(evaluate(args))
+    _exit(run(args, _settings_with_database()))
+
+
 def cmd_users(args: argparse.Namespace) -> None:
     from oms.users_cli import run
 
@@ -212,6 +221,7 @@ HELP_ORDER = (
     "bench",
     "channels",
     "shadow",
+    "routing",
     "keys",
     "users",
     "workflows",
@@ -271,6 +281,13 @@ def _add_shadow(sub: Any) -> None:
     sub.choices["shadow"].set_defaults(fn=cmd_shadow)
 
 
+def _add_routing(sub: Any) -> None:
+    from oms.routing_cli import add_parser as add_routing_parser
+
+    add_routing_parser(sub)
+    sub.choices["routing"].set_defaults(fn=cmd_routing)
+
+
 def _add_users(sub: Any) -> None:
     from oms.users_cli import add_parser as add_users_parser
 
@@ -320,6 +337,7 @@ def parser() -> argparse.ArgumentParser:
         "import": _add_import,
         "channels": _add_channels,
         "shadow": _add_shadow,
+        "routing": _add_routing,
         "keys": _add_keys,
         "users": _add_users,
         "workflows": _add_workflows,

@@ -88,8 +88,17 @@ class Settings(BaseSettings):
     workflow_sandbox: bool = False
 
     # Routing per sales channel (oms.domain.routing): "channel:strategy,...", strategies
-    # fewest_shipments (the default), nearest, priority.
+    # fewest_shipments (the default), nearest, priority, fastest, cheapest, balanced.
     routing: str = "default:fewest_shipments"
+    # The learned strategies (docs/intelligence-routing.md): what ``balanced`` weighs a day
+    # of delivery at, in the cost table's money; the shipments a learned delivery time
+    # needs before it is used (else the next coarser one, then the distance); the days
+    # of orders a refresh learns from; how often the worker refreshes (0: only
+    # ``oms routing learn``).
+    routing_day_value: float = Field(default=2.0, ge=0)
+    routing_min_samples: int = Field(default=5, ge=1)
+    routing_learn_days: float = Field(default=90.0, gt=0)
+    routing_learn_interval_s: float = Field(default=3600.0, ge=0)
     # Shortage per sales channel: "channel:fail|backorder,...": fail fast (out_of_stock)
     # or wait for stock as a backorder. Split: "channel:on|off,..." (or just on/off), whether
     # what is in stock ships now and the rest waits, or the order waits whole.

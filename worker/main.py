@@ -36,6 +36,7 @@ from oms.domain.routing import parse_routing
 from oms.events_out.starter import ensure_endpoint_workflow
 from oms.logging import configure_logging, get_logger
 from oms.pull_schedules import sync_pull_schedules
+from oms.routing_learning import learn_loop
 from oms.settings import Settings
 from oms.store import webhook_endpoints
 from oms.temporal_client import (
@@ -87,7 +88,12 @@ def build_activities(
     holds = HoldActivities(engine, settings.hold_policy())
     alerts = AlertActivities(alert_store(engine, settings))
     channel_registry.configure(settings.payload_keys)  # channels' routing, their secrets
-    inventory = InventoryActivities(engine, parse_routing(settings.routing))
+    inventory = InventoryActivities(
+        engine,
+        parse_routing(settings.routing),
+        settings.routing_day_value,
+        settings.routing_min_samples,
+    )
     warehouse = WarehouseActivities(engine, wms)
     carrier = CarrierActivities(
         engine, HttpCarrier(settings.carrier_base_url, settings.carrier_api_key)
@@ -262,12 +268,17 @@ async def run_worker(settings: Settings, singletons: bool = True, process: int =
             asyncio.create_task(waker.run(stop)),
             asyncio.create_task(webhook_endpoint_sweep(client, engine, settings)),
         ]
+        if settings.routing_learn_interval_s > 0:  # the learned delivery times
+            interval, days = settings.routing_learn_interval_s, settings.routing_learn_days
+            background.append(asyncio.create_task(learn_loop(engine, interval, days)))
     async with worker:
         await stop.wait()
         log.info("worker_stopping")
         if background:
-            background[0].cancel()  # the recovery loop; the waker ends on ``stop``
-            background[2].cancel()
+            # The loops; the waker (background[1]) ends on ``stop``.
+            for n, task in enumerate(background):
+                if n != 1:
+                    task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
     await engine.dispose()
 

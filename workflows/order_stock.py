@@ -145,6 +145,10 @@ class Stock:
                 "allocations": [asdict(a) for a in result.allocations],
                 "candidates": [asdict(c) for c in result.candidates],
             }
+            if result.expected_days is not None:
+                # What the chosen warehouses are expected to give (docs/intelligence-routing.md).
+                data["expected_days"] = result.expected_days
+                data["expected_cost"] = result.expected_cost
             if self.refused:
                 data["excluded"] = sorted(self.refused)
             wf.record(event, wf.implied_status() or status, data)

@@ -756,3 +756,54 @@ class ReplenishmentSetting(SQLModel, table=True):
     service_level: float | None = None
     updated_at: datetime = _ts()
     updated_by: str
+
+
+class RoutingLeadTime(SQLModel, table=True):
+    """Delivery days learned from the recorded shipments (dispatch to delivery) per
+    warehouse and destination (country, area), rolled up per country (area '') and per
+    warehouse (country and area ''): oms.domain.delivery, migration 0021. Replaced whole
+    by each refresh (``oms routing learn``, the worker's periodic refresh)."""
+
+    __tablename__ = "routing_lead_times"
+    warehouse_id: str = Field(primary_key=True)
+    country: str = Field(primary_key=True)
+    area: str = Field(primary_key=True)
+    samples: int
+    mean_days: float
+    median_days: float
+    p90_days: float
+    refreshed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RoutingCost(SQLModel, table=True):
+    """What a parcel costs from a warehouse to a destination (country and area, '' for
+    all of them): a base per parcel and an amount per unit (``oms routing costs load``)."""
+
+    __tablename__ = "routing_costs"
+    warehouse_id: str = Field(primary_key=True)
+    country: str = Field(primary_key=True)
+    area: str = Field(primary_key=True)
+    base: Decimal = Field(sa_column=Column(Numeric(10, 2), nullable=False))
+    per_unit: Decimal = Field(sa_column=Column(Numeric(10, 2), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_by: str
+
+
+class RoutingDecision(SQLModel, table=True):
+    """An order's first allocation: the strategy that chose, its parcels, expected days
+    and cost, and in ``options`` what every compared strategy would have chosen
+    (strategy -> warehouses, shipments, days, cost). Written by the reservation in its
+    transaction; read by ``GET /v1/insights/routing`` and ``oms routing compare``."""
+
+    __tablename__ = "routing_decisions"
+    __table_args__ = (Index("ix_routing_decisions_created", "created_at"),)
+    order_id: str = Field(primary_key=True)
+    channel: str
+    strategy: str
+    country: str
+    area: str
+    shipments: int
+    expected_days: float
+    expected_cost: float
+    options: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -300,6 +300,11 @@ class ReserveResult:
     # the warehouses hold (what the customer is told is missing).
     unreserved: list[SkuQuantity] = field(default_factory=list)
     short: list[SkuQuantity] = field(default_factory=list)
+    # What the chosen warehouses are expected to give (oms.domain.delivery): the days
+    # until the last parcel arrives and what the parcels cost to ship; None before these
+    # were estimated.
+    expected_days: float | None = None
+    expected_cost: float | None = None
 
 
 @dataclass
@@ -307,6 +312,10 @@ class RouteCandidate:
     warehouse_id: str
     priority: int
     distance_km: float
+    # Expected delivery days from this warehouse and a parcel's cost (base, per unit).
+    expected_days: float | None = None
+    parcel_base: float | None = None
+    per_unit: float | None = None
 
 
 @dataclass

@@ -61,6 +61,7 @@ FLAGS = {
     ],
     "channels": [],
     "shadow": [],
+    "routing": [],
     "keys": [],
     "users": [],
     "workflows": [],
@@ -98,6 +99,9 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
     backtest = _subcommands(offered["insights"])["backtest"]
     flags = [s for a in backtest._actions for s in a.option_strings if s.startswith("--")]
     assert flags == ["--help", "--skus", "--days", "--seed", "--holdout", "--from-db"]
+    routing = _subcommands(offered["routing"])
+    assert list(routing) == ["learn", "times", "costs", "compare", "evaluate"]
+    assert list(_subcommands(routing["costs"])) == ["load", "list"]
     assert list(_subcommands(offered["shadow"])) == ["load", "report"]
     report = _subcommands(offered["shadow"])["report"]
     flags = [s for a in report._actions for s in a.option_strings if s.startswith("--")]
