@@ -29,6 +29,7 @@ from api.routes import (
     order_changes,
     orders,
     reports,
+    returns,
     shadow,
     webhook_endpoints,
     webhooks,
@@ -110,6 +111,7 @@ def create_app(
         ops,
         alerts,
         reports,
+        returns,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)

@@ -202,6 +202,20 @@ class OrderView:
     shadow: ShadowView | None = None
     # An order imported open from another system: the stage it had reached there.
     imported: ImportedStage | None = None
+    # Returns and refunds after delivery (docs/returns.md): filled in when one order is
+    # read (GET /v1/orders/{id}) from their own tables; null in lists and in the workflow.
+    returns: list[ReturnSummary] | None = None
+    refunded: str | None = None
+
+
+@dataclass
+class ReturnSummary:
+    """One of the order's returns, as the order view lists it."""
+
+    id: str
+    status: str
+    resolution: str
+    lines: list[SkuQuantity] = field(default_factory=list)
 
 
 @dataclass
