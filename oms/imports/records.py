@@ -315,6 +315,8 @@ def build(channel: str, order: Order, *, run: str, now: datetime) -> Built:
         "after_sales": [],
         "shadow": None,
         "imported": imported,
+        "returns": None,
+        "refunded": None,
     }
     record = record_of(order)
     built = Built(
