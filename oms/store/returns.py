@@ -110,11 +110,12 @@ _APPEND = text(
     INSERT INTO order_events (order_id, seq, type, status, data, created_at)
     SELECT o.id,
            COALESCE((SELECT max(seq) FROM order_events WHERE order_id = o.id), 0) + 1,
-           :type, o.status, CAST(:data AS jsonb), now()
+           CAST(:type AS varchar), o.status, CAST(:data AS jsonb), now()
     FROM orders o
     WHERE o.id = :id AND NOT EXISTS (
         SELECT 1 FROM order_events e
-        WHERE e.order_id = :id AND e.type = :type AND e.data ->> 'key' = :key)
+        WHERE e.order_id = :id AND e.type = CAST(:type AS varchar)
+          AND e.data ->> 'key' = CAST(:key AS text))
     """
 )
 _LOCK_ONLY = text("SELECT 1 FROM orders WHERE id = :id FOR UPDATE")
