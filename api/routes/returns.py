@@ -144,8 +144,8 @@ def _merged(lines: list[Any]) -> dict[str, int]:
             413,
             _409="The order is not delivered (``invalid-state``), or the lines ask back more "
             "units than are left to return (``return-exceeds-delivered``, with ``errors``).",
-            _422="The body is invalid, or names a SKU the order did not deliver "
-            "(``validation-error``).",
+            _422="The body is invalid (``validation-error``), or names a SKU the order did "
+            "not deliver (``not-returnable``, with ``errors``).",
         ),
     },
 )
@@ -174,7 +174,7 @@ async def open_return(
         unknown = [e for e in errors if e["message"].startswith("not delivered")]
         if unknown:
             raise Problem(
-                422, "only delivered units can be returned", kind="validation-error", errors=errors
+                422, "only delivered units can be returned", kind="not-returnable", errors=errors
             )
         if errors:
             raise Problem(
@@ -354,7 +354,7 @@ def _refund_amount(body: RefundCreate, view: dict[str, Any], settings: Settings)
         raise Problem(
             422,
             "give either an amount or lines",
-            kind="validation-error",
+            kind="refund-invalid",
             errors=[{"field": "amount", "message": "exactly one of amount and lines"}],
         )
     if body.amount is not None:
@@ -364,7 +364,7 @@ def _refund_amount(body: RefundCreate, view: dict[str, Any], settings: Settings)
             raise Problem(
                 422,
                 f"amount: {exc}",
-                kind="validation-error",
+                kind="refund-invalid",
                 errors=[{"field": "amount", "message": str(exc)}],
             ) from exc
     else:
@@ -380,7 +380,7 @@ def _refund_amount(body: RefundCreate, view: dict[str, Any], settings: Settings)
         ]
         if errors:
             raise Problem(
-                422, "lines the order does not have", kind="validation-error", errors=errors
+                422, "lines the order does not have", kind="refund-invalid", errors=errors
             )
         lines = [(x["sku"], int(x["quantity"]), Decimal(x["unit_price"])) for x in view["lines"]]
         adjustments = [(a["kind"], Decimal(a["amount"])) for a in view.get("adjustments") or []]
@@ -391,7 +391,7 @@ def _refund_amount(body: RefundCreate, view: dict[str, Any], settings: Settings)
         raise Problem(
             422,
             "a refund is a positive amount",
-            kind="validation-error",
+            kind="refund-invalid",
             errors=[{"field": "amount", "message": "must be more than 0"}],
         )
     return amount
@@ -406,6 +406,10 @@ def _refund_amount(body: RefundCreate, view: dict[str, Any], settings: Settings)
             404,
             409,
             413,
+            _422="The body is invalid (``validation-error``), or its amount is not one the "
+            "order can take: neither or both of ``amount`` and ``lines``, not more than 0, more "
+            "decimals than the order's currency has, or lines the order does not have "
+            "(``refund-invalid``, with ``errors``).",
             _409="More than the order's captures have left to refund "
             "(``refund-exceeds-captured``, with ``refundable``).",
         ),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StrictInt
 from api.schemas.partners import PartnerEvent, _event_text
 from oms.domain.text import MAX_LINES, Note, Sku, Strict, Text, amount_core, padded
 
-Units = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+Units = Annotated[int, Field(ge=0, le=1_000_000)]
 RESOLUTIONS = ("refund", "exchange", "store_credit", "none")
 
 
