@@ -28,6 +28,12 @@ from tests.integration.helpers import (
     unique,
     wait_for_status,
 )
+from tests.integration.test_events_out import (  # noqa: F401 (fixtures)
+    Receiver,
+    _subscribe,
+    endpoints,
+    receiver,
+)
 
 D = Decimal
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -530,3 +536,39 @@ async def test_a_channel_key_reads_but_cannot_open_returns_or_refunds(system, ad
         assert (await shop.get(f"/v1/orders/{order}/returns")).status_code == 200
         body = {"amount": "1.00", "reason": "x", "note": "y"}
         assert (await shop.post(f"/v1/orders/{order}/refunds", json=body)).status_code == 403
+
+
+async def test_returns_and_refunds_are_events_out_for_subscribers(
+    system,
+    admin,
+    receiver: Receiver,  # noqa: F811 (the fixture of test_events_out)
+    endpoints: list[str],  # noqa: F811
+):
+    types = [
+        "return.opened",
+        "return.approved",
+        "return.rejected",
+        "return.received",
+        "return.closed",
+        "refund.succeeded",
+        "refund.failed",
+    ]
+    await _subscribe(admin, receiver, endpoints, types)
+    _wh, sku = await stocked(admin, 5)
+    order = await delivered_order(admin, [(sku, 2, "6.00")])
+    opened = await open_return(admin, order["id"], [(sku, 1)])
+    await wait_for_return(admin, opened["id"], {"closed"})
+    await receiver.wait_for(
+        lambda: any(r.body["type"] == "return.closed" for r in receiver.of_order(order["id"]))
+    )
+    events = [r.body for r in receiver.of_order(order["id"])]
+    assert [e["type"] for e in events] == [
+        "return.opened",
+        "return.approved",
+        "return.received",
+        "refund.succeeded",
+        "return.closed",
+    ]
+    assert all(e["data"]["return_id"] == opened["id"] for e in events)
+    assert events[3]["data"]["refunded"] == "6.00"
+    assert "Ada" not in str(events)

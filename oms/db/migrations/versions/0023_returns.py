@@ -4,6 +4,10 @@ given back against the order's captures, with or without a return) split into
 ``refund_parts`` (one per capture it draws on), and ``store_credits`` (a return resolved
 as credit for the customer). See docs/returns.md.
 
+Events out: the order timeline's trigger also makes ``return.*`` and ``refund.*`` events
+from the return and refund steps (``oms_outbox_order_event`` replaced with the larger
+mapping; the downgrade puts 0008's back).
+
 Revision ID: 0023
 Revises: 0018 (written beside the other revisions after it; the chain is set when merged)
 """
@@ -17,6 +21,67 @@ revision = "0023"
 down_revision = "0018"
 branch_labels = None
 depends_on = None
+
+
+# Literal copies, as they stood for this revision (tests/unit/test_events_out.py checks them
+# against oms.events_out.catalogue): 0008's mapping, and the one this revision adds.
+TIMELINE_EVENTS = {
+    "order_received": "order.received",
+    "order_held": "order.on_hold",
+    "payment_authorized": "order.payment_authorized",
+    "stock_reserved": "order.reserved",
+    "order_backordered": "order.backordered",
+    "shipment_dispatched": "order.dispatched",
+    "shipment_shipped": "order.shipped",
+    "order_delivered": "order.delivered",
+    "order_cancelled": "order.cancelled",
+    "order_failed": "order.failed",
+    "order_late": "order.late",
+}
+RETURN_TIMELINE_EVENTS = {
+    "return_opened": "return.opened",
+    "return_approved": "return.approved",
+    "return_rejected": "return.rejected",
+    "return_received": "return.received",
+    "return_closed": "return.closed",
+    "refund_issued": "refund.succeeded",
+    "refund_failed": "refund.failed",
+}
+PERSONAL_KEYS = (
+    "customer",
+    "email",
+    "name",
+    "shipping_address",
+    "address",
+    "payment",
+    "token",
+    "payment_token",
+)
+
+
+def order_trigger(mapping: dict[str, str]) -> str:
+    """0008's ``oms_outbox_order_event`` with ``mapping`` (timeline type -> event type)."""
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
+    personal = "ARRAY[" + ", ".join(f"'{k}'" for k in PERSONAL_KEYS) + "]"
+    return f"""
+CREATE OR REPLACE FUNCTION oms_outbox_order_event() RETURNS trigger AS $$
+DECLARE
+    event_type text := CASE NEW.type {whens} ELSE NULL END;
+    o record;
+BEGIN
+    IF event_type IS NULL OR NOT oms_outbox_subscribed(event_type) THEN
+        RETURN NULL;
+    END IF;
+    SELECT channel, external_id INTO o FROM orders WHERE id = NEW.order_id;
+    PERFORM oms_outbox_emit(
+        event_type, NEW.order_id, NEW.seq, NEW.created_at,
+        (NEW.data - {personal}) || jsonb_build_object(
+            'order_id', NEW.order_id, 'channel', o.channel, 'external_id', o.external_id,
+            'status', NEW.status, 'seq', NEW.seq));
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql
+"""
 
 
 def _ts(name: str) -> sa.Column:  # type: ignore[type-arg]
@@ -101,9 +166,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("return_id", name="store_credits_pkey"),
     )
     op.create_index("ix_store_credits_customer_id", "store_credits", ["customer_id"])
+    op.execute(order_trigger({**TIMELINE_EVENTS, **RETURN_TIMELINE_EVENTS}))
 
 
 def downgrade() -> None:
+    op.execute(order_trigger(TIMELINE_EVENTS))
     op.drop_table("store_credits")
     op.drop_table("refund_parts")
     op.drop_table("refunds")
