@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     return_window_s: float = Field(default=2_592_000.0, ge=0)
     return_windows: str = ""
     return_refund_shipping: bool = False
+    # An approved return's parcel is awaited this long; what the warehouse has not counted
+    # by then is counted missing (0: wait for ever).
+    return_receive_timeout_s: float = Field(default=2_592_000.0, ge=0)
     # Metrics (docs/metrics.md). The API's /metrics answers anyone who reaches it unless a
     # token is set: then only "Authorization: Bearer <token>". The business gauges are read
     # from PostgreSQL at most once per metrics_cache_s, however often it is scraped.

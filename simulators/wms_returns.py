@@ -7,8 +7,9 @@ faults).
 Every unit is restockable unless the sandbox is told otherwise: ``PUT
 /sim/wms/return-conditions`` with ``{"<sku>": {"damaged": n, "missing": n}}`` makes the
 next returns of that SKU count n units damaged and n missing (at most the units
-returned); ``{"<sku>": null}`` forgets the SKU. The counts are fixed when the return is
-announced.
+returned), ``{"<sku>": {"lost": 1}}`` makes the warehouse never report that SKU (a parcel
+that never arrives); ``{"<sku>": null}`` forgets the SKU. The counts are fixed when the
+return is announced.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def counted(lines: list[dict[str, Any]], conditions: dict[str, dict[str, int]]) 
     for line in lines:
         sku, quantity = str(line["sku"]), int(line["quantity"])
         asked = conditions.get(sku, {})
+        if asked.get("lost"):
+            continue
         missing = min(int(asked.get("missing", 0)), quantity)
         damaged = min(int(asked.get("damaged", 0)), quantity - missing)
         restockable = quantity - missing - damaged
@@ -106,8 +109,8 @@ async def put_conditions(
             if counts is None:
                 staged[sku] = None
                 continue
-            if not isinstance(counts, dict) or set(counts) - {"damaged", "missing"}:
-                raise ValueError(f"{sku}: expected {{damaged, missing}}")
+            if not isinstance(counts, dict) or set(counts) - {"damaged", "missing", "lost"}:
+                raise ValueError(f"{sku}: expected {{damaged, missing, lost}}")
             values = {k: int(v) for k, v in counts.items()}
             if any(v < 0 for v in values.values()):
                 raise ValueError(f"{sku}: counts are not negative")

@@ -2,7 +2,8 @@
 units coming back, from the customer's request to its resolution (docs/returns.md).
 
     requested -> approved (the return window, or an operator) | rejected
-              -> label and warehouse notice -> received (each line counted)
+              -> label and warehouse notice -> received (each line counted, or
+                 counted missing once the receive timeout passes)
               -> resolved: refund | exchange | store credit | none -> closed
 
 Its own workflow, not a child of the order's (which ended at delivery). Operators decide
@@ -14,6 +15,7 @@ from the API's ``POST /v1/return-events``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -71,8 +73,17 @@ class ReturnWorkflow:
             ReturnSteps.send_return_label, label, **MUST_COMPLETE
         )
         skus = {x.sku for x in inp.lines}
-        await workflow.wait_condition(lambda: skus <= set(self.received))
-        counts = [self.received[x.sku] for x in inp.lines]
+        try:
+            await workflow.wait_condition(
+                lambda: skus <= set(self.received),
+                timeout=timedelta(seconds=inp.receive_timeout_s) if inp.receive_timeout_s else None,
+            )
+        except TimeoutError:
+            pass  # what never arrived is missing
+        counts = [
+            self.received.get(x.sku) or ReturnLineReceived(x.sku, missing=x.quantity)
+            for x in inp.lines
+        ]
         receipt = await workflow.execute_activity_method(
             ReturnSteps.receive_return,
             ReceiveRequest(inp.return_id, inp.order_id, inp.warehouse_id, counts),

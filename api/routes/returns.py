@@ -207,6 +207,7 @@ async def open_return(
             warehouse,
             auto_approve=auto,
             requested_by=by,
+            receive_timeout_s=settings.return_receive_timeout_s,
         )
         try:
             await _start(

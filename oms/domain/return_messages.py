@@ -24,6 +24,9 @@ class ReturnInput:
     # Inside the channel's return window: approved without an operator.
     auto_approve: bool = False
     requested_by: str = ""
+    # How long after approval the warehouse's counts are awaited; a SKU still uncounted
+    # then is counted missing (0: wait for ever).
+    receive_timeout_s: float = 0.0
 
 
 @dataclass

@@ -23,6 +23,7 @@ from tests.conftest import ADMIN_KEY, api_of
 from tests.integration.helpers import (
     POLL_S,
     order_body,
+    set_stock,
     stocked,
     submit,
     unique,
@@ -375,6 +376,29 @@ async def test_outside_the_window_an_operator_approves_or_rejects_once(system, a
     again = await open_return(admin, order["id"], [(sku, 1)], resolution="none")
     await wait_for_return(admin, again["id"], {"closed"})
     await assert_books(system.engine, order["id"], D("4.00"))
+
+
+async def test_a_sku_the_warehouse_never_counts_is_missing_once_the_wait_is_over(system, admin):
+    settings = system.settings.model_copy(
+        update={"api_port": free_port(), "return_receive_timeout_s": 1.5}
+    )
+    wh, lost = await stocked(admin, 5)
+    await set_stock(admin, wh, kept := unique("SKU"), 5)
+    await set_conditions(system, {lost: {"lost": 1}})
+    try:
+        order = await delivered_order(admin, [(lost, 1, "7.00"), (kept, 1, "3.00")])
+        async with api_of(system, settings) as short:
+            opened = await open_return(short, order["id"], [(lost, 1), (kept, 1)])
+        closed = await wait_for_return(admin, opened["id"], {"closed"})
+    finally:
+        await set_conditions(system, {lost: None})
+    counts = {x["sku"]: (x["restockable"], x["damaged"], x["missing"]) for x in closed["lines"]}
+    assert counts == {lost: (0, 0, 1), kept: (1, 0, 0)}
+    refund = await wait_for_refund(admin, order["id"], closed["refund_id"])
+    assert refund["refunded"] == "3.00"  # the lost unit is neither refunded nor restocked
+    assert await on_hand(admin, wh, lost) == 4
+    assert await on_hand(admin, wh, kept) == 5
+    await assert_books(system.engine, order["id"], D("7.00"))
 
 
 async def test_return_events_are_signed_and_name_a_known_return(system, admin):
