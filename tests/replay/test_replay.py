@@ -112,6 +112,7 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v10-return-store-credit",
         "v10-return-approved-by-operator",
         "v10-return-rejected",
+        "v10-return-parcel-lost",
         "v10-refund-succeeded",
         "v10-refund-refused-alerted",
     } <= names
