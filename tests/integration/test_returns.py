@@ -246,6 +246,7 @@ async def test_two_returns_racing_for_the_same_units_cannot_both_win(system, adm
             )
         ).scalar_one()
     assert total == 2
+    await assert_books(system.engine, order["id"], D("15.00"))
 
 
 async def test_an_order_not_delivered_cannot_be_returned_and_bad_bodies_change_nothing(
@@ -268,6 +269,7 @@ async def test_an_order_not_delivered_cannot_be_returned_and_bad_bodies_change_n
         assert response.status_code == 422, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
     assert (await admin.get(f"/v1/orders/{done['id']}/returns")).json()["items"] == []
+    await assert_books(system.engine, done["id"], D("3.00"))
     assert (await admin.get("/v1/returns/0123456789abcdef0123-r9")).status_code == 404
 
 
@@ -476,7 +478,9 @@ async def test_a_bad_refund_is_refused_and_changes_nothing(system, admin, body):
     order = await _shared_order(admin)
     response = await admin.post(f"/v1/orders/{order}/refunds", json=body)
     assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
     assert (await admin.get(f"/v1/orders/{order}/refunds")).json()["items"] == []
+    await assert_books(system.engine, order, D("2.00"))
 
 
 _SHARED: dict[str, str] = {}
