@@ -600,3 +600,16 @@ async def test_returns_and_refunds_are_events_out_for_subscribers(
     assert all(e["data"]["return_id"] == opened["id"] for e in events)
     assert events[3]["data"]["refunded"] == "6.00"
     assert "Ada" not in str(events)
+
+
+async def test_two_refunds_racing_for_the_same_money_cannot_both_win(system, admin):
+    _wh, sku = await stocked(admin, 5)
+    order = await delivered_order(admin, [(sku, 1, "11.00")])
+    body = {"amount": "8.00", "reason": "race", "note": "n"}
+    answers = await asyncio.gather(
+        *(admin.post(f"/v1/orders/{order['id']}/refunds", json=body) for _ in range(2))
+    )
+    assert sorted(a.status_code for a in answers) == [202, 409]
+    [won] = [a.json() for a in answers if a.status_code == 202]
+    await wait_for_refund(admin, order["id"], won["id"])
+    await assert_books(system.engine, order["id"], D("3.00"))
