@@ -11,11 +11,12 @@ is started before that transaction commits: when Temporal does not answer, the a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import (
     Client,
@@ -65,7 +66,15 @@ router = APIRouter(
 log = get_logger(__name__)
 
 START_TIMEOUT_S = 5.0
-RETURN_ID = r"^[0-9a-f]{20}-r[0-9]{1,6}$"
+RETURN_ID = r"^[0-9a-f]{20}-r(?:[0-9]{1,6}|k[0-9a-f]{12})$"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=200,
+        description="the same request sent again with the same key answers the first "
+        "result (``Idempotent-Replayed: true``) instead of opening another",
+    ),
+]
 ReturnId = Annotated[str, Path(pattern=RETURN_ID, description="a return's id")]
 
 
@@ -119,6 +128,24 @@ async def _start(client: Client, workflow: str, arg: Any, workflow_id: str, queu
         return
 
 
+def keyed_id(order_id: str, kind: str, key: str | None) -> str | None:
+    """The id a request with an Idempotency-Key gets (``<order>-rk<hex>`` for a return,
+    ``<order>-fk<hex>`` for a refund), so that the same key finds the same row; None
+    without a key (or a blank one)."""
+    key = (key or "").strip()
+    if not key:
+        return None
+    return f"{order_id}-{kind}k{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _conflict() -> Problem:
+    return Problem(
+        409,
+        "this Idempotency-Key was used before with another body",
+        kind="idempotency-conflict",
+    )
+
+
 def _merged(lines: list[Any]) -> dict[str, int]:
     units: dict[str, int] = {}
     for line in lines:
@@ -142,8 +169,10 @@ def _merged(lines: list[Any]) -> dict[str, int]:
             404,
             409,
             413,
-            _409="The order is not delivered (``invalid-state``), or the lines ask back more "
-            "units than are left to return (``return-exceeds-delivered``, with ``errors``).",
+            _409="The order is not delivered (``invalid-state``), the lines ask back more "
+            "units than are left to return (``return-exceeds-delivered``, with ``errors``), "
+            "or the Idempotency-Key was used before with another body "
+            "(``idempotency-conflict``).",
             _422="The body is invalid (``validation-error``), or names a SKU the order did "
             "not deliver (``not-returnable``, with ``errors``).",
         ),
@@ -156,10 +185,22 @@ async def open_return(
     engine: EngineDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     row = await load_row(engine, order_id, caller)
     asked = _merged(body.lines)
     by = acting(caller.name, body.by)
+    keyed = keyed_id(order_id, "r", idempotency_key)
+    if keyed is not None and (earlier := await store.get(engine, keyed)) is not None:
+        same = {x["sku"]: x["quantity"] for x in earlier["lines"]} == asked and (
+            earlier["reason"],
+            earlier["resolution"],
+            earlier["note"],
+        ) == (body.reason, body.resolution, body.note)
+        if not same:
+            raise _conflict()
+        headers = {"Location": f"/v1/returns/{keyed}", "Idempotent-Replayed": "true"}
+        return JSONResponse(return_body(earlier), status_code=201, headers=headers)
     async with engine.begin() as conn:
         order = await store.lock_order(conn, order_id)
         if order.status != OrderStatus.DELIVERED:
@@ -183,7 +224,7 @@ async def open_return(
                 kind="return-exceeds-delivered",
                 errors=errors,
             )
-        return_id = await store.next_return_id(conn, order_id)
+        return_id = keyed or await store.next_return_id(conn, order_id)
         warehouse = receiving_warehouse(order.view, asked)
         window = window_for(settings.return_window_s, settings.return_windows, row.channel)
         delivered_at = await store.delivered_at(conn, order_id)
@@ -412,7 +453,8 @@ def _refund_amount(body: RefundCreate, view: dict[str, Any], settings: Settings)
             "decimals than the order's currency has, or lines the order does not have "
             "(``refund-invalid``, with ``errors``).",
             _409="More than the order's captures have left to refund "
-            "(``refund-exceeds-captured``, with ``refundable``).",
+            "(``refund-exceeds-captured``, with ``refundable``), or the Idempotency-Key was "
+            "used before with another body (``idempotency-conflict``).",
         ),
     },
 )
@@ -423,12 +465,27 @@ async def create_refund(
     engine: EngineDep,
     client: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     await load_row(engine, order_id, caller)
+    keyed = keyed_id(order_id, "f", idempotency_key)
     async with engine.begin() as conn:
         order = await store.lock_order(conn, order_id)
         view = dict(order.view)
         amount = _refund_amount(body, view, settings)
+        earlier = await store.get_refund(engine, keyed) if keyed else None
+        if earlier is not None:
+            if (Decimal(earlier.amount), earlier.reason, earlier.note) != (
+                amount,
+                body.reason,
+                body.note,
+            ):
+                raise _conflict()
+            headers = {
+                "Location": f"/v1/orders/{order_id}/refunds",
+                "Idempotent-Replayed": "true",
+            }
+            return JSONResponse(refund_body(earlier), status_code=202, headers=headers)
         left = await store.refundable(conn, order_id)
         if amount > left:
             currency = view["currency"]
@@ -439,7 +496,7 @@ async def create_refund(
                 kind="refund-exceeds-captured",
                 refundable=format_amount(max(left, Decimal(0)), currency),
             )
-        refund_id = await store.next_refund_id(conn, order_id)
+        refund_id = keyed or await store.next_refund_id(conn, order_id)
         await store.insert_refund(
             conn,
             refund_id=refund_id,

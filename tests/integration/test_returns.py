@@ -613,3 +613,34 @@ async def test_two_refunds_racing_for_the_same_money_cannot_both_win(system, adm
     [won] = [a.json() for a in answers if a.status_code == 202]
     await wait_for_refund(admin, order["id"], won["id"])
     await assert_books(system.engine, order["id"], D("3.00"))
+
+
+async def test_an_idempotency_key_makes_a_resent_return_or_refund_the_same_one(system, admin):
+    _wh, sku = await stocked(admin, 5)
+    order = await delivered_order(admin, [(sku, 2, "6.00")])
+    body = {"lines": [{"sku": sku, "quantity": 1}], "reason": "r", "resolution": "none"}
+    url = f"/v1/orders/{order['id']}/returns"
+    first = await admin.post(url, json=body, headers={"Idempotency-Key": "ticket-1"})
+    again = await admin.post(url, json=body, headers={"Idempotency-Key": "ticket-1"})
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.json()["id"] == again.json()["id"] and "-rk" in first.json()["id"]
+    other = {**body, "reason": "another"}
+    conflict = await admin.post(url, json=other, headers={"Idempotency-Key": "ticket-1"})
+    assert conflict.status_code == 409 and conflict.json()["type"].endswith("idempotency-conflict")
+    assert len((await admin.get(url)).json()["items"]) == 1
+    await wait_for_return(admin, first.json()["id"], {"closed"})
+
+    money = {"amount": "4.00", "reason": "goodwill", "note": "n"}
+    url = f"/v1/orders/{order['id']}/refunds"
+    paid = await admin.post(url, json=money, headers={"Idempotency-Key": "call-7"})
+    resent = await admin.post(url, json=money, headers={"Idempotency-Key": "call-7"})
+    assert (paid.status_code, resent.status_code) == (202, 202), resent.text
+    assert resent.headers["Idempotent-Replayed"] == "true"
+    assert paid.json()["id"] == resent.json()["id"]
+    changed = {**money, "amount": "5.00"}
+    refused = await admin.post(url, json=changed, headers={"Idempotency-Key": "call-7"})
+    assert refused.status_code == 409, refused.text
+    await wait_for_refund(admin, order["id"], paid.json()["id"])
+    assert len((await admin.get(url)).json()["items"]) == 1
+    await assert_books(system.engine, order["id"], D("8.00"))
