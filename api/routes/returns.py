@@ -14,9 +14,9 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import (
     Client,
@@ -283,6 +283,23 @@ async def _visible_return(engine: Any, return_id: str, caller: Any) -> dict[str,
 )
 async def read_return(return_id: ReturnId, caller: Reader, engine: EngineDep) -> dict[str, Any]:
     return return_body(await _visible_return(engine, return_id, caller))
+
+
+@router.get(
+    "/returns",
+    response_model=None,
+    responses={200: answer(ReturnList, "Returns, oldest first: the operators' queue.")},
+)
+async def read_returns(
+    caller: Operator,
+    engine: EngineDep,
+    status: Annotated[
+        Literal["requested", "approved", "rejected", "received", "closed"] | None,
+        Query(description="only returns in this status (``requested``: waiting for a decision)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    return {"items": [return_body(r) for r in await store.by_status(engine, status, limit)]}
 
 
 @router.get(

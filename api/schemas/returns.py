@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt
 
 from api.schemas.partners import PartnerEvent, _event_text
 from oms.domain.text import MAX_LINES, Note, Sku, Strict, Text, amount_core, padded
 
-Units = Annotated[int, Field(ge=0, le=1_000_000)]
+
+def _not_a_boolean(value: object) -> object:
+    # JSON Schema's integer takes 3.0 but not false; pydantic's int takes both.
+    if isinstance(value, bool):
+        raise ValueError("a count of units, not a boolean")
+    return value
+
+
+Units = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_not_a_boolean)]
 RESOLUTIONS = ("refund", "exchange", "store_credit", "none")
 
 

@@ -62,6 +62,12 @@ _RETURNS_OF_ORDER = text(
     "decided_by, decision_note, tracking_number, refund_id, exchange_order_id, created_at, "
     "updated_at FROM returns WHERE order_id = :id ORDER BY created_at, id"
 )
+_RETURNS_BY_STATUS = text(
+    "SELECT id, order_id, status, reason, resolution, requested_by, note, warehouse_id, "
+    "decided_by, decision_note, tracking_number, refund_id, exchange_order_id, created_at, "
+    "updated_at FROM returns WHERE (CAST(:status AS text) IS NULL OR status = :status) "
+    "ORDER BY created_at, id LIMIT :limit"
+)
 _LINES = text(
     "SELECT return_id, sku, quantity, restockable, damaged, missing, received_at, restocked "
     "FROM return_lines WHERE return_id = ANY(:ids) ORDER BY return_id, sku"
@@ -312,6 +318,13 @@ async def of_order(engine: AsyncEngine, order_id: str) -> list[dict[str, Any]]:
     """The order's returns with their lines, oldest first."""
     async with engine.connect() as conn:
         rows = (await conn.execute(_RETURNS_OF_ORDER, {"id": order_id})).all()
+        return await _with_lines(conn, rows)
+
+
+async def by_status(engine: AsyncEngine, status: str | None, limit: int) -> list[dict[str, Any]]:
+    """Returns in ``status`` (any when None), oldest first: the operators' queue."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_RETURNS_BY_STATUS, {"status": status, "limit": limit})).all()
         return await _with_lines(conn, rows)
 
 

@@ -361,6 +361,9 @@ async def test_outside_the_window_an_operator_approves_or_rejects_once(system, a
         rejected = await open_return(manual, order["id"], [(sku, 1)])
         await asyncio.sleep(0.3)
         assert (await manual.get(f"/v1/returns/{waiting['id']}")).json()["status"] == "requested"
+        queue = (await manual.get("/v1/returns", params={"status": "requested"})).json()
+        assert {waiting["id"], rejected["id"]} <= {r["id"] for r in queue["items"]}
+        assert all(r["status"] == "requested" for r in queue["items"])
         approve = await manual.post(
             f"/v1/returns/{waiting['id']}/approve", json={"note": "receipt checked", "by": "ann"}
         )
