@@ -31,6 +31,7 @@ from api.routes import (
     order_changes,
     orders,
     reports,
+    returns,
     shadow,
     webhook_endpoints,
     webhooks,
@@ -114,6 +115,7 @@ def create_app(
         reports,
         insights,
         insights_routing,
+        returns,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)

@@ -44,6 +44,16 @@ from oms.domain.messages import (
     StockEdit,
 )
 from oms.domain.pull import PullRequest, PullResult
+from oms.domain.return_messages import (
+    ReceiveRequest,
+    ReceiveResult,
+    RefundInput,
+    RefundOutcome,
+    ResolveRequest,
+    ResolveResult,
+    ReturnLabelRequest,
+    ReturnRecord,
+)
 from oms.domain.stock_level import StockPull, StockPullResult
 from oms.events_out.messages import DeliverDue, DeliverDueResult
 from oms.insights.messages import ForecastRun, ForecastRunResult
@@ -67,6 +77,10 @@ WEBHOOK_ENDPOINT_WORKFLOW = "webhook.endpoint"
 # The nightly demand forecast, started by the ``insights-forecast`` Schedule
 # (workflows/forecast.py).
 FORECAST_WORKFLOW = "insights.forecast"
+# A return of delivered units, ``return-<return id>``, and a refund on its own,
+# ``refund-<refund id>`` (workflows/returns.py, workflows/refund.py; docs/returns.md).
+RETURN_WORKFLOW = "return"
+REFUND_WORKFLOW = "refund"
 
 # Patches still in the code, per order type: each marks a change of the workflow's
 # commands, so that histories recorded before it replay on the old path. The current
@@ -291,6 +305,47 @@ class ForecastSteps(ABC):
         (replacing the same day's) and alert the stock-out risks (one open per pair)."""
 
 
+class ReturnMessage(StrEnum):
+    """What a return workflow takes: the operator's decision (updates, validated: a
+    decided return refuses) and the warehouse's count of each returned SKU (a signal)."""
+
+    APPROVE = "approve_return"
+    REJECT = "reject_return"
+    LINE_RECEIVED = "return_line_received"
+
+
+class RefundSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def refund_payment(self, req: RefundInput) -> RefundOutcome:
+        """Give the refund's amount back through the gateway, spread over the order's
+        captures; a refusal is an outcome (``failed``), a gateway down is retried."""
+
+
+class ReturnSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def record_return(self, record: ReturnRecord) -> None:
+        """The return's row moves on, and the order's timeline gets the step."""
+
+    @activity.defn
+    @abstractmethod
+    async def send_return_label(self, req: ReturnLabelRequest) -> str:
+        """A return label from the carrier and the return announced to the receiving
+        warehouse; the label's tracking number."""
+
+    @activity.defn
+    @abstractmethod
+    async def receive_return(self, req: ReceiveRequest) -> ReceiveResult:
+        """The warehouse's counts on the return's lines; restockable units back on hand."""
+
+    @activity.defn
+    @abstractmethod
+    async def resolve_return(self, req: ResolveRequest) -> ResolveResult:
+        """The resolution: a refund row to pay, an exchange order started, a store
+        credit written, or nothing."""
+
+
 ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     PaymentSteps,
     StockSteps,
@@ -305,4 +360,6 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     ChannelPullSteps,
     WebhookSteps,
     ForecastSteps,
+    RefundSteps,
+    ReturnSteps,
 )

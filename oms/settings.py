@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     recovery_interval_s: float = 30.0
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
+    # Returns (docs/returns.md): asked within this many seconds of delivery, a return is
+    # approved without an operator (0: every return waits for one); per channel
+    # "webshop:1209600,marketplace:0" overrides it. Money back for a return includes its
+    # share of the order's shipping when this is on.
+    return_window_s: float = Field(default=2_592_000.0, ge=0)
+    return_windows: str = ""
+    return_refund_shipping: bool = False
+    # An approved return's parcel is awaited this long; what the warehouse has not counted
+    # by then is counted missing (0: wait for ever).
+    return_receive_timeout_s: float = Field(default=2_592_000.0, ge=0)
     # Metrics (docs/metrics.md). The API's /metrics answers anyone who reaches it unless a
     # token is set: then only "Authorization: Bearer <token>". The business gauges are read
     # from PostgreSQL at most once per metrics_cache_s, however often it is scraped.

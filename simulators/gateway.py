@@ -6,6 +6,11 @@ An open authorization can be moved to a new amount (``/adjust``, for an edited o
 is an incremental authorization, declined past the card's limit; down is a partial
 reversal, never below what was captured.
 
+Refunds go against what an authorization captured (never more); two tokens authorize and
+capture like ``tok_ok`` but change its refunds: ``tok_refund_refused`` refuses every
+refund (402, a verdict), and ``tok_refund_flaky`` answers each refund's first two attempts
+503 (retried with its key).
+
 Every call is idempotent by its ``Idempotency-Key``: a repeated key gets the stored answer.
 Injected faults ("gateway" in the fault book) apply to every call: a refusal answers 503
 before any work; a simulated timeout does the work, commits, and only then stalls.
@@ -29,6 +34,7 @@ from simulators.faults import FaultBook
 router = APIRouter(prefix="/gateway", tags=["sandbox gateway"])
 FLAKY_FAILURES = 2
 LIMIT_TOKEN = "tok_limit_"
+AUTHORIZING_TOKENS = ("tok_ok", "tok_flaky", "tok_refund_refused", "tok_refund_flaky")
 
 
 def _answer(code: int, body: dict[str, Any]) -> JSONResponse:
@@ -123,6 +129,15 @@ async def _process(
             code, answer = await _authorize(conn, key, body)
         elif kind == "void_by_key":
             code, answer = await _void_by_key(conn, key, target or "")
+        elif kind == "refund" and await _refund_flaky(conn, target or "", claim.attempts):
+            await conn.execute(
+                text(
+                    "UPDATE sim_gateway_requests SET attempts = attempts + 1 "
+                    "WHERE idempotency_key = :k"
+                ),
+                {"k": key},
+            )
+            return _answer(503, {"detail": "refunds temporarily unavailable"})
         else:
             code, answer = await _settle(conn, kind, target or "", body)
         return await _store(conn, key, code, answer)
@@ -149,7 +164,7 @@ async def _authorize(
 
 def _card_takes(token: object, amount: Decimal) -> bool:
     """Whether the card authorizes ``amount`` (in all)."""
-    if token in ("tok_ok", "tok_flaky"):
+    if token in AUTHORIZING_TOKENS:
         return True
     if isinstance(token, str) and token.startswith(LIMIT_TOKEN):
         try:
@@ -178,6 +193,15 @@ async def _void_by_key(
     if code == 404:  # answered without authorizing (declined, invalid, voided before)
         return 200, {"id": None, "status": "nothing_to_void"}
     return code, answer
+
+
+async def _refund_flaky(conn: AsyncConnection, auth_id: str, attempts: int) -> bool:
+    token = (
+        await conn.execute(
+            text("SELECT token FROM sim_gateway_authorizations WHERE id = :id"), {"id": auth_id}
+        )
+    ).scalar()
+    return token == "tok_refund_flaky" and attempts < FLAKY_FAILURES
 
 
 async def _settle(
@@ -220,6 +244,8 @@ async def _settle(
             return 409, {"detail": "capture exceeds the open authorization"}
         column = "captured"
     else:
+        if auth.token == "tok_refund_refused":
+            return 402, {"id": auth_id, "status": "declined", "detail": "refund refused"}
         if auth.refunded + amount > auth.captured:
             return 409, {"detail": "refund exceeds what was captured"}
         column = "refunded"

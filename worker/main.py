@@ -22,6 +22,8 @@ from activities.insights import ForecastActivities
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
 from activities.read_model import ReadModelActivities
+from activities.refunds import RefundActivities
+from activities.returns import ReturnActivities
 from activities.stock_sync import StockSyncActivities
 from activities.warehouse import WarehouseActivities
 from activities.webhook_delivery import DeliveryConfig, OutboxListener, WebhookDeliveryActivities
@@ -56,6 +58,8 @@ from workflows.legacy.order import LegacyOrderWorkflow
 from workflows.legacy.order_lean import LeanOrderWorkflow
 from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow
+from workflows.refund import RefundWorkflow
+from workflows.returns import ReturnWorkflow
 from workflows.stock_sync import WmsStockSyncWorkflow
 from workflows.webhook_delivery import WebhookEndpointWorkflow
 
@@ -73,6 +77,8 @@ WORKFLOWS = [
     ChannelPullWorkflow,
     WebhookEndpointWorkflow,
     ForecastWorkflow,
+    ReturnWorkflow,
+    RefundWorkflow,
 ]
 
 
@@ -104,6 +110,9 @@ def build_activities(
     channel_pull = ChannelPullActivities(engine, settings, alert_store(engine, settings))
     webhooks = webhook_activities(engine, settings)
     forecast = ForecastActivities(engine, settings, alert_store(engine, settings))
+    refunds = RefundActivities(engine, gateway)
+    carrier_api = HttpCarrier(settings.carrier_base_url, settings.carrier_api_key)
+    returns = ReturnActivities(engine, settings, wms, carrier_api)
     own: list[Callable[..., Any]] = [
         payments.authorize_payment,
         payments.capture_payment,
@@ -127,6 +136,11 @@ def build_activities(
         channel_pull.pull_channel,
         webhooks.deliver_due,
         forecast.forecast_demand,
+        refunds.refund_payment,
+        returns.record_return,
+        returns.send_return_label,
+        returns.receive_return,
+        returns.resolve_return,
     ]
     swap = swap or {}
     unknown = set(swap) - {fn.__name__ for fn in own}

@@ -807,3 +807,94 @@ class RoutingDecision(SQLModel, table=True):
     expected_cost: float
     options: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Return(SQLModel, table=True):
+    """A return of some of an order's delivered units (docs/returns.md): asked, decided,
+    labelled, received, resolved. Its lines are ``return_lines``."""
+
+    __tablename__ = "returns"
+    __table_args__ = (
+        CheckConstraint(
+            "resolution IN ('refund', 'exchange', 'store_credit', 'none')",
+            name="returns_resolution",
+        ),
+    )
+    id: str = Field(primary_key=True)
+    order_id: str = Field(index=True)
+    status: str  # requested | approved | rejected | received | closed
+    reason: str
+    resolution: str
+    requested_by: str
+    note: str | None = Field(default=None, sa_column=Column(Text()))
+    warehouse_id: str  # the warehouse that receives the parcel
+    decided_by: str | None = None
+    decision_note: str | None = Field(default=None, sa_column=Column(Text()))
+    tracking_number: str | None = None
+    refund_id: str | None = None
+    exchange_order_id: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ReturnLine(SQLModel, table=True):
+    """One SKU of a return: the units asked back, then what the warehouse found."""
+
+    __tablename__ = "return_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="return_lines_quantity"),)
+    return_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    quantity: int
+    restockable: int | None = None
+    damaged: int | None = None
+    missing: int | None = None
+    received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    restocked: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+
+
+class Refund(SQLModel, table=True):
+    """Money given back for an order, against its captures: for a return, or on its own
+    (goodwill, a price adjustment). ``refunded`` is what the gateway gave back so far."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="refunds_amount"),)
+    id: str = Field(primary_key=True)
+    order_id: str = Field(index=True)
+    return_id: str | None = None
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
+    currency: str
+    status: str  # pending | succeeded | failed
+    reason: str
+    note: str | None = Field(default=None, sa_column=Column(Text()))
+    requested_by: str
+    refunded: Decimal = Field(
+        default=Decimal(0),
+        sa_column=Column(Numeric(20, 4), nullable=False, server_default=text("0")),
+    )
+    error: str | None = Field(default=None, sa_column=Column(Text()))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class RefundPart(SQLModel, table=True):
+    """The share of a refund drawn on one capture (ledger key ``<order>-capture-<n>``);
+    fixed once, so a retried refund never draws twice."""
+
+    __tablename__ = "refund_parts"
+    __table_args__ = (CheckConstraint("amount > 0", name="refund_parts_amount"),)
+    refund_id: str = Field(primary_key=True)
+    part: int = Field(primary_key=True)
+    capture_key: str = Field(index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
+
+
+class StoreCredit(SQLModel, table=True):
+    """Credit for the customer's next purchase, given for a return instead of money back."""
+
+    __tablename__ = "store_credits"
+    return_id: str = Field(primary_key=True)
+    order_id: str
+    customer_id: str = Field(index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
+    currency: str
+    created_at: datetime = _ts()

@@ -204,6 +204,20 @@ class OrderView:
     imported: ImportedStage | None = None
     # How many times the order's lines were edited before dispatch (docs/edits.md).
     edits: int = 0
+    # Returns and refunds after delivery (docs/returns.md): filled in when one order is
+    # read (GET /v1/orders/{id}) from their own tables; null in lists and in the workflow.
+    returns: list[ReturnSummary] | None = None
+    refunded: str | None = None
+
+
+@dataclass
+class ReturnSummary:
+    """One of the order's returns, as the order view lists it."""
+
+    id: str
+    status: str
+    resolution: str
+    lines: list[SkuQuantity] = field(default_factory=list)
 
 
 @dataclass

@@ -316,6 +316,8 @@ def build(channel: str, order: Order, *, run: str, now: datetime) -> Built:
         "shadow": None,
         "imported": imported,
         "edits": 0,
+        "returns": None,
+        "refunded": None,
     }
     record = record_of(order)
     built = Built(

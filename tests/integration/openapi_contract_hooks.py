@@ -14,7 +14,10 @@ state; a shadow comparison's CSV export that lacks its columns (no schema of a t
 states them); and a webhook endpoint's URL whose address is refused (SSRF rules, and loopback only
 on the test system): a pattern cannot say what a name resolves to; and a KPI report's
 ``from`` and ``to``, each a valid day, that are no range (reversed, empty or over 366
-days). And ``DELETE
+days); a refund whose amount the order cannot take (``refund-invalid``: neither or both
+of amount and lines, more decimals than the order's currency, lines it does not have) and
+a return of SKUs the order did not deliver (``not-returnable``): both depend on the stored
+order. And ``DELETE
 /v1/channels/{name}`` disables a channel rather than deleting it (its orders keep their
 channel, and an admin can enable it again), so the channel is still read afterwards, as the
 document says: the stateful check that expects a 404 there is not kept.
@@ -65,6 +68,9 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     if report and failure.code == "ST202" and response.status_code == 422:
         # Two valid days that are no range (reversed, empty, over 366 days).
         return not _kind(response).endswith("/range-invalid")
+    after_sale = path in ("/v1/orders/{order_id}/refunds", "/v1/orders/{order_id}/returns")
+    if after_sale and failure.code == "ST202" and response.status_code == 422:
+        return not _kind(response).endswith(("/refund-invalid", "/not-returnable"))
     endpoint = path.startswith("/v1/webhook-endpoints")
     if endpoint and failure.code == "ST202" and response.status_code == 422:
         return not _kind(response).endswith("/address-not-allowed")

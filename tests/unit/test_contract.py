@@ -27,6 +27,8 @@ def _implementations() -> list[type]:
     from activities.inventory import InventoryActivities
     from activities.payments import PaymentActivities
     from activities.read_model import ReadModelActivities
+    from activities.refunds import RefundActivities
+    from activities.returns import ReturnActivities
     from activities.stock_sync import StockSyncActivities
     from activities.warehouse import WarehouseActivities
     from activities.webhook_delivery import WebhookDeliveryActivities
@@ -42,6 +44,8 @@ def _implementations() -> list[type]:
         InventoryActivities,
         PaymentActivities,
         ReadModelActivities,
+        RefundActivities,
+        ReturnActivities,
         StockSyncActivities,
         WarehouseActivities,
         WebhookDeliveryActivities,
