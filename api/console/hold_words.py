@@ -84,19 +84,20 @@ def risk_words(risk: object) -> RiskWords | None:
     score = risk.get("score")
     if isinstance(score, bool) or not isinstance(score, int | float):
         return None
-    reasons = []
+    reasons: list[dict[str, Any]] = []
     for reason in risk.get("reasons") or []:
         if not isinstance(reason, Mapping):
             continue
         points = reason.get("points")
+        given = isinstance(points, int | float) and not isinstance(points, bool)
         reasons.append(
             {
                 "code": str(reason.get("code") or ""),
                 "words": str(reason.get("words") or reason.get("code") or ""),
-                "points": points if isinstance(points, int | float) else None,
+                "points": points if given else None,
             }
         )
-    reasons.sort(key=lambda r: -(r["points"] or 0))
+    reasons.sort(key=lambda r: -float(r["points"] or 0))
     version = risk.get("model_version")
     return RiskWords(int(score), reasons, str(version) if version else None)
 
