@@ -35,8 +35,12 @@ class ReadModelActivities(RecordSteps):
 
     async def _judge(self, view: OrderView, entries: list[tuple[str, dict[str, Any]]]) -> None:
         delivered = [str(data.get("shipment_id")) for kind, data in entries if kind == DELIVERED]
-        if self._empty_parcels is not None and delivered:
+        if self._empty_parcels is None or not delivered:
+            return
+        try:
             await self._empty_parcels.delivered(view, delivered)
+        except Exception as exc:  # the order's records matter more than its alert
+            log.warning("empty_parcel_check_failed", order_id=view.id, error=type(exc).__name__)
 
     @activity.defn
     async def record_order_event(self, event: RecordEvent) -> None:

@@ -26,8 +26,10 @@ _OPEN = text(
 _RAISE_ONCE = text(
     """
     INSERT INTO alerts (order_id, subject, kind, status, detail, created_at)
-    SELECT :order_id, '', :kind, 'open', CAST(:detail AS jsonb), now()
-    WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE order_id = :order_id AND kind = :kind)
+    SELECT CAST(:order_id AS varchar), '', CAST(:kind AS varchar), 'open',
+           CAST(:detail AS jsonb), now()
+    WHERE NOT EXISTS (SELECT 1 FROM alerts
+                      WHERE order_id = CAST(:order_id AS varchar) AND kind = CAST(:kind AS varchar))
     ON CONFLICT (order_id, kind, subject) WHERE status = 'open' DO NOTHING
     RETURNING id, order_id, subject, kind, detail, created_at, delivered_at
     """
@@ -37,7 +39,7 @@ _CHANNEL_ALERTED = text(
     """
     SELECT count(*) AS n, (array_agg(order_id ORDER BY id DESC))[1:10] AS recent
     FROM alerts
-    WHERE kind = :kind AND detail->>'channel' = :channel
+    WHERE kind = CAST(:kind AS varchar) AND detail->>'channel' = CAST(:channel AS text)
       AND created_at > now() - make_interval(secs => :window)
     """
 )
