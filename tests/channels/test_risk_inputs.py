@@ -91,3 +91,22 @@ def test_the_samples_without_these_fields_map_as_before() -> None:
         order = adapter(platform).to_order(load(sample))
         assert order.client is None, sample
         assert order.customer.created_at is None, sample
+
+
+def test_the_simulated_shops_send_what_their_platforms_send() -> None:
+    import random
+
+    from simulators.marketplace.generator import generate
+    from simulators.marketplace.shapes import render
+
+    rng = random.Random(7)
+    for platform in ("shopify", "woocommerce"):
+        simulated = generate(platform, rng, NOW, paid=True)
+        order = adapter(platform).to_order(render(simulated))
+        assert order.client is not None and order.client.ip.startswith("203.0.113.")
+        view = build_view(ChannelConfig(name="sim", platform=platform), order, "0" * 20, NOW)
+        assert view.client is not None and view.client.ip == order.client.ip
+        account = view.customer.created_at
+        # Shopify says when the account was made (before the order); WooCommerce does not.
+        made = datetime.fromisoformat(account) if account is not None else None
+        assert (made is not None and made < simulated.created) == (platform == "shopify")
