@@ -24,6 +24,8 @@ from api.routes import (
     channel_webhooks,
     channels,
     codec,
+    insights,
+    insights_routing,
     inventory,
     ops,
     order_changes,
@@ -110,6 +112,8 @@ def create_app(
         ops,
         alerts,
         reports,
+        insights,
+        insights_routing,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)

@@ -41,10 +41,12 @@ from oms.domain.messages import (
     ShipmentRecord,
     ShipmentReport,
     StockChangeResult,
+    StockEdit,
 )
 from oms.domain.pull import PullRequest, PullResult
 from oms.domain.stock_level import StockPull, StockPullResult
 from oms.events_out.messages import DeliverDue, DeliverDueResult
+from oms.insights.messages import ForecastRun, ForecastRunResult
 
 # --- workflow types ---------------------------------------------------------------------
 
@@ -62,12 +64,16 @@ STOCK_SYNC_WORKFLOW = "wms_stock_sync"
 CHANNEL_PULL_WORKFLOW = "channel.pull"
 # One per webhook endpoint, for as long as it is enabled (workflows/webhook_delivery.py).
 WEBHOOK_ENDPOINT_WORKFLOW = "webhook.endpoint"
+# The nightly demand forecast, started by the ``insights-forecast`` Schedule
+# (workflows/forecast.py).
+FORECAST_WORKFLOW = "insights.forecast"
 
 # Patches still in the code, per order type: each marks a change of the workflow's
 # commands, so that histories recorded before it replay on the old path. The current
 # type has one, deprecated (the marker is still written; no branch depends on it).
 LIVE_PATCHES: dict[str, tuple[str, ...]] = {
-    ORDER_WORKFLOW: ("void-unverified-authorization",),
+    # ``order-edits`` marks an order whose lines were edited (the edit's steps follow it).
+    ORDER_WORKFLOW: ("void-unverified-authorization", "order-edits"),
     "order": (
         "void-unverified-authorization",
         "operator-holds",
@@ -101,6 +107,7 @@ class Update(StrEnum):
     REJECT = "request_reject"
     HOLD = "request_hold"
     ADDRESS_CHANGE = "request_address_change"
+    EDIT = "request_edit"
 
 
 class Query(StrEnum):
@@ -121,6 +128,8 @@ class ErrorType(StrEnum):
     ORDER_CLOSED = "OrderClosed"
     PLATFORM_REFUSED = "PlatformRefused"  # a sales platform said no (closed trade, bad data)
     CARRIER_REFUSED = "CarrierRefused"  # a carrier would not follow a tracking number
+    # An edit of the order's lines refused (details: the reason code, then its facts).
+    EDIT_REFUSED = "EditRefused"
 
 
 NON_RETRYABLE = [e.value for e in ErrorType]
@@ -162,6 +171,13 @@ class PaymentSteps(ABC):
         """A payment the old system took for an imported order: into the ledger (kind
         ``imported``), with no gateway call."""
 
+    @activity.defn
+    @abstractmethod
+    async def adjust_authorization(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """An edited order's authorization moved to ``cmd.amount`` (the new total): an
+        incremental authorization up, a partial reversal down; key
+        ``<id>-adjust-<part>``. ``PaymentDeclined`` when the card refuses the increase."""
+
 
 class StockSteps(ABC):
     @activity.defn
@@ -180,6 +196,13 @@ class StockSteps(ABC):
     @abstractmethod
     async def plan_stock(self, req: ReserveRequest) -> ReserveResult:
         """Where the order's lines would be reserved, without reserving (shadow orders)."""
+
+    @activity.defn
+    @abstractmethod
+    async def edit_stock(self, req: StockEdit) -> ReserveResult:
+        """An edit: the order's held units released and its new lines reserved, in one
+        transaction; ``OutOfStock`` (naming the SKUs) and nothing changed when they
+        cannot all be reserved."""
 
 
 class WarehouseSteps(ABC):
@@ -260,6 +283,14 @@ class WebhookSteps(ABC):
     async def deliver_due(self, req: DeliverDue) -> DeliverDueResult: ...
 
 
+class ForecastSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def forecast_demand(self, req: ForecastRun) -> ForecastRunResult:
+        """Forecast every SKU and warehouse-SKU pair for the run day, store the forecasts
+        (replacing the same day's) and alert the stock-out risks (one open per pair)."""
+
+
 ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     PaymentSteps,
     StockSteps,
@@ -273,4 +304,5 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     ChannelSteps,
     ChannelPullSteps,
     WebhookSteps,
+    ForecastSteps,
 )

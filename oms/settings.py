@@ -88,8 +88,17 @@ class Settings(BaseSettings):
     workflow_sandbox: bool = False
 
     # Routing per sales channel (oms.domain.routing): "channel:strategy,...", strategies
-    # fewest_shipments (the default), nearest, priority.
+    # fewest_shipments (the default), nearest, priority, fastest, cheapest, balanced.
     routing: str = "default:fewest_shipments"
+    # The learned strategies (docs/intelligence-routing.md): what ``balanced`` weighs a day
+    # of delivery at, in the cost table's money; the shipments a learned delivery time
+    # needs before it is used (else the next coarser one, then the distance); the days
+    # of orders a refresh learns from; how often the worker refreshes (0: only
+    # ``oms routing learn``).
+    routing_day_value: float = Field(default=2.0, ge=0)
+    routing_min_samples: int = Field(default=5, ge=1)
+    routing_learn_days: float = Field(default=90.0, gt=0)
+    routing_learn_interval_s: float = Field(default=3600.0, ge=0)
     # Shortage per sales channel: "channel:fail|backorder,...": fail fast (out_of_stock)
     # or wait for stock as a backorder. Split: "channel:on|off,..." (or just on/off), whether
     # what is in stock ships now and the rest waits, or the order waits whole.
@@ -148,6 +157,18 @@ class Settings(BaseSettings):
     # the share of delivered orders without a fault.
     kpi_processing_target_s: float = Field(default=7200.0, gt=0)
     kpi_accuracy_target: float = Field(default=0.995, ge=0, le=1)
+    # Demand forecasts (docs/intelligence-forecast.md): the days of order history each run
+    # reads, the days it forecasts, and the UTC hour of the nightly run (the
+    # ``insights-forecast`` Schedule; -1: no schedule).
+    forecast_history_days: int = Field(default=182, ge=28, le=1096)
+    forecast_horizon_days: int = Field(default=28, ge=7, le=120)
+    forecast_hour_utc: int = Field(default=2, ge=-1, le=23)
+    # Replenishment hints: the defaults where no warehouse or SKU has its own
+    # (``oms insights lead-time``): days from ordering to stock on the shelf, days between
+    # two reviews of a SKU, and the service level the safety stock is sized for.
+    replenish_lead_time_days: int = Field(default=7, ge=0, le=365)
+    replenish_review_days: int = Field(default=7, ge=0, le=365)
+    replenish_service_level: float = Field(default=0.95, ge=0.5, lt=1)
     # New alerts are POSTed here as JSON, signed like partner webhooks (alert_webhook_secret).
     alert_webhook_url: str | None = None
     alert_webhook_secret: str = "sandbox-alert-webhook-secret"

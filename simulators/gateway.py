@@ -1,5 +1,10 @@
 """Sandbox payment gateway. Tokens: ``tok_ok`` authorizes, ``tok_declined`` declines,
-``tok_flaky`` fails twice with 503 and then authorizes.
+``tok_flaky`` fails twice with 503 and then authorizes, ``tok_limit_<amount>`` (a card
+with a limit, such as ``tok_limit_100``) authorizes up to that amount and declines above.
+
+An open authorization can be moved to a new amount (``/adjust``, for an edited order): up
+is an incremental authorization, declined past the card's limit; down is a partial
+reversal, never below what was captured.
 
 Every call is idempotent by its ``Idempotency-Key``: a repeated key gets the stored answer.
 Injected faults ("gateway" in the fault book) apply to every call: a refusal answers 503
@@ -23,6 +28,7 @@ from simulators.faults import FaultBook
 
 router = APIRouter(prefix="/gateway", tags=["sandbox gateway"])
 FLAKY_FAILURES = 2
+LIMIT_TOKEN = "tok_limit_"
 
 
 def _answer(code: int, body: dict[str, Any]) -> JSONResponse:
@@ -129,7 +135,7 @@ async def _authorize(
     if amount is None or not body.get("currency"):
         return 422, {"detail": "amount and currency are required"}
     auth_id = _auth_id(key)
-    if body.get("token") not in ("tok_ok", "tok_flaky"):
+    if not _card_takes(body.get("token"), amount):
         return 402, {"id": auth_id, "status": "declined", "detail": "card declined"}
     await conn.execute(
         text(
@@ -139,6 +145,18 @@ async def _authorize(
         {"id": auth_id, "t": body["token"], "c": body["currency"], "a": amount},
     )
     return 201, {"id": auth_id, "status": "authorized", "amount": str(amount)}
+
+
+def _card_takes(token: object, amount: Decimal) -> bool:
+    """Whether the card authorizes ``amount`` (in all)."""
+    if token in ("tok_ok", "tok_flaky"):
+        return True
+    if isinstance(token, str) and token.startswith(LIMIT_TOKEN):
+        try:
+            return amount <= Decimal(token.removeprefix(LIMIT_TOKEN))
+        except InvalidOperation:
+            return False
+    return False
 
 
 async def _void_by_key(
@@ -168,8 +186,8 @@ async def _settle(
     auth = (
         await conn.execute(
             text(
-                "SELECT amount, captured, refunded, voided FROM sim_gateway_authorizations "
-                "WHERE id = :id FOR UPDATE"
+                "SELECT amount, captured, refunded, voided, token "
+                "FROM sim_gateway_authorizations WHERE id = :id FOR UPDATE"
             ),
             {"id": auth_id},
         )
@@ -187,6 +205,16 @@ async def _settle(
     amount = _amount(body)
     if amount is None:
         return 422, {"detail": "amount is required"}
+    if kind == "adjust":
+        if auth.voided or amount < auth.captured:
+            return 409, {"detail": "the authorization is voided, or captured beyond the amount"}
+        if amount > auth.amount and not _card_takes(auth.token, amount):
+            return 402, {"id": auth_id, "status": "declined", "detail": "increase declined"}
+        await conn.execute(
+            text("UPDATE sim_gateway_authorizations SET amount = :a WHERE id = :id"),
+            {"a": amount, "id": auth_id},
+        )
+        return 200, {"id": auth_id, "status": "adjusted", "amount": str(amount)}
     if kind == "capture":
         if auth.voided or auth.captured + amount > auth.amount:
             return 409, {"detail": "capture exceeds the open authorization"}
@@ -229,6 +257,6 @@ async def settle(
     idempotency_key: str | None = Header(None),
     authorization: str | None = Header(None),
 ) -> JSONResponse:
-    if action not in ("capture", "void", "refund"):
+    if action not in ("capture", "void", "refund", "adjust"):
         return _answer(404, {"detail": f"unknown action {action}"})
     return await _handle(request, idempotency_key, authorization, action, auth_id)

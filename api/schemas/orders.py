@@ -146,6 +146,26 @@ class OrderCreate(Strict):
     client: ClientIn | None = None
 
 
+def _edit_prices() -> Any:
+    """Unit prices with at most the decimals of any currency: the order's own currency
+    (stored with the order, so no schema of the edit can name it) may allow fewer."""
+    places = max(CURRENCY_MINOR_UNITS.values())
+    price = {"type": "string", "pattern": padded(amount_core(places))}
+    return [{"properties": {"lines": {"items": {"properties": {"unit_price": price}}}}}]
+
+
+class OrderEditIn(Strict):
+    """An order's complete new lines, checked as an order's lines are at intake: besides
+    what the schema states, 422 for a price with more decimals than the order's currency
+    has, for SKUs that no warehouse stocks (``unknown-sku``) and for a total of 10^12 or
+    more."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": _edit_prices()})
+
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+    reason: Note | None = None  # why, for the timeline
+
+
 class OperatorNote(Strict):
     reason: Note | None = None
     note: Note | None = None
@@ -172,7 +192,7 @@ class OrderEventList(BaseModel):
 
 
 class PaymentEntry(BaseModel):
-    kind: Literal["authorize", "capture", "void", "refund"]
+    kind: Literal["authorize", "capture", "void", "refund", "adjust"]
     status: Literal["succeeded", "declined", "failed"]
     amount: str
     currency: str
@@ -187,7 +207,7 @@ class PaymentList(BaseModel):
     next_cursor: str | None
 
 
-ACTIONS = Literal["cancel", "approve", "reject", "hold", "address"]
+ACTIONS = Literal["cancel", "approve", "reject", "hold", "address", "edit"]
 
 
 class AcceptedAction(BaseModel):

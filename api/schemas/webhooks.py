@@ -26,6 +26,7 @@ EventType = Literal[
     "order.cancelled",
     "order.failed",
     "order.late",
+    "order.edited",
     "alert.raised",
     "stock.changed",
     "webhook.test",

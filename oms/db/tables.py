@@ -6,7 +6,7 @@ path, however buggy, can promise more than is on the shelf.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Computed,
+    Date,
     DateTime,
     Float,
     Identity,
@@ -716,3 +717,93 @@ class ImportRun(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
+
+
+class DemandForecast(SQLModel, table=True):
+    """One nightly run's forecast of a SKU's daily demand, in one warehouse or (warehouse
+    ``''``) in all (``oms.insights``, migration 0019): the units per day from the run day
+    on, the demand class and method, and what the safety stock and the hot products are
+    read from. A run replaces its own day's rows; rows of runs older than the retention
+    are deleted by the run."""
+
+    __tablename__ = "demand_forecasts"
+    run_date: date = Field(sa_column=Column(Date(), primary_key=True, nullable=False))
+    warehouse_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    demand_class: str
+    method: str
+    daily: list[float] = Field(sa_column=Column(ARRAY(Float()), nullable=False))
+    sigma: float
+    adi: float | None = None
+    cv2: float | None = None
+    params: list[float] = Field(sa_column=Column(ARRAY(Float()), nullable=False))
+    history_days: int
+    last_7: float
+    last_28: float
+    created_at: datetime = _ts()
+
+
+class ReplenishmentSetting(SQLModel, table=True):
+    """A warehouse's own lead time, review period and service level (``sku`` ``''``), or a
+    SKU's in a warehouse; a value left NULL falls back to the warehouse's, then to the
+    settings (``OMS_REPLENISH_*``). Written by ``oms insights lead-time`` (migration 0019)."""
+
+    __tablename__ = "replenishment_settings"
+    warehouse_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    lead_time_days: int | None = None
+    review_days: int | None = None
+    service_level: float | None = None
+    updated_at: datetime = _ts()
+    updated_by: str
+
+
+class RoutingLeadTime(SQLModel, table=True):
+    """Delivery days learned from the recorded shipments (dispatch to delivery) per
+    warehouse and destination (country, area), rolled up per country (area '') and per
+    warehouse (country and area ''): oms.domain.delivery, migration 0021. Replaced whole
+    by each refresh (``oms routing learn``, the worker's periodic refresh)."""
+
+    __tablename__ = "routing_lead_times"
+    warehouse_id: str = Field(primary_key=True)
+    country: str = Field(primary_key=True)
+    area: str = Field(primary_key=True)
+    samples: int
+    mean_days: float
+    median_days: float
+    p90_days: float
+    refreshed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RoutingCost(SQLModel, table=True):
+    """What a parcel costs from a warehouse to a destination (country and area, '' for
+    all of them): a base per parcel and an amount per unit (``oms routing costs load``)."""
+
+    __tablename__ = "routing_costs"
+    warehouse_id: str = Field(primary_key=True)
+    country: str = Field(primary_key=True)
+    area: str = Field(primary_key=True)
+    base: Decimal = Field(sa_column=Column(Numeric(10, 2), nullable=False))
+    per_unit: Decimal = Field(sa_column=Column(Numeric(10, 2), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_by: str
+
+
+class RoutingDecision(SQLModel, table=True):
+    """An order's first allocation: the strategy that chose, its parcels, expected days
+    and cost, and in ``options`` what every compared strategy would have chosen
+    (strategy -> warehouses, shipments, days, cost). Written by the reservation in its
+    transaction; read by ``GET /v1/insights/routing`` and ``oms routing compare``."""
+
+    __tablename__ = "routing_decisions"
+    __table_args__ = (Index("ix_routing_decisions_created", "created_at"),)
+    order_id: str = Field(primary_key=True)
+    channel: str
+    strategy: str
+    country: str
+    area: str
+    shipments: int
+    expected_days: float
+    expected_cost: float
+    options: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -213,6 +213,8 @@ class OrderView:
     shadow: ShadowView | None = None
     # An order imported open from another system: the stage it had reached there.
     imported: ImportedStage | None = None
+    # How many times the order's lines were edited before dispatch (docs/edits.md).
+    edits: int = 0
     # Where the buyer ordered from (IP, device), when the channel gave it.
     client: Client | None = None
 
@@ -311,6 +313,11 @@ class ReserveResult:
     # the warehouses hold (what the customer is told is missing).
     unreserved: list[SkuQuantity] = field(default_factory=list)
     short: list[SkuQuantity] = field(default_factory=list)
+    # What the chosen warehouses are expected to give (oms.domain.delivery): the days
+    # until the last parcel arrives and what the parcels cost to ship; None before these
+    # were estimated.
+    expected_days: float | None = None
+    expected_cost: float | None = None
 
 
 @dataclass
@@ -318,6 +325,10 @@ class RouteCandidate:
     warehouse_id: str
     priority: int
     distance_km: float
+    # Expected delivery days from this warehouse and a parcel's cost (base, per unit).
+    expected_days: float | None = None
+    parcel_base: float | None = None
+    per_unit: float | None = None
 
 
 @dataclass
@@ -481,6 +492,30 @@ class ActionResult:
 class AddressChange:
     by: str
     address: Address
+
+
+@dataclass
+class OrderEdit:
+    """An edit of an order before dispatch (update ``request_edit``): its complete new
+    lines, priced in the order's currency, and who asked."""
+
+    by: str
+    lines: list[OrderLine]
+    reason: str = ""  # why, in the person's words (the timeline keeps it)
+
+
+@dataclass
+class StockEdit:
+    """An edit's stock step: the order's held reservations released and ``lines``
+    reserved in their place (round ``round``, shipments numbered from
+    ``first_shipment``), in one transaction, all or nothing. ``check_only``: whether it
+    would succeed, with nothing written."""
+
+    order_id: str
+    lines: list[SkuQuantity]
+    round: int
+    first_shipment: int
+    check_only: bool = False
 
 
 @dataclass

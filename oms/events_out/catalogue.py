@@ -1,10 +1,11 @@
 """The event catalogue: every event type an endpoint can subscribe to, and which timeline
 entry makes each.
 
-``TIMELINE_EVENTS`` is data, written once: migration 0008 holds a literal copy of it (a
-migration is frozen, the catalogue may grow in a later revision) and a unit test checks the
-two agree. Per shipment, ``order.dispatched`` and ``order.shipped`` come once for each
-shipment, with its ``shipment_id`` and ``tracking_number``.
+``TIMELINE_EVENTS`` is data: the latest migration that maps it (0008, then 0020, which
+added ``order_edited``) holds a literal copy of it (a migration is frozen, the catalogue may
+grow in a later revision) and a unit test checks the two agree. Per shipment,
+``order.dispatched`` and ``order.shipped`` come once for each shipment, with its
+``shipment_id`` and ``tracking_number``.
 
 Bodies carry ids, statuses and the timeline entry's own data: never names, emails,
 addresses or payment tokens (``PERSONAL_KEYS`` are dropped from the timeline data as a
@@ -28,6 +29,7 @@ TIMELINE_EVENTS: dict[str, str] = {
     "order_cancelled": "order.cancelled",
     "order_failed": "order.failed",
     "order_late": "order.late",
+    "order_edited": "order.edited",
 }
 
 ALERT_RAISED = "alert.raised"
@@ -59,6 +61,7 @@ DESCRIPTIONS: dict[str, str] = {
     "order.cancelled": "The order was cancelled (data.reason).",
     "order.failed": "The order failed (data.reason).",
     "order.late": "The order missed its dispatch or delivery deadline (data.stage).",
+    "order.edited": "The order's lines were edited before dispatch (data.before, data.after).",
     ALERT_RAISED: "An alert was raised for operators (data.kind, data.order_id).",
     STOCK_CHANGED: "A stock level changed (on_hand, reserved, available).",
     WEBHOOK_TEST: "A test event sent on request (POST .../test).",

@@ -321,6 +321,7 @@ def build(channel: str, order: Order, *, run: str, now: datetime) -> Built:
         "after_sales": [],
         "shadow": None,
         "imported": imported,
+        "edits": 0,
         "client": None,
     }
     record = record_of(order)

@@ -5,7 +5,9 @@ An order naming SKUs that no warehouse stocks, or whose total is 10^12 or more, 
 422 although its body matches the schema: JSON Schema cannot say "stocked" or bound a sum,
 so the document says it in words. The test feeds real SKUs to the generated orders, but
 schemathesis's coverage phase does not take them; its unknown-SKU and too-large orders are
-the only schema-valid requests whose rejection is accepted here, with two more: a change of
+the only schema-valid requests whose rejection is accepted here (an edit's lines likewise,
+and their prices finer than the order's currency allows, a currency the edit does not
+carry), with two more: a change of
 a channel that would leave it unservable (``channel-invalid``, such as an intake the stored
 channel's platform lacks) depends on the stored channel, which no schema of the change can
 state; a shadow comparison's CSV export that lacks its columns (no schema of a text body
@@ -52,6 +54,10 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     order = method == "POST" and path == "/v1/orders"
     if order and failure.code == "ST202" and response.status_code == 422:
         return not _tolerated(response)
+    edit = method == "POST" and path == "/v1/orders/{order_id}/edit"
+    if edit and failure.code == "ST202" and response.status_code == 422:
+        # The same refusals as an order's, and prices finer than the order's currency.
+        return not (_tolerated(response) or _finer_than_currency(response))
     if failure.code == "ST301" and path.startswith("/v1/channels"):
         return False
     change = method == "PATCH" and path == "/v1/channels/{name}"
@@ -69,6 +75,18 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     if endpoint and failure.code == "ST202" and response.status_code == 422:
         return not _kind(response).endswith("/address-not-allowed")
     return True
+
+
+def _finer_than_currency(response: Any) -> bool:
+    """A 422 whose every error is a unit price with more decimals than the currency has."""
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return False
+    return bool(errors) and all(
+        str(e.get("field", "")).endswith(".unit_price") and "decimal places" in e.get("message", "")
+        for e in errors
+    )
 
 
 def _kind(response: Any) -> str:

@@ -97,6 +97,13 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v9-imported-order-dispatched-delivered",
         "v9-imported-order-paid-cancelled-refund-due",
     } <= names
+    assert {  # edits before dispatch (workflows/order_edits.py, patch ``order-edits``)
+        "v10-edited-order-line-added-cancelled",
+        "v10-edited-order-lines-removed-cancelled",
+        "v10-edit-out-of-stock-refused-cancelled",
+        "v10-edit-declined-then-edited-cancelled",
+        "v10-edited-order-racing-dispatch-delivered",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

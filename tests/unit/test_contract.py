@@ -23,6 +23,7 @@ def _implementations() -> list[type]:
     from activities.channel_feedback import ChannelFeedbackActivities
     from activities.channel_pull import ChannelPullActivities
     from activities.holds import HoldActivities
+    from activities.insights import ForecastActivities
     from activities.inventory import InventoryActivities
     from activities.payments import PaymentActivities
     from activities.read_model import ReadModelActivities
@@ -37,6 +38,7 @@ def _implementations() -> list[type]:
         ChannelFeedbackActivities,
         ChannelPullActivities,
         HoldActivities,
+        ForecastActivities,
         InventoryActivities,
         PaymentActivities,
         ReadModelActivities,

@@ -93,6 +93,9 @@ MESSAGES: dict[str, str] = {
     "Cancel the order": "取消订单",
     "Change address": "修改地址",
     "Change the shipping address": "修改收货地址",
+    "Edit the lines": "修改订单行",
+    "One line each: SKU, quantity, unit price": "每行一项：SKU、数量、单价",
+    "The order has its new lines: stock and payment followed them, and the hold rules run on the new total again.": "订单已换成新的订单行：库存与付款已随之调整，并将按新总额重新执行审核规则。",
     "Name": "收件人",
     "Address line 1": "地址第一行",
     "Address line 2": "地址第二行",
@@ -127,4 +130,5 @@ MESSAGES: dict[str, str] = {
     "Refused: the order's state does not allow this now.": "已拒绝：订单当前状态不允许此操作。",
     "The workflow engine did not answer: nothing was done. Try again shortly.": "工作流引擎没有响应，未执行任何操作。请稍后重试。",
     "Check the address fields:": "请检查地址字段：",
+    "Check the lines (SKU, quantity, unit price on each):": "请检查订单行（每行：SKU、数量、单价）：",
 }
