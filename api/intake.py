@@ -35,6 +35,7 @@ from oms.domain.messages import (
     PaymentView,
     Totals,
 )
+from oms.domain.messages import Client as BuyerClient
 from oms.domain.money import format_amount, line_total, parse_amount, sum_amounts
 from oms.domain.status import OrderStatus, never_started
 from oms.logging import get_logger
@@ -47,8 +48,23 @@ log = get_logger(__name__)
 MAX_TOTAL = Decimal("1000000000000")
 
 
+# Optional fields added after orders were first hashed (the part of the body that holds
+# each, and its name): left out of the hash when absent, so a body sent again after they
+# were added still matches its first submission.
+_LATER_FIELDS: tuple[tuple[str | None, str], ...] = (
+    (None, "client"),
+    ("customer", "created_at"),
+    ("shipping_address", "phone"),
+)
+
+
 def request_hash(body: OrderCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = body.model_dump(mode="json")
+    for part, name in _LATER_FIELDS:
+        holder = data if part is None else data[part]
+        if holder.get(name) is None:
+            holder.pop(name, None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -106,7 +122,15 @@ def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
         payment=PaymentView(method=body.payment.method, authorized=zero, captured=zero),
         created_at=now.isoformat(),
         updated_at=now.isoformat(),
+        client=_client(body),
     )
+
+
+def _client(body: OrderCreate) -> BuyerClient | None:
+    given = body.client
+    if given is None or (given.ip is None and given.device_id is None):
+        return None
+    return BuyerClient(given.ip, given.device_id)
 
 
 async def _check_skus(engine: AsyncEngine, body: OrderCreate) -> None:

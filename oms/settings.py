@@ -154,6 +154,15 @@ class Settings(BaseSettings):
     sla_delivery_s: float = 432000.0
     ship_deadline_s: float = 86400.0
     tracking_silence_s: float = 172800.0
+    # Empty parcels (oms.empty_parcel, docs/intelligence-inputs.md): a delivery sooner than
+    # this after the parcel left (0: speed not judged), or with no carrier scan between
+    # (no_scans), raises empty_parcel_suspected on the order; shop_count orders of one
+    # channel within shop_window_s raise empty_parcel_shop (0: never). oms dev, whose
+    # simulated carrier takes seconds, sets the speed to one carrier step unless given.
+    empty_parcel_min_delivery_s: float = Field(default=3600.0, ge=0)
+    empty_parcel_no_scans: bool = True
+    empty_parcel_shop_count: int = Field(default=3, ge=0)
+    empty_parcel_shop_window_s: float = Field(default=7 * 86400.0, gt=0)
     # KPI targets (docs/kpis.md): received -> first dispatch within this many seconds, and
     # the share of delivered orders without a fault.
     kpi_processing_target_s: float = Field(default=7200.0, gt=0)

@@ -35,6 +35,7 @@ from oms.alerts import AlertStore
 from oms.channel_registry import pull_channels
 from oms.db.engine import make_engine
 from oms.domain.routing import parse_routing
+from oms.empty_parcel import EmptyParcelWatch, policy_of
 from oms.events_out.starter import ensure_endpoint_workflow
 from oms.logging import configure_logging, get_logger
 from oms.pull_schedules import sync_pull_schedules
@@ -104,7 +105,8 @@ def build_activities(
     carrier = CarrierActivities(
         engine, HttpCarrier(settings.carrier_base_url, settings.carrier_api_key)
     )
-    read_model = ReadModelActivities(engine)
+    empty_parcels = EmptyParcelWatch(engine, policy_of(settings), alert_store(engine, settings))
+    read_model = ReadModelActivities(engine, empty_parcels)
     stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
     feedback = ChannelFeedbackActivities(engine)
     channel_pull = ChannelPullActivities(engine, settings, alert_store(engine, settings))

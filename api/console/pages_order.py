@@ -27,6 +27,7 @@ from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api import order_actions
+from api.console.hold_words import risk_words
 from api.console.sla import sla_state
 from api.console.web import ActorDep, ConsoleUser, UserDep, flash, refusal_page, render, translate
 from api.errors import Problem
@@ -52,7 +53,7 @@ POLLS = 10
 POLL_S = 2
 NOTE_MAX = 2000
 EDIT_REASON_MAX = 500  # what of the note the edit's timeline entry keeps (as the API's)
-ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
 
 
 def audit_target(order_id: str) -> str:
@@ -117,6 +118,8 @@ async def _order(request: Request, order_id: str) -> dict[str, Any] | None:
         "terminal": OrderStatus(row.status) in TERMINAL,
         "can": {a: order_actions.allowed(a, row.status) for a in ACTIONS},
         "readable": readable,
+        # The risk score, when the hold check gave the order one.
+        "risk": risk_words(view.get("risk")),
         **WORDS,
     }
 
@@ -151,6 +154,7 @@ WORDS: dict[str, Any] = {
         ("region", "Region"),
         ("postal_code", "Postal code"),
         ("country", "Country (2 letters)"),
+        ("phone", "Phone"),
     ),
 }
 

@@ -18,6 +18,8 @@ class Customer:
     id: str
     email: str
     name: str
+    # When the buyer's account was made (ISO 8601 with offset), where the channel says.
+    created_at: str | None = None
 
 
 @dataclass
@@ -32,6 +34,15 @@ class Address:
     lat: float | None = None
     lon: float | None = None
     phone: str | None = None
+
+
+@dataclass
+class Client:
+    """Where the buyer ordered from, where the channel says: the IP address (v4 or v6,
+    in its compressed form) and an opaque device id. Personal data, like the address."""
+
+    ip: str | None = None
+    device_id: str | None = None
 
 
 @dataclass
@@ -204,6 +215,8 @@ class OrderView:
     imported: ImportedStage | None = None
     # How many times the order's lines were edited before dispatch (docs/edits.md).
     edits: int = 0
+    # Where the buyer ordered from (IP, device), when the channel gave it.
+    client: Client | None = None
     # Returns and refunds after delivery (docs/returns.md): filled in when one order is
     # read (GET /v1/orders/{id}) from their own tables; null in lists and in the workflow.
     returns: list[ReturnSummary] | None = None

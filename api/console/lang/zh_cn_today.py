@@ -41,6 +41,7 @@ MESSAGES: dict[str, str] = {
     "Held by hand": "人工暂停",
     "Refund requested on the platform": "平台上已申请退款",
     "Held by the platform": "平台暂停",
+    "High risk score": "风险评分高",
     "order total {total} {currency} over the {limit} limit": "订单金额 {total} {currency}，超过 {limit} 的限额",
     "order total {total} {currency} at the {limit} limit": "订单金额 {total} {currency}，达到 {limit} 的限额",
     "order total {total} {currency}, at or over the high-value limit": "订单金额 {total} {currency}，达到或超过高金额限额",
@@ -59,6 +60,8 @@ MESSAGES: dict[str, str] = {
     "held by an operator": "由操作员暂停",
     "the buyer asked the platform for a refund": "买家已在平台申请退款",
     "the sales platform put the order on hold": "销售平台暂停了此订单",
+    "risk score {score} of 100": "风险评分 {score}（满分 100）",
+    "a risk score at or over the hold limit": "风险评分达到或超过审核限值",
     # Today
     "Waiting for a person": "等待人工处理",
     "the longest waiting first": "等待最久的在前",
