@@ -1,4 +1,5 @@
-"""Payment steps: authorize, capture, void. Each is idempotent by ``<order id>-<step>``.
+"""Payment steps: authorize, capture, void, and an edited order's adjustment of its
+authorization. Each is idempotent by ``<order id>-<step>``.
 
 The OMS ledger (``payments``) keeps one settled row (succeeded or declined) per key, and a
 ``failed`` row for every attempt that did not reach a verdict (gateway down, request
@@ -89,6 +90,10 @@ class PaymentActivities(PaymentSteps):
                 return await self._gateway.capture(
                     key=key, authorization=authorization, amount=cmd.amount
                 )
+            if call == "adjust":
+                return await self._gateway.adjust(
+                    key=key, authorization=authorization, amount=cmd.amount
+                )
             return await self._gateway.void(key=key, authorization=authorization)
         except GatewayUnavailable as exc:
             await self._record(cmd, key, GatewayResult("failed", None, str(exc)[:500]))
@@ -111,6 +116,12 @@ class PaymentActivities(PaymentSteps):
     @activity.defn
     async def capture_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
         return await self._run(cmd, "capture")
+
+    @activity.defn
+    async def adjust_authorization(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """An edited order's authorization moved to its new total (``cmd.amount``), key
+        ``<id>-adjust-<part>``: the ledger's ``adjust`` entry carries the new amount."""
+        return await self._run(cmd, "adjust")
 
     @activity.defn
     async def void_payment(self, cmd: PaymentCommand) -> PaymentOutcome:

@@ -24,11 +24,14 @@ from api.routes import (
     channel_webhooks,
     channels,
     codec,
+    insights,
+    insights_routing,
     inventory,
     ops,
     order_changes,
     orders,
     reports,
+    returns,
     shadow,
     webhook_endpoints,
     webhooks,
@@ -110,6 +113,9 @@ def create_app(
         ops,
         alerts,
         reports,
+        insights,
+        insights_routing,
+        returns,
     ):
         app.include_router(module.router)
     app.include_router(webhook_endpoints.router)

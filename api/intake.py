@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,7 +22,7 @@ from temporalio.converter import value_to_type
 from temporalio.service import RPCError
 
 from api.errors import Problem
-from api.schemas import OrderCreate, price_errors
+from api.schemas import LineIn, OrderCreate, price_errors
 from oms import channel_registry
 from oms.channels import gate
 from oms.channels.config import ChannelConfig
@@ -34,6 +35,7 @@ from oms.domain.messages import (
     PaymentView,
     Totals,
 )
+from oms.domain.messages import Client as BuyerClient
 from oms.domain.money import format_amount, line_total, parse_amount, sum_amounts
 from oms.domain.status import OrderStatus, never_started
 from oms.logging import get_logger
@@ -46,13 +48,33 @@ log = get_logger(__name__)
 MAX_TOTAL = Decimal("1000000000000")
 
 
+# Optional fields added after orders were first hashed (the part of the body that holds
+# each, and its name): left out of the hash when absent, so a body sent again after they
+# were added still matches its first submission.
+_LATER_FIELDS: tuple[tuple[str | None, str], ...] = (
+    (None, "client"),
+    ("customer", "created_at"),
+    ("shipping_address", "phone"),
+)
+
+
 def request_hash(body: OrderCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = body.model_dump(mode="json")
+    for part, name in _LATER_FIELDS:
+        holder = data if part is None else data[part]
+        if holder.get(name) is None:
+            holder.pop(name, None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _priced_lines(body: OrderCreate) -> list[OrderLine]:
-    errors = price_errors(body.currency, [line.model_dump() for line in body.lines])
+    return priced_lines(body.currency, body.lines)
+
+
+def priced_lines(currency: str, given: Sequence[LineIn]) -> list[OrderLine]:
+    """The lines with their prices in the currency's minor units, or 422."""
+    errors = price_errors(currency, [line.model_dump() for line in given])
     if errors:
         raise Problem(
             422,
@@ -62,19 +84,15 @@ def _priced_lines(body: OrderCreate) -> list[OrderLine]:
             errors=errors,
         )
     return [
-        OrderLine(
-            x.sku,
-            x.quantity,
-            format_amount(parse_amount(x.unit_price, body.currency), body.currency),
-        )
-        for x in body.lines
+        OrderLine(x.sku, x.quantity, format_amount(parse_amount(x.unit_price, currency), currency))
+        for x in given
     ]
 
 
-def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
-    lines = _priced_lines(body)
+def checked_total(lines: Sequence[OrderLine], currency: str) -> str:
+    """What the lines come to, or 422 when it is 10^12 or more."""
     subtotal = sum_amounts(
-        line_total(x.quantity, parse_amount(x.unit_price, body.currency)) for x in lines
+        line_total(x.quantity, parse_amount(x.unit_price, currency)) for x in lines
     )
     if subtotal >= MAX_TOTAL:
         raise Problem(
@@ -84,7 +102,12 @@ def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
             title="Request validation failed",
             errors=[{"field": "lines", "message": "order total too large"}],
         )
-    amount = format_amount(subtotal, body.currency)
+    return format_amount(subtotal, currency)
+
+
+def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
+    lines = _priced_lines(body)
+    amount = checked_total(lines, body.currency)
     zero = format_amount(Decimal(0), body.currency)
     return OrderView(
         id=order_id,
@@ -99,17 +122,30 @@ def build_view(body: OrderCreate, order_id: str, now: datetime) -> OrderView:
         payment=PaymentView(method=body.payment.method, authorized=zero, captured=zero),
         created_at=now.isoformat(),
         updated_at=now.isoformat(),
+        client=_client(body),
     )
 
 
+def _client(body: OrderCreate) -> BuyerClient | None:
+    given = body.client
+    if given is None or (given.ip is None and given.device_id is None):
+        return None
+    return BuyerClient(given.ip, given.device_id)
+
+
 async def _check_skus(engine: AsyncEngine, body: OrderCreate) -> None:
-    wanted = sorted({line.sku for line in body.lines})
+    await check_skus(engine, body.lines)
+
+
+async def check_skus(engine: AsyncEngine, given: Sequence[LineIn]) -> None:
+    """422 (``unknown-sku``) for SKUs that no warehouse stocks."""
+    wanted = sorted({line.sku for line in given})
     known = await stock.known_skus(engine, wanted)
     unknown = [sku for sku in wanted if sku not in known]
     if unknown:
         errors = [
             {"field": f"lines.{i}.sku", "message": f"unknown SKU {line.sku}"}
-            for i, line in enumerate(body.lines)
+            for i, line in enumerate(given)
             if line.sku in unknown
         ]
         raise Problem(

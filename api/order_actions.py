@@ -28,14 +28,16 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.converter import value_to_type
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Problem
 from api.orders_read import live_view
 from api.updates import UPDATE_TIMEOUT_S, accepted_action, refusal
-from oms.contract import ORDER_WITH_SHIPMENT_CHILDREN
+from oms.contract import ORDER_WITH_SHIPMENT_CHILDREN, ErrorType
+from oms.domain import edits
 from oms.domain.ids import order_workflow_id, shipment_workflow_id
-from oms.domain.messages import ActionResult, AddressChange, OperatorAction, OrderView
+from oms.domain.messages import ActionResult, AddressChange, OperatorAction, OrderEdit, OrderView
 from oms.domain.status import CANCELLABLE, TERMINAL, OrderStatus, never_started
 from oms.order_start import start_order
 from oms.settings import Settings
@@ -47,6 +49,7 @@ PAST = {
     "reject": "rejected",
     "hold": "held",
     "address": "given a new address",
+    "edit": "edited",
     "retry": "retried",
 }
 # Each decision as the order workflow's update, and as its signal for an update that no
@@ -112,6 +115,8 @@ def allowed(action: str, status: str) -> bool:
         return current in CANCELLABLE and current is not OrderStatus.ON_HOLD
     if action == "address":
         return current in CANCELLABLE
+    if action == "edit":  # a backordered order keeps its lines (docs/edits.md)
+        return current in CANCELLABLE and current is not OrderStatus.BACKORDERED
     return True
 
 
@@ -237,6 +242,78 @@ async def change_address(client: Client, row: Any, change: AddressChange) -> Tak
     update = OrderWorkflow.request_address_change
     at = await _update(client, row, update, change, PAST["address"])
     return await _accepted(client, row, "address", change.by, at)
+
+
+# An edit of the lines ---------------------------------------------------------------------
+
+# An edit waits for its payment and stock steps (each bounded to about ten seconds).
+EDIT_TIMEOUT_S = 30.0
+
+
+async def edit(client: Client, row: Any, change: OrderEdit) -> Taken:
+    """The order's complete new lines until dispatch, with its stock and payment, all or
+    nothing. Refused: 409 with the workflow's reason (``out_of_stock`` with the SKUs),
+    or 503 with ``Retry-After`` when the gateway or the database gave no answer in time;
+    in every case nothing changed."""
+    status = OrderStatus(row.status)
+    if status in TERMINAL:
+        raise Problem(
+            409,
+            f"order is {status}; it is closed and can no longer be edited",
+            kind="invalid-state",
+            order_status=status.value,
+            reason=edits.CANCELLED if status is OrderStatus.CANCELLED else edits.CLOSED,
+        )
+    handle = client.get_workflow_handle(order_workflow_id(row.id))
+    try:
+        # The SDK types an async update's result as its coroutine; it is the ActionResult.
+        result = cast(
+            ActionResult,
+            await handle.execute_update(
+                OrderWorkflow.request_edit, change, rpc_timeout=timedelta(seconds=EDIT_TIMEOUT_S)
+            ),
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise edit_refusal(exc, status) from exc
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        raise Problem(
+            503,
+            "the order did not answer in time; the edit may still be applied when it does: "
+            "read the order before sending it again",
+            kind="temporal-unavailable",
+            headers={"Retry-After": "5"},
+            dependency="temporal",
+        ) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(409, "the order's workflow is not running", kind="invalid-state") from exc
+        raise not_taken("edit") from exc
+    return await _accepted(client, row, "edit", change.by, result.status)
+
+
+def edit_refusal(exc: WorkflowUpdateFailedError, status: OrderStatus) -> Problem:
+    """The workflow refused the edit: its reason code and words, 409 (503 with
+    ``Retry-After`` when a dependency did not answer)."""
+    cause = exc.cause
+    if not isinstance(cause, ApplicationError) or cause.type != ErrorType.EDIT_REFUSED:
+        return refusal(exc, status)
+    details = list(cause.details)
+    reason = str(details[0]) if details else "refused"
+    extra: dict[str, Any] = {"reason": reason, "order_status": status.value}
+    if reason in edits.UNAVAILABLE:
+        dependency = "payment_gateway" if reason == edits.PAYMENT_UNAVAILABLE else "database"
+        return Problem(
+            503,
+            cause.message,
+            kind="dependency-unavailable",
+            headers={"Retry-After": "5"},
+            dependency=dependency,
+            **extra,
+        )
+    if reason == edits.OUT_OF_STOCK:
+        skus = [str(s) for s in details[1]] if len(details) > 1 else []
+        return Problem(409, cause.message, kind="out-of-stock", skus=skus, **extra)
+    return Problem(409, cause.message, kind="invalid-state", **extra)
 
 
 # Steps that keep failing, and "retry now" ----------------------------------------------

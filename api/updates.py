@@ -44,6 +44,12 @@ FOLLOWS: dict[str, tuple[OrderStatus | None, str]] = {
         OrderStatus.ON_HOLD,
         "the order is held for a decision (approve or reject) at its next step, before dispatch",
     ),
+    "edit": (
+        None,
+        "done: the order has its new lines, with its stock reserved and its payment "
+        "authorized for them; the hold rules run on the new total before dispatch and may "
+        "hold it",
+    ),
     "address": (
         None,
         "the order ships to the new address; the hold rules run on it again before dispatch "

@@ -347,6 +347,11 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "OMS_SIM_MARKET_PDD_LAG_S": os.environ.get("OMS_SIM_MARKET_PDD_LAG_S", "5"),
         "OMS_SIM_MARKET_AMAZON_LAG_S": os.environ.get("OMS_SIM_MARKET_AMAZON_LAG_S", "5"),
         "OMS_SIM_MARKET_AMAZON_RATE": os.environ.get("OMS_SIM_MARKET_AMAZON_RATE", "2"),
+        # The simulated carrier delivers in three steps of seconds: a delivery within one
+        # step is implausible there, as one within an hour is for a real parcel.
+        "OMS_EMPTY_PARCEL_MIN_DELIVERY_S": os.environ.get(
+            "OMS_EMPTY_PARCEL_MIN_DELIVERY_S", str(settings.sim_carrier_step_s)
+        ),
         # A short cancel window in development, so cancelling by hand can be tried.
         "OMS_RELEASE_DELAY_S": os.environ.get("OMS_RELEASE_DELAY_S", "10"),
         "OMS_LOG_FORMAT": dev_log_format(settings.log_format),  # console unless chosen

@@ -61,6 +61,16 @@ class AlertStore:
             await self._deliver(row)
         return int(row.id)
 
+    async def announce(self, row: Any) -> None:
+        """Deliver an alert opened elsewhere to the webhook, if one is set: tried once, a
+        failure logged (the alert stays undelivered), for a step that must not wait on it."""
+        if not self._url:
+            return
+        try:
+            await self._deliver(row)
+        except Exception as exc:
+            log.warning("alert_delivery_failed", alert_id=row.id, error=str(exc)[:200])
+
     async def _deliver(self, row: Any) -> None:
         assert self._url is not None
         body = json.dumps(alert_json(row)).encode()

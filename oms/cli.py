@@ -7,6 +7,7 @@
     oms bench                    an order's cost against the bare engine, on a running oms dev
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
     oms report kpis [--from D] [--to D] [--channel C] [--csv]   the KPIs (through the API)
+    oms insights forecast|backtest|lead-time   demand forecasts and replenishment (database)
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
     oms import orders FILE... --channel C [--format F] [--dry-run]   historical orders
     oms import sample --format F DIR   sample export files (canonical, shopify, taobao)
@@ -14,6 +15,7 @@
     oms channels add|list|show|set|disable|pull   sales channels (to the database)
     oms keys create --role R --name N [--channel C] [--scope S ...] [--rate-limit N]
     oms users create NAME --role operator|admin|viewer   console accounts (to the database)
+    oms routing learn|times|costs|compare|evaluate   learned routing (to the database)
     oms keys payload [--id K]    a new payload encryption key (OMS_PAYLOAD_KEYS)
     oms workflows drain          open orders per workflow type and patch: what may be deleted
     oms risk generate|train|evaluate|models   fake-order risk: data, model, figures
@@ -128,6 +130,14 @@ def cmd_stock(args: argparse.Namespace) -> None:
     sys.exit(run(args, _settings_with_database()))
 
 
+def cmd_insights(args: argparse.Namespace) -> None:
+    from oms.insights_cli import run
+
+    if args.action == "backtest" and not args.from_db:  # generated history: no database
+        _exit(run(args, get_settings()))
+    _exit(run(args, _settings_with_database()))
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from oms.imports.cli import run
 
@@ -155,6 +165,14 @@ def cmd_risk(args: argparse.Namespace) -> None:
         args.action == "evaluate" and (args.train_on or args.rules_only)
     )
     _exit(run(args, get_settings() if offline else _settings_with_database()))
+
+
+def cmd_routing(args: argparse.Namespace) -> None:
+    from oms.routing_cli import evaluate, run
+
+    if args.action == "evaluate":  # a simulation: no database
+        _exit(evaluate(args))
+    _exit(run(args, _settings_with_database()))
 
 
 def cmd_users(args: argparse.Namespace) -> None:
@@ -206,12 +224,14 @@ HELP_ORDER = (
     "migrate",
     "orders",
     "report",
+    "insights",
     "stock",
     "import",
     "chaos",
     "bench",
     "channels",
     "shadow",
+    "routing",
     "keys",
     "users",
     "workflows",
@@ -235,6 +255,13 @@ def _add_report(sub: Any) -> None:
 
     add_report_parser(sub)
     sub.choices["report"].set_defaults(fn=cmd_report)
+
+
+def _add_insights(sub: Any) -> None:
+    from oms.insights_cli import add_parser as add_insights_parser
+
+    add_insights_parser(sub)
+    sub.choices["insights"].set_defaults(fn=cmd_insights)
 
 
 def _add_stock(sub: Any) -> None:
@@ -270,6 +297,13 @@ def _add_risk(sub: Any) -> None:
 
     add_risk_parser(sub)
     sub.choices["risk"].set_defaults(fn=cmd_risk)
+
+
+def _add_routing(sub: Any) -> None:
+    from oms.routing_cli import add_parser as add_routing_parser
+
+    add_routing_parser(sub)
+    sub.choices["routing"].set_defaults(fn=cmd_routing)
 
 
 def _add_users(sub: Any) -> None:
@@ -316,10 +350,12 @@ def parser() -> argparse.ArgumentParser:
         "migrate": _add_migrate,
         "orders": _add_orders,
         "report": _add_report,
+        "insights": _add_insights,
         "stock": _add_stock,
         "import": _add_import,
         "channels": _add_channels,
         "shadow": _add_shadow,
+        "routing": _add_routing,
         "keys": _add_keys,
         "users": _add_users,
         "risk": _add_risk,

@@ -41,10 +41,22 @@ from oms.domain.messages import (
     ShipmentRecord,
     ShipmentReport,
     StockChangeResult,
+    StockEdit,
 )
 from oms.domain.pull import PullRequest, PullResult
+from oms.domain.return_messages import (
+    ReceiveRequest,
+    ReceiveResult,
+    RefundInput,
+    RefundOutcome,
+    ResolveRequest,
+    ResolveResult,
+    ReturnLabelRequest,
+    ReturnRecord,
+)
 from oms.domain.stock_level import StockPull, StockPullResult
 from oms.events_out.messages import DeliverDue, DeliverDueResult
+from oms.insights.messages import ForecastRun, ForecastRunResult
 
 # --- workflow types ---------------------------------------------------------------------
 
@@ -62,12 +74,20 @@ STOCK_SYNC_WORKFLOW = "wms_stock_sync"
 CHANNEL_PULL_WORKFLOW = "channel.pull"
 # One per webhook endpoint, for as long as it is enabled (workflows/webhook_delivery.py).
 WEBHOOK_ENDPOINT_WORKFLOW = "webhook.endpoint"
+# The nightly demand forecast, started by the ``insights-forecast`` Schedule
+# (workflows/forecast.py).
+FORECAST_WORKFLOW = "insights.forecast"
+# A return of delivered units, ``return-<return id>``, and a refund on its own,
+# ``refund-<refund id>`` (workflows/returns.py, workflows/refund.py; docs/returns.md).
+RETURN_WORKFLOW = "return"
+REFUND_WORKFLOW = "refund"
 
 # Patches still in the code, per order type: each marks a change of the workflow's
 # commands, so that histories recorded before it replay on the old path. The current
 # type has one, deprecated (the marker is still written; no branch depends on it).
 LIVE_PATCHES: dict[str, tuple[str, ...]] = {
-    ORDER_WORKFLOW: ("void-unverified-authorization",),
+    # ``order-edits`` marks an order whose lines were edited (the edit's steps follow it).
+    ORDER_WORKFLOW: ("void-unverified-authorization", "order-edits"),
     "order": (
         "void-unverified-authorization",
         "operator-holds",
@@ -101,6 +121,7 @@ class Update(StrEnum):
     REJECT = "request_reject"
     HOLD = "request_hold"
     ADDRESS_CHANGE = "request_address_change"
+    EDIT = "request_edit"
 
 
 class Query(StrEnum):
@@ -121,6 +142,8 @@ class ErrorType(StrEnum):
     ORDER_CLOSED = "OrderClosed"
     PLATFORM_REFUSED = "PlatformRefused"  # a sales platform said no (closed trade, bad data)
     CARRIER_REFUSED = "CarrierRefused"  # a carrier would not follow a tracking number
+    # An edit of the order's lines refused (details: the reason code, then its facts).
+    EDIT_REFUSED = "EditRefused"
 
 
 NON_RETRYABLE = [e.value for e in ErrorType]
@@ -162,6 +185,13 @@ class PaymentSteps(ABC):
         """A payment the old system took for an imported order: into the ledger (kind
         ``imported``), with no gateway call."""
 
+    @activity.defn
+    @abstractmethod
+    async def adjust_authorization(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """An edited order's authorization moved to ``cmd.amount`` (the new total): an
+        incremental authorization up, a partial reversal down; key
+        ``<id>-adjust-<part>``. ``PaymentDeclined`` when the card refuses the increase."""
+
 
 class StockSteps(ABC):
     @activity.defn
@@ -180,6 +210,13 @@ class StockSteps(ABC):
     @abstractmethod
     async def plan_stock(self, req: ReserveRequest) -> ReserveResult:
         """Where the order's lines would be reserved, without reserving (shadow orders)."""
+
+    @activity.defn
+    @abstractmethod
+    async def edit_stock(self, req: StockEdit) -> ReserveResult:
+        """An edit: the order's held units released and its new lines reserved, in one
+        transaction; ``OutOfStock`` (naming the SKUs) and nothing changed when they
+        cannot all be reserved."""
 
 
 class WarehouseSteps(ABC):
@@ -260,6 +297,55 @@ class WebhookSteps(ABC):
     async def deliver_due(self, req: DeliverDue) -> DeliverDueResult: ...
 
 
+class ForecastSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def forecast_demand(self, req: ForecastRun) -> ForecastRunResult:
+        """Forecast every SKU and warehouse-SKU pair for the run day, store the forecasts
+        (replacing the same day's) and alert the stock-out risks (one open per pair)."""
+
+
+class ReturnMessage(StrEnum):
+    """What a return workflow takes: the operator's decision (updates, validated: a
+    decided return refuses) and the warehouse's count of each returned SKU (a signal)."""
+
+    APPROVE = "approve_return"
+    REJECT = "reject_return"
+    LINE_RECEIVED = "return_line_received"
+
+
+class RefundSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def refund_payment(self, req: RefundInput) -> RefundOutcome:
+        """Give the refund's amount back through the gateway, spread over the order's
+        captures; a refusal is an outcome (``failed``), a gateway down is retried."""
+
+
+class ReturnSteps(ABC):
+    @activity.defn
+    @abstractmethod
+    async def record_return(self, record: ReturnRecord) -> None:
+        """The return's row moves on, and the order's timeline gets the step."""
+
+    @activity.defn
+    @abstractmethod
+    async def send_return_label(self, req: ReturnLabelRequest) -> str:
+        """A return label from the carrier and the return announced to the receiving
+        warehouse; the label's tracking number."""
+
+    @activity.defn
+    @abstractmethod
+    async def receive_return(self, req: ReceiveRequest) -> ReceiveResult:
+        """The warehouse's counts on the return's lines; restockable units back on hand."""
+
+    @activity.defn
+    @abstractmethod
+    async def resolve_return(self, req: ResolveRequest) -> ResolveResult:
+        """The resolution: a refund row to pay, an exchange order started, a store
+        credit written, or nothing."""
+
+
 ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     PaymentSteps,
     StockSteps,
@@ -273,4 +359,7 @@ ACTIVITY_INTERFACES: tuple[type[ABC], ...] = (
     ChannelSteps,
     ChannelPullSteps,
     WebhookSteps,
+    ForecastSteps,
+    RefundSteps,
+    ReturnSteps,
 )

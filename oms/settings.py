@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     recovery_interval_s: float = 30.0
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
+    # Returns (docs/returns.md): asked within this many seconds of delivery, a return is
+    # approved without an operator (0: every return waits for one); per channel
+    # "webshop:1209600,marketplace:0" overrides it. Money back for a return includes its
+    # share of the order's shipping when this is on.
+    return_window_s: float = Field(default=2_592_000.0, ge=0)
+    return_windows: str = ""
+    return_refund_shipping: bool = False
+    # An approved return's parcel is awaited this long; what the warehouse has not counted
+    # by then is counted missing (0: wait for ever).
+    return_receive_timeout_s: float = Field(default=2_592_000.0, ge=0)
     # Metrics (docs/metrics.md). The API's /metrics answers anyone who reaches it unless a
     # token is set: then only "Authorization: Bearer <token>". The business gauges are read
     # from PostgreSQL at most once per metrics_cache_s, however often it is scraped.
@@ -88,8 +98,17 @@ class Settings(BaseSettings):
     workflow_sandbox: bool = False
 
     # Routing per sales channel (oms.domain.routing): "channel:strategy,...", strategies
-    # fewest_shipments (the default), nearest, priority.
+    # fewest_shipments (the default), nearest, priority, fastest, cheapest, balanced.
     routing: str = "default:fewest_shipments"
+    # The learned strategies (docs/intelligence-routing.md): what ``balanced`` weighs a day
+    # of delivery at, in the cost table's money; the shipments a learned delivery time
+    # needs before it is used (else the next coarser one, then the distance); the days
+    # of orders a refresh learns from; how often the worker refreshes (0: only
+    # ``oms routing learn``).
+    routing_day_value: float = Field(default=2.0, ge=0)
+    routing_min_samples: int = Field(default=5, ge=1)
+    routing_learn_days: float = Field(default=90.0, gt=0)
+    routing_learn_interval_s: float = Field(default=3600.0, ge=0)
     # Shortage per sales channel: "channel:fail|backorder,...": fail fast (out_of_stock)
     # or wait for stock as a backorder. Split: "channel:on|off,..." (or just on/off), whether
     # what is in stock ships now and the rest waits, or the order waits whole.
@@ -140,10 +159,31 @@ class Settings(BaseSettings):
     sla_delivery_s: float = 432000.0
     ship_deadline_s: float = 86400.0
     tracking_silence_s: float = 172800.0
+    # Empty parcels (oms.empty_parcel, docs/intelligence-inputs.md): a delivery sooner than
+    # this after the parcel left (0: speed not judged), or with no carrier scan between
+    # (no_scans), raises empty_parcel_suspected on the order; shop_count orders of one
+    # channel within shop_window_s raise empty_parcel_shop (0: never). oms dev, whose
+    # simulated carrier takes seconds, sets the speed to one carrier step unless given.
+    empty_parcel_min_delivery_s: float = Field(default=3600.0, ge=0)
+    empty_parcel_no_scans: bool = True
+    empty_parcel_shop_count: int = Field(default=3, ge=0)
+    empty_parcel_shop_window_s: float = Field(default=7 * 86400.0, gt=0)
     # KPI targets (docs/kpis.md): received -> first dispatch within this many seconds, and
     # the share of delivered orders without a fault.
     kpi_processing_target_s: float = Field(default=7200.0, gt=0)
     kpi_accuracy_target: float = Field(default=0.995, ge=0, le=1)
+    # Demand forecasts (docs/intelligence-forecast.md): the days of order history each run
+    # reads, the days it forecasts, and the UTC hour of the nightly run (the
+    # ``insights-forecast`` Schedule; -1: no schedule).
+    forecast_history_days: int = Field(default=182, ge=28, le=1096)
+    forecast_horizon_days: int = Field(default=28, ge=7, le=120)
+    forecast_hour_utc: int = Field(default=2, ge=-1, le=23)
+    # Replenishment hints: the defaults where no warehouse or SKU has its own
+    # (``oms insights lead-time``): days from ordering to stock on the shelf, days between
+    # two reviews of a SKU, and the service level the safety stock is sized for.
+    replenish_lead_time_days: int = Field(default=7, ge=0, le=365)
+    replenish_review_days: int = Field(default=7, ge=0, le=365)
+    replenish_service_level: float = Field(default=0.95, ge=0.5, lt=1)
     # New alerts are POSTed here as JSON, signed like partner webhooks (alert_webhook_secret).
     alert_webhook_url: str | None = None
     alert_webhook_secret: str = "sandbox-alert-webhook-secret"

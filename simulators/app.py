@@ -12,7 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms.db.engine import make_engine
 from oms.settings import Settings, SettingsError
-from simulators import admin, alert_sink, carrier, gateway, marketplace, wms, wms_stock
+from simulators import (
+    admin,
+    alert_sink,
+    carrier,
+    gateway,
+    marketplace,
+    wms,
+    wms_returns,
+    wms_stock,
+)
 from simulators.faults import FaultBook
 from simulators.refusals import Refusals
 from simulators.tables import create_tables
@@ -52,6 +61,9 @@ def create_sim_app(settings: Settings, engine: AsyncEngine | None = None) -> Fas
     app.include_router(gateway.router)
     app.include_router(wms.router)
     app.include_router(wms_stock.router)
+    app.include_router(wms_returns.router)
+    # Returned units the sandbox WMS counts damaged or missing: PUT /sim/wms/return-conditions.
+    app.state.return_conditions = {}
     app.include_router(carrier.router)
     app.include_router(admin.router)
     app.include_router(alert_sink.router)

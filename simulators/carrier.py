@@ -10,6 +10,7 @@ so the courier posts ``in_transit``, ``out_for_delivery`` and ``delivered`` for 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -59,3 +60,31 @@ async def follow(request: Request, authorization: str | None = Header(None)) -> 
             },
         )
     return JSONResponse({"tracking_number": tracking, "status": "following"}, status_code=202)
+
+
+@router.post("/return-labels", status_code=201)
+async def return_label(request: Request, authorization: str | None = Header(None)) -> JSONResponse:
+    """A prepaid label for a return parcel back to a warehouse; the same return always
+    gets the same label (idempotent by ``return_id``)."""
+    settings: Settings = request.app.state.settings
+    if (refusal := request.app.state.faults.refusal("carrier")) is not None:
+        return JSONResponse({"detail": refusal}, status_code=503)
+    if authorization != f"Bearer {settings.carrier_api_key}":
+        return JSONResponse({"detail": "bad carrier API key"}, status_code=401)
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse({"detail": "a JSON body is required"}, status_code=422)
+    return_id = str(body.get("return_id") or "") if isinstance(body, dict) else ""
+    warehouse = str(body.get("warehouse_id") or "") if isinstance(body, dict) else ""
+    if not return_id or not warehouse:
+        return JSONResponse({"detail": "return_id and warehouse_id are required"}, 422)
+    tracking = "RET" + hashlib.sha256(return_id.encode()).hexdigest()[:12].upper()
+    return JSONResponse(
+        {
+            "tracking_number": tracking,
+            "carrier": "SIMPOST",
+            "label_url": f"{settings.carrier_base_url}/labels/{tracking}.pdf",
+        },
+        status_code=201,
+    )

@@ -1,5 +1,15 @@
 """Sandbox payment gateway. Tokens: ``tok_ok`` authorizes, ``tok_declined`` declines,
-``tok_flaky`` fails twice with 503 and then authorizes.
+``tok_flaky`` fails twice with 503 and then authorizes, ``tok_limit_<amount>`` (a card
+with a limit, such as ``tok_limit_100``) authorizes up to that amount and declines above.
+
+An open authorization can be moved to a new amount (``/adjust``, for an edited order): up
+is an incremental authorization, declined past the card's limit; down is a partial
+reversal, never below what was captured.
+
+Refunds go against what an authorization captured (never more); two tokens authorize and
+capture like ``tok_ok`` but change its refunds: ``tok_refund_refused`` refuses every
+refund (402, a verdict), and ``tok_refund_flaky`` answers each refund's first two attempts
+503 (retried with its key).
 
 Every call is idempotent by its ``Idempotency-Key``: a repeated key gets the stored answer.
 Injected faults ("gateway" in the fault book) apply to every call: a refusal answers 503
@@ -23,6 +33,8 @@ from simulators.faults import FaultBook
 
 router = APIRouter(prefix="/gateway", tags=["sandbox gateway"])
 FLAKY_FAILURES = 2
+LIMIT_TOKEN = "tok_limit_"
+AUTHORIZING_TOKENS = ("tok_ok", "tok_flaky", "tok_refund_refused", "tok_refund_flaky")
 
 
 def _answer(code: int, body: dict[str, Any]) -> JSONResponse:
@@ -117,6 +129,15 @@ async def _process(
             code, answer = await _authorize(conn, key, body)
         elif kind == "void_by_key":
             code, answer = await _void_by_key(conn, key, target or "")
+        elif kind == "refund" and await _refund_flaky(conn, target or "", claim.attempts):
+            await conn.execute(
+                text(
+                    "UPDATE sim_gateway_requests SET attempts = attempts + 1 "
+                    "WHERE idempotency_key = :k"
+                ),
+                {"k": key},
+            )
+            return _answer(503, {"detail": "refunds temporarily unavailable"})
         else:
             code, answer = await _settle(conn, kind, target or "", body)
         return await _store(conn, key, code, answer)
@@ -129,7 +150,7 @@ async def _authorize(
     if amount is None or not body.get("currency"):
         return 422, {"detail": "amount and currency are required"}
     auth_id = _auth_id(key)
-    if body.get("token") not in ("tok_ok", "tok_flaky"):
+    if not _card_takes(body.get("token"), amount):
         return 402, {"id": auth_id, "status": "declined", "detail": "card declined"}
     await conn.execute(
         text(
@@ -139,6 +160,18 @@ async def _authorize(
         {"id": auth_id, "t": body["token"], "c": body["currency"], "a": amount},
     )
     return 201, {"id": auth_id, "status": "authorized", "amount": str(amount)}
+
+
+def _card_takes(token: object, amount: Decimal) -> bool:
+    """Whether the card authorizes ``amount`` (in all)."""
+    if token in AUTHORIZING_TOKENS:
+        return True
+    if isinstance(token, str) and token.startswith(LIMIT_TOKEN):
+        try:
+            return amount <= Decimal(token.removeprefix(LIMIT_TOKEN))
+        except InvalidOperation:
+            return False
+    return False
 
 
 async def _void_by_key(
@@ -162,14 +195,23 @@ async def _void_by_key(
     return code, answer
 
 
+async def _refund_flaky(conn: AsyncConnection, auth_id: str, attempts: int) -> bool:
+    token = (
+        await conn.execute(
+            text("SELECT token FROM sim_gateway_authorizations WHERE id = :id"), {"id": auth_id}
+        )
+    ).scalar()
+    return token == "tok_refund_flaky" and attempts < FLAKY_FAILURES
+
+
 async def _settle(
     conn: AsyncConnection, kind: str, auth_id: str, body: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
     auth = (
         await conn.execute(
             text(
-                "SELECT amount, captured, refunded, voided FROM sim_gateway_authorizations "
-                "WHERE id = :id FOR UPDATE"
+                "SELECT amount, captured, refunded, voided, token "
+                "FROM sim_gateway_authorizations WHERE id = :id FOR UPDATE"
             ),
             {"id": auth_id},
         )
@@ -187,11 +229,23 @@ async def _settle(
     amount = _amount(body)
     if amount is None:
         return 422, {"detail": "amount is required"}
+    if kind == "adjust":
+        if auth.voided or amount < auth.captured:
+            return 409, {"detail": "the authorization is voided, or captured beyond the amount"}
+        if amount > auth.amount and not _card_takes(auth.token, amount):
+            return 402, {"id": auth_id, "status": "declined", "detail": "increase declined"}
+        await conn.execute(
+            text("UPDATE sim_gateway_authorizations SET amount = :a WHERE id = :id"),
+            {"a": amount, "id": auth_id},
+        )
+        return 200, {"id": auth_id, "status": "adjusted", "amount": str(amount)}
     if kind == "capture":
         if auth.voided or auth.captured + amount > auth.amount:
             return 409, {"detail": "capture exceeds the open authorization"}
         column = "captured"
     else:
+        if auth.token == "tok_refund_refused":
+            return 402, {"id": auth_id, "status": "declined", "detail": "refund refused"}
         if auth.refunded + amount > auth.captured:
             return 409, {"detail": "refund exceeds what was captured"}
         column = "refunded"
@@ -229,6 +283,6 @@ async def settle(
     idempotency_key: str | None = Header(None),
     authorization: str | None = Header(None),
 ) -> JSONResponse:
-    if action not in ("capture", "void", "refund"):
+    if action not in ("capture", "void", "refund", "adjust"):
         return _answer(404, {"detail": f"unknown action {action}"})
     return await _handle(request, idempotency_key, authorization, action, auth_id)

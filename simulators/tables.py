@@ -79,6 +79,21 @@ wms_stock = Table(
     Column("as_of", DateTime(timezone=True), nullable=False),
 )
 
+# Returns announced to the WMS (simulators/wms_returns.py): each line's counts, posted to
+# the OMS one line at a time once the parcel is due; ``next_line`` is the next to post.
+wms_returns = Table(
+    "sim_wms_returns",
+    metadata,
+    Column("return_id", String, primary_key=True),
+    Column("order_id", String, nullable=False),
+    Column("warehouse_id", String, nullable=False),
+    Column("lines", JSONB, nullable=False),
+    Column("next_line", Integer, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+)
+
 
 async def create_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from oms.logging import get_logger
 from oms.settings import Settings
 from oms.webhooks import signed_headers
-from simulators import wms_stock
+from simulators import wms_returns, wms_stock
 from simulators.faults import FaultBook
 
 router = APIRouter(prefix="/wms", tags=["sandbox WMS"])
@@ -143,7 +143,11 @@ class Courier:
         counts = await asyncio.gather(
             *(self._lane(per_lane + (1 if n < extra else 0)) for n in range(lanes))
         )
-        return sum(counts)
+        # Returns announced to the warehouses: each line's counts, as they come due.
+        returned = await wms_returns.deliver_due(
+            self._engine, self._settings, self._faults, self._http
+        )
+        return sum(counts) + returned
 
     async def _lane(self, batch: int) -> int:
         done = 0

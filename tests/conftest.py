@@ -107,6 +107,9 @@ def settings(pg_url: str, temporal_env: WorkflowEnvironment) -> Settings:
         # ... and from the same buyer: the risk score is tested on its own stack
         # (test_risk), not here.
         risk_hold_score=0,
+        # Test parcels are delivered in a fraction of a second: their speed is judged only
+        # on a stack of its own (test_empty_parcels). Deliveries without scans still are.
+        empty_parcel_min_delivery_s=0.0,
         # Every test workflow runs in the Temporal sandbox, which refuses the clock, random
         # numbers and I/O in workflow code; the worker of `oms dev` runs without it.
         workflow_sandbox=True,

@@ -18,9 +18,12 @@ from activities.carrier import CarrierActivities
 from activities.channel_feedback import ChannelFeedbackActivities
 from activities.channel_pull import ChannelPullActivities
 from activities.holds import HoldActivities
+from activities.insights import ForecastActivities
 from activities.inventory import InventoryActivities
 from activities.payments import PaymentActivities
 from activities.read_model import ReadModelActivities
+from activities.refunds import RefundActivities
+from activities.returns import ReturnActivities
 from activities.stock_sync import StockSyncActivities
 from activities.warehouse import WarehouseActivities
 from activities.webhook_delivery import DeliveryConfig, OutboxListener, WebhookDeliveryActivities
@@ -32,10 +35,12 @@ from oms.alerts import AlertStore
 from oms.channel_registry import pull_channels
 from oms.db.engine import make_engine
 from oms.domain.routing import parse_routing
+from oms.empty_parcel import EmptyParcelWatch, policy_of
 from oms.events_out.starter import ensure_endpoint_workflow
 from oms.logging import configure_logging, get_logger
 from oms.pull_schedules import sync_pull_schedules
 from oms.risk.scorer import RiskScorer
+from oms.routing_learning import learn_loop
 from oms.settings import Settings
 from oms.store import webhook_endpoints
 from oms.temporal_client import (
@@ -47,20 +52,24 @@ from oms.temporal_client import (
 from worker.backorder_waker import BackorderWaker, listen_dsn
 from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
-from worker.schedules import ensure_wms_stock_sync
+from worker.schedules import ensure_forecast_schedule, ensure_wms_stock_sync
 from worker.tuning import worker_options
 from workflows.channel_pull import ChannelPullWorkflow
+from workflows.forecast import ForecastWorkflow
 from workflows.legacy.order import LegacyOrderWorkflow
 from workflows.legacy.order_lean import LeanOrderWorkflow
 from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow
+from workflows.refund import RefundWorkflow
+from workflows.returns import ReturnWorkflow
 from workflows.stock_sync import WmsStockSyncWorkflow
 from workflows.webhook_delivery import WebhookEndpointWorkflow
 
 log = get_logger(__name__)
 
 # The current order, the frozen shapes that may still have orders in flight, the stock
-# pull and the channels' order pulls. New orders start only as the current one.
+# pull, the channels' order pulls and the nightly forecast. New orders start only as the
+# current one.
 WORKFLOWS = [
     OrderWorkflow,
     LeanOrderWorkflow,
@@ -69,6 +78,9 @@ WORKFLOWS = [
     WmsStockSyncWorkflow,
     ChannelPullWorkflow,
     WebhookEndpointWorkflow,
+    ForecastWorkflow,
+    ReturnWorkflow,
+    RefundWorkflow,
 ]
 
 
@@ -89,26 +101,38 @@ def build_activities(
     )
     alerts = AlertActivities(alert_store(engine, settings))
     channel_registry.configure(settings.payload_keys)  # channels' routing, their secrets
-    inventory = InventoryActivities(engine, parse_routing(settings.routing))
+    inventory = InventoryActivities(
+        engine,
+        parse_routing(settings.routing),
+        settings.routing_day_value,
+        settings.routing_min_samples,
+    )
     warehouse = WarehouseActivities(engine, wms)
     carrier = CarrierActivities(
         engine, HttpCarrier(settings.carrier_base_url, settings.carrier_api_key)
     )
-    read_model = ReadModelActivities(engine)
+    empty_parcels = EmptyParcelWatch(engine, policy_of(settings), alert_store(engine, settings))
+    read_model = ReadModelActivities(engine, empty_parcels)
     stock_sync = StockSyncActivities(engine, wms, alert_store(engine, settings))
     feedback = ChannelFeedbackActivities(engine)
     channel_pull = ChannelPullActivities(engine, settings, alert_store(engine, settings))
     webhooks = webhook_activities(engine, settings)
+    forecast = ForecastActivities(engine, settings, alert_store(engine, settings))
+    refunds = RefundActivities(engine, gateway)
+    carrier_api = HttpCarrier(settings.carrier_base_url, settings.carrier_api_key)
+    returns = ReturnActivities(engine, settings, wms, carrier_api)
     own: list[Callable[..., Any]] = [
         payments.authorize_payment,
         payments.capture_payment,
         payments.void_payment,
         payments.record_platform_payment,
         payments.record_imported_payment,
+        payments.adjust_authorization,
         inventory.reserve_stock,
         inventory.release_stock,
         inventory.commit_stock,
         inventory.plan_stock,
+        inventory.edit_stock,
         feedback.report_shipment,
         warehouse.dispatch_shipment,
         carrier.follow_shipment,
@@ -119,6 +143,12 @@ def build_activities(
         stock_sync.pull_wms_stock,
         channel_pull.pull_channel,
         webhooks.deliver_due,
+        forecast.forecast_demand,
+        refunds.refund_payment,
+        returns.record_return,
+        returns.send_return_label,
+        returns.receive_return,
+        returns.resolve_return,
     ]
     swap = swap or {}
     unknown = set(swap) - {fn.__name__ for fn in own}
@@ -260,12 +290,17 @@ async def run_worker(settings: Settings, singletons: bool = True, process: int =
             asyncio.create_task(waker.run(stop)),
             asyncio.create_task(webhook_endpoint_sweep(client, engine, settings)),
         ]
+        if settings.routing_learn_interval_s > 0:  # the learned delivery times
+            interval, days = settings.routing_learn_interval_s, settings.routing_learn_days
+            background.append(asyncio.create_task(learn_loop(engine, interval, days)))
     async with worker:
         await stop.wait()
         log.info("worker_stopping")
         if background:
-            background[0].cancel()  # the recovery loop; the waker ends on ``stop``
-            background[2].cancel()
+            # The loops; the waker (background[1]) ends on ``stop``.
+            for n, task in enumerate(background):
+                if n != 1:
+                    task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
     await engine.dispose()
 
@@ -279,6 +314,10 @@ async def _ensure_namespace_setup(client: Client, engine: AsyncEngine, settings:
         await ensure_wms_stock_sync(client, settings)
     except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
         log.warning("schedule_not_updated", schedule="wms-stock-sync", error=str(exc)[:200])
+    try:
+        await ensure_forecast_schedule(client, settings)
+    except Exception as exc:  # e.g. a namespace where this worker may not manage schedules
+        log.warning("schedule_not_updated", schedule="insights-forecast", error=str(exc)[:200])
     try:
         # One schedule per channel that pulls; those of channels gone or disabled deleted.
         await sync_pull_schedules(client, settings, await pull_channels(engine))

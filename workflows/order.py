@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         AlertRequest,
         ChannelEvent,
         OperatorAction,
+        OrderEdit,
         OrderInput,
         OrderView,
         PaymentCommand,
@@ -66,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from oms.domain.status import OrderStatus
     from workflows.options import MUST_COMPLETE, authorize_options
     from workflows.order_channel import Channel
+    from workflows.order_edits import Edits
     from workflows.order_holds import Holds
     from workflows.order_import import Imported
     from workflows.order_records import Records
@@ -93,6 +95,7 @@ class OrderWorkflow:
         self.holds = Holds(self)
         self.channel = Channel(self)
         self.imported = Imported(self)
+        self.edits = Edits(self)
         self.cancel_request: OperatorAction | None = None
         self.timers: list[asyncio.Task[None]] = []  # deadlines; the order never waits on them
         # An imported order whose parcel left before the import is past dispatch from the
@@ -149,8 +152,17 @@ class OrderWorkflow:
             # A manual hold or a new address that came while stock was being reserved.
             await self.holds.maybe_hold(run_rules=self.holds.address_changed)
             self.stop_if_cancelled()
+            # Only an edited order (or one with an edit in flight) enters this loop: it
+            # waits for the edit, and runs the hold rules on the new total.
+            while self.edits.lock.locked() or self.holds.rules_due:
+                async with self.edits.lock:
+                    due = self.holds.rules_due
+                if due:
+                    await self.holds.maybe_hold(run_rules=True)
+                self.stop_if_cancelled()
             # No await between the last cancel check and this flag: from here on the
-            # cancel update's validator refuses, so a cancel can never race a dispatch.
+            # cancel update's validator refuses, so a cancel can never race a dispatch,
+            # and an edit that waited for the lock finds the order dispatching.
             self._dispatching = True
         await self.shipping.ship_all()
         await self.channel.reports_done()
@@ -255,6 +267,11 @@ class OrderWorkflow:
     async def _compensate(self, stop: OrderStopped) -> None:
         view = self.view
         self._stopping = True
+        if self.edits.lock.locked():
+            # An edit in flight ends first (an edit waiting behind it is refused now), so
+            # the stock it reserved is released with the rest.
+            async with self.edits.lock:
+                pass
         await self.stock.release_all(stop.reason)
         if self._authorized:
             if await self._void():
@@ -292,6 +309,18 @@ class OrderWorkflow:
         return str(outcome.status)
 
     # --- shared by the chapters -------------------------------------------------------------
+
+    @property
+    def dispatching(self) -> bool:
+        return self._dispatching
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def authorized(self) -> bool:
+        return self._authorized
 
     def record(
         self, kind: str, status: OrderStatus | None, data: dict[str, Any] | None = None
@@ -404,6 +433,16 @@ class OrderWorkflow:
     def _validate_address_change(self, change: AddressChange) -> None:
         refusal = self._change_refusal()
         refuse(refusal and refusal.replace("cancelled", "given a new address"))
+
+    @workflow.update(name=Update.EDIT)
+    async def request_edit(self, edit: OrderEdit) -> ActionResult:
+        """New lines until dispatch: stock and payment follow, all or nothing
+        (``workflows/order_edits.py``); the hold rules run again on the new total."""
+        return await self.edits.apply(edit)
+
+    @request_edit.validator
+    def _validate_edit(self, edit: OrderEdit) -> None:
+        self.edits.validate(edit)
 
     @workflow.signal(name=Signal.STOCK_ARRIVED)
     def stock_arrived(self, arrival: StockArrival) -> None:

@@ -30,6 +30,7 @@ class Holds:
         self.decision: tuple[str, OperatorAction] | None = None  # approve or reject, and by whom
         self.manual: OperatorAction | None = None  # a hold an operator asked for
         self.address_changed = False  # the hold rules run again before dispatch
+        self.rules_due = False  # an edit changed the total: the rules run again too
         # Reasons a sales platform put on the order (a refund asked for, a platform hold),
         # held at the next hold check; empty for every order not from a platform.
         self.requested: list[str] = []
@@ -40,6 +41,7 @@ class Holds:
         if run_rules:
             view = self.wf.view
             self.address_changed = False
+            self.rules_due = False
             check = HoldCheck(
                 view.id, view.customer.id, view.totals.total, view.currency, view.shipping_address
             )
@@ -89,6 +91,7 @@ class Holds:
         }
         self.manual = None
         self.requested = []
+        self.rules_due = False  # decided on the order as it stands, edits included
         self._set_hold_attributes([])
         if action == "reject":
             detail = {"by": by.by, "reason": by.reason or by.note or ""}

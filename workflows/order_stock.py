@@ -75,9 +75,11 @@ class Stock:
         backorders, wait for stock; with split shipments allowed, what is in stock ships
         now and the rest waits."""
         wf, inp = self.wf, self.wf.inp
-        demand = [SkuQuantity(line.sku, line.quantity) for line in wf.view.lines]
-        result = await self.reserve_round(demand, inp.backorder and inp.split_shipments)
-        placed = await self.place(result, "stock_reserved", S.RESERVED)
+        # An edit in flight finishes first: the round reserves the lines it leaves.
+        async with wf.edits.lock:
+            demand = [SkuQuantity(line.sku, line.quantity) for line in wf.view.lines]
+            result = await self.reserve_round(demand, inp.backorder and inp.split_shipments)
+            placed = await self.place(result, "stock_reserved", S.RESERVED)
         while not placed:  # nothing reserved: the whole order waits
             if not self.missing:  # defensive: nothing reserved and nothing waited for
                 raise OrderStopped(S.FAILED, "out_of_stock", {"skus": []})
@@ -143,6 +145,10 @@ class Stock:
                 "allocations": [asdict(a) for a in result.allocations],
                 "candidates": [asdict(c) for c in result.candidates],
             }
+            if result.expected_days is not None:
+                # What the chosen warehouses are expected to give (docs/intelligence-routing.md).
+                data["expected_days"] = result.expected_days
+                data["expected_cost"] = result.expected_cost
             if self.refused:
                 data["excluded"] = sorted(self.refused)
             wf.record(event, wf.implied_status() or status, data)

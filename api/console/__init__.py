@@ -20,6 +20,7 @@ from api.console import (
     pages_approvals,
     pages_auth,
     pages_channels,
+    pages_insights,
     pages_order,
     pages_orders,
     pages_reports,
@@ -39,6 +40,7 @@ PAGES = (
     pages_stock,
     pages_channels,
     pages_reports,
+    pages_insights,
 )
 # The one console path allowed a body above OMS_MAX_BODY_BYTES: the stock CSV import
 # (OMS_CONSOLE_IMPORT_MAX_BYTES).

@@ -9,9 +9,10 @@ was held, as the rule counted them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from oms.domain.holds import (
     ADDRESS_VELOCITY,
@@ -19,12 +20,13 @@ from oms.domain.holds import (
     MANUAL,
     NEW_CUSTOMER_HIGH_VALUE,
     RESTRICTED_COUNTRY,
-    RISK_SCORE,
     HoldPolicy,
 )
 
 REFUND_REQUESTED = "refund_requested"
 PLATFORM_HOLD = "platform_hold"
+# The risk score at or over its hold limit: the order view's ``risk`` says why.
+RISK_SCORE = "risk_score"
 
 # The rules an operator filters the queue by, in the order they are listed.
 RULES = (
@@ -32,6 +34,7 @@ RULES = (
     NEW_CUSTOMER_HIGH_VALUE,
     ADDRESS_VELOCITY,
     RESTRICTED_COUNTRY,
+    RISK_SCORE,
     MANUAL,
     REFUND_REQUESTED,
     PLATFORM_HOLD,
@@ -42,10 +45,10 @@ RULE_NAMES = {
     NEW_CUSTOMER_HIGH_VALUE: "New customer, high value",
     ADDRESS_VELOCITY: "Many customers at one address",
     RESTRICTED_COUNTRY: "Restricted country",
+    RISK_SCORE: "High risk score",
     MANUAL: "Held by hand",
     REFUND_REQUESTED: "Refund requested on the platform",
     PLATFORM_HOLD: "Held by the platform",
-    RISK_SCORE: "Fake-order risk",
 }
 
 
@@ -59,7 +62,44 @@ class HeldOrder:
     customers_at_address: int | None = None
     held_by: str | None = None
     note: str | None = None
-    risk_score: int | None = None  # the order's fake-order risk score (oms.risk)
+    # The order view's ``risk`` (score, reasons, model_version), when it has one.
+    risk: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RiskWords:
+    """An order's risk score as the console shows it: the score and each reason in words
+    with its points (the largest first), and which model scored it (None: rules only)."""
+
+    score: int
+    reasons: list[dict[str, Any]]
+    model_version: str | None
+
+
+def risk_words(risk: object) -> RiskWords | None:
+    """The order view's ``risk``, read defensively: None when it is absent or has no
+    score (an order scored before the risk score existed has none)."""
+    if not isinstance(risk, Mapping):
+        return None
+    score = risk.get("score")
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        return None
+    reasons: list[dict[str, Any]] = []
+    for reason in risk.get("reasons") or []:
+        if not isinstance(reason, Mapping):
+            continue
+        points = reason.get("points")
+        given = isinstance(points, int | float) and not isinstance(points, bool)
+        reasons.append(
+            {
+                "code": str(reason.get("code") or ""),
+                "words": str(reason.get("words") or reason.get("code") or ""),
+                "points": points if given else None,
+            }
+        )
+    reasons.sort(key=lambda r: -float(r["points"] or 0))
+    version = risk.get("model_version")
+    return RiskWords(int(score), reasons, str(version) if version else None)
 
 
 def _amount(value: str | Decimal) -> str:
@@ -151,13 +191,11 @@ def reason_words(
     elif reason == PLATFORM_HOLD:
         template, more = "the sales platform put the order on hold", {}
     elif reason == RISK_SCORE:
-        if order.risk_score is not None:
-            template, more = (
-                "fake-order risk score {score} of 100",
-                {"score": str(order.risk_score)},
-            )
+        scored = risk_words(order.risk)
+        if scored is not None:
+            template, more = "risk score {score} of 100", {"score": str(scored.score)}
         else:
-            template, more = "a high fake-order risk score", {}
+            template, more = "a risk score at or over the hold limit", {}
     else:
         return reason
     return translate(template).format(**facts, **more)

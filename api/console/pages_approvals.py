@@ -18,7 +18,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.console.hold_words import RULES, HeldOrder, reason_words, rule_name
+from api.console.hold_words import (
+    RISK_SCORE,
+    RULES,
+    HeldOrder,
+    reason_words,
+    risk_words,
+    rule_name,
+)
 from api.console.web import ActorDep, ConsoleUser, UserDep, flash, render, translate
 from api.errors import Problem, dependency_down
 from api.orders_read import ORDER_ID, decode_cursor, encode_cursor
@@ -76,7 +83,7 @@ def queue_item(row: Any, user: ConsoleUser, settings: Settings, request: Request
         customers_at_address=row.customers_at_address,
         held_by=row.held_by,
         note=hold.get("note"),
-        risk_score=(view.get("risk") or {}).get("score"),
+        risk=view.get("risk"),
     )
     tr = lambda text: translate(request, text)  # noqa: E731
     policy = settings.hold_policy()
@@ -87,6 +94,8 @@ def queue_item(row: Any, user: ConsoleUser, settings: Settings, request: Request
             "words": reason_words(
                 reason, held, policy, tr, sees_personal_data=user.sees_personal_data
             ),
+            # The risk score's own reasons, told under it.
+            "risk": risk_words(held.risk) if reason == RISK_SCORE else None,
         }
         for reason in hold.get("reasons", [])
     ]

@@ -6,8 +6,8 @@ never waits on Temporal. The one question only Temporal answers, whether a step 
 order keeps failing, is a part of the page loaded after it (``/retrying``), which shows
 "unknown" when Temporal does not answer.
 
-Actions (approve, reject, cancel, hold, change address, retry now) are form posts with a
-note, taken under the person's name through the API's own functions
+Actions (approve, reject, cancel, hold, change address, edit the lines, retry now) are form
+posts with a note, taken under the person's name through the API's own functions
 (``api.order_actions``) and written to ``console_audit``. An htmx post answers the actions
 panel with the accepted (or pending) action, and the order's part, which then refreshes
 itself every two seconds for twenty seconds; a refusal (409) or Temporal down (503) is a
@@ -27,15 +27,17 @@ from temporalio.client import Client, RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from api import order_actions
+from api.console.hold_words import risk_words
 from api.console.sla import sla_state
 from api.console.web import ActorDep, ConsoleUser, UserDep, flash, refusal_page, render, translate
 from api.errors import Problem
+from api.intake import check_skus, checked_total, priced_lines
 from api.orders_read import ORDER_ID
 from api.routes.ops import web_ui
-from api.schemas import AddressIn
+from api.schemas import AddressIn, OrderEditIn
 from oms.alerts import alert_view
 from oms.domain.ids import order_workflow_id
-from oms.domain.messages import Address, AddressChange, OperatorAction
+from oms.domain.messages import Address, AddressChange, OperatorAction, OrderEdit, OrderLine
 from oms.domain.status import TERMINAL, OrderStatus
 from oms.settings import Settings
 from oms.store import alerts, orders, payments, shipments
@@ -50,7 +52,8 @@ EVENTS_SHOWN = 300
 POLLS = 10
 POLL_S = 2
 NOTE_MAX = 2000
-ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+EDIT_REASON_MAX = 500  # what of the note the edit's timeline entry keeps (as the API's)
+ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
 
 
 def audit_target(order_id: str) -> str:
@@ -115,11 +118,13 @@ async def _order(request: Request, order_id: str) -> dict[str, Any] | None:
         "terminal": OrderStatus(row.status) in TERMINAL,
         "can": {a: order_actions.allowed(a, row.status) for a in ACTIONS},
         "readable": readable,
+        # The risk score, when the hold check gave the order one.
+        "risk": risk_words(view.get("risk")),
         **WORDS,
     }
 
 
-ACTIONS = ("approve", "reject", "cancel", "hold", "address")
+ACTIONS = ("approve", "reject", "cancel", "hold", "address", "edit")
 # What the templates write for each action, SLA state and address field (English; the
 # templates translate them).
 WORDS: dict[str, Any] = {
@@ -129,6 +134,7 @@ WORDS: dict[str, Any] = {
         "cancel": "Cancel the order",
         "hold": "Hold",
         "address": "Change address",
+        "edit": "Edit the lines",
     },
     "follows": {
         "approve": "The hold ends: the order goes on from where it was held.",
@@ -136,6 +142,8 @@ WORDS: dict[str, Any] = {
         "cancel": "The order is cancelled at its next step: stock released, payment voided.",
         "hold": "The order is held for a decision at its next step, before dispatch.",
         "address": "The order ships to the new address; the hold rules run on it again.",
+        "edit": "The order has its new lines: stock and payment followed them, and the hold "
+        "rules run on the new total again.",
     },
     "sla_labels": {"late": "late", "due": "due by", "on_time": "on time", "none": "none"},
     "address_fields": (
@@ -146,6 +154,7 @@ WORDS: dict[str, Any] = {
         ("region", "Region"),
         ("postal_code", "Postal code"),
         ("country", "Country (2 letters)"),
+        ("phone", "Phone"),
     ),
 }
 
@@ -270,6 +279,13 @@ async def _take(request: Request, user: ConsoleUser, order_id: str, action: str)
             taken = await order_actions.change_address(
                 client, row, AddressChange(user.principal.name, address)
             )
+        elif action == "edit":
+            lines = await _lines(request, row)
+            if isinstance(lines, Response):
+                return lines
+            client = await _client(request, action)
+            change = OrderEdit(user.principal.name, lines, note[:EDIT_REASON_MAX])
+            taken = await order_actions.edit(client, row, change)
         elif action == "hold":
             client = await _client(request, action)
             # The hold's reason is ``manual``; the note is the hold's note.
@@ -342,6 +358,30 @@ async def _address(request: Request, user: ConsoleUser) -> Address | Response:
         text = translate(request, "Check the address fields:")
         return flash(request, f"{text} {names}", 422)
     return Address(**checked.model_dump())
+
+
+async def _lines(request: Request, row: Any) -> list[OrderLine] | Response:
+    """The edit form's lines, one a row (SKU, quantity, unit price), checked as the API
+    checks an edit's (a Problem for prices, unknown SKUs, a total too large)."""
+    form = await request.form()
+    rows = [r.split() for r in str(form.get("lines") or "").splitlines() if r.strip()]
+    given = [
+        {"sku": r[0], "quantity": int(r[1]) if r[1].isdigit() else r[1], "unit_price": r[2]}
+        if len(r) == 3
+        else {}
+        for r in rows
+    ]
+    try:
+        checked = OrderEditIn.model_validate({"lines": given})
+    except ValidationError as exc:
+        rows_wrong = sorted({int(e["loc"][1]) + 1 for e in exc.errors() if len(e["loc"]) > 1})
+        text = translate(request, "Check the lines (SKU, quantity, unit price on each):")
+        return flash(request, f"{text} {', '.join(map(str, rows_wrong)) or '-'}", 422)
+    currency = str(row.view["currency"])
+    lines = priced_lines(currency, checked.lines)
+    checked_total(lines, currency)
+    await check_skus(request.app.state.engine, checked.lines)
+    return lines
 
 
 def _action_route(action: str) -> None:

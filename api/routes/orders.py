@@ -31,6 +31,7 @@ from api.orders_read import (
     live_view,
     load_row,
 )
+from api.routes.returns import after_sales
 from api.schemas import (
     PRINTABLE,
     OperatorNote,
@@ -178,7 +179,9 @@ async def read_order(
 ) -> dict[str, Any]:
     row = await load_row(engine, order_id, caller)
     client = await request.app.state.temporal.get()
-    return await live_view(client, row)
+    view = await live_view(client, row)
+    # Returns and refunds come after delivery, from their own tables (docs/returns.md).
+    return view | await after_sales(engine, order_id, view.get("currency") or "EUR")
 
 
 @router.get(

@@ -4,10 +4,12 @@ their timelines and their payments."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from oms.domain.buyer import account_created_at
 from oms.domain.iso import CURRENCY_MINOR_UNITS, is_currency
 from oms.domain.messages import OrderView
 from oms.domain.money import InvalidAmount, parse_amount
@@ -16,19 +18,23 @@ from oms.domain.text import (
     Channel,
     Country,
     Currency,
+    DeviceId,
     Email,
     Ident,
+    IpAddress,
     Latitude,
     Longitude,
     Note,
     OptionalText,
     PaymentMethod,
     PaymentToken,
+    Phone,
     PostalCode,
     Region,
     Sku,
     Strict,
     Text,
+    Timestamp,
     UnitPrice,
     amount_core,
     one_of,
@@ -41,6 +47,16 @@ class CustomerIn(Strict):
     id: Ident
     email: Email
     name: Text
+    created_at: Timestamp | None = Field(
+        default=None,
+        description="when the buyer's account was made (RFC 3339, with its offset); "
+        "a day that does not exist, or a moment more than 5 minutes ahead, is refused",
+    )
+
+    @field_validator("created_at")
+    @classmethod
+    def _account_created_at(cls, value: str | None) -> str | None:
+        return None if value is None else account_created_at(value, datetime.now(UTC))
 
 
 class AddressIn(Strict):
@@ -53,6 +69,14 @@ class AddressIn(Strict):
     country: Country
     lat: Latitude | None = None
     lon: Longitude | None = None
+    phone: Phone | None = None
+
+
+class ClientIn(Strict):
+    """Where the buyer ordered from, as the shop saw it."""
+
+    ip: IpAddress | None = None
+    device_id: DeviceId | None = None
 
 
 class LineIn(Strict):
@@ -119,6 +143,27 @@ class OrderCreate(Strict):
     currency: Currency
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
     payment: PaymentIn
+    client: ClientIn | None = None
+
+
+def _edit_prices() -> Any:
+    """Unit prices with at most the decimals of any currency: the order's own currency
+    (stored with the order, so no schema of the edit can name it) may allow fewer."""
+    places = max(CURRENCY_MINOR_UNITS.values())
+    price = {"type": "string", "pattern": padded(amount_core(places))}
+    return [{"properties": {"lines": {"items": {"properties": {"unit_price": price}}}}}]
+
+
+class OrderEditIn(Strict):
+    """An order's complete new lines, checked as an order's lines are at intake: besides
+    what the schema states, 422 for a price with more decimals than the order's currency
+    has, for SKUs that no warehouse stocks (``unknown-sku``) and for a total of 10^12 or
+    more."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": _edit_prices()})
+
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+    reason: Note | None = None  # why, for the timeline
 
 
 class OperatorNote(Strict):
@@ -147,7 +192,7 @@ class OrderEventList(BaseModel):
 
 
 class PaymentEntry(BaseModel):
-    kind: Literal["authorize", "capture", "void", "refund"]
+    kind: Literal["authorize", "capture", "void", "refund", "adjust"]
     status: Literal["succeeded", "declined", "failed"]
     amount: str
     currency: str
@@ -162,7 +207,7 @@ class PaymentList(BaseModel):
     next_cursor: str | None
 
 
-ACTIONS = Literal["cancel", "approve", "reject", "hold", "address"]
+ACTIONS = Literal["cancel", "approve", "reject", "hold", "address", "edit"]
 
 
 class AcceptedAction(BaseModel):

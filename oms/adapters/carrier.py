@@ -25,6 +25,11 @@ class Carrier(ABC):
     async def follow(self, tracking_number: str, carrier: str) -> None:
         """Register the tracking number for events; idempotent by tracking number."""
 
+    async def return_label(self, return_id: str, warehouse_id: str) -> str:
+        """A prepaid label for a return's parcel back to ``warehouse_id``; its tracking
+        number. Idempotent by ``return_id``."""
+        raise CarrierUnavailable(f"{type(self).__name__} does not issue return labels")
+
 
 class HttpCarrier(Carrier):
     def __init__(self, base_url: str, api_key: str, timeout: float = 5.0) -> None:
@@ -44,6 +49,20 @@ class HttpCarrier(Carrier):
             raise CarrierUnavailable(f"carrier answered {response.status_code}")
         if response.status_code >= 400:
             raise CarrierRejected(f"carrier answered {response.status_code}: {response.text[:200]}")
+
+    async def return_label(self, return_id: str, warehouse_id: str) -> str:
+        body = {"return_id": return_id, "warehouse_id": warehouse_id}
+        try:
+            response = await self._client.post(
+                "/return-labels", json=body, headers={"Idempotency-Key": return_id}
+            )
+        except httpx.HTTPError as exc:
+            raise CarrierUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
+            raise CarrierUnavailable(f"carrier answered {response.status_code}")
+        if response.status_code >= 400:
+            raise CarrierRejected(f"carrier answered {response.status_code}: {response.text[:200]}")
+        return str(response.json()["tracking_number"])
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -1,6 +1,6 @@
 """The payment gateway port: an abstract base and the HTTP adapter for the sandbox gateway.
 
-A real gateway adapter implements the same four calls, each idempotent by key.
+A real gateway adapter implements the same calls, each idempotent by key.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ class PaymentGateway(ABC):
     @abstractmethod
     async def refund(self, *, key: str, authorization: str, amount: str) -> GatewayResult: ...
 
+    @abstractmethod
+    async def adjust(self, *, key: str, authorization: str, amount: str) -> GatewayResult:
+        """Move an open authorization to ``amount``: up, an incremental authorization
+        (``declined`` when the card refuses it); down, a partial reversal."""
+
 
 class HttpPaymentGateway(PaymentGateway):
     def __init__(self, base_url: str, api_key: str, timeout: float = 5.0) -> None:
@@ -88,6 +93,9 @@ class HttpPaymentGateway(PaymentGateway):
 
     async def refund(self, *, key: str, authorization: str, amount: str) -> GatewayResult:
         return await self._post(f"/authorizations/{authorization}/refund", key, {"amount": amount})
+
+    async def adjust(self, *, key: str, authorization: str, amount: str) -> GatewayResult:
+        return await self._post(f"/authorizations/{authorization}/adjust", key, {"amount": amount})
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -26,6 +26,12 @@ class WarehouseSystem(ABC):
     async def dispatch(self, request: dict[str, Any]) -> str:
         """Send a pick-and-ship request; idempotent by ``request['shipment_id']``."""
 
+    async def expect_return(self, request: dict[str, Any]) -> str:
+        """Announce a return (``return_id``, ``order_id``, ``warehouse_id``, ``lines``) to
+        its warehouse, which reports each line through ``POST /v1/return-events`` once the
+        parcel is in; idempotent by ``request['return_id']``."""
+        raise WmsUnavailable(f"{type(self).__name__} does not take returns")
+
     async def stock_levels(self) -> list[Any]:
         """Every level the WMS holds, as it sent them: each should be ``{warehouse_id, sku,
         on_hand, as_of}`` (the caller checks)."""
@@ -48,6 +54,19 @@ class HttpWarehouseSystem(WarehouseSystem):
             raise WmsUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
             # Outages and credential problems heal without the request changing.
+            raise WmsUnavailable(f"WMS answered {response.status_code}")
+        if response.status_code >= 400:
+            raise WmsRejected(f"WMS answered {response.status_code}: {response.text[:200]}")
+        return str(response.json()["reference"])
+
+    async def expect_return(self, request: dict[str, Any]) -> str:
+        try:
+            response = await self._client.post(
+                "/returns", json=request, headers={"Idempotency-Key": request["return_id"]}
+            )
+        except httpx.HTTPError as exc:
+            raise WmsUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
             raise WmsUnavailable(f"WMS answered {response.status_code}")
         if response.status_code >= 400:
             raise WmsRejected(f"WMS answered {response.status_code}: {response.text[:200]}")

@@ -57,6 +57,16 @@ class ChannelCustomer:
     id: str  # the platform's buyer id, prefixed by nothing (the channel scopes it)
     email: str = ""
     name: str = ""
+    # When the buyer's account was made (ISO 8601), where the platform says.
+    created_at: str | None = None
+
+
+@dataclass
+class ChannelClient:
+    """Where the buyer ordered from, where the platform says (its storefront's view)."""
+
+    ip: str | None = None
+    device_id: str | None = None
 
 
 @dataclass
@@ -95,6 +105,7 @@ class ChannelOrder:
     # The native order's payment instrument, for ``native`` orders only.
     payment_method: str = ""
     payment_token: str = ""
+    client: ChannelClient | None = None
 
 
 @dataclass

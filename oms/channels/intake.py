@@ -37,6 +37,7 @@ from oms.channels.errors import MappingError
 from oms.channels.registry import adapter
 from oms.codec import EncryptionCodec
 from oms.contract import Signal
+from oms.domain.buyer import client_ip, device_id, optional_created_at
 from oms.domain.ids import order_id_for, order_workflow_id
 from oms.domain.iso import is_country, is_currency
 from oms.domain.messages import (
@@ -50,6 +51,7 @@ from oms.domain.messages import (
     PlatformView,
     Totals,
 )
+from oms.domain.messages import Client as BuyerClient
 from oms.domain.money import format_amount, line_total, parse_amount, sum_amounts
 from oms.domain.status import OrderStatus
 from oms.logging import get_logger
@@ -323,6 +325,9 @@ def build_view(
     subtotal = sum_amounts(line_total(x.quantity, Decimal(x.unit_price)) for x in lines)
     address = order.shipping_address
     customer = order.customer
+    client = order.client
+    ip = client_ip(client.ip) if client is not None else None
+    device = device_id(client.device_id) if client is not None else None
     return OrderView(
         id=order_id,
         channel=channel.name,
@@ -332,6 +337,7 @@ def build_view(
             customer.id,
             customer.email or f"{order.external_id}@{order.platform}.invalid",
             customer.name or address.name,
+            optional_created_at(customer.created_at, now),
         ),
         shipping_address=Address(
             name=address.name,
@@ -363,6 +369,7 @@ def build_view(
             payment_reference=order.payment_reference,
             mode=Mode.SHADOW if channel.mode == Mode.SHADOW else Mode.LIVE,
         ),
+        client=BuyerClient(ip, device) if ip or device else None,
     )
 
 

@@ -122,6 +122,22 @@ def opt_timestamp(value: object, field: str, *, naive: timezone = UTC) -> str | 
     return timestamp(value, field, naive=naive)
 
 
+def loose_timestamp(value: object, *, naive: timezone = UTC) -> str | None:
+    """An optional fact beside the order (an account's creation): its timestamp, or None
+    when it is absent or unreadable. Such a fact never stops the order being taken."""
+    try:
+        return opt_timestamp(value, "", naive=naive)
+    except MappingError:
+        return None
+
+
+def loose_text(payload: dict[str, Any], key: str) -> str | None:
+    """An optional string beside the order (a browser's IP address): None when absent or
+    not a string, never a mapping error."""
+    value = payload.get(key)
+    return value.strip() or None if isinstance(value, str) else None
+
+
 def placeholder_email(external_id: str, platform: str) -> str:
     """For platforms that never disclose the buyer's email (Taobao, JD, PDD, and Amazon
     orders without BuyerEmail): an address in the reserved ``.invalid`` domain, which no

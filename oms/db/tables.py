@@ -6,7 +6,7 @@ path, however buggy, can promise more than is on the shelf.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Computed,
+    Date,
     DateTime,
     Float,
     Identity,
@@ -284,7 +285,7 @@ class Order(SQLModel, table=True):
         ),
         # A channel's newest orders (the console's channels page, migration 0014).
         Index("ix_orders_channel_created", "channel", "created_at"),
-        # The risk score's lookups (oms/store/risk.py, migration 0019): an address's, a
+        # The risk score's lookups (oms/store/risk.py, migration 0023): an address's, a
         # phone's, a device's and an IP's orders newest first.
         Index("ix_orders_risk_address", "address_key", "created_at"),
         Index(
@@ -739,7 +740,7 @@ class ImportRun(SQLModel, table=True):
 
 
 class RiskModel(SQLModel, table=True):
-    """A trained risk model (``oms risk train``, migration 0019): every worker uses the
+    """A trained risk model (``oms risk train``, migration 0023): every worker uses the
     newest active version, and each score records the version it used. ``model`` is the
     pickled model, written and read only by ``oms.risk.model``."""
 
@@ -751,3 +752,184 @@ class RiskModel(SQLModel, table=True):
     params: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     metrics: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     model: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+
+
+class DemandForecast(SQLModel, table=True):
+    """One nightly run's forecast of a SKU's daily demand, in one warehouse or (warehouse
+    ``''``) in all (``oms.insights``, migration 0019): the units per day from the run day
+    on, the demand class and method, and what the safety stock and the hot products are
+    read from. A run replaces its own day's rows; rows of runs older than the retention
+    are deleted by the run."""
+
+    __tablename__ = "demand_forecasts"
+    run_date: date = Field(sa_column=Column(Date(), primary_key=True, nullable=False))
+    warehouse_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    demand_class: str
+    method: str
+    daily: list[float] = Field(sa_column=Column(ARRAY(Float()), nullable=False))
+    sigma: float
+    adi: float | None = None
+    cv2: float | None = None
+    params: list[float] = Field(sa_column=Column(ARRAY(Float()), nullable=False))
+    history_days: int
+    last_7: float
+    last_28: float
+    created_at: datetime = _ts()
+
+
+class ReplenishmentSetting(SQLModel, table=True):
+    """A warehouse's own lead time, review period and service level (``sku`` ``''``), or a
+    SKU's in a warehouse; a value left NULL falls back to the warehouse's, then to the
+    settings (``OMS_REPLENISH_*``). Written by ``oms insights lead-time`` (migration 0019)."""
+
+    __tablename__ = "replenishment_settings"
+    warehouse_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    lead_time_days: int | None = None
+    review_days: int | None = None
+    service_level: float | None = None
+    updated_at: datetime = _ts()
+    updated_by: str
+
+
+class RoutingLeadTime(SQLModel, table=True):
+    """Delivery days learned from the recorded shipments (dispatch to delivery) per
+    warehouse and destination (country, area), rolled up per country (area '') and per
+    warehouse (country and area ''): oms.domain.delivery, migration 0021. Replaced whole
+    by each refresh (``oms routing learn``, the worker's periodic refresh)."""
+
+    __tablename__ = "routing_lead_times"
+    warehouse_id: str = Field(primary_key=True)
+    country: str = Field(primary_key=True)
+    area: str = Field(primary_key=True)
+    samples: int
+    mean_days: float
+    median_days: float
+    p90_days: float
+    refreshed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RoutingCost(SQLModel, table=True):
+    """What a parcel costs from a warehouse to a destination (country and area, '' for
+    all of them): a base per parcel and an amount per unit (``oms routing costs load``)."""
+
+    __tablename__ = "routing_costs"
+    warehouse_id: str = Field(primary_key=True)
+    country: str = Field(primary_key=True)
+    area: str = Field(primary_key=True)
+    base: Decimal = Field(sa_column=Column(Numeric(10, 2), nullable=False))
+    per_unit: Decimal = Field(sa_column=Column(Numeric(10, 2), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_by: str
+
+
+class RoutingDecision(SQLModel, table=True):
+    """An order's first allocation: the strategy that chose, its parcels, expected days
+    and cost, and in ``options`` what every compared strategy would have chosen
+    (strategy -> warehouses, shipments, days, cost). Written by the reservation in its
+    transaction; read by ``GET /v1/insights/routing`` and ``oms routing compare``."""
+
+    __tablename__ = "routing_decisions"
+    __table_args__ = (Index("ix_routing_decisions_created", "created_at"),)
+    order_id: str = Field(primary_key=True)
+    channel: str
+    strategy: str
+    country: str
+    area: str
+    shipments: int
+    expected_days: float
+    expected_cost: float
+    options: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Return(SQLModel, table=True):
+    """A return of some of an order's delivered units (docs/returns.md): asked, decided,
+    labelled, received, resolved. Its lines are ``return_lines``."""
+
+    __tablename__ = "returns"
+    __table_args__ = (
+        CheckConstraint(
+            "resolution IN ('refund', 'exchange', 'store_credit', 'none')",
+            name="returns_resolution",
+        ),
+    )
+    id: str = Field(primary_key=True)
+    order_id: str = Field(index=True)
+    status: str  # requested | approved | rejected | received | closed
+    reason: str
+    resolution: str
+    requested_by: str
+    note: str | None = Field(default=None, sa_column=Column(Text()))
+    warehouse_id: str  # the warehouse that receives the parcel
+    decided_by: str | None = None
+    decision_note: str | None = Field(default=None, sa_column=Column(Text()))
+    tracking_number: str | None = None
+    refund_id: str | None = None
+    exchange_order_id: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ReturnLine(SQLModel, table=True):
+    """One SKU of a return: the units asked back, then what the warehouse found."""
+
+    __tablename__ = "return_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="return_lines_quantity"),)
+    return_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    quantity: int
+    restockable: int | None = None
+    damaged: int | None = None
+    missing: int | None = None
+    received_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    restocked: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+
+
+class Refund(SQLModel, table=True):
+    """Money given back for an order, against its captures: for a return, or on its own
+    (goodwill, a price adjustment). ``refunded`` is what the gateway gave back so far."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="refunds_amount"),)
+    id: str = Field(primary_key=True)
+    order_id: str = Field(index=True)
+    return_id: str | None = None
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
+    currency: str
+    status: str  # pending | succeeded | failed
+    reason: str
+    note: str | None = Field(default=None, sa_column=Column(Text()))
+    requested_by: str
+    refunded: Decimal = Field(
+        default=Decimal(0),
+        sa_column=Column(Numeric(20, 4), nullable=False, server_default=text("0")),
+    )
+    error: str | None = Field(default=None, sa_column=Column(Text()))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class RefundPart(SQLModel, table=True):
+    """The share of a refund drawn on one capture (ledger key ``<order>-capture-<n>``);
+    fixed once, so a retried refund never draws twice."""
+
+    __tablename__ = "refund_parts"
+    __table_args__ = (CheckConstraint("amount > 0", name="refund_parts_amount"),)
+    refund_id: str = Field(primary_key=True)
+    part: int = Field(primary_key=True)
+    capture_key: str = Field(index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
+
+
+class StoreCredit(SQLModel, table=True):
+    """Credit for the customer's next purchase, given for a return instead of money back."""
+
+    __tablename__ = "store_credits"
+    return_id: str = Field(primary_key=True)
+    order_id: str
+    customer_id: str = Field(index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(20, 4), nullable=False))
+    currency: str
+    created_at: datetime = _ts()

@@ -18,6 +18,8 @@ class Customer:
     id: str
     email: str
     name: str
+    # When the buyer's account was made (ISO 8601 with offset), where the channel says.
+    created_at: str | None = None
 
 
 @dataclass
@@ -32,6 +34,15 @@ class Address:
     lat: float | None = None
     lon: float | None = None
     phone: str | None = None
+
+
+@dataclass
+class Client:
+    """Where the buyer ordered from, where the channel says: the IP address (v4 or v6,
+    in its compressed form) and an opaque device id. Personal data, like the address."""
+
+    ip: str | None = None
+    device_id: str | None = None
 
 
 @dataclass
@@ -224,6 +235,24 @@ class OrderView:
     imported: ImportedStage | None = None
     # The fake-order risk its last hold check gave (oms.risk); None before one ran.
     risk: RiskView | None = None
+    # How many times the order's lines were edited before dispatch (docs/edits.md).
+    edits: int = 0
+    # Where the buyer ordered from (IP, device), when the channel gave it.
+    client: Client | None = None
+    # Returns and refunds after delivery (docs/returns.md): filled in when one order is
+    # read (GET /v1/orders/{id}) from their own tables; null in lists and in the workflow.
+    returns: list[ReturnSummary] | None = None
+    refunded: str | None = None
+
+
+@dataclass
+class ReturnSummary:
+    """One of the order's returns, as the order view lists it."""
+
+    id: str
+    status: str
+    resolution: str
+    lines: list[SkuQuantity] = field(default_factory=list)
 
 
 @dataclass
@@ -320,6 +349,11 @@ class ReserveResult:
     # the warehouses hold (what the customer is told is missing).
     unreserved: list[SkuQuantity] = field(default_factory=list)
     short: list[SkuQuantity] = field(default_factory=list)
+    # What the chosen warehouses are expected to give (oms.domain.delivery): the days
+    # until the last parcel arrives and what the parcels cost to ship; None before these
+    # were estimated.
+    expected_days: float | None = None
+    expected_cost: float | None = None
 
 
 @dataclass
@@ -327,6 +361,10 @@ class RouteCandidate:
     warehouse_id: str
     priority: int
     distance_km: float
+    # Expected delivery days from this warehouse and a parcel's cost (base, per unit).
+    expected_days: float | None = None
+    parcel_base: float | None = None
+    per_unit: float | None = None
 
 
 @dataclass
@@ -490,6 +528,30 @@ class ActionResult:
 class AddressChange:
     by: str
     address: Address
+
+
+@dataclass
+class OrderEdit:
+    """An edit of an order before dispatch (update ``request_edit``): its complete new
+    lines, priced in the order's currency, and who asked."""
+
+    by: str
+    lines: list[OrderLine]
+    reason: str = ""  # why, in the person's words (the timeline keeps it)
+
+
+@dataclass
+class StockEdit:
+    """An edit's stock step: the order's held reservations released and ``lines``
+    reserved in their place (round ``round``, shipments numbered from
+    ``first_shipment``), in one transaction, all or nothing. ``check_only``: whether it
+    would succeed, with nothing written."""
+
+    order_id: str
+    lines: list[SkuQuantity]
+    round: int
+    first_shipment: int
+    check_only: bool = False
 
 
 @dataclass

@@ -1,10 +1,14 @@
-"""Which warehouses fulfil an order. Three strategies, chosen per sales channel:
+"""Which warehouses fulfil an order. Six strategies, chosen per sales channel:
 
 - ``fewest_shipments`` (the default): one warehouse when any can ship everything, otherwise
   the smallest number of warehouses; ties go to the nearer, then the better priority;
 - ``nearest``: each line from the nearest warehouse that can fill it, split only where none
   can fill it alone;
-- ``priority``: warehouses in priority order.
+- ``priority``: warehouses in priority order;
+- ``fastest``, ``cheapest`` and ``balanced``: the same smallest number of warehouses as
+  ``fewest_shipments``, and among the sets of that size the one whose order arrives first
+  (the slowest of its parcels, by the learned delivery times), costs least to ship, or
+  has the least cost plus ``day_value`` for each expected day (see oms.domain.delivery).
 
 Pure rules over plain data; ties always break the same way (distance, priority, id). The
 inventory activity loads stock under row locks, asks :func:`allocate`, and writes the
@@ -14,7 +18,7 @@ reservations it returns.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 from oms.domain.geo import km_between
@@ -22,7 +26,13 @@ from oms.domain.geo import km_between
 FEWEST_SHIPMENTS = "fewest_shipments"
 NEAREST = "nearest"
 PRIORITY = "priority"
-STRATEGIES = (FEWEST_SHIPMENTS, NEAREST, PRIORITY)
+FASTEST = "fastest"
+CHEAPEST = "cheapest"
+BALANCED = "balanced"
+STRATEGIES = (FEWEST_SHIPMENTS, NEAREST, PRIORITY, FASTEST, CHEAPEST, BALANCED)
+# What ``balanced`` weighs a day of delivery at, in the cost table's money
+# (OMS_ROUTING_DAY_VALUE).
+DAY_VALUE = 2.0
 
 # Above this many candidate warehouses the exact fewest-warehouses search gives way to a
 # greedy cover, which is near-optimal and bounded in time.
@@ -42,6 +52,11 @@ class WarehouseStock:
     available: Mapping[str, int]
     # Kilometres to the destination; 0 when the destination is unknown.
     distance_km: float = 0.0
+    # Expected delivery days to the destination, and what a parcel from here costs (a
+    # base and an amount per unit): oms.domain.delivery. Zero when nobody said.
+    days: float = 0.0
+    base_cost: float = 0.0
+    unit_cost: float = 0.0
 
 
 def with_distances(
@@ -53,11 +68,11 @@ def with_distances(
     if to is None:
         return list(stocks)
     return [
-        WarehouseStock(
-            s.warehouse_id,
-            s.priority,
-            s.available,
-            round(km_between(places[s.warehouse_id], to), 3) if s.warehouse_id in places else 0.0,
+        replace(
+            s,
+            distance_km=round(km_between(places[s.warehouse_id], to), 3)
+            if s.warehouse_id in places
+            else 0.0,
         )
         for s in stocks
     ]
@@ -131,6 +146,74 @@ def _fewest(demand: Mapping[str, int], candidates: list[WarehouseStock]) -> list
     raise OutOfStock(list(demand))  # unreachable: the totals were checked first
 
 
+def _smallest_covers(
+    demand: Mapping[str, int], candidates: list[WarehouseStock]
+) -> list[tuple[WarehouseStock, ...]]:
+    """Every set of the fewest warehouses that together cover ``demand`` (the greedy
+    cover alone above :data:`EXACT_SEARCH_LIMIT` candidates)."""
+    if len(candidates) > EXACT_SEARCH_LIMIT:
+        return [tuple(_greedy_cover(candidates, demand))]
+    for size in range(1, len(candidates) + 1):
+        covers = [c for c in combinations(candidates, size) if _covers(c, demand)]
+        if covers:
+            return covers
+    raise OutOfStock(list(demand))  # unreachable: the totals were checked first
+
+
+def _cheap_first(stock: WarehouseStock) -> tuple[float, float, float, int, str]:
+    return (stock.unit_cost, stock.days, stock.distance_km, stock.priority, stock.warehouse_id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an allocation is expected to give: its parcels, the days until the last of
+    them arrives, and what they cost to ship."""
+
+    shipments: int
+    days: float
+    cost: float
+
+
+def outcome(allocations: Sequence[Allocation], stocks: Sequence[WarehouseStock]) -> Outcome:
+    """The expected days (the slowest parcel's) and cost (every parcel's base and units)
+    of ``allocations`` from ``stocks``."""
+    by_id = {s.warehouse_id: s for s in stocks}
+    days = 0.0
+    cost = 0.0
+    for a in allocations:
+        stock = by_id[a.warehouse_id]
+        days = max(days, stock.days)
+        cost += stock.base_cost + stock.unit_cost * sum(a.lines.values())
+    return Outcome(len(allocations), round(days, 4), round(cost, 2))
+
+
+def _score(strategy: str, o: Outcome, day_value: float) -> tuple[float, float]:
+    if strategy == FASTEST:
+        return (o.days, o.cost)
+    if strategy == CHEAPEST:
+        return (o.cost, o.days)
+    return (round(o.cost + day_value * o.days, 4), o.days)
+
+
+def _best_cover(
+    demand: Mapping[str, int], candidates: list[WarehouseStock], strategy: str, day_value: float
+) -> list[Allocation]:
+    """Among the smallest covers, the one that scores best by ``strategy``; then the
+    nearest in all, then the best priorities. Units come from the cheapest per unit first."""
+    best: tuple[tuple[float, float], float, list[tuple[int, str]]] | None = None
+    chosen: list[Allocation] = []
+    for cover in _smallest_covers(demand, candidates):
+        allocations = _assign(sorted(cover, key=_cheap_first), demand)
+        key = (
+            _score(strategy, outcome(allocations, cover), day_value),
+            round(sum(s.distance_km for s in cover), 3),
+            sorted(_rank(s) for s in cover),
+        )
+        if best is None or key < best:
+            best, chosen = key, allocations
+    return chosen
+
+
 def _nearest(demand: Mapping[str, int], candidates: list[WarehouseStock]) -> list[Allocation]:
     by_distance = sorted(candidates, key=_near)
     allocations: dict[str, Allocation] = {}
@@ -156,10 +239,11 @@ def allocate(
     demand: Mapping[str, int],
     stocks: Sequence[WarehouseStock],
     strategy: str = FEWEST_SHIPMENTS,
+    day_value: float = DAY_VALUE,
 ) -> list[Allocation]:
     """Allocate ``demand`` (sku -> units) by ``strategy``, or raise :class:`OutOfStock`
     naming the short SKUs. Never more than is available; always everything when the
-    warehouses together hold enough."""
+    warehouses together hold enough. ``day_value``: what ``balanced`` weighs a day at."""
     short = _shortfall(demand, stocks)
     if short:
         raise OutOfStock(short)
@@ -170,6 +254,8 @@ def allocate(
         return _nearest(demand, candidates)
     if strategy == PRIORITY:
         return _assign(candidates, demand)
+    if strategy in (FASTEST, CHEAPEST, BALANCED):
+        return _best_cover(demand, candidates, strategy, day_value)
     if strategy != FEWEST_SHIPMENTS:
         raise ValueError(f"unknown routing strategy {strategy!r}")
     return _fewest(demand, candidates)
@@ -200,13 +286,46 @@ def allocate_available(
     demand: Mapping[str, int],
     stocks: Sequence[WarehouseStock],
     strategy: str = FEWEST_SHIPMENTS,
+    day_value: float = DAY_VALUE,
 ) -> tuple[list[Allocation], dict[str, int]]:
     """Allocate what is in stock now by ``strategy``; the rest is returned as missing
     (sku -> units). The allocated and the missing units add up to the demand."""
     missing = missing_units(demand, stocks)
     fillable = {sku: q - missing.get(sku, 0) for sku, q in demand.items()}
     fillable = {sku: q for sku, q in fillable.items() if q > 0}
-    return (allocate(fillable, stocks, strategy) if fillable else []), missing
+    return (allocate(fillable, stocks, strategy, day_value) if fillable else []), missing
+
+
+# The strategies set side by side for every allocated order (oms routing compare).
+COMPARED = (NEAREST, PRIORITY, FEWEST_SHIPMENTS, FASTEST, CHEAPEST, BALANCED)
+
+
+@dataclass(frozen=True)
+class Option:
+    """What one strategy would have chosen: its warehouses (in shipment order) and the
+    expected outcome."""
+
+    warehouses: tuple[str, ...]
+    outcome: Outcome
+
+
+def compare(
+    demand: Mapping[str, int],
+    stocks: Sequence[WarehouseStock],
+    strategies: Sequence[str] = COMPARED,
+    day_value: float = DAY_VALUE,
+) -> dict[str, Option]:
+    """Each strategy's choice for what of ``demand`` is in stock, by the same rules as
+    :func:`allocate_available`; empty when nothing is."""
+    options: dict[str, Option] = {}
+    for strategy in strategies:
+        allocations, _ = allocate_available(demand, stocks, strategy, day_value)
+        if not allocations:
+            return {}
+        options[strategy] = Option(
+            tuple(a.warehouse_id for a in allocations), outcome(allocations, stocks)
+        )
+    return options
 
 
 def hold_back(stocks: Sequence[WarehouseStock], ahead: Mapping[str, int]) -> list[WarehouseStock]:
@@ -222,7 +341,5 @@ def hold_back(stocks: Sequence[WarehouseStock], ahead: Mapping[str, int]) -> lis
             if take:
                 available[sku] -= take
                 left[sku] = units - take
-        reduced.append(
-            WarehouseStock(stock.warehouse_id, stock.priority, available, stock.distance_km)
-        )
+        reduced.append(replace(stock, available=available))
     return reduced

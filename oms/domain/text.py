@@ -10,6 +10,7 @@ without the padding.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
@@ -174,6 +175,54 @@ Email = Annotated[
     Field(
         pattern=rf"^{EMAIL_CORE}$",
         json_schema_extra={"pattern": padded(EMAIL_CORE), "maxLength": 254},
+    ),
+]
+# A phone number: digits with an optional leading +, spaces, dashes, dots, slashes and
+# brackets between them; 6 to 15 digits (E.164 allows 15).
+PHONE_CORE = r"\+?[ (]?(?:[0-9][ ().\-/]{0,2}){6,15}"
+Phone = Annotated[
+    str,
+    BeforeValidator(_raw_length(40)),
+    Field(
+        pattern=rf"^{PHONE_CORE}$",
+        json_schema_extra={"pattern": padded(PHONE_CORE), "maxLength": 40},
+    ),
+]
+# An opaque device id as the channel's storefront made it (a cookie, an app install id).
+DeviceId = Annotated[
+    str,
+    BeforeValidator(_raw_length(128)),
+    AfterValidator(_not_blank),
+    Field(json_schema_extra=_text_schema(128)),
+]
+# A moment with its offset (RFC 3339), such as 2024-05-01T09:30:00+02:00; the day must
+# exist (a rule the pattern cannot state, like "not in the future" where a field says so).
+TIMESTAMP_CORE = (
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3])"
+    r":[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+Timestamp = Annotated[
+    str,
+    BeforeValidator(strip_padding),
+    Field(pattern=rf"^{TIMESTAMP_CORE}$", json_schema_extra=_matching_schema(TIMESTAMP_CORE)),
+]
+
+
+def _ip_address(value: str) -> str:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address such as 203.0.113.7") from None
+    return address.compressed
+
+
+# An IPv4 or IPv6 address, taken as sent (no padding), kept in its compressed form.
+IpAddress = Annotated[
+    str,
+    AfterValidator(_ip_address),
+    Field(
+        max_length=45,
+        json_schema_extra={"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
     ),
 ]
 # Money: a decimal string; how many decimals depends on the currency (see OrderCreate).

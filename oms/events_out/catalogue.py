@@ -1,10 +1,11 @@
 """The event catalogue: every event type an endpoint can subscribe to, and which timeline
 entry makes each.
 
-``TIMELINE_EVENTS`` is data, written once: migration 0008 holds a literal copy of it (a
-migration is frozen, the catalogue may grow in a later revision) and a unit test checks the
-two agree. Per shipment, ``order.dispatched`` and ``order.shipped`` come once for each
-shipment, with its ``shipment_id`` and ``tracking_number``.
+``TIMELINE_EVENTS`` is data: the latest migration that maps it (0008, then 0020, which
+added ``order_edited``) holds a literal copy of it (a migration is frozen, the catalogue may
+grow in a later revision) and a unit test checks the two agree. Per shipment,
+``order.dispatched`` and ``order.shipped`` come once for each shipment, with its
+``shipment_id`` and ``tracking_number``.
 
 Bodies carry ids, statuses and the timeline entry's own data: never names, emails,
 addresses or payment tokens (``PERSONAL_KEYS`` are dropped from the timeline data as a
@@ -28,6 +29,19 @@ TIMELINE_EVENTS: dict[str, str] = {
     "order_cancelled": "order.cancelled",
     "order_failed": "order.failed",
     "order_late": "order.late",
+    "order_edited": "order.edited",
+}
+
+# Returns and refunds (docs/returns.md), made by the same trigger since revision 0022,
+# which holds a literal copy of both mappings (a unit test checks they agree).
+RETURN_TIMELINE_EVENTS: dict[str, str] = {
+    "return_opened": "return.opened",
+    "return_approved": "return.approved",
+    "return_rejected": "return.rejected",
+    "return_received": "return.received",
+    "return_closed": "return.closed",
+    "refund_issued": "refund.succeeded",
+    "refund_failed": "refund.failed",
 }
 
 ALERT_RAISED = "alert.raised"
@@ -59,6 +73,18 @@ DESCRIPTIONS: dict[str, str] = {
     "order.cancelled": "The order was cancelled (data.reason).",
     "order.failed": "The order failed (data.reason).",
     "order.late": "The order missed its dispatch or delivery deadline (data.stage).",
+    "order.edited": "The order's lines were edited before dispatch (data.before, data.after).",
+    "return.opened": "A return of delivered units was opened (data.return_id, data.lines, "
+    "data.resolution).",
+    "return.approved": "A return was approved, by the return window or an operator (data.by).",
+    "return.rejected": "A return was rejected by an operator (data.by).",
+    "return.received": "The warehouse counted a return's units (data.lines: restockable, "
+    "damaged, missing per SKU).",
+    "return.closed": "A return was resolved (data.resolution, data.amount, data.refund_id or "
+    "data.exchange_order_id).",
+    "refund.succeeded": "Money was given back through the gateway (data.refund_id, "
+    "data.refunded, data.reason, data.return_id for a return's).",
+    "refund.failed": "The gateway refused a refund (data.refund_id, data.refunded, data.error).",
     ALERT_RAISED: "An alert was raised for operators (data.kind, data.order_id).",
     STOCK_CHANGED: "A stock level changed (on_hand, reserved, available).",
     WEBHOOK_TEST: "A test event sent on request (POST .../test).",

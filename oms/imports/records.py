@@ -280,7 +280,13 @@ def build(channel: str, order: Order, *, run: str, now: datetime) -> Built:
         "channel": channel,
         "external_id": order.external_id,
         "status": status,
-        "customer": {"id": customer_id, "email": order.email, "name": order.customer_name},
+        # The import formats carry no account creation nor the buyer's IP or device.
+        "customer": {
+            "id": customer_id,
+            "email": order.email,
+            "name": order.customer_name,
+            "created_at": None,
+        },
         "shipping_address": {
             "name": order.ship_name,
             "line1": order.ship_line1,
@@ -316,6 +322,10 @@ def build(channel: str, order: Order, *, run: str, now: datetime) -> Built:
         "shadow": None,
         "imported": imported,
         "risk": None,  # an imported order is not scored (oms.risk)
+        "edits": 0,
+        "returns": None,
+        "refunded": None,
+        "client": None,
     }
     record = record_of(order)
     built = Built(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import text
@@ -20,6 +21,27 @@ _RAISE = text(
 _OPEN = text(
     "SELECT id, order_id, subject, kind, detail, created_at, delivered_at FROM alerts "
     "WHERE order_id = :order_id AND kind = :kind AND subject = :subject AND status = 'open'"
+)
+# An alert an order gets once in its life (an acknowledged one is not raised again).
+_RAISE_ONCE = text(
+    """
+    INSERT INTO alerts (order_id, subject, kind, status, detail, created_at)
+    SELECT CAST(:order_id AS varchar), '', CAST(:kind AS varchar), 'open',
+           CAST(:detail AS jsonb), now()
+    WHERE NOT EXISTS (SELECT 1 FROM alerts
+                      WHERE order_id = CAST(:order_id AS varchar) AND kind = CAST(:kind AS varchar))
+    ON CONFLICT (order_id, kind, subject) WHERE status = 'open' DO NOTHING
+    RETURNING id, order_id, subject, kind, detail, created_at, delivered_at
+    """
+)
+# Orders of a channel with an alert of a kind raised in a window (those naming the channel).
+_CHANNEL_ALERTED = text(
+    """
+    SELECT count(*) AS n, (array_agg(order_id ORDER BY id DESC))[1:10] AS recent
+    FROM alerts
+    WHERE kind = CAST(:kind AS varchar) AND detail->>'channel' = CAST(:channel AS text)
+      AND created_at > now() - make_interval(secs => :window)
+    """
 )
 _DELIVERED = text("UPDATE alerts SET delivered_at = now() WHERE id = :id")
 _COLUMNS = (
@@ -57,6 +79,46 @@ async def open_alert(
         created = (await conn.execute(_RAISE, params)).rowcount
         row = (await conn.execute(_OPEN, params)).one()
     return row, bool(created)
+
+
+async def open_once_with_channel(
+    engine: AsyncEngine,
+    order_id: str,
+    kind: str,
+    detail: dict[str, Any],
+    channel_kind: str,
+    channel_count: int,
+    window_s: float,
+) -> tuple[Any, Any]:
+    """Open the order's alert of ``kind`` unless it ever had one; when it is opened now and
+    ``channel_count`` or more orders of its channel (``detail["channel"]``) got one within
+    ``window_s``, open the channel's alert of ``channel_kind`` too (unless one is open). One
+    transaction. The rows opened now (id, order_id, subject, kind, detail, created_at,
+    delivered_at), None for each that was not."""
+    channel = str(detail.get("channel") or "")
+    async with engine.begin() as conn:
+        params = {"order_id": order_id, "kind": kind, "detail": json.dumps(detail)}
+        opened = (await conn.execute(_RAISE_ONCE, params)).first()
+        if opened is None or channel_count <= 0 or not channel:
+            return opened, None
+        found = (
+            await conn.execute(
+                _CHANNEL_ALERTED, {"kind": kind, "channel": channel, "window": window_s}
+            )
+        ).one()
+        if int(found.n) < channel_count:
+            return opened, None
+        about = {
+            "subject": channel,
+            "channel": channel,
+            "orders": int(found.n),
+            "window_s": window_s,
+            "order_ids": list(found.recent or []),
+        }
+        shop = {"order_id": "", "subject": channel, "kind": channel_kind}
+        created = (await conn.execute(_RAISE, {**shop, "detail": json.dumps(about)})).rowcount
+        row = (await conn.execute(_OPEN, shop)).one() if created else None
+    return opened, row
 
 
 async def mark_delivered(engine: AsyncEngine, alert_id: int) -> None:

@@ -54,6 +54,16 @@ _EVENTS = text(
     "SELECT seq, type, status, data, created_at FROM order_events "
     "WHERE order_id = :id AND seq > :after ORDER BY seq LIMIT :limit"
 )
+# The steps of some of an order's shipments, as its timeline recorded them.
+_SHIPMENT_STEPS = text(
+    """
+    SELECT data->>'shipment_id' AS shipment_id, substr(type, 10) AS status, created_at
+    FROM order_events
+    WHERE order_id = :id AND type LIKE 'shipment\\_%'
+      AND data->>'shipment_id' = ANY(CAST(:shipments AS text[]))
+    ORDER BY seq
+    """
+)
 _APPEND = text(
     """
     INSERT INTO order_events (order_id, seq, type, status, data, created_at)
@@ -272,6 +282,16 @@ async def record(engine: AsyncEngine, record: dict[str, Any], shipments: Sequenc
         await conn.execute(_APPEND, record)
         await conn.execute(_FOLD, record)
         await follow(conn, shipments)
+
+
+async def shipment_steps(
+    engine: AsyncEngine, order_id: str, shipment_ids: Sequence[str]
+) -> list[Any]:
+    """The timeline's steps of these shipments of the order, in order (shipment_id, status,
+    created_at): ``shipment_delivered`` is status ``delivered``."""
+    params = {"id": order_id, "shipments": list(shipment_ids)}
+    async with one_statement(engine) as conn:
+        return list((await conn.execute(_SHIPMENT_STEPS, params)).all())
 
 
 async def record_batch(engine: AsyncEngine, batch: dict[str, Any]) -> None:

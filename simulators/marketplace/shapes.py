@@ -35,6 +35,18 @@ def _shop_time(value: datetime | None) -> str | None:
     return value.astimezone(SHOP_ZONE).isoformat(timespec="seconds") if value else None
 
 
+def _buyer_ip(buyer_id: str) -> str:
+    """The address a buyer's browser orders from, in the documentation range (TEST-NET-3):
+    the same for every order of one buyer."""
+    return f"203.0.113.{int(buyer_id) % 254 + 1}"
+
+
+def _account_created(order: MarketOrder) -> datetime:
+    """When the buyer's shop account was made: a day to some two and a half years before
+    the order, the same distance for every order of one buyer."""
+    return order.created - timedelta(days=int(order.buyer.id) % 900 + 1)
+
+
 def _gmt(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else None
 
@@ -357,7 +369,10 @@ def shopify_order(order: MarketOrder) -> dict[str, Any]:
             "email": b.email,
             "first_name": b.first_name,
             "last_name": b.last_name,
+            "created_at": _shop_time(_account_created(order)),
         },
+        "browser_ip": _buyer_ip(b.id),
+        "client_details": {"browser_ip": _buyer_ip(b.id), "accept_language": "en-US"},
         "line_items": [
             {
                 "id": int(line.line_id),
@@ -465,6 +480,7 @@ def woo_order(order: MarketOrder) -> dict[str, Any]:
         "total": _s(order.total),
         "prices_include_tax": False,
         "customer_id": int(order.buyer.id[:6]),
+        "customer_ip_address": _buyer_ip(order.buyer.id),
         "billing": _woo_address(order, billing=True),
         "shipping": _woo_address(order, billing=False),
         "line_items": lines,

@@ -26,6 +26,7 @@ async def test_every_page_opens_without_a_browser_error(open_tab: OpenTab, syste
         "/console/stock": "Stock",
         "/console/channels": "Channels and webhooks",
         "/console/reports": "Reports",
+        "/console/insights": "Insights",
     }
     wrong: list[str] = []
     for language, viewport in (("en-US", LAPTOP), ("zh-CN", LAPTOP), ("en-US", TABLET)):

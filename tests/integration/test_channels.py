@@ -106,7 +106,7 @@ async def test_channels_the_oms_cannot_serve_are_422_with_the_field_named(admin)
         ({**_pull(_name()), "intake": "both"}, "intake"),
         ({k: v for k, v in _push(_name()).items() if k != "secret"}, "secret"),
         ({**_pull(_name()), "credentials": {"app_key": "k"}}, "credentials"),
-        ({**_push(_name()), "routing": "cheapest"}, "routing"),
+        ({**_push(_name()), "routing": "quickest"}, "routing"),
         ({**_push("Bad Name")}, "name"),
         ({**_push(_name()), "platform": "ebay"}, "platform"),
     ]

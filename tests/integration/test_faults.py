@@ -137,6 +137,9 @@ async def test_a_database_that_refuses_connections_is_503_with_retry_after(syste
             await http.post("/v1/orders", json=order_body([("SKU-X", 1)])),
             await http.get("/v1/orders"),
             await http.get("/v1/orders/0123456789abcdef0123"),
+            await http.get("/v1/insights/replenishment"),
+            await http.get("/v1/insights/replenishment", params={"format": "csv"}),
+            await http.get("/v1/insights/hot-products"),
         ]
         health = await http.get("/health")
 

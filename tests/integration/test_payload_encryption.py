@@ -19,6 +19,9 @@ def _personal(body: dict[str, Any]) -> list[str]:
         body["customer"]["email"],
         body["customer"]["name"],
         body["shipping_address"]["line1"],
+        body["shipping_address"]["phone"],
+        body["client"]["ip"],
+        body["client"]["device_id"],
         body["payment"]["token"],
     ]
 
@@ -29,6 +32,10 @@ async def _order_with_personal_data(admin: httpx.AsyncClient) -> tuple[dict[str,
     marker = unique("pii")
     body["customer"] = {"id": "c-pii", "email": f"{marker}@example.com", "name": f"Name {marker}"}
     body["shipping_address"]["line1"] = f"{marker} Secret Street 1"
+    # The risk inputs: a phone number, an IP address and a device id made for this order.
+    digits = f"{int(marker.rsplit('-', 1)[1], 16) % 10**8:08d}"
+    body["shipping_address"]["phone"] = f"+49 30 {digits}"
+    body["client"] = {"ip": f"2001:db8::{digits[-4:]}:{digits[:4]}", "device_id": f"dev-{marker}"}
     order = await submit(admin, body)
     await wait_for_status(admin, order["id"], TERMINAL)
     return body, order["id"]
@@ -62,6 +69,8 @@ async def test_operators_read_the_order_in_clear_through_the_codec_endpoint(admi
     clear = opened.payloads[0].data.decode()
     assert body["customer"]["email"] in clear
     assert body["shipping_address"]["line1"] in clear
+    assert body["shipping_address"]["phone"] in clear
+    assert body["client"]["device_id"] in clear
 
 
 async def test_the_codec_endpoint_answers_the_web_ui_across_origins(system):

@@ -26,6 +26,8 @@ from workflows.legacy.order import LegacyOrderWorkflow
 from workflows.legacy.order_lean import LeanOrderWorkflow
 from workflows.legacy.shipment import ShipmentWorkflow
 from workflows.order import OrderWorkflow
+from workflows.refund import RefundWorkflow
+from workflows.returns import ReturnWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -34,7 +36,14 @@ def _replayer() -> Replayer:
     # Histories recorded since payload encryption are sealed with the tests' fixed key;
     # older ones are in clear and pass through the codec unchanged.
     return Replayer(
-        workflows=[OrderWorkflow, LeanOrderWorkflow, LegacyOrderWorkflow, ShipmentWorkflow],
+        workflows=[
+            OrderWorkflow,
+            LeanOrderWorkflow,
+            LegacyOrderWorkflow,
+            ShipmentWorkflow,
+            ReturnWorkflow,
+            RefundWorkflow,
+        ],
         data_converter=data_converter(TEST_PAYLOAD_KEYS),
     )
 
@@ -102,6 +111,23 @@ def test_there_are_recorded_histories_for_every_order_path():
         "v11-risk-order-held-approved-delivered",
         "v11-risk-order-held-rejected",
     } <= names
+    assert {  # edits before dispatch (workflows/order_edits.py, patch ``order-edits``)
+        "v10-edited-order-line-added-cancelled",
+        "v10-edited-order-lines-removed-cancelled",
+        "v10-edit-out-of-stock-refused-cancelled",
+        "v10-edit-declined-then-edited-cancelled",
+        "v10-edited-order-racing-dispatch-delivered",
+    } <= names
+    assert {  # returns and refunds (workflows/returns.py, workflows/refund.py)
+        "v10-return-refund",
+        "v10-return-exchange",
+        "v10-return-store-credit",
+        "v10-return-approved-by-operator",
+        "v10-return-rejected",
+        "v10-return-parcel-lost",
+        "v10-refund-succeeded",
+        "v10-refund-refused-alerted",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
@@ -127,7 +153,8 @@ async def test_every_workflow_run_in_this_session_replays(system, admin):
     # Every order and shipment this session ran to an end, on every test task queue.
     query = (
         "(WorkflowType = 'order.batched' OR WorkflowType = 'order.lean' "
-        "OR WorkflowType = 'order' OR WorkflowType = 'shipment') "
+        "OR WorkflowType = 'order' OR WorkflowType = 'shipment' "
+        "OR WorkflowType = 'return' OR WorkflowType = 'refund') "
         "AND (ExecutionStatus = 'Completed' OR ExecutionStatus = 'Failed')"
     )
     # The read model says delivered as the workflow writes its last record; visibility

@@ -417,6 +417,10 @@ def test_no_personal_data_lies_in_clear_in_the_temporal_database_files(dev):
     body = _order("smoke-pii")
     body["customer"] = {"id": "c-pii", "email": "pii-smoke-7731@example.com", "name": "Zelda Q"}
     body["shipping_address"]["line1"] = "77 Hidden Lane"
+    # The risk inputs are personal data too: the phone, the IP address, the device.
+    body["shipping_address"]["phone"] = "+49 30 7731 9946"
+    body["client"] = {"ip": "198.51.100.77", "device_id": "dev-pii-7731"}
+    body["customer"]["created_at"] = "2024-03-01T10:00:00Z"
     with dev.http(key) as http:
         order = http.post("/v1/orders", json=body).json()
         done = _wait(http, order["id"], {"delivered", "failed", "cancelled"})
@@ -430,9 +434,19 @@ def test_no_personal_data_lies_in_clear_in_the_temporal_database_files(dev):
     assert files, "the dev server keeps its history in temporal.db"
     stored = b"".join(path.read_bytes() for path in files)
     assert done["id"].encode() in stored  # the history is there...
-    for value in ("pii-smoke-7731@example.com", "Zelda Q", "77 Hidden Lane", "tok_ok"):
+    assert done["client"] == {"ip": "198.51.100.77", "device_id": "dev-pii-7731"}
+    personal = (
+        "pii-smoke-7731@example.com",
+        "Zelda Q",
+        "77 Hidden Lane",
+        "tok_ok",
+        "7731 9946",
+        "198.51.100.77",
+        "dev-pii-7731",
+    )
+    for value in personal:
         assert value.encode() not in stored, value  # ...its personal data is not
     logs = "".join(dev.output)
     assert done["id"] in logs
-    for value in ("pii-smoke-7731@example.com", "Zelda Q", "77 Hidden Lane", "tok_ok"):
+    for value in personal:
         assert value not in logs, value  # logs carry ids, never personal data

@@ -106,7 +106,7 @@ def test_each_platform_gets_only_the_intakes_the_oms_serves():
         (_push(name="a" * 64), "name"),
         (_push(platform="ebay"), "platform"),
         (_push(mode="paused"), "mode"),
-        (_push(routing="cheapest"), "routing"),
+        (_push(routing="quickest"), "routing"),
         (_push(shortage="wait"), "shortage"),
         (_push(payment_timeout_s=0), "payment_timeout_s"),
         (_pull(pull_interval_s=0.5), "pull_interval_s"),

@@ -17,6 +17,7 @@ FLAGS = {
     "migrate": [],
     "orders": [],
     "report": [],
+    "insights": [],
     "stock": [],
     "import": [],
     "chaos": [
@@ -60,6 +61,7 @@ FLAGS = {
     ],
     "channels": [],
     "shadow": [],
+    "routing": [],
     "keys": [],
     "users": [],
     "workflows": [],
@@ -90,6 +92,18 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
     ]
     assert list(_subcommands(offered["workflows"])) == ["drain"]
     assert list(_subcommands(offered["risk"])) == ["generate", "train", "evaluate", "models"]
+    assert list(_subcommands(offered["insights"])) == [
+        "forecast",
+        "backtest",
+        "lead-time",
+        "lead-times",
+    ]
+    backtest = _subcommands(offered["insights"])["backtest"]
+    flags = [s for a in backtest._actions for s in a.option_strings if s.startswith("--")]
+    assert flags == ["--help", "--skus", "--days", "--seed", "--holdout", "--from-db"]
+    routing = _subcommands(offered["routing"])
+    assert list(routing) == ["learn", "times", "costs", "compare", "evaluate"]
+    assert list(_subcommands(routing["costs"])) == ["load", "list"]
     assert list(_subcommands(offered["shadow"])) == ["load", "report"]
     report = _subcommands(offered["shadow"])["report"]
     flags = [s for a in report._actions for s in a.option_strings if s.startswith("--")]

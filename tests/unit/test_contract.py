@@ -23,9 +23,12 @@ def _implementations() -> list[type]:
     from activities.channel_feedback import ChannelFeedbackActivities
     from activities.channel_pull import ChannelPullActivities
     from activities.holds import HoldActivities
+    from activities.insights import ForecastActivities
     from activities.inventory import InventoryActivities
     from activities.payments import PaymentActivities
     from activities.read_model import ReadModelActivities
+    from activities.refunds import RefundActivities
+    from activities.returns import ReturnActivities
     from activities.stock_sync import StockSyncActivities
     from activities.warehouse import WarehouseActivities
     from activities.webhook_delivery import WebhookDeliveryActivities
@@ -37,9 +40,12 @@ def _implementations() -> list[type]:
         ChannelFeedbackActivities,
         ChannelPullActivities,
         HoldActivities,
+        ForecastActivities,
         InventoryActivities,
         PaymentActivities,
         ReadModelActivities,
+        RefundActivities,
+        ReturnActivities,
         StockSyncActivities,
         WarehouseActivities,
         WebhookDeliveryActivities,

@@ -192,9 +192,9 @@ def test_a_bad_schedule_is_refused(spec):
 # --- catalogue -------------------------------------------------------------------------------
 
 
-def _migration():  # type: ignore[no-untyped-def]
-    path = ROOT / "oms/db/migrations/versions/0008_events_out.py"
-    spec = importlib.util.spec_from_file_location("migration_0008", path)
+def _migration(name: str = "0008_events_out"):  # type: ignore[no-untyped-def]
+    path = ROOT / f"oms/db/migrations/versions/{name}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -202,12 +202,45 @@ def _migration():  # type: ignore[no-untyped-def]
 
 
 def test_the_migrations_mapping_is_the_catalogues():
-    migration = _migration()
+    # 0020 is the latest revision that maps the timeline (it added ``order_edited``).
+    migration = _migration("0020_order_edited_event")
     assert migration.TIMELINE_EVENTS == catalogue.TIMELINE_EVENTS
     assert migration.PERSONAL_KEYS == catalogue.PERSONAL_KEYS
-    case = migration._case()
+    function = migration._order_trigger(migration.TIMELINE_EVENTS)
     for timeline_type, event_type in catalogue.TIMELINE_EVENTS.items():
-        assert f"WHEN '{timeline_type}' THEN '{event_type}'" in case
+        assert f"WHEN '{timeline_type}' THEN '{event_type}'" in function
+
+
+def test_the_edited_event_changes_only_the_mapping_of_0008():
+    first, edited = _migration(), _migration("0020_order_edited_event")
+    assert first.TIMELINE_EVENTS == edited.BEFORE
+    assert first.PERSONAL_KEYS == edited.PERSONAL_KEYS
+    # Its downgrade puts back exactly the function 0008 made.
+    assert edited._order_trigger(edited.BEFORE) == first._order_trigger()
+
+
+def test_the_returns_migration_maps_the_catalogues_order_and_return_events():
+    path = ROOT / "oms/db/migrations/versions/0022_returns.py"
+    spec = importlib.util.spec_from_file_location("migration_0022", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.TIMELINE_EVENTS == catalogue.TIMELINE_EVENTS
+    assert migration.RETURN_TIMELINE_EVENTS == catalogue.RETURN_TIMELINE_EVENTS
+    assert migration.PERSONAL_KEYS == catalogue.PERSONAL_KEYS
+    both = migration.order_trigger(
+        {**migration.TIMELINE_EVENTS, **migration.RETURN_TIMELINE_EVENTS}
+    )
+    for mapping in (catalogue.TIMELINE_EVENTS, catalogue.RETURN_TIMELINE_EVENTS):
+        for timeline_type, event_type in mapping.items():
+            assert f"WHEN '{timeline_type}' THEN '{event_type}'" in both
+            assert event_type in catalogue.DESCRIPTIONS
+    sources = "".join(
+        (ROOT / p).read_text()
+        for p in ("workflows/returns.py", "activities/returns.py", "oms/store/returns.py")
+    )
+    for timeline_type in catalogue.RETURN_TIMELINE_EVENTS:
+        assert f'"{timeline_type}"' in sources
 
 
 def test_every_timeline_type_mapped_is_one_the_order_workflow_writes():

@@ -18,11 +18,13 @@ from api.schemas import (
     Channel,
     Country,
     Currency,
+    DeviceId,
     Email,
     Ident,
     Note,
     OrderCreate,
     PaymentMethod,
+    Phone,
     PostalCode,
     Reason,
     Region,
@@ -45,6 +47,8 @@ FIELDS: dict[str, Any] = {
     "warehouse_id": WarehouseId,
     "email": Email,
     "country": Country,
+    "phone": Phone,
+    "device_id": DeviceId,
     # A plain string field of a body: its schema is given the rule on control characters.
     "plain": Annotated[str, Field(min_length=1, max_length=50)],
 }

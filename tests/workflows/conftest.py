@@ -44,6 +44,7 @@ from oms.domain.messages import (
     Customer,
     DispatchRequest,
     OperatorAction,
+    OrderEdit,
     OrderInput,
     OrderLine,
     OrderView,
@@ -150,6 +151,11 @@ class Order:
         change = AddressChange(by, address)
         return await self.handle.execute_update(OrderWorkflow.request_address_change, change)
 
+    async def edit(self, *lines: tuple[str, int, str], by: str = "ops") -> ActionResult:
+        """New lines (sku, quantity, unit price) for the order."""
+        edit = OrderEdit(by, [OrderLine(sku, q, price) for sku, q, price in lines])
+        return await self.handle.execute_update(OrderWorkflow.request_edit, edit)
+
     async def reached(self, kind: str, count: int = 1) -> TimelineEntry:
         """The order's ``count``-th timeline entry of ``kind``, once written."""
         return await self.shop.timeline.reached(self.id, kind, count)
@@ -212,6 +218,8 @@ class Shop:
             self.carrier.follow_shipment,
             self.stock.plan_stock,
             self.platform.report_shipment,
+            self.gateway.adjust_authorization,
+            self.stock.edit_stock,
         ]
 
     async def order(

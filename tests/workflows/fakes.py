@@ -53,6 +53,7 @@ from oms.domain.messages import (
     ShipmentReport,
     SkuQuantity,
     StockChangeResult,
+    StockEdit,
     TimelineEntry,
     WarehouseAllocation,
 )
@@ -107,6 +108,8 @@ class FakeGateway(PaymentSteps):
         self.ledger: list[LedgerRow] = []
         self.attempts: dict[str, int] = defaultdict(int)  # per kind
         self.authorizations: dict[str, str] = {}  # authorize key -> authorized | voided
+        self.authorized: dict[str, Decimal] = {}  # authorize key -> the amount it holds
+        self.limit: Decimal | None = None  # the card's limit: an increase past it declines
         self.calls: list[PaymentCommand] = []  # every attempt, in order
 
     def rows(self, *kinds: str) -> list[tuple[str, str, str]]:
@@ -133,6 +136,7 @@ class FakeGateway(PaymentSteps):
             self.ledger.append(LedgerRow("authorize", "declined", cmd.amount, key))
             raise business_error(ErrorType.PAYMENT_DECLINED, "authorize declined by the gateway")
         self.authorizations[key] = "authorized"
+        self.authorized[key] = Decimal(cmd.amount)
         if self.lose_answers:
             self.ledger.append(LedgerRow("authorize", "failed", cmd.amount, key))
             raise Unavailable("gateway (answer lost)")
@@ -162,6 +166,27 @@ class FakeGateway(PaymentSteps):
         self.authorizations[auth_key] = "voided"
         self.ledger.append(LedgerRow("void", "succeeded", cmd.amount, key))
         return PaymentOutcome("void", "succeeded", cmd.amount, f"void-{key}")
+
+    @activity.defn
+    async def adjust_authorization(self, cmd: PaymentCommand) -> PaymentOutcome:
+        """The authorization moved to ``cmd.amount``; an increase past ``limit`` declines."""
+        key = idempotency_key(cmd.order_id, f"adjust-{cmd.part}")
+        self._outage(cmd, key)
+        auth_key = idempotency_key(cmd.order_id, "authorize")
+        if self.authorizations.get(auth_key) != "authorized":
+            raise business_error(ErrorType.PAYMENT_REJECTED, "no authorization to adjust")
+        settled = next((r for r in self.ledger if r.key == key and r.status != "failed"), None)
+        if settled is not None:  # a retry: the first answer
+            if settled.status == "declined":
+                raise business_error(ErrorType.PAYMENT_DECLINED, "adjust declined")
+            return PaymentOutcome("adjust", "succeeded", cmd.amount)
+        amount = Decimal(cmd.amount)
+        if amount > self.authorized[auth_key] and self.limit is not None and amount > self.limit:
+            self.ledger.append(LedgerRow("adjust", "declined", cmd.amount, key))
+            raise business_error(ErrorType.PAYMENT_DECLINED, "adjust declined")
+        self.authorized[auth_key] = amount
+        self.ledger.append(LedgerRow("adjust", "succeeded", cmd.amount, key))
+        return PaymentOutcome("adjust", "succeeded", cmd.amount, f"adj-{key}")
 
     @activity.defn
     async def record_platform_payment(self, cmd: PaymentCommand) -> PaymentOutcome:
@@ -209,6 +234,10 @@ class FakeStock(StockSteps):
         self.plans: list[ReserveRequest] = []
         self.releases: list[ReleaseRequest] = []
         self.commits: list[CommitRequest] = []
+        self.edits: list[StockEdit] = []
+        # When set, an edit's stock step waits for it (a test racing an edit).
+        self.edit_gate: asyncio.Event | None = None
+        self.edit_started = asyncio.Event()
 
     def put(self, warehouse_id: str, sku: str, units: int, priority: int | None = None) -> None:
         """Set a warehouse's stock of a SKU (a new warehouse ranks after the others)."""
@@ -300,6 +329,49 @@ class FakeStock(StockSteps):
             lines = [SkuQuantity(sku, q) for sku, q in a.lines.items()]
             result.allocations.append(WarehouseAllocation(a.warehouse_id, lines, shipment_id))
         result.short = [SkuQuantity(s, q) for s, q in sorted(short.items())]
+        return result
+
+    @activity.defn
+    async def edit_stock(self, req: StockEdit) -> ReserveResult:
+        """The order's held units released and ``req.lines`` reserved instead, all or
+        nothing; its own held units count as available to it."""
+        self.edits.append(req)
+        self.edit_started.set()
+        if self.edit_gate is not None:
+            await self.edit_gate.wait()
+        demand: dict[str, int] = defaultdict(int)
+        for line in req.lines:
+            demand[line.sku] += line.quantity
+        own = self.held(req.order_id)
+        stocks = [
+            WarehouseStock(
+                s.warehouse_id,
+                s.priority,
+                {sku: q + own.get((s.warehouse_id, sku), 0) for sku, q in s.available.items()},
+            )
+            for s in self._stocks(sorted(demand), [])
+        ]
+        short = missing_units(demand, stocks)
+        if short:
+            skus = sorted(short)
+            raise business_error(ErrorType.OUT_OF_STOCK, f"not enough stock for: {skus}", skus)
+        result = ReserveResult([], FEWEST_SHIPMENTS)
+        for n, a in enumerate(allocate(demand, stocks, FEWEST_SHIPMENTS)):
+            shipment_id = shipment_id_for(req.order_id, req.first_shipment + n)
+            lines = [SkuQuantity(sku, q) for sku, q in a.lines.items()]
+            result.allocations.append(WarehouseAllocation(a.warehouse_id, lines, shipment_id))
+        if req.check_only:
+            return result
+        for r in self.reservations:
+            if r.order_id == req.order_id and r.status == "held":
+                r.status = "released"
+        for a in result.allocations:
+            for line in a.lines:
+                self.reservations.append(
+                    Reservation(
+                        req.order_id, a.shipment_id, a.warehouse_id, line.sku, line.quantity
+                    )
+                )
         return result
 
     @activity.defn

@@ -19,6 +19,7 @@ from typing import Any
 from oms.channels import money
 from oms.channels.canonical import (
     ChannelAddress,
+    ChannelClient,
     ChannelCustomer,
     ChannelLine,
     ChannelOrder,
@@ -30,6 +31,8 @@ from oms.channels.payload import (
     child,
     country,
     items,
+    loose_text,
+    loose_timestamp,
     obj,
     opt_text,
     opt_timestamp,
@@ -53,6 +56,9 @@ FIELDS: dict[str, str] = {
     "customer.id": "customer.id",
     "customer.email": "customer.email",
     "customer.name": "customer.name",
+    "customer.created_at": "customer.created_at (optional)",
+    "client.ip": "client.ip (optional)",
+    "client.device_id": "client.device_id (optional)",
     "shipping_address.name": "shipping_address.name",
     "shipping_address.line1": "shipping_address.line1",
     "shipping_address.line2": "shipping_address.line2",
@@ -123,6 +129,7 @@ def to_order(payload: dict[str, Any]) -> ChannelOrder:
             id=text(customer, "id", "customer.id"),
             email=text(customer, "email", "customer.email"),
             name=text(customer, "name", "customer.name"),
+            created_at=loose_timestamp(customer.get("created_at")),
         ),
         shipping_address=ChannelAddress(
             name=text(address, "name", "shipping_address.name"),
@@ -142,7 +149,15 @@ def to_order(payload: dict[str, Any]) -> ChannelOrder:
         prepaid=False,
         payment_method=text(payment, "method", "payment.method"),
         payment_token=text(payment, "token", "payment.token"),
+        client=_client(p.get("client")),
     )
+
+
+def _client(raw: object) -> ChannelClient | None:
+    if not isinstance(raw, dict):
+        return None
+    ip, device = loose_text(raw, "ip"), loose_text(raw, "device_id")
+    return ChannelClient(ip=ip, device_id=device) if ip or device else None
 
 
 def ship_request(

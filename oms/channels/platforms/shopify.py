@@ -22,6 +22,7 @@ from oms.channels import money
 from oms.channels.canonical import (
     AdjustmentKind,
     ChannelAddress,
+    ChannelClient,
     ChannelCustomer,
     ChannelLine,
     ChannelOrder,
@@ -36,6 +37,8 @@ from oms.channels.payload import (
     digits_id,
     ident,
     items,
+    loose_text,
+    loose_timestamp,
     obj,
     opt_items,
     opt_text,
@@ -80,6 +83,8 @@ FIELDS: dict[str, str] = {
     "adjustments.tax": "total_tax (unless taxes_included)",
     "customer.id": "customer.id",
     "customer.email": "email, else customer.email",
+    "customer.created_at": "customer.created_at",
+    "client.ip": "browser_ip, else client_details.browser_ip",
     "shipping_address.line1": "shipping_address.address1",
     "shipping_address.line2": "shipping_address.address2",
     "shipping_address.city": "shipping_address.city",
@@ -193,7 +198,12 @@ def to_order(payload: dict[str, Any]) -> ChannelOrder:
         currency=code,
         lines=lines,
         total=money.fmt(total, code),
-        customer=ChannelCustomer(id=customer_id, email=email, name=name),
+        customer=ChannelCustomer(
+            id=customer_id,
+            email=email,
+            name=name,
+            created_at=loose_timestamp(customer.get("created_at")),
+        ),
         shipping_address=_address(child(p, "shipping_address")),
         created_at=timestamp(p.get("created_at"), "created_at"),
         updated_at=updated_at(p),
@@ -203,7 +213,17 @@ def to_order(payload: dict[str, Any]) -> ChannelOrder:
         ),
         payment_reference=opt_text(p, "checkout_token") or f"{PLATFORM}:{oid}",
         prepaid=True,
+        client=_client(p),
     )
+
+
+def _client(p: dict[str, Any]) -> ChannelClient | None:
+    """The buyer's browser as the storefront saw it (no device id: Shopify gives none)."""
+    details = p.get("client_details")
+    ip = loose_text(p, "browser_ip") or (
+        loose_text(details, "browser_ip") if isinstance(details, dict) else None
+    )
+    return ChannelClient(ip=ip) if ip else None
 
 
 def _platform_status(p: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from oms.channels.canonical import (
     Adjustment,
     AdjustmentKind,
     ChannelAddress,
+    ChannelClient,
     ChannelCustomer,
     ChannelLine,
     ChannelOrder,
@@ -35,6 +36,7 @@ from oms.channels.payload import (
     digits_id,
     ident,
     items,
+    loose_text,
     obj,
     opt_text,
     opt_timestamp,
@@ -71,6 +73,7 @@ FIELDS: dict[str, str] = {
     "adjustments.tax": "total_tax",
     "customer.id": "customer_id, else (guest) billing.email",
     "customer.email": "billing.email",
+    "client.ip": "customer_ip_address",
     "shipping_address.line1": "shipping.address_1 (billing.address_1 when no shipping)",
     "shipping_address.line2": "shipping.address_2",
     "shipping_address.city": "shipping.city",
@@ -179,7 +182,15 @@ def to_order(payload: dict[str, Any]) -> ChannelOrder:
         paid_at=opt_timestamp(p.get("date_paid_gmt"), "date_paid_gmt", naive=UTC),
         payment_reference=opt_text(p, "transaction_id") or f"{PLATFORM}:{oid}",
         prepaid=True,
+        client=_client(p),
     )
+
+
+def _client(p: dict[str, Any]) -> ChannelClient | None:
+    """The checkout's IP address (empty for an order made in the shop's admin); WooCommerce
+    keeps no device id, and its user agent is no id."""
+    ip = loose_text(p, "customer_ip_address")
+    return ChannelClient(ip=ip) if ip else None
 
 
 def _address(p: dict[str, Any], billing: dict[str, Any]) -> ChannelAddress:

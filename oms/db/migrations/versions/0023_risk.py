@@ -2,8 +2,8 @@
 one is used) and the orders indexes its lookups need (an address's, a phone's, a device's
 and an IP's orders newest first).
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0023
+Revises: 0022
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0019"
-down_revision = "0018"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
