@@ -29,7 +29,7 @@ from typing import Any
 from oms.operator_cli import CommandError
 from oms.settings import Settings
 
-DEFAULT_THRESHOLD = 70
+DEFAULT_THRESHOLD = 65
 
 
 def add_parser(sub: Any) -> None:
@@ -50,7 +50,7 @@ def add_parser(sub: Any) -> None:
     train.add_argument("--seed", type=int, default=0, metavar="S")
     ev = risk.add_parser("evaluate", help="precision, recall and PR AUC on a labelled file")
     ev.add_argument("--data", required=True, metavar="F.jsonl")
-    ev.add_argument("--threshold", type=int, metavar="N", help="hold at or over (default 70)")
+    ev.add_argument("--threshold", type=int, metavar="N", help="hold at or over (default 65)")
     which = ev.add_mutually_exclusive_group()
     which.add_argument("--train-on", metavar="F.jsonl", help="train in memory on this file")
     which.add_argument("--rules-only", action="store_true", help="the rule points alone")

@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     # The fake-order risk score (oms.risk, docs/intelligence-risk.md): an order scoring at
     # or over this (0-100) is held with the reason risk_score; 0 (or empty) scores nothing
     # and holds nothing. Workers look for a newer trained model every recheck seconds.
-    risk_hold_score: int = Field(default=70, ge=0, le=100)
+    risk_hold_score: int = Field(default=65, ge=0, le=100)
     risk_model_recheck_s: float = Field(default=60.0, gt=0)
     # The operator console (/console): a session ends after this long without a request,
     # and in any case this long after sign-in; the cookie is sent over HTTPS only when

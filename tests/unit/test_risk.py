@@ -26,6 +26,7 @@ from oms.risk.memory import MemorySource
 from oms.risk.model import dumps, loads, train
 from oms.risk.rules import rule_reasons
 from oms.risk.score import NO_MODEL, risk_view
+from oms.risk_cli import DEFAULT_THRESHOLD
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -204,7 +205,7 @@ def test_trained_on_one_seed_the_score_meets_the_targets_on_another() -> None:
     model = train([r.features for r in training if not is_fake(r.label)], seed=0)
     model = loads(dumps(model))  # as a worker loads it
     rows = asyncio.run(featurize(generate(3000, 202)))
-    found = figures(rows, scores(rows, model, "v-test"), 70)
+    found = figures(rows, scores(rows, model, "v-test"), DEFAULT_THRESHOLD)
     assert found.fake > 100
     assert found.recall >= 0.9, found.as_dict()
     assert found.genuine_held <= 0.01, found.as_dict()
@@ -230,7 +231,7 @@ def test_a_risk_hold_score_of_0_or_empty_turns_risk_holds_off() -> None:
     from oms.settings import Settings
 
     assert Settings(risk_hold_score="").risk_hold_score == 0
-    assert Settings().risk_hold_score == 70
+    assert Settings().risk_hold_score == 65
     with pytest.raises(ValidationError):
         Settings(risk_hold_score=101)
 
