@@ -1,10 +1,13 @@
 """Insights: for managers and warehouse leads, the products rising fastest and the
 replenishment hints per warehouse and SKU from the latest nightly forecast, stock-out
-risks first; the hints as CSV. The method is in docs/intelligence-forecast.md."""
+risks first; the hints as CSV; and how the routing strategies compare on the orders
+allocated in the last 7 days. The methods are in docs/intelligence-forecast.md and
+docs/intelligence-routing.md."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +17,7 @@ from api.console.web import UserDep, render
 from api.routes.insights import hints_csv
 from oms.insights.hints import STATUSES
 from oms.insights.run import hot_products, replenishment
+from oms.routing_insights import routing_report
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -22,6 +26,7 @@ _NAME = re.compile(r"^[A-Za-z0-9._:\-]*$")
 HOT_SHOWN = 20
 HINTS_SHOWN = 200
 HOT_MIN_UNITS = 7.0
+ROUTING_DAYS = 7
 
 
 def _filters(
@@ -66,6 +71,7 @@ async def insights_page(
             hints=[],
             counts={},
             more=0,
+            routing=None,
             **context,
         )
     engine, settings = request.app.state.engine, request.app.state.settings
@@ -74,6 +80,8 @@ async def insights_page(
     if status:
         hints = [h for h in hints if h.status == status]
     _, hot = await hot_products(engine, HOT_MIN_UNITS, HOT_SHOWN)
+    since = datetime.now(UTC) - timedelta(days=ROUTING_DAYS)
+    routing = await routing_report(engine, since)
     return render(
         request,
         user,
@@ -84,6 +92,8 @@ async def insights_page(
         hints=hints[:HINTS_SHOWN],
         more=max(len(hints) - HINTS_SHOWN, 0),
         counts=counts,
+        routing=routing,
+        routing_days=ROUTING_DAYS,
         **context,
     )
 

@@ -4,14 +4,17 @@ words, and the page in Chinese."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
+from oms.domain.routing import COMPARED
 from oms.insights.messages import ForecastRun
 from tests.integration.console_helpers import console_as
-from tests.integration.helpers import set_stock, stocked, unique
+from tests.integration.helpers import order_body, set_stock, stocked, submit, unique
 from tests.integration.insights_helpers import history, sold
 from workflows.forecast import ForecastWorkflow
 
@@ -72,3 +75,26 @@ async def test_the_insights_page_shows_the_risks_first_the_hot_products_and_a_cs
             f"/console/insights?warehouse={wh}", headers={"Accept-Language": "zh-CN"}
         )
         assert "断货风险" in chinese.text and "补货建议" in chinese.text
+
+
+async def test_the_insights_page_compares_the_routing_strategies_on_recent_orders(system, admin):
+    _, sku = await stocked(admin, 10)
+    placed = await submit(admin, order_body([(sku, 1)]))
+    deadline = time.monotonic() + 30
+    while (await admin.get(f"/v1/insights/routing/orders/{placed['id']}")).status_code != 200:
+        assert time.monotonic() < deadline, "the order's allocation was never compared"
+        await asyncio.sleep(0.2)
+    report = (await admin.get("/v1/insights/routing")).json()
+    async with console_as(system, "viewer") as console:
+        html = (await console.http.get("/console/insights")).text
+        table = html[html.index('id="insights-routing"') :]
+        shown = dict(re.findall(r'<tr data-strategy="([a-z_]+)" data-orders="(\d+)"', table))
+        # Every compared strategy has its row, each over the orders of the last 7 days.
+        assert set(shown) >= set(COMPARED)
+        assert all(int(n) >= 1 for n in shown.values())
+        assert int(shown["fastest"]) >= 1
+        assert f">{report['orders']} orders allocated in the last 7 days" in html.replace(
+            'id="insights-routing-scope">', ">"
+        )
+        chinese = await console.http.get("/console/insights", headers={"Accept-Language": "zh-CN"})
+        assert "路由策略对比" in chinese.text
