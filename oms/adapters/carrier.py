@@ -8,6 +8,7 @@ by tracking number (in transit, out for delivery, delivered).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import httpx
 
@@ -37,31 +38,26 @@ class HttpCarrier(Carrier):
             base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
         )
 
-    async def follow(self, tracking_number: str, carrier: str) -> None:
-        body = {"tracking_number": tracking_number, "carrier": carrier}
+    async def _post(self, path: str, body: dict[str, Any], key: str) -> httpx.Response:
+        """POST with its idempotency key; an outage or a credential problem (which heal
+        without the request changing) is ``CarrierUnavailable``, any other 4xx a refusal."""
         try:
-            response = await self._client.post(
-                "/trackings", json=body, headers={"Idempotency-Key": tracking_number}
-            )
+            response = await self._client.post(path, json=body, headers={"Idempotency-Key": key})
         except httpx.HTTPError as exc:
             raise CarrierUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
             raise CarrierUnavailable(f"carrier answered {response.status_code}")
         if response.status_code >= 400:
             raise CarrierRejected(f"carrier answered {response.status_code}: {response.text[:200]}")
+        return response
+
+    async def follow(self, tracking_number: str, carrier: str) -> None:
+        body = {"tracking_number": tracking_number, "carrier": carrier}
+        await self._post("/trackings", body, tracking_number)
 
     async def return_label(self, return_id: str, warehouse_id: str) -> str:
         body = {"return_id": return_id, "warehouse_id": warehouse_id}
-        try:
-            response = await self._client.post(
-                "/return-labels", json=body, headers={"Idempotency-Key": return_id}
-            )
-        except httpx.HTTPError as exc:
-            raise CarrierUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
-            raise CarrierUnavailable(f"carrier answered {response.status_code}")
-        if response.status_code >= 400:
-            raise CarrierRejected(f"carrier answered {response.status_code}: {response.text[:200]}")
+        response = await self._post("/return-labels", body, return_id)
         return str(response.json()["tracking_number"])
 
     async def aclose(self) -> None:

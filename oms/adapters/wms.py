@@ -45,11 +45,10 @@ class HttpWarehouseSystem(WarehouseSystem):
             base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
         )
 
-    async def dispatch(self, request: dict[str, Any]) -> str:
+    async def _post(self, path: str, request: dict[str, Any], key: str) -> str:
+        """POST with its idempotency key; the WMS's reference of what it took."""
         try:
-            response = await self._client.post(
-                "/dispatches", json=request, headers={"Idempotency-Key": request["shipment_id"]}
-            )
+            response = await self._client.post(path, json=request, headers={"Idempotency-Key": key})
         except httpx.HTTPError as exc:
             raise WmsUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
@@ -59,18 +58,11 @@ class HttpWarehouseSystem(WarehouseSystem):
             raise WmsRejected(f"WMS answered {response.status_code}: {response.text[:200]}")
         return str(response.json()["reference"])
 
+    async def dispatch(self, request: dict[str, Any]) -> str:
+        return await self._post("/dispatches", request, request["shipment_id"])
+
     async def expect_return(self, request: dict[str, Any]) -> str:
-        try:
-            response = await self._client.post(
-                "/returns", json=request, headers={"Idempotency-Key": request["return_id"]}
-            )
-        except httpx.HTTPError as exc:
-            raise WmsUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code in (401, 403, 408, 429):
-            raise WmsUnavailable(f"WMS answered {response.status_code}")
-        if response.status_code >= 400:
-            raise WmsRejected(f"WMS answered {response.status_code}: {response.text[:200]}")
-        return str(response.json()["reference"])
+        return await self._post("/returns", request, request["return_id"])
 
     async def stock_levels(self) -> list[Any]:
         try:
