@@ -68,12 +68,13 @@ _RETURNS_OF_ORDER = text(
     "decided_by, decision_note, tracking_number, refund_id, exchange_order_id, created_at, "
     "updated_at FROM returns WHERE order_id = :id ORDER BY created_at, id"
 )
-_RETURNS_BY_STATUS = text(
+_BY_STATUS = (
     "SELECT id, order_id, status, reason, resolution, requested_by, note, warehouse_id, "
     "decided_by, decision_note, tracking_number, refund_id, exchange_order_id, created_at, "
     "updated_at FROM returns WHERE (CAST(:status AS text) IS NULL OR status = :status) "
-    "ORDER BY created_at, id LIMIT :limit"
 )
+_RETURNS_BY_STATUS = text(_BY_STATUS + "ORDER BY created_at, id LIMIT :limit")
+_RETURNS_BY_STATUS_NEWEST = text(_BY_STATUS + "ORDER BY created_at DESC, id DESC LIMIT :limit")
 _LINES = text(
     "SELECT return_id, sku, quantity, restockable, damaged, missing, received_at, restocked "
     "FROM return_lines WHERE return_id = ANY(:ids) ORDER BY return_id, sku"
@@ -335,10 +336,14 @@ async def of_order(engine: AsyncEngine, order_id: str) -> list[dict[str, Any]]:
         return await _with_lines(conn, rows)
 
 
-async def by_status(engine: AsyncEngine, status: str | None, limit: int) -> list[dict[str, Any]]:
-    """Returns in ``status`` (any when None), oldest first: the operators' queue."""
+async def by_status(
+    engine: AsyncEngine, status: str | None, limit: int, *, newest: bool = False
+) -> list[dict[str, Any]]:
+    """Returns in ``status`` (any when None), oldest first (the API's queue) or newest
+    first (the console's)."""
+    query = _RETURNS_BY_STATUS_NEWEST if newest else _RETURNS_BY_STATUS
     async with engine.connect() as conn:
-        rows = (await conn.execute(_RETURNS_BY_STATUS, {"status": status, "limit": limit})).all()
+        rows = (await conn.execute(query, {"status": status, "limit": limit})).all()
         return await _with_lines(conn, rows)
 
 

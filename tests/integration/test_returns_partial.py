@@ -15,8 +15,15 @@ import httpx
 from sqlalchemy import text
 
 from oms.store.returns import AFTER_SALES_SEQ
-from tests.integration.helpers import POLL_S, add_warehouse, order_body, set_stock, submit, unique
-from tests.integration.helpers import wait_for_status
+from tests.integration.helpers import (
+    POLL_S,
+    add_warehouse,
+    order_body,
+    set_stock,
+    submit,
+    unique,
+    wait_for_status,
+)
 from tests.integration.test_returns import (
     assert_books,
     open_return,
