@@ -1,5 +1,5 @@
 """Reports: the KPIs over a chosen range and channel, each figure against its target and
-drawn per day; the same figures as CSV. The definitions are in docs/kpis.md."""
+drawn per day, with the return rates and refunds; the same figures as CSV. The definitions are in docs/kpis.md."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from api.console.charts import Point, chart
 from api.console.web import UserDep, render
+from oms.reports.returns import returns_report
 from oms.reports.kpis import (
     DayFigures,
     Figures,
@@ -23,6 +24,8 @@ from oms.reports.kpis import (
 )
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+# The SKUs with the highest return rate the page lists (the API has them all).
+SKUS_SHOWN = 20
 
 _Channel = Annotated[str | None, Query(max_length=100)]
 
@@ -149,11 +152,14 @@ async def reports_page(
         )
     targets = targets_of(request)
     report = await kpi_report(request.app.state.engine, query, targets)
+    returned = await returns_report(request.app.state.engine, query)
     return render(
         request,
         user,
         "reports.html",
         report=report,
+        returned=returned,
+        skus_shown=SKUS_SHOWN,
         charts=_draw(report.days, targets, lambda t: translate(request, t)),
         start=query.start.isoformat(),
         end=query.end.isoformat(),

@@ -35,6 +35,21 @@ MESSAGES: dict[str, str] = {
     "Refund recorded:": "已记录退款：",
     "Return approved:": "已批准退货：",
     "Return rejected:": "已拒绝退货：",
+    # The reports page
+    "Return rate per SKU": "各 SKU 退货率",
+    "Return rate": "退货率",
+    "Returned": "退回",
+    "Delivered": "已送达",
+    "Returns per reason": "按原因的退货",
+    "Share of units delivered": "占送达件数比例",
+    "Refunds asked in the range": "期间内发起的退款",
+    "Pending": "处理中",
+    "with a return": "有退货",
+    "without a return": "无退货",
+    "Currency": "币种",
+    "Units returned / units delivered, of the orders received in the range:": (
+        "退回件数 / 送达件数（期间内收到的订单）："
+    ),
     # The Returns page
     "Newest first. A return outside its channel's return window waits here for a decision.": (
         "最新的在前。超出渠道退货期限的退货在此等待决定。"
