@@ -1,5 +1,6 @@
 """Reports: the KPIs over a chosen range and channel, each figure against its target and
-drawn per day, with the return rates and refunds; the same figures as CSV. The definitions are in docs/kpis.md."""
+drawn per day, with the return rates and refunds; the same figures as CSV. The
+definitions are in docs/kpis.md."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from fastapi.responses import Response
 
 from api.console.charts import Point, chart
 from api.console.web import UserDep, render
-from oms.reports.returns import returns_report
 from oms.reports.kpis import (
     DayFigures,
     Figures,
@@ -22,6 +22,7 @@ from oms.reports.kpis import (
     parse_range,
     report_csv,
 )
+from oms.reports.returns import returns_report
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 # The SKUs with the highest return rate the page lists (the API has them all).
