@@ -2,13 +2,13 @@
 of ``order_kpi_units`` (a delivered order's units per SKU, written only by migration
 0023's trigger on ``orders``; nothing here writes).
 
-The return rates are about the orders *received* in the range ``[start, end)`` (as every
-KPI): their delivered units (``order_kpi_units``, an index range on ``received_at``) and
-the units of their returns that were not rejected (the returns opened since ``start``,
-an index range on ``returns.created_at``, joined to ``order_kpi_facts`` for the order's
-day, channel and shadow flag). The refunds are those asked in the range, by the UTC day
-they were asked. Each statement aggregates in PostgreSQL: a row per SKU, per reason, or
-per (day, channel, currency, with or without a return).
+The return rates are about the delivered orders *received* in the range ``[start, end)``
+(as every KPI): their delivered units (``order_kpi_units``, an index range on
+``received_at``) and the units of their returns that were not rejected (the returns
+opened since ``start``, an index range on ``returns.created_at``, each line joined to its
+order's and SKU's ``order_kpi_units`` row by its key). The refunds are those asked in the
+range, by the UTC day they were asked. Each statement aggregates in PostgreSQL: a row per
+SKU, per SKU and reason, or per (day, channel, currency, with or without a return).
 """
 
 from __future__ import annotations
@@ -29,17 +29,17 @@ _DELIVERED = text(
     GROUP BY u.sku
     """
 )
-# A return is opened after its order was received: those of the range's orders are among
-# the returns opened since its start.
+# The units returned of the same orders and SKUs as the units delivered (a row of
+# ``order_kpi_units`` each): a return is opened after its order was received, so those of
+# the range's orders are among the returns opened since its start.
 _RETURNED = text(
     f"""
     SELECT l.sku, r.reason, sum(l.quantity) AS returned
     FROM returns r
     JOIN return_lines l ON l.return_id = r.id
-    JOIN order_kpi_facts f ON f.order_id = r.order_id
+    JOIN order_kpi_units u ON u.order_id = r.order_id AND u.sku = l.sku
     WHERE r.created_at >= :start AND r.status <> 'rejected'
-      AND f.received_at >= :start AND f.received_at < :end AND NOT f.shadow
-      AND {_CHANNEL.format("f")}
+      AND u.received_at >= :start AND u.received_at < :end AND {_CHANNEL.format("u")}
     GROUP BY l.sku, r.reason
     """
 )

@@ -50,7 +50,7 @@ async def test_an_operator_opens_decides_and_refunds_from_the_console(system, ad
         async with console_on(system, base) as console:
             page = (await console.http.get(f"/console/orders/{oid}")).text
             assert 'id="order-returns"' in page and 'id="returns-none"' in page
-            assert 'id="action-return"' in page and 'id="action-refund"' in page
+            assert 'id="form-return"' in page and 'id="form-refund"' in page
 
             # Refused: more than delivered (409), a bad line (422), no note: nothing written.
             key = uuid.uuid4().hex
@@ -164,7 +164,7 @@ async def test_a_viewer_sees_returns_without_forms_and_temporal_down_writes_noth
     async with console_on(system, system.api_url, role="viewer") as viewer:
         page = (await viewer.http.get(f"/console/orders/{order['id']}")).text
         assert 'id="order-returns"' in page
-        assert 'id="action-return"' not in page and 'id="action-refund"' not in page
+        assert 'id="form-return"' not in page and 'id="form-refund"' not in page
         refused = await viewer.post(
             f"/console/orders/{order['id']}/refund",
             {"amount": "1.00", "reason": "x", "note": "y"},
