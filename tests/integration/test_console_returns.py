@@ -43,7 +43,8 @@ async def test_an_operator_opens_decides_and_refunds_from_the_console(system, ad
         update={"api_port": free_port(), "return_windows": f"{CHANNEL}:0"}
     )
     _wh, sku = await stocked(admin, 10)
-    order = await delivered_order(admin, [(sku, 3, "10.00")], channel=CHANNEL)
+    customer = f"cust-{uuid.uuid4().hex[:8]}"
+    order = await delivered_order(admin, [(sku, 3, "10.00")], channel=CHANNEL, customer_id=customer)
     oid = order["id"]
     async with api_of(system, settings) as manual:
         base = str(manual.base_url)
@@ -136,6 +137,9 @@ async def test_an_operator_opens_decides_and_refunds_from_the_console(system, ad
 
             page = (await console.http.get(f"/console/orders/{oid}")).text
             closed_queue = await console.http.get("/console/returns?status=closed")
+            # The customer's page counts their returns, the rejected one left out.
+            customer_page = (await console.http.get(f"/console/customers/{customer}")).text
+        assert 'id="customer-returns">1<' in customer_page
         assert closed_queue.status_code == 200 and waiting in closed_queue.text
         # The order page: each return with its counts, refund, decision; each refund.
         shown = row_of(page, "data-return", waiting)
