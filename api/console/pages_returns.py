@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -46,6 +47,9 @@ POLLS = 10
 QUEUE_LIMIT = 100
 STATUSES = ("requested", "approved", "rejected", "received", "closed")
 DECISIONS = ("approve", "reject")
+# A refund's status in words (the order statuses' words do not fit: "pending" is not
+# "awaiting dispatch").
+REFUND_LABELS = {"pending": "Pending", "succeeded": "Succeeded", "failed": "Failed"}
 RESOLUTION_LABELS = {
     "refund": "Refund",
     "exchange": "Exchange",
@@ -76,10 +80,20 @@ async def part_context(
         "returns": [api.return_body(r) for r in found],
         "refunds": refunds,
         "can_return": status in RETURNABLE_STATUSES,
+        # Only money taken through the gateway can be refunded.
+        "can_refund": _captured(view) > 0,
+        "refund_labels": REFUND_LABELS,
         # Sent back as the Idempotency-Key: the same form posted twice is one action.
         "form_key": uuid.uuid4().hex,
         "resolutions": [(r, RESOLUTION_LABELS[r]) for r in RESOLUTIONS],
     }
+
+
+def _captured(view: dict[str, Any]) -> Decimal:
+    try:
+        return Decimal(str((view.get("payment") or {}).get("captured") or 0))
+    except ArithmeticError:
+        return Decimal(0)
 
 
 async def _part(request: Request, order_id: str) -> dict[str, Any] | None:

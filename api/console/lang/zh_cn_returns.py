@@ -28,6 +28,8 @@ MESSAGES: dict[str, str] = {
     "requested": "待决定",
     "closed": "已结束",
     "succeeded": "成功",
+    "Succeeded": "成功",
+    "Failed": "失败",
     # Messages
     "Check the form's fields:": "请检查表单字段：",
     "No such order or return.": "没有该订单或退货。",
