@@ -128,17 +128,17 @@ async def returns_page(
     """The returns in one status, newest first (``requested``: waiting for a decision)."""
     if status not in STATUSES:
         status = "requested"
+    return render(request, user, "returns.html", **await _queue(request, status))
+
+
+async def _queue(request: Request, status: str) -> dict[str, Any]:
     found = await store.by_status(request.app.state.engine, status, QUEUE_LIMIT, newest=True)
-    return render(
-        request,
-        user,
-        "returns.html",
-        status=status,
-        statuses=STATUSES,
-        items=[api.return_body(r) for r in found],
-        limit=QUEUE_LIMIT,
-        decided=None,
-    )
+    return {
+        "status": status,
+        "statuses": STATUSES,
+        "items": [api.return_body(r) for r in found],
+        "limit": QUEUE_LIMIT,
+    }
 
 
 # Acting --------------------------------------------------------------------------------
@@ -217,17 +217,29 @@ def _body(answer: JSONResponse) -> dict[str, Any]:
 
 
 async def _done(
-    request: Request, user: ConsoleUser, order_id: str, message: str, back: str = "order"
+    request: Request,
+    user: ConsoleUser,
+    order_id: str,
+    message: str,
+    back: str = "order",
+    shown: str = "requested",
+    decision: tuple[str, str] | None = None,
 ) -> Response:
-    """After an action: the page again (a plain post), or the part with what was done."""
+    """After an action: the page again (a plain post), or the part with what was done
+    (the order's returns, or the queue the decision was taken from)."""
     if back == "queue":
-        target = "/console/returns"
+        target = f"/console/returns?status={shown}"
     else:
         target = f"/console/orders/{order_id}"
     if not request.headers.get("hx-request"):
         return RedirectResponse(target, status_code=303)
     if back == "queue":
-        return flash(request, message, 200, kind="ok")
+        # The decision is the workflow's: the return's row may not show it yet.
+        queue = await _queue(request, shown)
+        decided = {decision[0]: decision[1]} if decision else {}
+        return render(
+            request, user, "_returns_queue.html", done=message, decided=decided, **queue
+        )
     context = await _part(request, order_id)
     if context is None:
         return flash(request, "No such order.", 404)
@@ -322,6 +334,8 @@ async def _decide(request: Request, user: ConsoleUser, return_id: str, decision:
     form = await _form(request)
     note = form.get("note", "")[:NOTE_MAX]
     back = "queue" if form.get("back") == "queue" else "order"
+    shown = form.get("shown", "requested")
+    shown = shown if shown in STATUSES else "requested"
     if not note:
         return flash(request, "A note is required.", 422)
     if not re.fullmatch(api.RETURN_ID, return_id):
@@ -345,7 +359,9 @@ async def _decide(request: Request, user: ConsoleUser, return_id: str, decision:
     words = {"approve": "Return approved:", "reject": "Return rejected:"}
     text = translate(request, words[decision])
     status = _body(answer)["status"]
-    return await _done(request, user, order_id, f"{text} {return_id} ({status})", back)
+    message = f"{text} {return_id} ({status})"
+    taken = (return_id, "approved" if decision == "approve" else "rejected")
+    return await _done(request, user, order_id, message, back, shown, taken)
 
 
 def _decision_route(decision: str) -> None:

@@ -105,6 +105,10 @@ async def test_an_operator_opens_decides_and_refunds_from_the_console(system, ad
                 f"/console/returns/{waiting}/approve", {"note": "receipt seen", "back": "queue"}
             )
             assert approved.status_code == 200 and "Return approved:" in approved.text
+            # The queue again, the decided return without its forms (marked decided while
+            # its row still says requested).
+            assert 'id="returns-queue"' in approved.text
+            assert f'id="return-approve-{waiting}"' not in approved.text
             rejected = await console.post(f"/console/returns/{refused}/reject", {"note": "worn"})
             assert rejected.status_code == 200 and "Return rejected:" in rejected.text
             twice = await console.post(f"/console/returns/{waiting}/reject", {"note": "no"})
