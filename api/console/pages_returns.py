@@ -237,9 +237,7 @@ async def _done(
         # The decision is the workflow's: the return's row may not show it yet.
         queue = await _queue(request, shown)
         decided = {decision[0]: decision[1]} if decision else {}
-        return render(
-            request, user, "_returns_queue.html", done=message, decided=decided, **queue
-        )
+        return render(request, user, "_returns_queue.html", done=message, decided=decided, **queue)
     context = await _part(request, order_id)
     if context is None:
         return flash(request, "No such order.", 404)
