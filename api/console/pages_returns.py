@@ -346,10 +346,12 @@ async def _decide(request: Request, user: ConsoleUser, return_id: str, decision:
     detail: dict[str, Any] = {"return_id": return_id, "status": found["status"]}
     action = f"return_{decision}"
     try:
+        checked = OperatorNote(note=note)
+    except ValidationError as exc:
+        return _invalid(request, exc)
+    try:
         client = await _client(request, "decision")
-        answer = await api._decide(
-            decision, return_id, user.principal, OperatorNote(note=note), engine, client
-        )
+        answer = await api._decide(decision, return_id, user.principal, checked, engine, client)
     except Problem as refused:
         await _audit(request, user, action, order_id, "refused", note, detail, refused)
         return _refused(request, refused)

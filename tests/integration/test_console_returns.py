@@ -109,6 +109,8 @@ async def test_an_operator_opens_decides_and_refunds_from_the_console(system, ad
             # its row still says requested).
             assert 'id="returns-queue"' in approved.text
             assert f'id="return-approve-{waiting}"' not in approved.text
+            wordy = await console.post(f"/console/returns/{refused}/reject", {"note": "x" * 600})
+            assert wordy.status_code == 422 and "note" in wordy.text  # the API's 500 at most
             rejected = await console.post(f"/console/returns/{refused}/reject", {"note": "worn"})
             assert rejected.status_code == 200 and "Return rejected:" in rejected.text
             twice = await console.post(f"/console/returns/{waiting}/reject", {"note": "no"})
