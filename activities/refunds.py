@@ -28,9 +28,9 @@ from oms.adapters.payment_gateway import (
 from oms.contract import RefundSteps
 from oms.domain.iso import minor_units
 from oms.domain.return_messages import RefundInput, RefundOutcome
-from oms.domain.returns import split_over_captures
+from oms.domain.returns import preferred_captures, split_over_captures
 from oms.logging import get_logger
-from oms.store import payments
+from oms.store import orders, payments
 from oms.store import returns as store
 
 log = get_logger(__name__)
@@ -56,9 +56,10 @@ class RefundActivities(RefundSteps):
                 refund.id, refund.status, _amount(refund.refunded, currency), refund.error
             )
         log.info("refund_step", order_id=req.order_id, refund_id=req.refund_id)
+        plan = await self._plan(refund)
         try:
             parts = await store.refund_parts(
-                self._engine, refund.id, req.order_id, Decimal(refund.amount), split_over_captures
+                self._engine, refund.id, req.order_id, Decimal(refund.amount), plan
             )
         except ValueError as exc:
             return await self._finish(refund, Decimal(0), str(exc), [])
@@ -78,6 +79,27 @@ class RefundActivities(RefundSteps):
             else:
                 errors.append(f"part {part.part}: {settled.status}")
         return await self._finish(refund, refunded, "; ".join(errors) or None, parts)
+
+    async def _plan(self, refund: Any) -> Any:
+        """How the refund is spread over the captures: a return's draws first on the
+        captures of the delivered shipments that carried its units (an order returned
+        while another of its shipments is still on its way keeps that one's capture
+        whole); any other refund the first capture first."""
+        if not refund.return_id:
+            return split_over_captures
+        found = await store.get(self._engine, refund.return_id)
+        row = await orders.row(self._engine, refund.order_id)
+        if found is None or row is None:
+            return split_over_captures
+        skus = [x["sku"] for x in found["lines"]]
+        view = dict(row.view)
+
+        def plan(amount: Decimal, left: list[tuple[str, Decimal]]) -> list[tuple[str, Decimal]]:
+            order = preferred_captures(refund.order_id, view, skus, [k for k, _ in left])
+            ranked = sorted(left, key=lambda capture: order.index(capture[0]))
+            return split_over_captures(amount, ranked)
+
+        return plan
 
     async def _call(
         self, refund: Any, key: str, authorization: str | None, amount: Decimal

@@ -6,6 +6,7 @@
     oms chaos                    break a running oms dev under load, then check the books
     oms bench                    an order's cost against the bare engine, on a running oms dev
     oms orders list|show|approve|reject|cancel   the operator's commands (through the API)
+    oms returns list|show|approve|reject   returns; oms refunds give ORDER   (through the API)
     oms report kpis [--from D] [--to D] [--channel C] [--csv]   the KPIs (through the API)
     oms insights forecast|backtest|lead-time   demand forecasts and replenishment (database)
     oms stock import FILE.csv    absolute stock levels from a file (to the database)
@@ -118,6 +119,12 @@ def cmd_orders(args: argparse.Namespace) -> None:
     _exit(run(args, get_settings()))
 
 
+def cmd_returns(args: argparse.Namespace) -> None:
+    from oms.returns_cli import run
+
+    _exit(run(args, get_settings()))
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from oms.report_cli import run
 
@@ -223,6 +230,8 @@ HELP_ORDER = (
     "sim",
     "migrate",
     "orders",
+    "returns",
+    "refunds",
     "report",
     "insights",
     "stock",
@@ -248,6 +257,14 @@ def _add_orders(sub: Any) -> None:
 
     add_orders_parser(sub)
     sub.choices["orders"].set_defaults(fn=cmd_orders)
+
+
+def _add_returns(sub: Any) -> None:
+    from oms.returns_cli import add_parsers
+
+    add_parsers(sub)
+    sub.choices["returns"].set_defaults(fn=cmd_returns)
+    sub.choices["refunds"].set_defaults(fn=cmd_returns)
 
 
 def _add_report(sub: Any) -> None:
@@ -349,6 +366,7 @@ def parser() -> argparse.ArgumentParser:
         **contributed(),
         "migrate": _add_migrate,
         "orders": _add_orders,
+        "returns": _add_returns,
         "report": _add_report,
         "insights": _add_insights,
         "stock": _add_stock,

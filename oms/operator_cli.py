@@ -1,7 +1,7 @@
 """``oms orders``: the operator's commands, through the HTTP API with an operator key.
 
     oms orders list [--status S] [--late] [--channel C] [--limit N] [--json]
-    oms orders show ID [--json]
+    oms orders show ID [--json]          with its returns and refunds
     oms orders approve|reject|cancel ID --by NAME [--note TEXT | --reason TEXT] [--no-wait]
                                     [--json]
 
@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,11 @@ def cmd_list(args: argparse.Namespace, http: httpx.Client) -> Any:
 def cmd_show(args: argparse.Namespace, http: httpx.Client) -> Any:
     order = _call(http, "GET", f"/v1/orders/{args.order_id}")
     events = _call(http, "GET", f"/v1/orders/{args.order_id}/events")["items"]
+    returns = _call(http, "GET", f"/v1/orders/{args.order_id}/returns")["items"]
+    refunds = _call(http, "GET", f"/v1/orders/{args.order_id}/refunds")["items"]
     if args.json:
-        return {**order, "events": events}
+        # ``returns`` in full (the order's view has each one's summary), and ``refunds``.
+        return {**order, "events": events, "returns": returns, "refunds": refunds}
     head = _summary(order)
     lines = [f"{k:<11} {v}" for k, v in head.items() if v]
     if order.get("hold"):
@@ -133,11 +137,26 @@ def cmd_show(args: argparse.Namespace, http: httpx.Client) -> Any:
             f"{'shipment':<11} {shipment['id']} {shipment['status']} "
             f"{shipment.get('tracking_number') or ''}".rstrip()
         )
+    from oms.returns_cli import REFUND_COLUMNS, RETURN_COLUMNS, refund_rows, return_rows
+
+    if Decimal(order.get("refunded") or 0):
+        lines.append(f"{'refunded':<11} {order['refunded']} {order['currency']}")
+    after_sales = ""
+    if returns:
+        after_sales += "\nreturns\n" + table(return_rows(returns), RETURN_COLUMNS) + "\n"
+    if refunds:
+        after_sales += "\nrefunds\n" + table(refund_rows(refunds), REFUND_COLUMNS) + "\n"
     timeline = [
         {"seq": e["seq"], "at": e["created_at"][:19], "event": e["type"], "status": e["status"]}
         for e in events
     ]
-    return "\n".join(lines) + "\n\n" + table(timeline, ["seq", "at", "event", "status"])
+    return (
+        "\n".join(lines)
+        + "\n"
+        + after_sales
+        + "\n"
+        + table(timeline, ["seq", "at", "event", "status"])
+    )
 
 
 def cmd_act(args: argparse.Namespace, http: httpx.Client) -> Any:

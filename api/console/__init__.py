@@ -24,6 +24,7 @@ from api.console import (
     pages_order,
     pages_orders,
     pages_reports,
+    pages_returns,
     pages_stock,
     pages_today,
 )
@@ -36,6 +37,7 @@ PAGES = (
     pages_orders,
     pages_order,
     pages_approvals,
+    pages_returns,
     pages_alerts,
     pages_stock,
     pages_channels,

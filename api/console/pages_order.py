@@ -6,6 +6,8 @@ never waits on Temporal. The one question only Temporal answers, whether a step 
 order keeps failing, is a part of the page loaded after it (``/retrying``), which shows
 "unknown" when Temporal does not answer.
 
+Its returns and refunds are a part of their own, with their forms (``pages_returns``).
+
 Actions (approve, reject, cancel, hold, change address, edit the lines, retry now) are form
 posts with a note, taken under the person's name through the API's own functions
 (``api.order_actions``) and written to ``console_audit``. An htmx post answers the actions
@@ -28,6 +30,7 @@ from temporalio.service import RPCError
 
 from api import order_actions
 from api.console.hold_words import risk_words
+from api.console.pages_returns import part_context as returns_part
 from api.console.sla import sla_state
 from api.console.web import ActorDep, ConsoleUser, UserDep, flash, refusal_page, render, translate
 from api.errors import Problem
@@ -168,7 +171,11 @@ async def order_page(request: Request, user: UserDep, order_id: OrderId) -> Resp
     context = await _order(request, order_id)
     if context is None:
         return _not_found(request, user)
-    return render(request, user, "order.html", poll=0, **context)
+    # Its returns and refunds: a part of its own (``pages_returns``), drawn with the page.
+    after_sales = await returns_part(
+        request.app.state.engine, order_id, context["status"], context["order"]
+    )
+    return render(request, user, "order.html", poll=0, **after_sales, **context)
 
 
 @router.get("/{order_id}/live")

@@ -1,5 +1,6 @@
 """Reports: the KPIs over a chosen range and channel, each figure against its target and
-drawn per day; the same figures as CSV. The definitions are in docs/kpis.md."""
+drawn per day, with the return rates and refunds; the same figures as CSV. The
+definitions are in docs/kpis.md."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from oms.reports.kpis import (
     parse_range,
     report_csv,
 )
+from oms.reports.returns import returns_report
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+# The SKUs with the highest return rate the page lists (the API has them all).
+SKUS_SHOWN = 20
 
 _Channel = Annotated[str | None, Query(max_length=100)]
 
@@ -149,11 +153,14 @@ async def reports_page(
         )
     targets = targets_of(request)
     report = await kpi_report(request.app.state.engine, query, targets)
+    returned = await returns_report(request.app.state.engine, query)
     return render(
         request,
         user,
         "reports.html",
         report=report,
+        returned=returned,
+        skus_shown=SKUS_SHOWN,
         charts=_draw(report.days, targets, lambda t: translate(request, t)),
         start=query.start.isoformat(),
         end=query.end.isoformat(),

@@ -10,8 +10,9 @@ from fastapi.responses import Response
 from api.deps import EngineDep, JsonRoute, Principal, SettingsDep, require_scope
 from api.errors import Problem
 from api.schemas import problems
-from api.schemas.reports import KpiReport
+from api.schemas.reports import KpiReport, ReturnsReport
 from oms.reports import kpis
+from oms.reports import returns as return_kpis
 
 router = APIRouter(
     prefix="/v1/reports",
@@ -35,13 +36,7 @@ From = Annotated[
 Channel = Annotated[str | None, Query(max_length=64, description="one channel; all by default")]
 
 
-async def _report(
-    engine: EngineDep,
-    settings: SettingsDep,
-    start: str | None,
-    end: str | None,
-    channel: str | None,
-) -> kpis.KpiReport:
+def _range(start: str | None, end: str | None, channel: str | None) -> kpis.KpiQuery:
     try:
         query = kpis.parse_range(start, end)
     except kpis.RangeError as exc:
@@ -50,7 +45,17 @@ async def _report(
         raise Problem(
             422, str(exc), kind="range-invalid", errors=[{"field": "from", "message": str(exc)}]
         ) from exc
-    query = kpis.KpiQuery(query.start, query.end, channel or None)
+    return kpis.KpiQuery(query.start, query.end, channel or None)
+
+
+async def _report(
+    engine: EngineDep,
+    settings: SettingsDep,
+    start: str | None,
+    end: str | None,
+    channel: str | None,
+) -> kpis.KpiReport:
+    query = _range(start, end, channel)
     targets = kpis.Targets(settings.kpi_processing_target_s, settings.kpi_accuracy_target)
     return await kpis.kpi_report(engine, query, targets)
 
@@ -93,3 +98,18 @@ async def read_kpis_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.get("/returns", response_model=ReturnsReport, response_model_by_alias=True)
+async def read_returns_report(
+    caller: ReportReader,
+    engine: EngineDep,
+    start: From = None,
+    to: Day = None,
+    channel: Channel = None,
+) -> Any:
+    """Returns and refunds (docs/kpis.md): the return rate of the orders received from
+    ``from`` to ``to`` (UTC days, ``to`` not included; the last 7 days by default, at most
+    366), overall, per SKU and per reason; the refunds asked in those days, per currency,
+    with and without a return, and per day and channel."""
+    return await return_kpis.returns_report(engine, _range(start, to, channel))

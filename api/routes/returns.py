@@ -51,10 +51,10 @@ from oms.domain.returns import (
     receiving_warehouse,
     refund_value,
     return_refusals,
+    returnable_refusal,
     window_for,
     within_window,
 )
-from oms.domain.status import OrderStatus
 from oms.logging import get_logger
 from oms.settings import Settings
 from oms.store import returns as store
@@ -203,14 +203,9 @@ async def open_return(
         return JSONResponse(return_body(earlier), status_code=201, headers=headers)
     async with engine.begin() as conn:
         order = await store.lock_order(conn, order_id)
-        if order.status != OrderStatus.DELIVERED:
-            raise Problem(
-                409,
-                f"order is {order.status}; only a delivered order's units can be returned",
-                kind="invalid-state",
-                order_status=order.status,
-            )
         delivered = delivered_units(order.view)
+        if (refusal := returnable_refusal(order.status, delivered)) is not None:
+            raise Problem(409, refusal, kind="invalid-state", order_status=order.status)
         errors = return_refusals(delivered, await store.returned_units(conn, order_id), asked)
         unknown = [e for e in errors if e["message"].startswith("not delivered")]
         if unknown:

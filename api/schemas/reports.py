@@ -93,3 +93,52 @@ class KpiReport(BaseModel):
     totals: Figures
     days: list[DayFigures]
     channels: list[ChannelFigures]
+
+
+# --- GET /v1/reports/returns (built by ``oms.reports.returns``) ---------------------------
+
+
+class ReturnUnits(BaseModel):
+    delivered: int = Field(description="units delivered to the orders received in the range")
+    returned: int = Field(description="of those, units in returns that were not rejected")
+    rate: float | None = Field(description="returned / delivered; null when none delivered")
+
+
+class SkuReturns(ReturnUnits):
+    sku: str
+
+
+class ReasonReturns(BaseModel):
+    reason: str
+    returned: int
+    rate: float | None = Field(description="returned for this reason / every unit delivered")
+
+
+class RefundMoney(BaseModel):
+    refunds: int = Field(description="refunds asked")
+    refunded: str = Field(description="what the gateway gave back, in the currency")
+    pending: str = Field(description="asked and not yet settled")
+    failed: int = Field(description="refunds that ended failed (what they paid is in refunded)")
+
+
+class RefundTotals(RefundMoney):
+    currency: str
+    with_return: RefundMoney
+    without_return: RefundMoney
+
+
+class RefundDay(RefundTotals):
+    day: str
+    channel: str
+
+
+class ReturnsReport(BaseModel):
+    from_: str = Field(alias="from", description="the first day (UTC)")
+    to: str = Field(description="the day after the last (not included)")
+    channel: str | None
+    timezone: Literal["UTC"]
+    units: ReturnUnits
+    by_sku: list[SkuReturns] = Field(description="highest return rate first")
+    by_reason: list[ReasonReturns] = Field(description="most units first")
+    refunds: list[RefundTotals] = Field(description="per currency")
+    refund_days: list[RefundDay] = Field(description="per UTC day, channel and currency")

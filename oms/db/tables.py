@@ -701,6 +701,21 @@ class OrderKpiHold(SQLModel, table=True):
     ended_seq: int | None = None
 
 
+class OrderKpiUnits(SQLModel, table=True):
+    """A delivered order's units per SKU, from its delivered shipments: the return rate's
+    denominator (docs/kpis.md). Written only by the trigger ``oms_kpi_units`` on ``orders``
+    when the order becomes delivered (migration 0024), read by
+    ``oms/store/return_reports.py``."""
+
+    __tablename__ = "order_kpi_units"
+    __table_args__ = (Index("ix_order_kpi_units_received_at", "received_at"),)
+    order_id: str = Field(primary_key=True)
+    sku: str = Field(primary_key=True)
+    channel: str
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    delivered: int
+
+
 class OrderSku(SQLModel, table=True):
     """Each SKU of an order's lines with the order's time, for the console's search by
     SKU newest first (one index range). Written only by the trigger ``oms_order_skus`` on
@@ -854,6 +869,9 @@ class Return(SQLModel, table=True):
             "resolution IN ('refund', 'exchange', 'store_credit', 'none')",
             name="returns_resolution",
         ),
+        # The returns' KPIs and the console's queue read returns by time (migration 0024).
+        Index("ix_returns_created_at", "created_at"),
+        Index("ix_returns_status_created_at", "status", "created_at"),
     )
     id: str = Field(primary_key=True)
     order_id: str = Field(index=True)
@@ -892,7 +910,10 @@ class Refund(SQLModel, table=True):
     (goodwill, a price adjustment). ``refunded`` is what the gateway gave back so far."""
 
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount > 0", name="refunds_amount"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="refunds_amount"),
+        Index("ix_refunds_created_at", "created_at"),  # the refunds' KPIs (migration 0024)
+    )
     id: str = Field(primary_key=True)
     order_id: str = Field(index=True)
     return_id: str | None = None

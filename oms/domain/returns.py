@@ -58,6 +58,41 @@ def delivered_units(view: Mapping[str, Any]) -> dict[str, int]:
     return units
 
 
+# An order whose units may be returned: a delivered one, or one on its way whose delivered
+# shipments' units may come back before the rest arrives (a split order).
+RETURNABLE_STATUSES = frozenset({"delivered", "shipped", "partially_shipped"})
+
+
+def returnable_refusal(status: str, delivered: Mapping[str, int]) -> str | None:
+    """Why an order in ``status`` with ``delivered`` units (per SKU, its delivered
+    shipments) cannot have a return at all; None when it can. A delivered order always
+    can (its lines are then checked one by one); an order on its way once one of its
+    shipments is delivered."""
+    if status not in RETURNABLE_STATUSES:
+        return f"order is {status}; only a delivered shipment's units can be returned"
+    if status != "delivered" and not any(delivered.values()):
+        return f"order is {status} and none of its shipments is delivered yet"
+    return None
+
+
+def preferred_captures(
+    order_id: str, view: Mapping[str, Any], skus: Iterable[str], captures: Sequence[str]
+) -> list[str]:
+    """The capture keys (``<order>-capture-<n>``) in the order a return's refund draws on
+    them: first the captures of the delivered shipments that carried the returned SKUs,
+    then the other delivered shipments', then the rest (each group in the given order).
+    A shipment ``<order>-<n>`` was charged by the capture ``<order>-capture-<n>``."""
+    wanted = set(skus)
+    rank: dict[str, int] = {}
+    for shipment in view.get("shipments") or []:
+        if shipment.get("status") != "delivered":
+            continue
+        number = str(shipment.get("id", "")).rsplit("-", 1)[-1]
+        carried = any(x["sku"] in wanted for x in shipment.get("lines") or [])
+        rank[f"{order_id}-capture-{number}"] = 0 if carried else 1
+    return sorted(captures, key=lambda key: rank.get(key, 2))  # sorted is stable
+
+
 def receiving_warehouse(view: Mapping[str, Any], skus: Iterable[str]) -> str:
     """The warehouse a return goes back to: the one that shipped most of its SKUs' units
     (the first such shipment on a tie); empty when none did."""

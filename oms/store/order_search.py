@@ -216,6 +216,13 @@ _CUSTOMER_HOLDS = text(
     GROUP BY 1 ORDER BY 2 DESC, 1
     """
 )
+# The customer's returns that were not rejected (``returns`` by its order index).
+_CUSTOMER_RETURNS = text(
+    """
+    SELECT count(*) FROM returns r JOIN orders o ON o.id = r.order_id
+    WHERE o.customer_id = :customer AND r.status <> 'rejected'
+    """
+)
 _CUSTOMER_ADDRESSES = text(
     """
     SELECT view->'shipping_address' AS address, count(*) AS orders,
@@ -247,13 +254,15 @@ class CustomerSummary:
     holds: list[Any]
     addresses: list[Any]
     emails: list[str]
+    returns: int = 0  # returns of their orders, rejected ones left out
 
 
 async def customer_summary(
     engine: AsyncEngine, customer_id: str, *, personal: bool
 ) -> CustomerSummary:
     """One customer's figures over all their orders: counts, first and last order, spent
-    per currency (delivered orders), cancellations by kind and who, holds by outcome; with
+    per currency (delivered orders), cancellations by kind and who, holds by outcome, returns
+    not rejected; with
     ``personal``, the name, emails and the shipping addresses used (newest first)."""
     params = {"customer": customer_id}
     async with engine.connect() as conn:
@@ -261,6 +270,7 @@ async def customer_summary(
         spent = list((await conn.execute(_CUSTOMER_SPENT, params)).all())
         cancellations = list((await conn.execute(_CUSTOMER_CANCELLATIONS, params)).all())
         holds = list((await conn.execute(_CUSTOMER_HOLDS, params)).all())
+        returns = int((await conn.execute(_CUSTOMER_RETURNS, params)).scalar_one())
         addresses: list[Any] = []
         emails: list[str] = []
         if personal:
@@ -280,4 +290,5 @@ async def customer_summary(
         holds=holds,
         addresses=addresses,
         emails=emails,
+        returns=returns,
     )

@@ -8,8 +8,10 @@ can never take back more than was delivered, nor two refunds more than was captu
 
 A return's or a refund's step goes on the order's timeline as the next ``seq`` (read under
 the same lock), once per step: its data carries a ``key`` and a step already there is not
-written again, so a retried activity adds nothing. Returns start once the order is
-delivered, when its own workflow has written its last step.
+written again, so a retried activity adds nothing. A delivered order's workflow has
+written its last step; an order still on its way (one of its shipments delivered) goes on
+writing its own, so the steps of its returns and refunds are numbered from
+``AFTER_SALES_SEQ`` on, clear of the workflow's numbers.
 """
 
 from __future__ import annotations
@@ -22,14 +24,18 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from oms.domain.status import TERMINAL
 from oms.store import stock
 
 _LOCK_ORDER = text(
     "SELECT id, channel, external_id, customer_id, status, view FROM orders "
     "WHERE id = :id FOR UPDATE"
 )
+# When the order was delivered; an order on its way, when its last shipment was.
 _DELIVERED_AT = text(
-    "SELECT max(created_at) FROM order_events WHERE order_id = :id AND type = 'order_delivered'"
+    "SELECT COALESCE(max(created_at) FILTER (WHERE type = 'order_delivered'), "
+    "max(created_at) FILTER (WHERE type = 'shipment_delivered')) FROM order_events "
+    "WHERE order_id = :id AND type IN ('order_delivered', 'shipment_delivered')"
 )
 _RETURNED = text(
     """
@@ -62,12 +68,13 @@ _RETURNS_OF_ORDER = text(
     "decided_by, decision_note, tracking_number, refund_id, exchange_order_id, created_at, "
     "updated_at FROM returns WHERE order_id = :id ORDER BY created_at, id"
 )
-_RETURNS_BY_STATUS = text(
+_BY_STATUS = (
     "SELECT id, order_id, status, reason, resolution, requested_by, note, warehouse_id, "
     "decided_by, decision_note, tracking_number, refund_id, exchange_order_id, created_at, "
     "updated_at FROM returns WHERE (CAST(:status AS text) IS NULL OR status = :status) "
-    "ORDER BY created_at, id LIMIT :limit"
 )
+_RETURNS_BY_STATUS = text(_BY_STATUS + "ORDER BY created_at, id LIMIT :limit")
+_RETURNS_BY_STATUS_NEWEST = text(_BY_STATUS + "ORDER BY created_at DESC, id DESC LIMIT :limit")
 _LINES = text(
     "SELECT return_id, sku, quantity, restockable, damaged, missing, received_at, restocked "
     "FROM return_lines WHERE return_id = ANY(:ids) ORDER BY return_id, sku"
@@ -111,11 +118,18 @@ _RESTOCK = text(
 _RESTOCK_JOURNAL = text(
     stock.journal("VALUES (:w, :sku, 'return', :n, 0, :reason, :order_id, now())")
 )
+# An order still on its way (a shipment delivered, another not yet) has a workflow that
+# goes on numbering its own timeline entries: a return's or a refund's step is then
+# numbered from AFTER_SALES_SEQ on, so it never takes a number the order's workflow will
+# write; it is listed after the order's own steps.
+AFTER_SALES_SEQ = 1_000_000
+_TERMINAL = ", ".join(f"'{status}'" for status in sorted(TERMINAL))
 _APPEND = text(
-    """
+    f"""
     INSERT INTO order_events (order_id, seq, type, status, data, created_at)
     SELECT o.id,
-           COALESCE((SELECT max(seq) FROM order_events WHERE order_id = o.id), 0) + 1,
+           GREATEST(COALESCE((SELECT max(seq) FROM order_events WHERE order_id = o.id), 0),
+                    CASE WHEN o.status IN ({_TERMINAL}) THEN 0 ELSE {AFTER_SALES_SEQ} END) + 1,
            CAST(:type AS varchar), o.status, CAST(:data AS jsonb), now()
     FROM orders o
     WHERE o.id = :id AND NOT EXISTS (
@@ -217,7 +231,8 @@ async def lock_order(conn: AsyncConnection, order_id: str) -> Any:
 
 
 async def delivered_at(conn: AsyncConnection, order_id: str) -> Any:
-    """When the order was recorded delivered (its timeline), or None."""
+    """When the order was recorded delivered (its timeline), or, for an order still on
+    its way, when its last delivered shipment was; None when nothing was delivered."""
     return (await conn.execute(_DELIVERED_AT, {"id": order_id})).scalar()
 
 
@@ -321,10 +336,14 @@ async def of_order(engine: AsyncEngine, order_id: str) -> list[dict[str, Any]]:
         return await _with_lines(conn, rows)
 
 
-async def by_status(engine: AsyncEngine, status: str | None, limit: int) -> list[dict[str, Any]]:
-    """Returns in ``status`` (any when None), oldest first: the operators' queue."""
+async def by_status(
+    engine: AsyncEngine, status: str | None, limit: int, *, newest: bool = False
+) -> list[dict[str, Any]]:
+    """Returns in ``status`` (any when None), oldest first (the API's queue) or newest
+    first (the console's)."""
+    query = _RETURNS_BY_STATUS_NEWEST if newest else _RETURNS_BY_STATUS
     async with engine.connect() as conn:
-        rows = (await conn.execute(_RETURNS_BY_STATUS, {"status": status, "limit": limit})).all()
+        rows = (await conn.execute(query, {"status": status, "limit": limit})).all()
         return await _with_lines(conn, rows)
 
 

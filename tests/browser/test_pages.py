@@ -22,6 +22,7 @@ async def test_every_page_opens_without_a_browser_error(open_tab: OpenTab, syste
         f"/console/orders/{order['id']}": None,
         "/console/customers/cust-pages": None,
         "/console/approvals": "Approvals",
+        "/console/returns": "Returns",
         "/console/alerts": "Alerts",
         "/console/stock": "Stock",
         "/console/channels": "Channels and webhooks",

@@ -48,8 +48,10 @@ async def delivered_order(
     lines: list[tuple[str, int, str]],
     token: str = "tok_ok",
     channel: str = "webshop",
+    customer_id: str = "cust-1",
 ) -> dict[str, Any]:
-    order = await submit(admin, order_body(lines, token=token, channel=channel))
+    body = order_body(lines, token=token, channel=channel, customer_id=customer_id)
+    order = await submit(admin, body)
     return await wait_for_status(admin, order["id"], {"delivered"})
 
 

@@ -16,6 +16,8 @@ FLAGS = {
     "sim": [],
     "migrate": [],
     "orders": [],
+    "returns": [],
+    "refunds": [],
     "report": [],
     "insights": [],
     "stock": [],
@@ -81,6 +83,8 @@ def test_every_command_and_flag_is_offered_in_order() -> None:
         flags = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
         assert flags == ["--help", *FLAGS[name]], name
     assert list(_subcommands(offered["keys"])) == ["create", "payload"]
+    assert list(_subcommands(offered["returns"])) == ["list", "show", "approve", "reject"]
+    assert list(_subcommands(offered["refunds"])) == ["give"]
     assert list(_subcommands(offered["channels"])) == [
         "add",
         "list",

@@ -12,9 +12,11 @@ from oms.domain.returns import (
     accepted_units,
     delivered_units,
     parse_windows,
+    preferred_captures,
     receiving_warehouse,
     refund_value,
     return_refusals,
+    returnable_refusal,
     split_over_captures,
     window_for,
     within_window,
@@ -112,3 +114,38 @@ def test_a_refund_is_spread_over_the_captures_never_more_than_each_has_left():
         split_over_captures(D("50.01"), captures)
     with pytest.raises(ValueError):
         split_over_captures(D("0"), captures)
+
+
+def test_an_order_on_its_way_is_returnable_once_a_shipment_is_delivered():
+    assert returnable_refusal("delivered", {}) is None  # its lines are checked one by one
+    assert returnable_refusal("shipped", {"X": 1}) is None
+    assert returnable_refusal("partially_shipped", {"X": 1}) is None
+    assert "none of its shipments" in str(returnable_refusal("shipped", {}))
+    for status in ("received", "reserved", "dispatched", "cancelled", "failed", "shadowed"):
+        assert "only a delivered shipment" in str(returnable_refusal(status, {"X": 1}))
+
+
+def test_a_returns_refund_draws_first_on_the_captures_of_the_shipments_that_carried_it():
+    view = {
+        "shipments": [
+            {"id": "o-1", "status": "in_transit", "lines": [{"sku": "X", "quantity": 1}]},
+            {"id": "o-2", "status": "delivered", "lines": [{"sku": "Y", "quantity": 1}]},
+            {"id": "o-3", "status": "delivered", "lines": [{"sku": "X", "quantity": 1}]},
+        ]
+    }
+    keys = ["o-capture-1", "o-capture-2", "o-capture-3"]
+    assert preferred_captures("o", view, ["X"], keys) == [
+        "o-capture-3",
+        "o-capture-2",
+        "o-capture-1",
+    ]
+    assert preferred_captures("o", view, ["Y"], keys) == [
+        "o-capture-2",
+        "o-capture-3",
+        "o-capture-1",
+    ]
+    # A capture the view does not know keeps its place after the delivered ones.
+    assert preferred_captures("o", view, ["Z"], ["o-capture-9", *keys])[-2:] == [
+        "o-capture-9",
+        "o-capture-1",
+    ]

@@ -46,7 +46,6 @@ MESSAGES: dict[str, str] = {
     "Cancelled": "已取消",
     "Held": "曾被审核",
     "Returns": "退货",
-    "Returns will appear here when the system records them.": "系统开始记录退货后将在此显示。",
     "Refunds or cancels asked after dispatch": "发货后申请的退款或取消",
     "Spent (delivered orders)": "消费金额（已签收订单）",
     "Currency": "币种",
