@@ -12,7 +12,8 @@ Either way it adds a few orders in states worth showing (delivered, held for app
 cancelled, failed, an open and an acknowledged alert), signs in through the login form as
 ``admin`` and saves a PNG of each page (1280x800) in ``docs/console/`` (``--out``): the
 sign-in page, Today, Orders, an Order, a Customer, Approvals, Alerts, Stock, Channels,
-Reports, and Today in Chinese. A page the server does not have (404) is left out and said.
+Reports, Insights (after a forecast run), Returns (a return of a delivered order, closed)
+and Today in Chinese. A page the server does not have (404) is left out and said.
 
 It needs Debian's Chromium (``apt-get install chromium``) and, for the Chinese page, a font
 with Chinese glyphs (``apt-get install fonts-wqy-microhei``), without which Chromium draws
@@ -224,8 +225,42 @@ async def seed(target: Target) -> Seeded:
             say(f"cancel of {cancelled} answered {answer.status_code}: {answer.text}")
         for order_id in [*delivered, cancelled, declined, short]:
             await settle(order_id, TERMINAL)
+        # A return of one T-shirt (inside the window: approved, received, refunded).
+        answer = await http.post(
+            f"/v1/orders/{delivered[0]}/returns",
+            json={
+                "lines": [{"sku": "DEMO-TSHIRT", "quantity": 1}],
+                "reason": "too small",
+                "resolution": "refund",
+            },
+        )
+        if answer.status_code != 201:
+            say(f"the return of {delivered[0]} answered {answer.status_code}: {answer.text}")
+        else:
+            return_id = answer.json()["id"]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if (await http.get(f"/v1/returns/{return_id}")).json()["status"] == "closed":
+                    break
+                await asyncio.sleep(0.5)
     await _alerts(target, delivered[2], first_big)
+    _forecast(target)
     return Seeded(held=held, customer=ada[0])
+
+
+def _forecast(target: Target) -> None:
+    """The nightly demand forecast, now, so that the Insights page has a run to show."""
+    env = {**os.environ, "DATABASE_URL": target.database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "oms.cli", "insights", "forecast"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        say(f"oms insights forecast exited {done.returncode}: {done.stderr.strip()[-300:]}")
 
 
 async def _alerts(target: Target, silent_order: str, held_order: str) -> None:
@@ -308,6 +343,8 @@ async def shoot(target: Target, seeded: Seeded, out: Path) -> list[Path]:
             ("/console/stock", "stock"),
             ("/console/channels", "channels"),
             ("/console/reports", "reports"),
+            ("/console/insights", "insights"),
+            ("/console/returns?status=closed", "returns"),
         ]:
             await save(page, path, name)
         chinese = await browser.new_context(
