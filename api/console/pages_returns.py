@@ -185,7 +185,7 @@ def _refused(request: Request, problem: Problem) -> Response:
 async def _client(request: Request, what: str) -> Client:
     client: Client | None = await request.app.state.temporal.get()
     if client is None:
-        raise api._unavailable(what)
+        raise api.unavailable(what)
     return client
 
 
@@ -351,7 +351,7 @@ async def _decide(request: Request, user: ConsoleUser, return_id: str, decision:
         return _invalid(request, exc)
     try:
         client = await _client(request, "decision")
-        answer = await api._decide(decision, return_id, user.principal, checked, engine, client)
+        answer = await api.decide(decision, return_id, user.principal, checked, engine, client)
     except Problem as refused:
         await _audit(request, user, action, order_id, "refused", note, detail, refused)
         return _refused(request, refused)

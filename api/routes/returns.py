@@ -101,7 +101,7 @@ def refund_body(row: Any) -> dict[str, Any]:
     return {k: _iso(v) for k, v in data.items()}
 
 
-def _unavailable(what: str) -> Problem:
+def unavailable(what: str) -> Problem:
     return Problem(
         503,
         f"the workflow engine did not answer; no {what} was recorded, retry shortly",
@@ -251,7 +251,7 @@ async def open_return(
             )
         except (RPCError, TimeoutError) as exc:
             log.warning("return_not_started", order_id=order_id, error=str(exc)[:200])
-            raise _unavailable("return") from exc
+            raise unavailable("return") from exc
     log.info("return_opened", order_id=order_id, return_id=return_id, auto_approved=auto)
     opened = await store.get(engine, return_id)
     assert opened is not None
@@ -307,7 +307,7 @@ async def read_order_returns(order_id: str, caller: Reader, engine: EngineDep) -
     return {"items": [return_body(r) for r in await store.of_order(engine, order_id)]}
 
 
-async def _decide(
+async def decide(
     decision: str,
     return_id: str,
     caller: Any,
@@ -332,9 +332,9 @@ async def _decide(
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:  # the workflow has ended: decided long ago
             raise Problem(409, "the return was decided already", kind="invalid-state") from exc
-        raise _unavailable("decision") from exc
+        raise unavailable("decision") from exc
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError) as exc:
-        raise _unavailable("decision") from exc
+        raise unavailable("decision") from exc
     found = await store.get(engine, return_id)
     assert found is not None
     body = return_body(found) | {"accepted_action": {"action": decision, "by": action.by}}
@@ -364,7 +364,7 @@ async def approve_return(
     client: TemporalDep,
     note: OperatorNote | None = None,
 ) -> JSONResponse:
-    return await _decide("approve", return_id, caller, note, engine, client)
+    return await decide("approve", return_id, caller, note, engine, client)
 
 
 @router.post("/returns/{return_id}/reject", status_code=202, responses=_DECISION)
@@ -375,7 +375,7 @@ async def reject_return(
     client: TemporalDep,
     note: OperatorNote | None = None,
 ) -> JSONResponse:
-    return await _decide("reject", return_id, caller, note, engine, client)
+    return await decide("reject", return_id, caller, note, engine, client)
 
 
 @router.post("/return-events", **_event_route(ReturnEventIn, "return"))
@@ -395,7 +395,7 @@ async def return_event(
             if await store.get(engine, event.return_id) is None:
                 raise Problem(404, f"no return {event.return_id}", kind="not-found") from exc
             return JSONResponse({"accepted": False, "detail": "the return is closed"}, 202)
-        raise _unavailable("event") from exc
+        raise unavailable("event") from exc
     return JSONResponse({"accepted": True}, status_code=202)
 
 
@@ -530,7 +530,7 @@ async def create_refund(
             )
         except (RPCError, TimeoutError) as exc:
             log.warning("refund_not_started", order_id=order_id, error=str(exc)[:200])
-            raise _unavailable("refund") from exc
+            raise unavailable("refund") from exc
     log.info("refund_requested", order_id=order_id, refund_id=refund_id)
     row = await store.get_refund(engine, refund_id)
     return JSONResponse(
