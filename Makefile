@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 dev: $(STAMP)
 	$(BIN)/oms dev --workers $(WORKERS)
 
-# The system as oms bench needs it: no simulator delays and no cancel window.
+# The system as oms bench needs it: no simulator delays, no cancel window, no risk holds.
 dev-bench: $(STAMP)
-	OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 \
+	OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 OMS_RISK_HOLD_SCORE=0 \
 		$(BIN)/oms dev --workers $(WORKERS)
 
 # Unit, workflow (time-skipping), integration, replay and browser tests. The whole-system

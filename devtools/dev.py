@@ -46,7 +46,15 @@ _SECRETS = (
 
 # The simulators' delays and the cancel window the children run with: oms bench needs them
 # at zero and refuses to start otherwise.
-PACE_VARIABLES = ("OMS_SIM_SHIP_DELAY_S", "OMS_SIM_CARRIER_STEP_S", "OMS_RELEASE_DELAY_S")
+# What ``oms bench`` asks to be zero (devtools.bench.preflight): the simulators' delays, the
+# cancel window, and the risk score's holds (the bench's orders are one buyer's, to one
+# address, for one cheap unit each, in a burst: a brushing ring by every rule).
+PACE_VARIABLES = (
+    "OMS_SIM_SHIP_DELAY_S",
+    "OMS_SIM_CARRIER_STEP_S",
+    "OMS_RELEASE_DELAY_S",
+    "OMS_RISK_HOLD_SCORE",
+)
 
 
 def say(message: str) -> None:
@@ -352,6 +360,7 @@ def _child_env(settings: Settings, secrets_: dict[str, str]) -> dict[str, str]:
         "OMS_EMPTY_PARCEL_MIN_DELIVERY_S": os.environ.get(
             "OMS_EMPTY_PARCEL_MIN_DELIVERY_S", str(settings.sim_carrier_step_s)
         ),
+        "OMS_RISK_HOLD_SCORE": str(settings.risk_hold_score),
         # A short cancel window in development, so cancelling by hand can be tried.
         "OMS_RELEASE_DELAY_S": os.environ.get("OMS_RELEASE_DELAY_S", "10"),
         "OMS_LOG_FORMAT": dev_log_format(settings.log_format),  # console unless chosen

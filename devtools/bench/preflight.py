@@ -5,6 +5,9 @@ The simulators' delays (a shipment leaves ``OMS_SIM_SHIP_DELAY_S`` after its dis
 carrier moves every ``OMS_SIM_CARRIER_STEP_S``) and the cancel window
 (``OMS_RELEASE_DELAY_S``, 10 s under ``oms dev``) make an order wait on purpose: a run
 against them measures those waits, not what an order costs, and takes minutes to say so.
+The risk score (``OMS_RISK_HOLD_SCORE``) holds the bench's orders for an operator: one
+buyer's burst of one cheap unit each to one address is what a brushing ring looks like.
+(What scoring costs an order is measured on its own: ``python -m devtools.bench.risk``.)
 ``oms dev`` writes the values its children run with into ``run.json``; the bench refuses to
 start unless each is zero.
 """
@@ -17,7 +20,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-START_LINE = "OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 make dev"
+START_LINE = (
+    "OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 "
+    "OMS_RISK_HOLD_SCORE=0 make dev"
+)
 PROGRESS_EVERY_S = 5.0
 
 
@@ -36,7 +42,7 @@ def pace_problems(pace: Mapping[str, Any] | None) -> list[str]:
 
 def refusal(problems: list[str]) -> str:
     return (
-        "the running system waits on purpose ("
+        "the running system waits or holds on purpose ("
         + ", ".join(problems)
         + "): the figures would measure those waits, not what an order costs.\n"
         "Stop it (Ctrl-C) and start it for a benchmark:\n\n    " + START_LINE + "\n"

@@ -23,6 +23,7 @@ class ZeroDelayDevSystem(DevSystem):
             "OMS_SIM_SHIP_DELAY_S": "0",
             "OMS_SIM_CARRIER_STEP_S": "0",
             "OMS_RELEASE_DELAY_S": "0",
+            "OMS_RISK_HOLD_SCORE": "0",
         }
 
 
@@ -54,7 +55,10 @@ def test_oms_bench_measures_orders_against_the_bare_engine_and_checks_the_books(
     history = report["history"]
     assert history["sampled_orders"] == 10
     assert history["order"]["events"]["mean"] >= history["order"]["workflow_tasks"]["mean"] * 3
-    assert history["order"]["workflow_tasks"]["mean"] > history["bare"]["workflow_tasks"]["mean"]
+    # The order hears from the warehouse and the carrier (signals); the bare engine does not.
+    # (Its workflow tasks are no measure of that: an order's steps batch into fewer tasks
+    # when its signals arrive together, 5.8 a run against the bare engine's 6.)
+    assert history["order"]["signals"]["mean"] > history["bare"]["signals"]["mean"]
     assert history["bare"]["activities"] == {"mean": 5, "max": 5}
     assert history["release_delay_s"] == 0
     assert history["sim_dispatch_to_shipped_s"]["min"] is not None  # the webhooks were found
