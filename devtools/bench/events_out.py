@@ -6,7 +6,7 @@ Start the system with a compressed retry schedule (the default one waits minutes
 hours), for example::
 
     OMS_WEBHOOK_RETRY_SCHEDULE=0,1,2,4,8,15,30,30,30,30,30,30,30,30,30 OMS_SIM_SHIP_DELAY_S=0 \\
-        OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 make dev
+        OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 OMS_RISK_HOLD_SCORE=0 make dev
 
 The bench subscribes its receiver to every order event, places ``--orders`` orders (one unit
 of its own SKU each) ``--concurrency`` at a time, answers 500 to ``--fail-rate`` of the

@@ -5,7 +5,8 @@
 Against a running ``oms dev`` started for a benchmark (``devtools.bench.preflight``: the
 simulators and the cancel window at zero; it refuses otherwise)::
 
-    OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 make dev
+    OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 \\
+        OMS_RISK_HOLD_SCORE=0 make dev
 
 1. N open imported orders (stage ``paid``, one unit of a SKU of the run's own, on a channel
    of the run's own) are written straight into its database, as the import's writer

@@ -4,7 +4,8 @@ Against a running ``oms dev`` (it reads ``$OMS_HOME/run.json`` and ``secrets.jso
 only) started with the simulators and the cancel window at zero (``preflight``: it refuses
 to start otherwise)::
 
-    OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 make dev
+    OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 \\
+        OMS_RISK_HOLD_SCORE=0 make dev
 
 it runs three phases, one after the other:
 
