@@ -130,6 +130,13 @@ def add_bench(sub: Any) -> None:
         "orders/s, rows and bytes per order, peak RSS, the KPI facts checked",
     )
     bench.add_argument("--batch", type=int, default=5000, help="--import: orders per batch")
+    bench.add_argument(
+        "--costs",
+        action="store_true",
+        help="instead: --orders (default 2000) through the whole lifecycle; CPU per process, "
+        "Temporal history, PostgreSQL rows, bytes and WAL per order (python -m "
+        "devtools.bench.costs has its other options)",
+    )
     bench.set_defaults(fn=cmd_bench)
 
 
@@ -162,6 +169,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from devtools.bench.target import BenchError, Plan, find_target, require_zero_pace
 
     settings = get_settings()
+    if args.costs:
+        from devtools.bench.costs import CostsPlan, bench_costs
+
+        costs = CostsPlan(args.orders or 2000, args.concurrency, within_s=args.within)
+        _exit(bench_costs(settings, costs, args.json))
     if args.console:
         _bench_console(args)
     if args.kpis:

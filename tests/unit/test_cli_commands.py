@@ -60,6 +60,7 @@ FLAGS = {
         "--runs",
         "--import",
         "--batch",
+        "--costs",
     ],
     "channels": [],
     "shadow": [],
