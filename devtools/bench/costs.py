@@ -24,6 +24,10 @@ differences between a reading before and one after:
   (``pg_stat_activity`` every quarter second);
 - the Temporal dev server's SQLite file (its own database, not PostgreSQL).
 
+With ``--endpoints K`` the run first subscribes K webhook endpoints (answered by a receiver
+in the bench) to every order event, and the run ends once every delivery is made: events
+out is then part of the figures.
+
 The system's other work runs on as usual; the bench's warehouse, SKU and customer are its
 own (``devtools.bench.books.Shop``). Exit 1 when an order was not delivered, 2 when there
 is nothing to measure.
@@ -89,6 +93,7 @@ class CostsPlan:
     sample: int = 200  # orders whose histories are read (all of them when fewer)
     idle_s: float = 12.0  # the idle reading before the run (also lets counters settle)
     within_s: float = 1800.0
+    endpoints: int = 0  # webhook endpoints subscribed to every order event, on the bench
 
     def check(self) -> None:
         if not 1 <= self.orders <= MAX_ORDERS:
@@ -99,6 +104,8 @@ class CostsPlan:
             raise BenchError(f"--sample must be between 1 and {MAX_ORDERS}")
         if not 0 <= self.idle_s <= 600 or not 1 <= self.within_s <= 86_400:
             raise BenchError("--idle must be 0 to 600 s and --within 1 to 86400 s")
+        if not 0 <= self.endpoints <= 10:
+            raise BenchError("--endpoints must be between 0 and 10")
 
 
 # --- sending and waiting -----------------------------------------------------------------
@@ -172,6 +179,71 @@ async def _statuses(db: Any, customer: str) -> dict[str, int]:
         customer,
     )
     return {r["status"]: int(r["n"]) for r in rows}
+
+
+# --- webhook endpoints ---------------------------------------------------------------------
+
+
+@dataclass
+class Partner:
+    """Webhook endpoints subscribed to every order event, answered 204 by a receiver in
+    this process: what events out costs an order per subscribed partner."""
+
+    ids: list[str] = field(default_factory=list)
+    received: list[int] = field(default_factory=list)
+    server: Any = None
+    serving: asyncio.Task[None] | None = None
+
+    async def open(self, http: httpx.AsyncClient, count: int) -> None:
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        from devtools.bench.events_out import _serve
+        from devtools.ports import free_port
+        from oms.events_out import catalogue
+
+        async def hook(request: Request) -> Response:
+            await request.body()
+            self.received.append(1)
+            return Response(status_code=204)
+
+        port = free_port()
+        app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+        self.server, self.serving = await _serve(app, port)
+        for n in range(count):
+            created = await http.post(
+                "/v1/webhook-endpoints",
+                json={
+                    "url": f"http://127.0.0.1:{port}/hook",
+                    "events": list(catalogue.ORDER_EVENT_TYPES),
+                    "description": f"costs bench {n}",
+                },
+            )
+            if created.status_code != 201:
+                raise BenchError(f"the webhook endpoint was refused: {created.text[:300]}")
+            self.ids.append(created.json()["id"])
+
+    async def drained(self, db: Any, deadline: float) -> bool:
+        """Wait until no delivery to the endpoints is open (pending or failed)."""
+        while self.ids and time.monotonic() < deadline:
+            left = await db.fetchval(
+                "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ANY($1::text[]) "
+                "AND status IN ('pending', 'failed')",
+                self.ids,
+            )
+            if not left:
+                return True
+            await asyncio.sleep(POLL_S)
+        return not self.ids
+
+    async def close(self, http: httpx.AsyncClient) -> None:
+        for endpoint_id in self.ids:
+            await http.delete(f"/v1/webhook-endpoints/{endpoint_id}")
+        if self.server is not None and self.serving is not None:
+            self.server.should_exit = True
+            await self.serving
 
 
 # --- histories ---------------------------------------------------------------------------
@@ -385,13 +457,15 @@ async def run_costs(
     try:
         own_backend = int(await db.fetchval("SELECT pg_backend_pid()"))
         async with api_client(target, plan.concurrency) as http:
-            shop = Shop(http, uuid.uuid4().hex[:8])
+            shop, partner = Shop(http, uuid.uuid4().hex[:8]), Partner()
             try:
                 await shop.open(plan.orders + 1)
+                await partner.open(http, plan.endpoints)
             except httpx.HTTPError as exc:
                 raise BenchError(f"the API at {target.api_url}: {exc}") from exc
             say("one order first (not measured), then VACUUM (ANALYZE) and the idle reading")
             await _send_and_wait(shop, db, 1, 1, Load(), deadline)
+            await partner.drained(db, deadline)
             await db.execute("VACUUM (ANALYZE)")
             idle = await _idle_reading(target, plan.idle_s)
             await asyncio.sleep(max(0.0, STATS_FLUSH_S - plan.idle_s))  # counters settle
@@ -408,9 +482,14 @@ async def run_costs(
             )
             try:
                 await _send_and_wait(run_shop, db, plan.orders, plan.concurrency, load, deadline)
+                orders_s = time.perf_counter() - started
+                if not await partner.drained(db, deadline):
+                    load.errors.append("webhook deliveries still open at the deadline")
             finally:
                 ticking.cancel()
             cpu_after, elapsed = cpu_by_group(target.pids), time.perf_counter() - started
+            webhooks = len(partner.received)
+            await partner.close(http)
             own_s = (process_cpu_s(own_backend) or own_before) - own_before
             wal_after, sqlite_after = await wal_lsn(db), _sqlite(where)
             statuses = await _statuses(db, run_shop.customer)
@@ -433,8 +512,10 @@ async def run_costs(
         "concurrency": plan.concurrency,
         "cpus": os.cpu_count(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
-        "elapsed_s": round(elapsed, 2),
-        "orders_per_s": round(delivered / elapsed, 2) if elapsed else None,
+        "elapsed_s": round(elapsed, 2),  # to the last webhook delivered, with --endpoints
+        "orders_per_s": round(delivered / orders_s, 2) if orders_s else None,
+        "endpoints": plan.endpoints,
+        "webhooks_per_order": per_order(webhooks, orders, 2),
         "statuses": statuses,
         "idle_reading_s": round(idle[2], 1),
         "cpu_s_per_order": cpu_figures(idle, (cpu_before, cpu_after, elapsed), orders, own_s),
@@ -476,6 +557,8 @@ def render(report: dict[str, Any]) -> str:
         f"costs: {report['orders']} orders at most {report['concurrency']} in flight, "
         f"{report['elapsed_s']} s ({report['orders_per_s']} delivered/s), "
         f"{report['cpus']} CPUs, load {report['load_average']['before'][0]:.2f} before",
+        f"webhook endpoints {report['endpoints']}: {report['webhooks_per_order']} "
+        "deliveries per order",
         "",
         f"{'CPU s per order':<22}{'gross':>10}{'net':>10}{'cores':>8}{'idle cores':>12}",
     ]
@@ -563,9 +646,17 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="orders whose histories are read")
     parser.add_argument("--idle", type=float, default=12.0, help="seconds of the idle reading")
     parser.add_argument("--within", type=float, default=1800.0, help="give up after seconds")
+    parser.add_argument(
+        "--endpoints",
+        type=int,
+        default=0,
+        help="webhook endpoints subscribed to every order event (a receiver in the bench)",
+    )
     parser.add_argument("--json", action="store_true", help="the report as JSON")
     args = parser.parse_args()
-    plan = CostsPlan(args.orders, args.concurrency, args.sample, args.idle, args.within)
+    plan = CostsPlan(
+        args.orders, args.concurrency, args.sample, args.idle, args.within, args.endpoints
+    )
     exit_now(bench_costs(get_settings(), plan, args.json))
 
 
