@@ -489,7 +489,6 @@ async def run_costs(
                 ticking.cancel()
             cpu_after, elapsed = cpu_by_group(target.pids), time.perf_counter() - started
             webhooks = len(partner.received)
-            await partner.close(http)
             own_s = (process_cpu_s(own_backend) or own_before) - own_before
             wal_after, sqlite_after = await wal_lsn(db), _sqlite(where)
             statuses = await _statuses(db, run_shop.customer)
@@ -498,6 +497,7 @@ async def run_costs(
             counters_after = await table_stats(db)
             await db.execute("VACUUM (ANALYZE)")
             sizes_after = await table_stats(db)
+            await partner.close(http)  # after the readings: its deliveries go with it
         say("reading the histories of a sample of the orders")
         histories = await read_histories(client, spread(load.ids, plan.sample))
     finally:
