@@ -13,7 +13,7 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import ActivityTaskStartedEventAttributes, HistoryEvent
 
-from devtools.bench.costs import cpu_figures, history_figures, spread
+from devtools.bench.costs_figures import cpu_figures, history_figures, spread
 from devtools.bench.costs_measure import (
     TableStats,
     cpu_by_group,
@@ -24,30 +24,28 @@ from devtools.bench.costs_measure import (
     tree_cpu_s,
 )
 
-# Half a second of CPU, then (for the second one) a long sleep: a known busy child.
-BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\n"
+# A third of a second of CPU, then (for the second one) a long sleep: a known busy child.
+BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.35: pass\n"
 
 
 def test_tree_cpu_counts_a_reaped_child_and_a_live_one() -> None:
     first = f"{sys.executable} -c '{BURN}'"
-    second = f"{sys.executable} -c '{BURN}time.sleep(30)'"
+    second = f"{sys.executable} -c '{BURN}time.sleep(90)'"
     # The shell waits for the first child (its time goes to the shell's cutime), then
     # starts the second, which stays alive after its half second of CPU.
     shell = subprocess.Popen(["sh", "-c", f"{first}; {second}"])
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # CPU seconds come slowly on a loaded machine
         total, own = 0.0, 0.0
         while time.monotonic() < deadline:  # the first reaped, the second done burning
             total, own = tree_cpu_s(shell.pid) or 0.0, process_cpu_s(shell.pid) or 0.0
-            if own >= 0.45 and total - own >= 0.45:
+            if own >= 0.3 and total - own >= 0.3:
                 break
             time.sleep(0.1)
-        assert own >= 0.45  # the reaped child, in the shell's cutime/cstime
-        assert total - own >= 0.45  # and the live one, found by its parent
-        assert cpu_by_group({"shell": shell.pid, "none": None}) == {
-            "shell": cpu_by_group({"shell": shell.pid})["shell"],
-            "none": None,
-        }
+        assert own >= 0.3  # the reaped child, in the shell's cutime/cstime
+        assert total - own >= 0.3  # and the live one, found by its parent
+        groups = cpu_by_group({"shell": shell.pid, "none": None})
+        assert groups["none"] is None and (groups["shell"] or 0.0) >= total  # never backwards
     finally:
         shell.kill()
         shell.wait()
