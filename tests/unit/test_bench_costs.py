@@ -4,6 +4,8 @@ size, a history's figures, and the arithmetic over two readings."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -33,7 +35,7 @@ def test_tree_cpu_counts_a_reaped_child_and_a_live_one() -> None:
     second = f"{sys.executable} -c '{BURN}time.sleep(90)'"
     # The shell waits for the first child (its time goes to the shell's cutime), then
     # starts the second, which stays alive after its half second of CPU.
-    shell = subprocess.Popen(["sh", "-c", f"{first}; {second}"])
+    shell = subprocess.Popen(["sh", "-c", f"{first}; {second}"], start_new_session=True)
     try:
         deadline = time.monotonic() + 60  # CPU seconds come slowly on a loaded machine
         total, own = 0.0, 0.0
@@ -47,7 +49,7 @@ def test_tree_cpu_counts_a_reaped_child_and_a_live_one() -> None:
         groups = cpu_by_group({"shell": shell.pid, "none": None})
         assert groups["none"] is None and (groups["shell"] or 0.0) >= total  # never backwards
     finally:
-        shell.kill()
+        os.killpg(shell.pid, signal.SIGKILL)  # the shell and the child it waits for
         shell.wait()
     assert tree_cpu_s(shell.pid) is None and process_cpu_s(shell.pid) is None  # gone
 
