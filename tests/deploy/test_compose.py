@@ -8,6 +8,7 @@ check that cannot fail would fail here. The checks live in tests/deploy/compose_
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -260,7 +261,7 @@ def test_every_oms_variable_is_a_setting() -> None:
     for name in ("api", "worker", "sim", "migrate"):
         env = {**shape.environment(name), "OMS_PAYLOAD_KEYS": new_key_spec()}
         with pytest.MonkeyPatch.context() as mp:
-            for key in [k for k in __import__("os").environ if k.startswith("OMS_")]:
+            for key in [k for k in os.environ if k.startswith("OMS_")]:
                 mp.delenv(key)
             for key, value in env.items():
                 mp.setenv(key, value)
