@@ -158,7 +158,6 @@ class Shape:
 
     def __post_init__(self) -> None:
         resolved = _resolve(self.raw, self.env)
-        self.prometheus: dict[str, Any] = {}
         self.services = {
             name: service
             for name, service in resolved["services"].items()
@@ -486,13 +485,44 @@ def check_credentials(shape: Shape) -> list[str]:
 
 
 def check_mounts(shape: Shape, root: Path) -> list[str]:
-    """Every file a service mounts from the repository exists."""
+    """Every file a service mounts from the repository exists; every named volume and
+    secret a service uses is declared."""
     problems = []
+    volumes = set(shape.raw.get("volumes") or {})
+    secrets = set(shape.raw.get("secrets") or {})
     for name, service in shape.services.items():
         for volume in service.get("volumes") or []:
             source = volume.split(":")[0] if isinstance(volume, str) else volume.get("source", "")
-            if source.startswith("./") and not (root / source).exists():
-                problems.append(f"{name}: mounts {source}, which does not exist")
+            if source.startswith(("./", "../", "/")):
+                if source.startswith(".") and not (root / source).exists():
+                    problems.append(f"{name}: mounts {source}, which does not exist")
+            elif source not in volumes:
+                problems.append(f"{name}: uses the volume {source}, which is not declared")
+        for secret in service.get("secrets") or []:
+            secret_name = secret if isinstance(secret, str) else secret.get("source")
+            if secret_name not in secrets:
+                problems.append(f"{name}: uses the secret {secret_name}, which is not declared")
+    return problems
+
+
+def check_dependencies(shape: Shape) -> list[str]:
+    """Each wait can end: a service waited for as healthy has a healthcheck, one waited for
+    as completed is a one-shot, and every service waited for runs in the same profiles."""
+    problems = []
+    for name, service in shape.services.items():
+        depends = service.get("depends_on") or {}
+        if isinstance(depends, list):
+            depends = {d: {"condition": "service_started"} for d in depends}
+        for target, how in depends.items():
+            if target not in shape.services:
+                problems.append(f"{name}: waits for {target}, which does not run here")
+                continue
+            condition = (how or {}).get("condition", "service_started")
+            other = shape.services[target]
+            if condition == "service_healthy" and not other.get("healthcheck"):
+                problems.append(f"{name}: waits for {target} healthy, which has no healthcheck")
+            if condition == "service_completed_successfully" and other.get("restart") != "no":
+                problems.append(f"{name}: waits for {target} to complete, which restarts")
     return problems
 
 

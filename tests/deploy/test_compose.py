@@ -67,6 +67,8 @@ def shape_problems(shape: Shape) -> list[str]:
         + checks.check_healthchecks(shape, DOCKERFILE_TEXT)
         + checks.check_credentials(shape)
         + checks.check_variables(shape, ENV_TEXT)
+        + checks.check_dependencies(shape)
+        + checks.check_mounts(shape, ROOT)
     )
 
 
@@ -130,7 +132,11 @@ def test_the_shape_has_every_part_and_scales() -> None:
     assert shape.command("migrate", DOCKERFILE_TEXT) == ["migrate"]
     assert services["migrate"]["restart"] == "no"
     # Temporal's history lives on a PostgreSQL of its own, not on the OMS's.
-    assert shape.environment("temporal")["POSTGRES_SEEDS"] == "temporal-db"
+    temporal = shape.environment("temporal")
+    assert temporal["POSTGRES_SEEDS"] == "temporal-db"
+    # The namespace the OMS uses exists: auto-setup makes it.
+    assert temporal["SKIP_DEFAULT_NAMESPACE_CREATION"] == "false"
+    assert temporal["DEFAULT_NAMESPACE"] == Settings.model_fields["temporal_namespace"].default
     assert "container_name" not in str(services)  # a scaled service cannot have one
     front = shape.command("front", DOCKERFILE_TEXT)
     assert front[:3] == ["front", "--port", "8000"] and "api:8000" in front
@@ -235,6 +241,25 @@ def test_a_service_pointing_at_a_missing_host_or_port_fails() -> None:
     assert "api: DATABASE_URL's user, password or database is not postgres's" in (
         shape_problems(production(edited(wrong_database)))
     )
+
+
+def test_every_wait_can_end() -> None:
+    def broken(data: dict[str, Any]) -> None:
+        del data["services"]["prometheus"]["healthcheck"]  # grafana waits for it healthy
+        data["services"]["migrate"]["restart"] = "on-failure"  # api waits for it to exit
+        data["services"]["front"]["depends_on"]["sim"] = {"condition": "service_started"}
+        data["services"]["worker"]["volumes"] = ["workerdata:/data"]
+        data["services"]["api"]["secrets"] = ["api_token"]
+
+    problems = shape_problems(production(edited(broken)))
+    for problem in (
+        "grafana: waits for prometheus healthy, which has no healthcheck",
+        "api: waits for migrate to complete, which restarts",
+        "front: waits for sim, which does not run here",  # sim has the sandbox profile
+        "worker: uses the volume workerdata, which is not declared",
+        "api: uses the secret api_token, which is not declared",
+    ):
+        assert problem in problems, problems
 
 
 def test_every_long_running_service_has_a_healthcheck() -> None:
