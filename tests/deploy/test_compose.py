@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -166,10 +167,21 @@ def test_every_service_runs_an_oms_command(oms_commands: set[str]) -> None:
 def test_every_address_points_at_a_service_listening_there() -> None:
     for shape in (production(), sandbox()):
         assert shape_problems(shape) == []
-    # With the sandbox, the partners are the simulators.
+    # With the sandbox, the partners are the simulators, at the paths they serve (those
+    # the settings default to when the simulators run beside the OMS).
     api_env = sandbox().environment("api")
-    for key in ("OMS_PAYMENT_GATEWAY_URL", "OMS_WMS_URL", "OMS_CARRIER_URL"):
-        assert api_env[key].startswith("http://sim:8100/"), key
+    sim_port = int(sandbox().environment("sim")["OMS_SIM_PORT"])
+    sim = Settings(
+        host="sim", sim_port=sim_port, payment_gateway_url=None, wms_url=None, carrier_url=None
+    )
+    assert api_env["OMS_PAYMENT_GATEWAY_URL"] == sim.gateway_base_url
+    assert api_env["OMS_WMS_URL"] == sim.wms_base_url
+    assert api_env["OMS_CARRIER_URL"] == sim.carrier_base_url
+    # The Web UI calls the API's codec where the API serves it.
+    from api.routes.codec import router
+
+    codec = production().environment("temporal-ui")["TEMPORAL_CODEC_ENDPOINT"]
+    assert urlsplit(codec).path == router.prefix
     # Without it, real partners: outside the compose file, over HTTPS.
     api_env = production().environment("api")
     for key in ("OMS_PAYMENT_GATEWAY_URL", "OMS_WMS_URL", "OMS_CARRIER_URL"):
