@@ -443,6 +443,13 @@ def check_references(
         elif not (ref.external_ok and "." in ref.host):
             problems.append(f"{ref.where}: {ref.host!r} is no service of the compose file")
     for name, service in shape.services.items():
+        if not shape.is_oms(name):
+            image = str(service.get("image", ""))
+            base, _, tag = image.rpartition(":") if ":" in image else (image, "", "")
+            if base not in IMAGE_PORTS:
+                problems.append(f"{name}: {image}'s port is unknown here (IMAGE_PORTS)")
+            if not tag or tag == "latest":
+                problems.append(f"{name}: {image} is not pinned to a version")
         listening = shape.listens_on(name, dockerfile)
         for _, target in _ports(service):
             if target not in listening:

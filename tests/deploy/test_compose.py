@@ -239,6 +239,14 @@ def test_a_service_pointing_at_a_missing_host_or_port_fails() -> None:
         in checks.check_references(production(), DOCKERFILE_TEXT, PROMETHEUS, datasources)
     )
 
+    def unpinned(data: dict[str, Any]) -> None:
+        data["services"]["grafana"]["image"] = "grafana/grafana"
+        data["services"]["cache"] = {"image": "redis:7", "healthcheck": {"test": ["CMD", "true"]}}
+
+    problems = shape_problems(production(edited(unpinned)))
+    assert "grafana: grafana/grafana is not pinned to a version" in problems
+    assert "cache: redis:7's port is unknown here (IMAGE_PORTS)" in problems
+
     def wrong_database(data: dict[str, Any]) -> None:
         env = data["x-oms-env"]
         env["DATABASE_URL"] = env["DATABASE_URL"].replace(
