@@ -118,6 +118,7 @@ def create_app(
         returns,
     ):
         app.include_router(module.router)
+    app.include_router(codec.console_router)
     app.include_router(webhook_endpoints.router)
     app.include_router(metrics_router)
     document_webhooks(app)

@@ -77,6 +77,9 @@ _MESSAGES = {
 }
 
 
+CODEC = "/console/codec/"
+
+
 class ProblemPages:
     """Under ``/console``, an RFC 9457 problem (JSON) made by the API's error handlers
     becomes an error page with the same status and headers (``Retry-After`` kept)."""
@@ -85,7 +88,9 @@ class ProblemPages:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/console"):
+        # The Web UI's codec under /console answers JSON problems, as the Web UI expects.
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/console") or path.startswith(CODEC):
             await self.app(scope, receive, send)
             return
         start: Message | None = None

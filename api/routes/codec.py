@@ -6,6 +6,11 @@ calls them across origins, so they answer CORS for the Web UI's origins. Open to
 on this machine in development (the Web UI of ``oms dev``); everywhere else an operator or
 admin key is required (the Web UI sends it with ``--ui-codec-pass-access-token`` or a
 proxy adds it).
+
+The same endpoints under ``/console/codec`` take the console's sign-in instead of a key: a
+Web UI started with ``TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true`` sends the session cookie of
+an operator or admin signed in to the console on the same site (the cookie's path is
+``/console``, so only these paths see it), and shows the payloads in clear to them alone.
 """
 
 from __future__ import annotations
@@ -21,12 +26,16 @@ from google.protobuf import json_format
 from pydantic import Field
 from temporalio.api.common.v1 import Payload, Payloads
 
+from api.console.web import SESSION_COOKIE
 from api.deps import JsonRoute, principal_for_key, settings_of
 from api.errors import Problem
 from api.schemas import Strict, problems
+from oms import users
 from oms.codec import EncryptionCodec, PayloadKeyError
+from oms.store import users as user_store
 
 router = APIRouter(prefix="/codec", tags=["codec"], route_class=JsonRoute)
+console_router = APIRouter(prefix="/console/codec", tags=["codec"], route_class=JsonRoute)
 Step = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
 
@@ -35,12 +44,16 @@ def _cors(request: Request) -> dict[str, str]:
     allowed = {o.strip() for o in settings_of(request).codec_origins.split(",") if o.strip()}
     if origin not in allowed:
         return {}
-    return {
+    headers = {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Allow-Methods": "POST",
         "Access-Control-Allow-Headers": "content-type,x-namespace,authorization",
         "Vary": "Origin",
     }
+    if request.url.path.startswith(console_router.prefix):
+        # The console's session cookie comes with the request only when this is said.
+        headers["Access-Control-Allow-Credentials"] = "true"
+    return headers
 
 
 def _from_loopback(request: Request) -> bool:
@@ -60,6 +73,30 @@ async def _check_caller(request: Request) -> None:
     )
     if caller.role not in ("operator", "admin"):
         raise Problem(403, "reading payloads needs the role operator or admin", kind="forbidden")
+
+
+async def _check_console_caller(request: Request) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    settings = settings_of(request)
+    row = None
+    if token:
+        row = await user_store.live_session(
+            request.app.state.engine, users.token_hash(token), settings.console_session_idle_s
+        )
+    if row is None:
+        raise Problem(
+            401,
+            "sign in to the console as an operator or admin to read payloads",
+            kind="unauthorized",
+            headers=_cors(request),
+        )
+    if row.role not in ("operator", "admin"):
+        raise Problem(
+            403,
+            "reading payloads needs the role operator or admin",
+            kind="forbidden",
+            headers=_cors(request),
+        )
 
 
 # Standard base64 with its padding, as the Web UI and protobuf's JSON form write bytes.
@@ -129,7 +166,22 @@ async def encode_payloads(request: Request, _: Checked, body: PayloadsIn) -> Res
     return await _apply(request, body, lambda codec: codec.encode)
 
 
+SignedIn = Annotated[None, Depends(_check_console_caller)]
+
+
+@console_router.post("/decode", summary="Open sealed payloads (the Web UI, signed in)", **_DOC)
+async def decode_for_console(request: Request, _: SignedIn, body: PayloadsIn) -> Response:
+    return await _apply(request, body, lambda codec: codec.decode)
+
+
+@console_router.post("/encode", summary="Seal payloads (the Web UI, signed in)", **_DOC)
+async def encode_for_console(request: Request, _: SignedIn, body: PayloadsIn) -> Response:
+    return await _apply(request, body, lambda codec: codec.encode)
+
+
 @router.options("/decode", include_in_schema=False)
 @router.options("/encode", include_in_schema=False)
+@console_router.options("/decode", include_in_schema=False)
+@console_router.options("/encode", include_in_schema=False)
 async def codec_preflight(request: Request) -> Response:
     return JSONResponse({}, headers=_cors(request))

@@ -177,11 +177,12 @@ def test_every_address_points_at_a_service_listening_there() -> None:
     assert api_env["OMS_PAYMENT_GATEWAY_URL"] == sim.gateway_base_url
     assert api_env["OMS_WMS_URL"] == sim.wms_base_url
     assert api_env["OMS_CARRIER_URL"] == sim.carrier_base_url
-    # The Web UI calls the API's codec where the API serves it.
-    from api.routes.codec import router
+    # The Web UI calls the API's codec where the API serves it, with the console's cookie.
+    from api.routes.codec import console_router
 
-    codec = production().environment("temporal-ui")["TEMPORAL_CODEC_ENDPOINT"]
-    assert urlsplit(codec).path == router.prefix
+    ui_env = production().environment("temporal-ui")
+    assert urlsplit(ui_env["TEMPORAL_CODEC_ENDPOINT"]).path == console_router.prefix
+    assert ui_env["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
     # Without it, real partners: outside the compose file, over HTTPS.
     api_env = production().environment("api")
     for key in ("OMS_PAYMENT_GATEWAY_URL", "OMS_WMS_URL", "OMS_CARRIER_URL"):

@@ -130,3 +130,41 @@ async def test_a_database_error_never_quotes_the_values_it_was_given(system):
         await engine.dispose()
     assert "orders" in message  # the statement is named...
     assert "tok_secret_4242" not in message  # ...the values are not
+
+
+async def test_the_web_ui_reads_payloads_with_the_consoles_sign_in(admin, system):
+    """Under /console/codec the session cookie of a signed-in operator opens payloads (the
+    Web UI sends it with TEMPORAL_CODEC_INCLUDE_CREDENTIALS); a viewer or nobody gets a JSON
+    problem, and the answer allows the Web UI's origin with credentials."""
+    from tests.integration.console_helpers import console_as
+
+    body, order_id = await _order_with_personal_data(admin)
+    raw = await Client.connect(system.settings.temporal_target)
+    history = await raw.get_workflow_handle(f"order-{order_id}").fetch_history()
+    sealed = json_format.MessageToJson(
+        history.events[0].workflow_execution_started_event_attributes.input
+    )
+    web_ui = {"Content-Type": "application/json", "Origin": "http://127.0.0.1:8233"}
+
+    async with console_as(system, "operator") as operator:
+        opened = await operator.http.post("/console/codec/decode", content=sealed, headers=web_ui)
+    async with console_as(system, "viewer") as viewer:
+        refused = await viewer.http.post("/console/codec/decode", content=sealed, headers=web_ui)
+    async with httpx.AsyncClient(base_url=system.api_url) as stranger:
+        anonymous = await stranger.post("/console/codec/decode", content=sealed, headers=web_ui)
+        preflight = await stranger.options(
+            "/console/codec/decode",
+            headers={"Origin": "http://127.0.0.1:8233", "Access-Control-Request-Method": "POST"},
+        )
+
+    assert opened.status_code == 200, opened.text
+    clear = json_format.Parse(opened.content, Payloads()).payloads[0].data.decode()
+    assert body["customer"]["email"] in clear
+    assert opened.headers["access-control-allow-credentials"] == "true"
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert body["customer"]["email"] not in anonymous.text
+    assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
+    assert preflight.headers["access-control-allow-credentials"] == "true"
