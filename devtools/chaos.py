@@ -227,6 +227,25 @@ async def _wait_new_pid(target: Target, name: str, old: int | None, within: floa
     say(f"{name} did not come back within {within:g} s")
 
 
+async def _wait_serving(target: Target, name: str, within: float = 90) -> None:
+    """Until API process ``name`` (``api-N``) answers again: the next API kill then takes
+    one of several that serve, never the last one standing."""
+    urls = target.run_file().get("api_urls") or []
+    index = int(name.rsplit("-", 1)[1]) - 1 if name.startswith("api-") else -1
+    if not 0 <= index < len(urls):
+        return
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(f"{urls[index]}/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    say(f"{name} did not answer again within {within:g} s")
+
+
 def roles(pids: dict[str, Any], role: str) -> list[str]:
     """The process names of ``role`` in run.json: ``[role]`` alone, or ``role-1`` ..."""
     return sorted(name for name in pids if name == role or name.startswith(f"{role}-"))
@@ -268,6 +287,8 @@ async def _break_things(target: Target, plan: Plan, tally: Tally) -> None:
             tally.kills[name] = tally.kills.get(name, 0) + 1
             say(f"killed {name} (pid {pid})")
             await _wait_new_pid(target, name, pid)
+            if what == "api":
+                await _wait_serving(target, name)
 
 
 # --- the run ---------------------------------------------------------------------------

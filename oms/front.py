@@ -227,9 +227,11 @@ class Front:
                 response = await self._client().send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing reached it: the next backend may take the request.
-                backend.down_until = time.monotonic() + DOWN_FOR_S
+                now = time.monotonic()
+                if backend.down_until <= now - DOWN_FOR_S:  # once per outage, not per retry
+                    log.warning("front_backend_down", backend=backend.url, error=type(exc).__name__)
+                backend.down_until = now + DOWN_FOR_S
                 self.failures["refused"] += 1
-                log.warning("front_backend_down", backend=backend.url, error=type(exc).__name__)
                 continue
             except httpx.TimeoutException:
                 await self._problem(send, 504, "the API did not answer in time", "api-timeout")
