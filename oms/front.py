@@ -20,12 +20,12 @@ Failures, and why each is answered as it is:
   submissions are idempotent by (channel, external_id), so resending them is safe);
 - every backend down: 503 with ``Retry-After``, as for any dependency that is down.
 
-Built on uvicorn (httptools, uvloop) and one pooled httpx client: the framing cases a
-proxy has to get right (keep-alive, chunked bodies, HEAD, ``Expect: 100-continue``,
-connections the backend closes while idle) are theirs, and the front's CPU per request,
-measured by ``python -m devtools.bench.front`` (docs/performance.md), is small next to the
-API's. Request bodies are read whole before a backend is chosen, so the refused-backend
-retry can send them again; the API's bodies are small.
+Built on uvicorn (httptools, uvloop) towards the client and a small HTTP/1.1 client of its
+own towards the backends (oms.front_upstream: kept-alive connections, answers parsed by
+httptools and relayed piece by piece). A first version used httpx there and cost about
+seven times the CPU per request; docs/performance.md has both figures. Request bodies are
+read whole before a backend is chosen, so the refused-backend retry can send them again;
+the API's bodies are small.
 
 ``GET /front/health`` is the front's own: its backends, which are marked down, and how many
 requests each has been given.
@@ -42,8 +42,15 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
+from oms.front_upstream import (
+    HOP,
+    AnswerTimeout,
+    Dropped,
+    Refused,
+    Upstream,
+    exchange,
+    request_head,
+)
 from oms.logging import get_logger
 
 log = get_logger(__name__)
@@ -60,26 +67,11 @@ DOWN_FOR_S = 1.0
 RESOLVE_EVERY_S = 5.0
 # What the client is told to wait before retrying a 502 or a 503.
 RETRY_AFTER_S = 1
-# Idle connections to a backend are dropped before uvicorn's own keep-alive timeout (5 s)
-# could close one just as the front reuses it (which would look like a backend that died).
-KEEPALIVE_EXPIRY_S = 2.0
 PROBLEM_TYPE = "https://oms.example/problems/"
-# Hop-by-hop headers (RFC 9110 7.6.1): about one connection, never passed on. The length
-# is recomputed for the request (its body is re-sent whole).
-_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
-_REQUEST_DROP = _HOP | {b"content-length", b"expect"}
+# Not passed on: the hop-by-hop headers, the length (the body is re-sent whole, with its
+# own) and Expect (uvicorn already answered the client's 100-continue).
+_REQUEST_DROP = HOP | {b"content-length", b"expect"}
+_BODILESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
 
 def parse_backend(spec: str) -> tuple[str, int]:
@@ -106,11 +98,14 @@ class Backend:
     port: int
     down_until: float = 0.0
     requests: int = 0
+    upstream: Upstream = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.upstream = Upstream(self.host, self.port)
 
     @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
 @dataclass
@@ -186,23 +181,8 @@ class Front:
 
     def __init__(self, backends: list[str], timeout_s: float = 300.0) -> None:
         self.pool = Pool([parse_backend(spec) for spec in backends])
-        self.timeout = httpx.Timeout(timeout_s, connect=2.0)
-        self.client: httpx.AsyncClient | None = None
+        self.timeout_s = timeout_s
         self.failures = {"refused": 0, "bad_gateway": 0, "unavailable": 0}
-
-    def _client(self) -> httpx.AsyncClient:
-        if self.client is None:
-            self.client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(
-                    max_connections=None,
-                    max_keepalive_connections=200,
-                    keepalive_expiry=KEEPALIVE_EXPIRY_S,
-                ),
-                follow_redirects=False,
-                trust_env=False,
-            )
-        return self.client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -214,31 +194,32 @@ class Front:
             await self._health(send)
             return
         body = await _read_body(receive)
-        headers = _forwarded_headers(scope)
-        path = scope["raw_path"] or scope["path"].encode()
+        target = scope["raw_path"] or scope["path"].encode()
         if scope["query_string"]:
-            path += b"?" + scope["query_string"]
-        target = path.decode("latin-1")
+            target += b"?" + scope["query_string"]
+        headers = _forwarded_headers(scope)
+        if body or scope["method"] not in _BODILESS:
+            headers.append((b"content-length", str(len(body)).encode()))
+        head = request_head(scope["method"], target, headers)
         for backend in await self.pool.order():
-            request = self._client().build_request(
-                scope["method"], backend.url + target, headers=headers, content=body
-            )
             try:
-                response = await self._client().send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                await exchange(
+                    backend.upstream, head, body, send, scope["method"] == "HEAD", self.timeout_s
+                )
+            except Refused as exc:
                 # Nothing reached it: the next backend may take the request.
                 now = time.monotonic()
                 if backend.down_until <= now - DOWN_FOR_S:  # once per outage, not per retry
-                    log.warning("front_backend_down", backend=backend.url, error=type(exc).__name__)
+                    log.warning("front_backend_down", backend=backend.address, error=str(exc))
                 backend.down_until = now + DOWN_FOR_S
                 self.failures["refused"] += 1
                 continue
-            except httpx.TimeoutException:
+            except AnswerTimeout:
                 await self._problem(send, 504, "the API did not answer in time", "api-timeout")
                 return
-            except httpx.HTTPError as exc:  # it had the request and dropped the connection
+            except Dropped as exc:  # it had the request and dropped the connection
                 self.failures["bad_gateway"] += 1
-                log.warning("front_backend_dropped", backend=backend.url, error=type(exc).__name__)
+                log.warning("front_backend_dropped", backend=backend.address, error=str(exc))
                 await self._problem(
                     send,
                     502,
@@ -249,7 +230,6 @@ class Front:
                 )
                 return
             backend.requests += 1
-            await _relay(response, send)
             return
         self.failures["unavailable"] += 1
         await self._problem(send, 503, "no API process is reachable", "api-unavailable")
@@ -296,8 +276,8 @@ class Front:
                 await self.pool.resolve()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.client is not None:
-                    await self.client.aclose()
+                for backend in self.pool.backends:
+                    backend.upstream.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -342,25 +322,6 @@ def _forwarded_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
         headers.append((b"x-forwarded-for", forwarded_for))
     headers.append((b"x-forwarded-proto", proto or scope.get("scheme", "http").encode()))
     return headers
-
-
-async def _relay(response: httpx.Response, send: Send) -> None:
-    """The backend's answer to the client as it comes: status, headers, raw body chunks.
-    A backend that dies mid-body leaves the client with a cut-off answer (the connection
-    closes), which is what it would have seen talking to the backend itself."""
-    headers = [(n, v) for n, v in response.headers.raw if n.lower() not in _HOP]
-    try:
-        await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": headers}
-        )
-        async for chunk in response.aiter_raw():
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-    except httpx.HTTPError as exc:
-        log.warning("front_backend_dropped_mid_body", error=type(exc).__name__)
-        raise
-    finally:
-        await response.aclose()
 
 
 def serve(port: int, backends: list[str], host: str) -> None:
