@@ -12,6 +12,10 @@ process's, read from /proc, since the front sits in the path of every request on
 of few cores.
 
     python -m devtools.bench.front --requests 400 --concurrency 8
+
+``--stub``: no ``oms dev``; the backend is a stub of the bench's own (a uvicorn app that
+answers a POST with 1 KB of JSON at once), so the front's own cost shows without the API's
+noise: ``python -m devtools.bench.front --stub --requests 2000``.
 """
 
 from __future__ import annotations
@@ -58,6 +62,74 @@ def _target() -> dict[str, Any]:
     }
 
 
+async def _stub_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An API stand-in that costs next to nothing: reads the body, answers 1 KB of JSON."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    body = json.dumps({"id": "0" * 20, "status": "accepted", "pad": "x" * 960}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 202,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _serve_stub(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        _stub_app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+
+
+def _start_stub() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools.bench.front", "--serve-stub", str(port)]
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait_up(proc, f"{url}/health")
+    return proc, url
+
+
+def _wait_up(proc: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"error: {url} did not come up")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _start_front(api: str) -> tuple[subprocess.Popen[bytes], str]:
     host = urlparse(api).hostname or "127.0.0.1"
     port = free_port(host)
@@ -68,18 +140,8 @@ def _start_front(api: str) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
     )
     url = f"http://{host}:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/front/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("error: oms front did not start")
+    _wait_up(proc, f"{url}/front/health")
+    return proc, url
 
 
 async def _setup(http: httpx.AsyncClient, run: str, stock: int) -> str:
@@ -132,6 +194,41 @@ def _summary(times: dict[str, list[float]]) -> dict[str, Any]:
     return figures
 
 
+async def run_stub(requests: int, concurrency: int) -> dict[str, Any]:
+    """The front before a stub backend: its own latency and CPU per request."""
+    stub, stub_url = _start_stub()
+    try:
+        proc, front_url = _start_front(stub_url)
+    except BaseException:
+        _stop(stub)
+        raise
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    payload = b"x" * 600  # about an order's JSON
+    report: dict[str, Any] = {"requests_per_path": requests, "concurrency": concurrency}
+    try:
+        async with (
+            httpx.AsyncClient(base_url=stub_url, limits=limits) as direct,
+            httpx.AsyncClient(base_url=front_url, limits=limits) as front,
+        ):
+
+            async def post(http: httpx.AsyncClient, n: int) -> httpx.Response:
+                return await http.post("/v1/orders", content=payload)
+
+            await _pass(direct, front, min(requests, 200), concurrency, post)  # warm up
+            front_cpu, stub_cpu = tree_cpu_s(proc.pid) or 0.0, tree_cpu_s(stub.pid) or 0.0
+            times = await _pass(direct, front, requests, concurrency, post)
+            figures = _summary(times)
+            front_cpu = (tree_cpu_s(proc.pid) or 0.0) - front_cpu
+            stub_cpu = (tree_cpu_s(stub.pid) or 0.0) - stub_cpu
+            figures["front_cpu_ms_per_request"] = round(front_cpu * 1000 / requests, 3)
+            figures["api_cpu_ms_per_request"] = round(stub_cpu * 1000 / (2 * requests), 3)
+            report["stub"] = figures
+    finally:
+        _stop(proc)
+        _stop(stub)
+    return report
+
+
 async def run_bench(requests: int, concurrency: int) -> dict[str, Any]:
     target = _target()
     proc, front_url = _start_front(target["api"])
@@ -171,21 +268,19 @@ async def run_bench(requests: int, concurrency: int) -> dict[str, Any]:
                 figures["api_cpu_ms_per_request"] = round(api_cpu * 1000 / (2 * requests), 3)
                 report[name] = figures
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
     return report
 
 
 def render(report: dict[str, Any]) -> str:
     lines = [
         f"oms front overhead: {report['requests_per_path']} requests per path, "
-        f"concurrency {report['concurrency']}, one API process behind the front",
+        f"concurrency {report['concurrency']}, one backend behind the front",
         f"{'pass':<8}{'path':<8}{'p50 ms':>9}{'p99 ms':>9}",
     ]
-    for name in ("health", "orders"):
+    for name in ("stub", "health", "orders"):
+        if name not in report:
+            continue
         figures = report[name]
         for path in ("direct", "front"):
             lines.append(
@@ -194,7 +289,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"{name:<8}{'added':<8}{figures['added_p50_ms']:>9.2f}{figures['added_p99_ms']:>9.2f}"
             f"   CPU per request: front {figures['front_cpu_ms_per_request']:.2f} ms, "
-            f"API {figures['api_cpu_ms_per_request']:.2f} ms"
+            f"{'stub' if name == 'stub' else 'API'} {figures['api_cpu_ms_per_request']:.2f} ms"
         )
     return "\n".join(lines)
 
@@ -206,10 +301,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=400, help="per path and pass")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--stub", action="store_true", help="a stub backend of the bench's own, no oms dev"
+    )
+    parser.add_argument("--serve-stub", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_stub:
+        _serve_stub(args.serve_stub)
+        return
     if not 1 <= args.requests <= 100_000 or not 1 <= args.concurrency <= 256:
         raise SystemExit("error: --requests 1..100000, --concurrency 1..256")
-    report = asyncio.run(run_bench(args.requests, args.concurrency))
+    run = run_stub if args.stub else run_bench
+    report = asyncio.run(run(args.requests, args.concurrency))
     print(json.dumps(report, indent=2) if args.json else render(report), flush=True)
 
 
