@@ -355,16 +355,17 @@ def api_process_ports(settings: Settings, apis: int) -> list[int]:
 def _add_workers(apps: Supervisor, env: dict[str, str], workers: int) -> None:
     """One ``worker`` (``oms worker --processes 1``), or ``worker-1`` ... ``worker-N``: each
     an ``oms worker`` of its own, supervised on its own, serving its metrics on the port
-    ``OMS_WORKER_METRICS_ADDRESS`` + its index. Each runs the worker's singletons (the
-    schedules, the recovery sweep, the backorder waker), which are idempotent (see
-    worker.processes): while one is down, another still runs them."""
+    ``OMS_WORKER_METRICS_ADDRESS`` + its index. As with ``oms worker --processes``, the
+    first alone runs the singletons (the schedules' upkeep, the recovery sweep, the
+    backorder waker: harmless twice, but N of them would each do all the work)."""
     if workers == 1:
         apps.add("worker", _child_starter(["worker", "--processes", "1"], env))
         return
     base = env["OMS_WORKER_METRICS_ADDRESS"]
     for index in range(workers):
         own = {**env, "OMS_WORKER_METRICS_ADDRESS": metrics_address(base, index)}
-        apps.add(f"worker-{index + 1}", _child_starter(["worker"], own))
+        command = ["worker"] if index == 0 else ["worker", "--no-singletons"]
+        apps.add(f"worker-{index + 1}", _child_starter(command, own))
 
 
 def _add_apis(
