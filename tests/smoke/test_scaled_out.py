@@ -67,7 +67,7 @@ def test_oms_chaos_through_the_front_kills_one_api_and_one_worker_at_a_time(dev)
             "--api-kills",
             "3",
             "--window",
-            "40",
+            "30",
             "--settle-timeout",
             "180",
             "--seed",
