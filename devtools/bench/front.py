@@ -161,8 +161,9 @@ async def _pass(
     requests: int,
     concurrency: int,
     call: Any,
-) -> dict[str, list[float]]:
-    """``requests`` calls per path, ``concurrency`` clients, each alternating the paths."""
+) -> tuple[dict[str, list[float]], dict[str, list[str]]]:
+    """``requests`` calls per path, ``concurrency`` clients, each alternating the paths:
+    the seconds of each answered call and the failures (status or error), per path."""
     times: dict[str, list[float]] = {"direct": [], "front": []}
     sequence = iter(range(requests * 2))
 
@@ -171,23 +172,30 @@ async def _pass(
             path = "direct" if (n + offset) % 2 == 0 else "front"
             http = direct if path == "direct" else front
             started = time.perf_counter()
-            response = await call(http, n)
+            try:
+                response = await call(http, n)
+            except httpx.HTTPError as exc:  # counted, not timed: the figures say how many
+                errors[path].append(type(exc).__name__)
+                continue
             times[path].append(time.perf_counter() - started)
             if response.status_code >= 400:
-                raise SystemExit(f"error: {response.status_code} {response.text[:300]}")
+                errors[path].append(str(response.status_code))
 
+    errors: dict[str, list[str]] = {"direct": [], "front": []}
     await asyncio.gather(*(client(i) for i in range(concurrency)))
-    return times
+    return times, errors
 
 
-def _summary(times: dict[str, list[float]]) -> dict[str, Any]:
+def _summary(times: dict[str, list[float]], errors: dict[str, list[str]]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    for path, values in times.items():
+    for path in ("direct", "front"):
+        values = times[path]
         ms = [v * 1000 for v in values]
         figures[path] = {
             "n": len(ms),
             "p50_ms": round(percentile(ms, 50) or 0, 2),
             "p99_ms": round(percentile(ms, 99) or 0, 2),
+            "errors": errors[path],
         }
     figures["added_p50_ms"] = round(figures["front"]["p50_ms"] - figures["direct"]["p50_ms"], 2)
     figures["added_p99_ms"] = round(figures["front"]["p99_ms"] - figures["direct"]["p99_ms"], 2)
@@ -216,8 +224,8 @@ async def run_stub(requests: int, concurrency: int) -> dict[str, Any]:
 
             await _pass(direct, front, min(requests, 200), concurrency, post)  # warm up
             front_cpu, stub_cpu = tree_cpu_s(proc.pid) or 0.0, tree_cpu_s(stub.pid) or 0.0
-            times = await _pass(direct, front, requests, concurrency, post)
-            figures = _summary(times)
+            times, errors = await _pass(direct, front, requests, concurrency, post)
+            figures = _summary(times, errors)
             front_cpu = (tree_cpu_s(proc.pid) or 0.0) - front_cpu
             stub_cpu = (tree_cpu_s(stub.pid) or 0.0) - stub_cpu
             figures["front_cpu_ms_per_request"] = round(front_cpu * 1000 / requests, 3)
@@ -238,8 +246,12 @@ async def run_bench(requests: int, concurrency: int) -> dict[str, Any]:
     report: dict[str, Any] = {"requests_per_path": requests, "concurrency": concurrency}
     try:
         async with (
-            httpx.AsyncClient(base_url=target["api"], headers=headers, limits=limits) as direct,
-            httpx.AsyncClient(base_url=front_url, headers=headers, limits=limits) as front,
+            httpx.AsyncClient(
+                base_url=target["api"], headers=headers, limits=limits, timeout=60
+            ) as direct,
+            httpx.AsyncClient(
+                base_url=front_url, headers=headers, limits=limits, timeout=60
+            ) as front,
         ):
             sku = await _setup(direct, run, stock=requests * 2 + 10)
 
@@ -257,12 +269,12 @@ async def run_bench(requests: int, concurrency: int) -> dict[str, Any]:
                 await _pass(direct, front, min(requests, 50), concurrency, call)  # warm up
                 front_cpu = tree_cpu_s(proc.pid) or 0.0
                 api_cpu = tree_cpu_s(target["api_pid"]) or 0.0 if target["api_pid"] else 0.0
-                times = await _pass(direct, front, requests, concurrency, call)
+                times, errors = await _pass(direct, front, requests, concurrency, call)
                 front_cpu = (tree_cpu_s(proc.pid) or 0.0) - front_cpu
                 api_cpu = (
                     (tree_cpu_s(target["api_pid"]) or 0.0) - api_cpu if target["api_pid"] else 0.0
                 )
-                figures = _summary(times)
+                figures = _summary(times, errors)
                 # The front handled `requests` of them, the API all 2 x `requests`.
                 figures["front_cpu_ms_per_request"] = round(front_cpu * 1000 / requests, 3)
                 figures["api_cpu_ms_per_request"] = round(api_cpu * 1000 / (2 * requests), 3)
@@ -283,8 +295,10 @@ def render(report: dict[str, Any]) -> str:
             continue
         figures = report[name]
         for path in ("direct", "front"):
+            errors = figures[path]["errors"]
             lines.append(
                 f"{name:<8}{path:<8}{figures[path]['p50_ms']:>9.2f}{figures[path]['p99_ms']:>9.2f}"
+                + (f"   errors: {', '.join(sorted(set(errors)))} ({len(errors)})" if errors else "")
             )
         lines.append(
             f"{name:<8}{'added':<8}{figures['added_p50_ms']:>9.2f}{figures['added_p99_ms']:>9.2f}"
