@@ -228,3 +228,20 @@ async def test_a_host_name_counts_once_per_address(stack: Stack) -> None:
         health = (await http.get(HEALTH_PATH)).json()
     assert [a.status_code for a in answers] == [200] * 4
     assert f"127.0.0.1:{port}" in {b["address"] for b in health["backends"]}
+
+
+async def test_head_and_a_chunked_request_body_pass(stack: Stack) -> None:
+    backend = await stack.backend("a")
+
+    async def pieces():  # no length: the client sends the body chunked
+        for piece in (b'{"a": ', b"1}"):
+            yield piece
+
+    async with await stack.start_front([backend]) as http:
+        head = await http.head("/v1/x")
+        posted = await http.post("/v1/orders", content=pieces())
+        after = await http.get("/v1/y")  # the kept-alive backend connection still works
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["x-backend"] == "a"
+    assert posted.status_code == 201 and posted.json()["body"] == '{"a": 1}'
+    assert after.status_code == 200 and after.json()["path"] == "/v1/y"
