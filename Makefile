@@ -4,6 +4,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 WORKERS ?= 1
+# API processes; more than one run behind `oms front` on OMS_API_PORT (docs/performance.md).
+API ?= 1
 
 .PHONY: dev dev-bench test test-fast test-smoke lint fmt clean chromium
 
@@ -14,12 +16,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 dev: $(STAMP)
-	$(BIN)/oms dev --workers $(WORKERS)
+	$(BIN)/oms dev --api $(API) --workers $(WORKERS)
 
 # The system as oms bench needs it: no simulator delays, no cancel window, no risk holds.
 dev-bench: $(STAMP)
 	OMS_SIM_SHIP_DELAY_S=0 OMS_SIM_CARRIER_STEP_S=0 OMS_RELEASE_DELAY_S=0 OMS_RISK_HOLD_SCORE=0 \
-		$(BIN)/oms dev --workers $(WORKERS)
+		$(BIN)/oms dev --api $(API) --workers $(WORKERS)
 
 # Unit, workflow (time-skipping), integration, replay and browser tests. The whole-system
 # smoke tests (they boot `oms dev`) are `make test-smoke`; CI runs both (.ci/run).

@@ -1,9 +1,18 @@
 """``oms chaos``: orders under load while the system is being broken, then the books.
 
 Against a running ``oms dev`` (it reads ``.oms/run.json``; loopback only), it turns the
-simulators' faults on, submits orders and cancels some, SIGKILLs the worker at random
+simulators' faults on, submits orders and cancels some, SIGKILLs a worker at random
 moments, kills the Temporal server once and every PostgreSQL process once (``oms dev``
-starts each again), waits for every accepted order to end, and checks:
+starts each again), waits for every accepted order to end, and checks.
+
+On the scaled-out shape (``oms dev --api N --workers N``) each worker kill takes ONE worker
+process while the others work on, and ``--api-kills`` SIGKILLs one API process at a time
+behind ``oms front``. All traffic goes through the API's address (the front then), and a
+submission answered 502 or 503, or whose connection dropped, is sent again with the same
+body, as a client would: intake is idempotent by (channel, external_id), so a retry of an
+order the dead API had already recorded answers that order. The checks:
+
+- every submission is at most one order (a retry never makes a second);
 
 - every accepted order is terminal;
 - per order at most one authorization at the gateway, captures at most the order total
@@ -61,6 +70,8 @@ class Plan:
     orders: int = 200
     concurrency: int = 8
     worker_kills: int = 20
+    # API SIGKILLs; None: a few when several API processes run behind oms front, else none.
+    api_kills: int | None = None
     restart_temporal: bool = True
     restart_postgres: bool = True
     window_s: float = 120.0
@@ -87,10 +98,11 @@ class Target:
 @dataclass
 class Tally:
     accepted: list[str] = field(default_factory=list)
-    refused: int = 0  # never accepted, after retrying 503s for a while
-    retried_503: int = 0
+    refused: int = 0  # never accepted, after retrying 502s and 503s for a while
+    retries: int = 0  # 502s, 503s and dropped connections, each sent again
     cancels_sent: int = 0
-    kills: dict[str, int] = field(default_factory=lambda: {"worker": 0, "temporal": 0, "pg": 0})
+    # By process name as run.json has it ("worker", "worker-2", "api-1", ...), and "pg".
+    kills: dict[str, int] = field(default_factory=lambda: {"temporal": 0, "pg": 0})
     violations: list[str] = field(default_factory=list)
 
 
@@ -119,17 +131,23 @@ def find_target(settings: Settings) -> Target:
 # --- load ----------------------------------------------------------------------------
 
 
+# Answers that say "not now, send it again": the front's 502 (the API process died with the
+# request) and any 503 (no API process, or a dependency down).
+RETRIED = (502, 503)
+
+
 async def _post(http: httpx.AsyncClient, tally: Tally, path: str, body: Any) -> httpx.Response:
-    """POST, retrying 503s and dropped connections for up to a minute, as a client would."""
+    """POST, retrying 502s, 503s and dropped connections for up to a minute with the same
+    body, as a client would."""
     deadline = time.monotonic() + 60
     while True:
         try:
             response = await http.post(path, json=body)
-            if response.status_code != 503:
+            if response.status_code not in RETRIED:
                 return response
-            tally.retried_503 += 1
+            tally.retries += 1
         except httpx.HTTPError:
-            tally.retried_503 += 1
+            tally.retries += 1
         if time.monotonic() > deadline:
             return httpx.Response(503)
         await asyncio.sleep(1.0)
@@ -209,9 +227,43 @@ async def _wait_new_pid(target: Target, name: str, old: int | None, within: floa
     say(f"{name} did not come back within {within:g} s")
 
 
+async def _wait_serving(target: Target, name: str, within: float = 90) -> None:
+    """Until API process ``name`` (``api-N``) answers again: the next API kill then takes
+    one of several that serve, never the last one standing."""
+    urls = target.run_file().get("api_urls") or []
+    index = int(name.rsplit("-", 1)[1]) - 1 if name.startswith("api-") else -1
+    if not 0 <= index < len(urls):
+        return
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(f"{urls[index]}/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+    say(f"{name} did not answer again within {within:g} s")
+
+
+def roles(pids: dict[str, Any], role: str) -> list[str]:
+    """The process names of ``role`` in run.json: ``[role]`` alone, or ``role-1`` ..."""
+    return sorted(name for name in pids if name == role or name.startswith(f"{role}-"))
+
+
+def api_kills(plan: Plan, pids: dict[str, Any]) -> int:
+    """The API kills of the run: as asked, else a few when several APIs run behind the
+    front (one dying leaves the others serving), else none."""
+    if plan.api_kills is not None:
+        return plan.api_kills
+    return max(2, plan.worker_kills // 4) if len(roles(pids, "api")) > 1 else 0
+
+
 async def _break_things(target: Target, plan: Plan, tally: Tally) -> None:
     rng = random.Random(None if plan.seed is None else plan.seed + 1)
+    pids = target.run_file()["pids"]
     events = [(rng.uniform(1, plan.window_s), "worker") for _ in range(plan.worker_kills)]
+    events += [(rng.uniform(1, plan.window_s), "api") for _ in range(api_kills(plan, pids))]
     if plan.restart_temporal:
         events.append((plan.window_s * 0.35, "temporal"))
     if plan.restart_postgres and target.pgdata is not None:
@@ -228,11 +280,15 @@ async def _break_things(target: Target, plan: Plan, tally: Tally) -> None:
                 tally.kills["pg"] += 1
                 say(f"killed PostgreSQL ({len(killed)} processes)")
             continue
-        pid = target.run_file()["pids"].get(what)
+        # One process of the role: the others (several workers, several APIs) carry on.
+        name = rng.choice(roles(pids, what))
+        pid = target.run_file()["pids"].get(name)
         if _kill(pid):
-            tally.kills[what] += 1
-            say(f"killed {what} (pid {pid})")
-            await _wait_new_pid(target, what, pid)
+            tally.kills[name] = tally.kills.get(name, 0) + 1
+            say(f"killed {name} (pid {pid})")
+            await _wait_new_pid(target, name, pid)
+            if what == "api":
+                await _wait_serving(target, name)
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -290,7 +346,9 @@ async def run_chaos(target: Target, plan: Plan) -> int:
         (await _post_or_put(sim, "PUT", "/sim/faults", plan.faults)).raise_for_status()
         say(
             f"run {run}: {plan.orders} orders over {plan.window_s:g} s, "
-            f"{plan.worker_kills} worker kills, faults {json.dumps(plan.faults)}"
+            f"{plan.worker_kills} worker kills, "
+            f"{api_kills(plan, target.run_file()['pids'])} API kills, "
+            f"faults {json.dumps(plan.faults)}"
         )
         try:
             await asyncio.gather(
@@ -299,6 +357,9 @@ async def run_chaos(target: Target, plan: Plan) -> int:
         finally:
             await _post_or_put(sim, "PUT", "/sim/faults", _cleared(before))
         say(f"{len(tally.accepted)} orders accepted; faults off; waiting for every one to end")
+        # A submission whose answer was lost with its API process is an order all the same:
+        # every order of the run is followed and checked, not only those answered 202.
+        tally.violations += await check_once(engine, run, tally)
         stuck = await settle(engine, tally.accepted, plan.settle_timeout_s)
         tally.violations += [f"{r.id}: still {r.status}" for r in stuck]
         tally.violations += await check_payments(engine, tally.accepted)
@@ -318,6 +379,34 @@ async def run_chaos(target: Target, plan: Plan) -> int:
     return 1 if tally.violations else 0
 
 
+async def check_once(engine: Any, run: str, tally: Tally) -> list[str]:
+    """Every submission is at most one order, and every order answered 202 is one of the
+    run's; the run's orders whose 202 never arrived join the ones followed."""
+    rows = await retrying(
+        engine,
+        "SELECT id, external_id FROM orders WHERE channel = 'chaos' AND external_id LIKE :run",
+        {"run": f"chaos-{run}-%"},
+    )
+    problems = []
+    per_submission: dict[str, list[str]] = {}
+    for row in rows:
+        per_submission.setdefault(row.external_id, []).append(row.id)
+    problems += [
+        f"{external_id}: {len(ids)} orders"
+        for external_id, ids in per_submission.items()
+        if len(ids) > 1
+    ]
+    if len(set(tally.accepted)) != len(tally.accepted):
+        problems.append("one order id answered for two submissions")
+    found = {row.id for row in rows}
+    problems += [f"{i}: accepted but not recorded" for i in tally.accepted if i not in found]
+    unanswered = sorted(found - set(tally.accepted))
+    if unanswered:
+        say(f"{len(unanswered)} orders were recorded though their answer was lost; followed too")
+        tally.accepted += unanswered
+    return problems
+
+
 def _cleared(before: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The faults as they were before the run, with any outage cleared."""
     cleared: dict[str, dict[str, Any]] = {}
@@ -327,15 +416,22 @@ def _cleared(before: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return cleared
 
 
+def _kills_of(tally: Tally, role: str) -> int:
+    return sum(n for name, n in tally.kills.items() if name in roles(tally.kills, role))
+
+
 def _report(tally: Tally, statuses: dict[str, int], elapsed: float) -> None:
     lines = [
         "",
         f"orders accepted        {len(tally.accepted)}",
-        f"orders refused (503)   {tally.refused}",
-        f"503s retried           {tally.retried_503}",
+        f"orders refused         {tally.refused}",
+        f"502/503s retried       {tally.retries}",
         f"cancels sent           {tally.cancels_sent}",
         "outcomes               " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
-        f"worker kills           {tally.kills['worker']}",
+        f"worker kills           {_kills_of(tally, 'worker')}",
+        f"API kills              {_kills_of(tally, 'api')}",
+        "kills by process       "
+        + (", ".join(f"{k} {v}" for k, v in sorted(tally.kills.items()) if v) or "none"),
         f"Temporal restarts      {tally.kills['temporal']}",
         f"PostgreSQL restarts    {tally.kills['pg']}",
         f"elapsed                {elapsed:.0f} s",

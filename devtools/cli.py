@@ -13,6 +13,9 @@ from oms import loop as event_loop
 from oms.commands import exit_now as _exit
 from oms.settings import Settings, get_settings
 
+# More API processes than this on one machine only take CPU from each other.
+MAX_API_PROCESSES = 16
+
 
 def add_dev(sub: Any) -> None:
     dev = sub.add_parser("dev", help="start everything on embedded defaults")
@@ -20,7 +23,14 @@ def add_dev(sub: Any) -> None:
         "--workers",
         type=int,
         default=1,
-        help="worker processes (oms worker --processes N; default 1)",
+        help="worker processes, each an oms worker supervised on its own (default 1)",
+    )
+    dev.add_argument(
+        "--api",
+        type=int,
+        default=1,
+        help="API processes; more than one: each on a port of its own behind oms front on "
+        "OMS_API_PORT (default 1)",
     )
     dev.set_defaults(fn=cmd_dev)
 
@@ -31,7 +41,15 @@ def add_chaos(sub: Any) -> None:
     )
     chaos.add_argument("--orders", type=int, default=200)
     chaos.add_argument("--concurrency", type=int, default=8)
-    chaos.add_argument("--kills", type=int, default=20, help="worker SIGKILLs")
+    chaos.add_argument(
+        "--kills", type=int, default=20, help="worker SIGKILLs (one worker process each)"
+    )
+    chaos.add_argument(
+        "--api-kills",
+        type=int,
+        help="SIGKILLs of one API process behind oms front (default: kills/4, at least 2, "
+        "when oms dev runs several APIs; else 0)",
+    )
     chaos.add_argument("--window", type=float, default=120.0, help="seconds of load and kills")
     chaos.add_argument("--settle-timeout", type=float, default=600.0)
     chaos.add_argument("--no-temporal-restart", action="store_true")
@@ -147,6 +165,7 @@ def cmd_chaos(args: argparse.Namespace) -> None:
         orders=args.orders,
         concurrency=args.concurrency,
         worker_kills=args.kills,
+        api_kills=args.api_kills,
         restart_temporal=not args.no_temporal_restart,
         restart_postgres=not args.no_postgres_restart,
         window_s=args.window,
@@ -373,4 +392,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
     if not 1 <= args.workers <= MAX_PROCESSES:
         sys.stderr.write(f"error: --workers must be between 1 and {MAX_PROCESSES}\n")
         _exit(2)
-    _exit(run_dev(get_settings(), workers=args.workers))
+    if not 1 <= args.api <= MAX_API_PROCESSES:
+        sys.stderr.write(f"error: --api must be between 1 and {MAX_API_PROCESSES}\n")
+        _exit(2)
+    _exit(run_dev(get_settings(), workers=args.workers, apis=args.api))

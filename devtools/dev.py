@@ -183,12 +183,20 @@ def read_run_file(home: Path) -> dict[str, Any] | None:
     return data if isinstance(pid, int) and alive(pid) else None
 
 
-def run_dev(settings: Settings, workers: int = 1) -> int:
+def run_dev(settings: Settings, workers: int = 1, apis: int = 1) -> int:
+    """The whole system until Ctrl-C. ``workers``: worker processes, each an ``oms worker``
+    of its own (``worker-1``, ...) when more than one, so that one can die while the others
+    work; ``apis``: API processes (``api-1``, ...) on ports of their own behind ``oms
+    front`` on ``OMS_API_PORT`` when more than one, so every URL and client stays as it is.
+    With one of each the processes are ``worker`` and ``api``, as they always were."""
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     embedded_pg = not settings.database_url
     embedded_temporal = not settings.temporal_address
     require_free(settings.host, settings.api_port, "API", "OMS_API_PORT")
+    api_ports = api_process_ports(settings, apis)
+    for port in api_ports:
+        require_free(settings.host, port, "an API process", "OMS_API_PORT")
     require_free(settings.host, settings.sim_port, "simulators", "OMS_SIM_PORT")
     if embedded_temporal:
         require_free(settings.host, settings.temporal_port, "Temporal", "OMS_TEMPORAL_PORT")
@@ -230,13 +238,14 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
             f"http://{metrics_address(env['OMS_WORKER_METRICS_ADDRESS'], i)}/metrics"
             for i in range(workers)
         ]
-        apps.add("worker", _child_starter(["worker", "--processes", str(workers)], env))
-        for name in ("sim", "api"):
-            apps.add(name, _child_starter([name], env))
+        _add_workers(apps, env, workers)
+        apps.add("sim", _child_starter(["sim"], env))
         api = f"http://{settings.host}:{settings.api_port}"
-        if not _wait_healthy(f"{api}/health", apps, timeout=90):
-            say("the system did not come up; see the messages above")
-            return 1
+        api_urls = _add_apis(apps, env, settings, api_ports)
+        for url in [*api_urls, api]:
+            if not _wait_healthy(f"{url}/health", apps, timeout=90):
+                say("the system did not come up; see the messages above")
+                return 1
         running = True  # before the banner: a Ctrl-C right after it is a normal stop
         channels: list[str] = []
         if os.environ.get("OMS_DEV_SEED", "1") != "0":
@@ -253,9 +262,16 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
                     "database_url": settings.database_url,
                     "temporal_address": settings.temporal_target,
                     "api_url": api,
+                    # The API processes themselves; behind oms front (api_url) when several.
+                    "api_urls": api_urls,
                     "sim_url": settings.sim_base_url,
                     "worker_processes": workers,
-                    "metrics": {"api": f"{api}/metrics", "workers": worker_metrics},
+                    "api_processes": apis,
+                    "metrics": {
+                        "api": f"{api}/metrics",
+                        "apis": [f"{url}/metrics" for url in api_urls],
+                        "workers": worker_metrics,
+                    },
                     # What oms bench checks before it starts (the figures need zeros).
                     "pace": {name: float(env[name]) for name in PACE_VARIABLES},
                     # What oms bench --channels-pull checks: the marketplace's own lags and
@@ -273,6 +289,7 @@ def run_dev(settings: Settings, workers: int = 1) -> int:
             channels,
             worker_metrics,
             console_password,
+            api_urls if apis > 1 else [],
         )
         while not stopping:
             changed = services.tend()
@@ -318,6 +335,53 @@ def worker_metrics_base(settings: Settings, workers: int) -> str:
             break
         base = free_port(settings.host)
     return f"{settings.host}:{base}"
+
+
+def api_process_ports(settings: Settings, apis: int) -> list[int]:
+    """The ports of the API processes behind the front: none with one API (it listens on
+    OMS_API_PORT itself), else the ports after OMS_API_PORT if they are free, else free
+    ports elsewhere."""
+    if apis <= 1:
+        return []
+    from devtools.ports import free_port
+    from oms.ports import port_in_use
+
+    after = [settings.api_port + i for i in range(1, apis + 1)]
+    if not any(port_in_use(settings.host, port) for port in after):
+        return after
+    return [free_port(settings.host) for _ in range(apis)]
+
+
+def _add_workers(apps: Supervisor, env: dict[str, str], workers: int) -> None:
+    """One ``worker`` (``oms worker --processes 1``), or ``worker-1`` ... ``worker-N``: each
+    an ``oms worker`` of its own, supervised on its own, serving its metrics on the port
+    ``OMS_WORKER_METRICS_ADDRESS`` + its index. As with ``oms worker --processes``, the
+    first alone runs the singletons (the schedules' upkeep, the recovery sweep, the
+    backorder waker: harmless twice, but N of them would each do all the work)."""
+    if workers == 1:
+        apps.add("worker", _child_starter(["worker", "--processes", "1"], env))
+        return
+    base = env["OMS_WORKER_METRICS_ADDRESS"]
+    for index in range(workers):
+        own = {**env, "OMS_WORKER_METRICS_ADDRESS": metrics_address(base, index)}
+        command = ["worker"] if index == 0 else ["worker", "--no-singletons"]
+        apps.add(f"worker-{index + 1}", _child_starter(command, own))
+
+
+def _add_apis(
+    apps: Supervisor, env: dict[str, str], settings: Settings, ports: list[int]
+) -> list[str]:
+    """``api`` on OMS_API_PORT, or ``api-1`` ... ``api-N`` on ``ports`` and ``front`` on
+    OMS_API_PORT in front of them; the API processes' own URLs."""
+    if not ports:
+        apps.add("api", _child_starter(["api"], env))
+        return [f"http://{settings.host}:{settings.api_port}"]
+    backends: list[str] = []
+    for index, port in enumerate(ports):
+        apps.add(f"api-{index + 1}", _child_starter(["api"], {**env, "OMS_API_PORT": str(port)}))
+        backends += ["--backend", f"{settings.host}:{port}"]
+    apps.add("front", _child_starter(["front", "--port", str(settings.api_port), *backends], env))
+    return [f"http://{settings.host}:{port}" for port in ports]
 
 
 def _child_starter(command: list[str], env: dict[str, str]) -> Starter:
@@ -394,6 +458,7 @@ def _banner(
     channels: list[str] | None = None,
     worker_metrics: list[str] | None = None,
     console_password: str | None = None,
+    api_processes: list[str] | None = None,
 ) -> None:
     ui = (
         f"http://{settings.host}:{settings.temporal_ui_port}"
@@ -413,8 +478,12 @@ def _banner(
         "operator)",
         f"  API metrics    {api}/metrics",
     ]
+    if api_processes:  # behind oms front on the API's address
+        lines.append(f"  Front          {api}/front/health (round robin over the API processes)")
+        for index, url in enumerate(api_processes, start=1):
+            lines.append(f"  {f'API {index}':<15}{url} (metrics {url}/metrics)")
     for index, url in enumerate(worker_metrics or []):
-        label = "Worker metrics" if len(worker_metrics or []) == 1 else f"Worker {index}"
+        label = "Worker metrics" if len(worker_metrics or []) == 1 else f"Worker {index + 1}"
         lines.append(f"  {label:<15}{url}")
     if channels:
         from devtools.dev_channels import try_it

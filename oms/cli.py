@@ -2,6 +2,7 @@
 
     oms dev                      everything on embedded defaults (make dev)
     oms api | worker | sim       one production process each
+    oms front --port P --backend HOST:PORT ...   round-robin HTTP front for API processes
     oms migrate                  create or update the schema
     oms chaos                    break a running oms dev under load, then check the books
     oms bench                    an order's cost against the bare engine, on a running oms dev
@@ -211,6 +212,38 @@ def cmd_workflows_drain(args: argparse.Namespace) -> None:
     _exit(0)
 
 
+def cmd_front(args: argparse.Namespace) -> None:
+    from oms.front import serve
+    from oms.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        serve(args.port, args.backends, args.host or settings.host)
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    _exit(0)
+
+
+def _add_front(sub: Any) -> None:
+    front = sub.add_parser(
+        "front", help="a round-robin HTTP front for several API processes (docs/performance.md)"
+    )
+    front.add_argument("--port", type=int, required=True, help="where the front listens")
+    front.add_argument(
+        "--backend",
+        dest="backends",
+        action="append",
+        required=True,
+        metavar="HOST:PORT",
+        help="an API process (repeat for each); a host name with several addresses counts "
+        "as several",
+    )
+    front.add_argument("--host", help="the address to listen on (default OMS_HOST)")
+    front.set_defaults(fn=cmd_front)
+
+
 def _add_workflows(sub: Any) -> None:
     workflows = sub.add_parser(
         "workflows", help="the order workflow types and patches in the code"
@@ -226,6 +259,7 @@ def _add_workflows(sub: Any) -> None:
 HELP_ORDER = (
     "dev",
     "api",
+    "front",
     "worker",
     "sim",
     "migrate",
@@ -378,6 +412,7 @@ def parser() -> argparse.ArgumentParser:
         "users": _add_users,
         "risk": _add_risk,
         "workflows": _add_workflows,
+        "front": _add_front,
     }
     place = {name: n for n, name in enumerate(HELP_ORDER)}
     for name in sorted(commands, key=lambda name: (place.get(name, len(place)), name)):

@@ -22,6 +22,12 @@ def add_worker(sub: Any) -> None:
         help="worker processes, each with its own Temporal client and worker (default 1): "
         "Python runs one workflow task at a time per process",
     )
+    worker.add_argument(
+        "--no-singletons",
+        action="store_true",
+        help="poll the task queue only: leave the schedules' upkeep, the recovery sweep and "
+        "the backorder waker to another worker (oms dev --workers N runs them in worker-1)",
+    )
     worker.set_defaults(fn=cmd_worker)
 
 
@@ -33,7 +39,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     if args.processes == 1:
         from worker.main import run_worker
 
-        event_loop.run(run_worker(settings), settings)
+        event_loop.run(run_worker(settings, singletons=not args.no_singletons), settings)
         exit_now(0)
     from worker.processes import run_processes
 

@@ -10,9 +10,10 @@ import pytest
 from oms import cli, commands
 
 FLAGS = {
-    "dev": ["--workers"],
+    "dev": ["--workers", "--api"],
     "api": [],
-    "worker": ["--processes"],
+    "front": ["--port", "--backend", "--host"],
+    "worker": ["--processes", "--no-singletons"],
     "sim": [],
     "migrate": [],
     "orders": [],
@@ -26,6 +27,7 @@ FLAGS = {
         "--orders",
         "--concurrency",
         "--kills",
+        "--api-kills",
         "--window",
         "--settle-timeout",
         "--no-temporal-restart",
