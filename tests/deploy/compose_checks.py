@@ -35,11 +35,6 @@ PYPROJECT = ROOT / "pyproject.toml"
 PROMETHEUS_COMPOSE = ROOT / "deploy" / "prometheus" / "compose.yml"
 GRAFANA_PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 
-# `oms` commands the compose file may run beyond those `oms --help` lists today: `front`
-# (the round-robin front before the API replicas) comes with its own branch. Remove it from
-# here once `oms --help` lists it.
-PENDING_COMMANDS = frozenset({"front"})
-
 # OMS_* variables that are not fields of oms.settings.Settings but are read by name with
 # os.environ, with the file that reads each (checked: the name must be in that file).
 READ_BY_NAME = {
@@ -259,7 +254,7 @@ def check_commands(shape: Shape, dockerfile: str, known: set[str]) -> list[str]:
     problems = []
     if dockerfile_exec(dockerfile, "ENTRYPOINT") != ["oms"]:
         problems.append('Dockerfile: ENTRYPOINT is not ["oms"]')
-    allowed = known | PENDING_COMMANDS
+    allowed = known
     for name in shape.services:
         if not shape.is_oms(name):
             continue
