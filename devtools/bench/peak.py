@@ -98,12 +98,11 @@ def _completed_between(views: dict[str, dict[str, Any]], start: float, end: floa
 
 
 def estimate_peak_hour(
-    peak: dict[str, Any], quiet_rate: float, limit: float | None
+    arrive: float, complete: float, quiet_rate: float, limit: float | None
 ) -> dict[str, Any]:
-    """What a peak hour at the same rates would do (an estimate: the compressed peak's
-    growth carried on for an hour, at the rate the system completed orders in it)."""
-    arrive = peak["arrivals_per_s"]
-    complete = peak["completed_per_s"]
+    """What a peak hour at the same rates would do (an estimate: the peak's arrivals
+    against what the system completed while busy, the difference carried on for an hour;
+    the backlog counted in orders)."""
     growth = max(0.0, arrive - complete)
     backlog = growth * 3600
     out: dict[str, Any] = {
@@ -195,12 +194,19 @@ async def run_peak(target: Target, plan: PeakPlan, settings: Settings) -> dict[s
             "order_to_dispatch": _delays(delays, list(tally.accepted)),
             "rss_mb": arrivals.memory_figures(watch.of(stretch)),
         }
+    drain_s = None if last_done is None else max(0.0, last_done - load_end)
+    drained = _completed_between(views, load_end, load_end + (drain_s or 0) + 1)
     drain = {
-        "drain_s": None if last_done is None else round(max(0.0, last_done - load_end), 1),
+        "drain_s": None if drain_s is None else round(drain_s, 1),
+        "completed_per_s": round(drained / drain_s, 2) if drain_s else None,
         "backlog": arrivals.backlog_figures(watch.of("drain")),
         "rss_mb": arrivals.memory_figures(watch.of("drain")),
     }
     limit = stretches["peak"]["backlog"]["limit"]
+    # What the system completes while it has work waiting: the best of the stretches
+    # from the peak on and of the drain (a stretch with no backlog shows only its arrivals).
+    busy = [stretches[s]["completed_per_s"] for s in ("peak", "tail")]
+    capacity = max([*busy, drain["completed_per_s"] or 0.0])
     return {
         "run": shop.run,
         "cpus": os.cpu_count(),
@@ -215,7 +221,9 @@ async def run_peak(target: Target, plan: PeakPlan, settings: Settings) -> dict[s
             1 for i in accepted if views.get(i, {}).get("status") in arrivals.TERMINAL
         ),
         "accepted": len(accepted),
-        "peak_hour_estimate": estimate_peak_hour(stretches["peak"], plan.quiet_rate, limit),
+        "peak_hour_estimate": estimate_peak_hour(
+            stretches["peak"]["arrivals_per_s"], capacity, plan.quiet_rate, limit
+        ),
         "invariants": {"passed": not violations, "violations": violations[:100]},
         "ok": not violations,
     }
@@ -250,7 +258,7 @@ def render_peak(report: dict[str, Any]) -> None:
             f"{d['p50_s']}/{d['p95_s']}/{d['max_s']}",
             "/".join(str(rss[r]["max"]) for r in arrivals.MEMORY_ROLES),
         )
-    Console().print(table)
+    Console(width=160).print(table)
     drain = report["drain"]
     Console().print(
         f"drain: {drain['drain_s']} s after the load; accepted orders done "
