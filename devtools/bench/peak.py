@@ -30,7 +30,7 @@ from devtools.bench import arrivals
 from devtools.bench.books import Shop, check_books
 from devtools.bench.figures import percentile
 from devtools.bench.preflight import say
-from devtools.bench.target import BenchError, Target, api_client
+from devtools.bench.target import BenchError, Target
 from oms.settings import Settings
 
 STRETCHES = ("quiet", "ramp", "peak", "tail")
@@ -133,7 +133,7 @@ async def run_peak(target: Target, plan: PeakPlan, settings: Settings) -> dict[s
         plan.quiet_rate * length * {"quiet": 1, "peak": PEAK_FACTOR}.get(s, (1 + PEAK_FACTOR) / 2)
         for s, length in zip(STRETCHES, plan.lengths_s, strict=True)
     )
-    async with api_client(target, 500) as http:
+    async with arrivals.http_client(target.api_url, target.admin_key) as http:
         shop = Shop(http, uuid.uuid4().hex[:8])
         try:
             await shop.open(int(expected * 1.3) + 200)
