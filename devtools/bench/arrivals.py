@@ -83,6 +83,7 @@ class Tally:
     refused_without_retry_after: int = 0
     other: Counter[str] = field(default_factory=Counter)
     transport_retries: int = 0
+    unavailable: list[str] = field(default_factory=list)  # answered 503
 
     def figures(self) -> dict[str, Any]:
         retry = self.retry_after_s
@@ -139,6 +140,10 @@ def poster(shop: Shop, tally: Tally) -> Callable[[int], Coroutine[Any, Any, None
                 tally.refused_without_retry_after += 1
         else:
             tally.other[str(answer.status_code)] += 1
+            if answer.status_code == 503:
+                # Recorded, its start refused in time (temporal-unavailable): durable,
+                # started by a resend or the worker's recovery; followed to its end.
+                tally.unavailable.append(_refused_id(body))
 
     return one
 
@@ -329,3 +334,8 @@ def done_at(views: dict[str, dict[str, Any]], ids: list[str]) -> float | None:
     """When the last of ``ids`` reached its end (its view's ``updated_at``), epoch seconds."""
     ends = [epoch(views[i]["updated_at"]) for i in ids if i in views]
     return max(ends) if ends else None
+
+
+def ended(views: dict[str, dict[str, Any]], ids: list[str]) -> int:
+    """How many of ``ids`` are in the read model in an end status."""
+    return sum(1 for i in ids if views.get(i, {}).get("status") in TERMINAL)

@@ -148,6 +148,8 @@ async def run_overload(target: Target, plan: OverloadPlan, settings: Settings) -
         "accepted_done": sum(
             1 for i in accepted if views.get(i, {}).get("status") in arrivals.TERMINAL
         ),
+        "answered_503": len(tally.unavailable),
+        "answered_503_done": arrivals.ended(views, tally.unavailable),
         "backlog": {
             "overload": arrivals.backlog_figures(watch.of("overload")),
             "drain": arrivals.backlog_figures(watch.of("drain")),

@@ -176,6 +176,7 @@ async def run_peak(target: Target, plan: PeakPlan, settings: Settings) -> dict[s
                 )
             violations += [f"{tally.name}: POST answered {c} x{n}" for c, n in tally.other.items()]
     last_done = arrivals.done_at(views, accepted)
+    unavailable = [i for tally in tallies.values() for i in tally.unavailable]
     stretches: dict[str, Any] = {}
     for stretch, length in zip(STRETCHES, plan.lengths_s, strict=True):
         tally = tallies[stretch]
@@ -221,6 +222,9 @@ async def run_peak(target: Target, plan: PeakPlan, settings: Settings) -> dict[s
             1 for i in accepted if views.get(i, {}).get("status") in arrivals.TERMINAL
         ),
         "accepted": len(accepted),
+        # Answered 503 (recorded, started later): not accepted, yet followed to their end.
+        "answered_503": len(unavailable),
+        "answered_503_done": arrivals.ended(views, unavailable),
         "peak_hour_estimate": estimate_peak_hour(
             stretches["peak"]["arrivals_per_s"], capacity, plan.quiet_rate, limit
         ),
