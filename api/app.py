@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api import console
+from api.backlog import BacklogSampler
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
@@ -79,9 +80,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned_engine:
-            await db.dispose()
+        sampling = asyncio.create_task(backlog.run())
+        try:
+            yield
+        finally:
+            sampling.cancel()
+            await asyncio.gather(sampling, return_exceptions=True)
+            if owned_engine:
+                await db.dispose()
 
     app = FastAPI(
         title="OMS",
@@ -92,12 +98,15 @@ def create_app(
     app.state.settings = settings
     app.state.engine = db
     app.state.temporal = TemporalHolder(settings, temporal)
+    # Sampled by a task of the lifespan; new orders read its last sample (api.backlog).
+    backlog = BacklogSampler(settings, db, app.state.temporal.get)
+    app.state.backlog = backlog
     app.state.codec = (
         EncryptionCodec.from_setting(settings.payload_keys) if settings.payload_keys else None
     )
     install_error_handlers(app)
     app.state.rate_limits = RateLimits()
-    app.state.metrics = ApiMetrics(db, settings.metrics_cache_s)
+    app.state.metrics = ApiMetrics(db, settings.metrics_cache_s, backlog)
     channel_registry.configure(settings.payload_keys)
     for module in (
         orders,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -203,8 +203,12 @@ async def submit_order(
     settings: Settings,
     body: OrderCreate,
     key: str | None,
+    admit: Callable[[], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Returns the order as the client should see it, and whether this was a replay."""
+    """Returns the order as the client should see it, and whether this was a replay.
+
+    ``admit`` is asked before a new order (not a replay) is recorded, and raises to refuse
+    it (``api.backlog``: 429 while the backlog is full); nothing is written then."""
     digest = request_hash(body)
     order_id = order_id_for(body.channel, body.external_id)
     structlog.contextvars.bind_contextvars(order_id=order_id)
@@ -213,6 +217,8 @@ async def submit_order(
     # The channel's own shortage and split, where it is configured (cached briefly).
     channel = await channel_registry.load_channel(engine, body.channel)
     if existing is None:
+        if admit is not None:
+            admit()
         await _check_skus(engine, body)
         created = await _insert(engine, settings, channel, body, view, key, digest)
         if not created:  # lost a race with an identical submission

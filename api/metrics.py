@@ -35,12 +35,13 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.backlog import BacklogSampler
 from api.errors import Problem
 from oms.domain.status import OrderStatus
 from oms.logging import get_logger
@@ -202,10 +203,80 @@ class BusinessGauges:
         yield failing
 
 
+BACKLOG = Gauge(
+    "oms_backlog",
+    "Work waiting: the larger of the task queue's backlog and the unstarted orders "
+    "(NaN without a fresh sample)",
+)
+BACKLOG_TASKS = Gauge(
+    "oms_backlog_temporal_tasks",
+    "Workflow and activity tasks on the task queue that no worker has taken (Temporal's "
+    "approximate count; NaN when Temporal did not answer)",
+)
+BACKLOG_UNSTARTED = Gauge(
+    "oms_backlog_unstarted_orders",
+    "Orders accepted whose workflow has recorded no step yet (NaN when unread)",
+)
+BACKLOG_DISPATCH = Gauge(
+    "oms_backlog_dispatch_per_second", "Tasks the workers take from the task queue a second"
+)
+BACKLOG_LIMIT = Gauge("oms_backlog_limit", "New orders are refused at this backlog (0: never)")
+BACKLOG_AGE = Gauge(
+    "oms_backlog_sample_age_seconds", "How old the last backlog sample is (NaN: none yet)"
+)
+BACKLOG_REFUSED = "oms_backlog_refusals"
+# The intakes whose new orders the limit refuses (the refusals' label).
+INTAKES = ("orders", "webhooks")
+BACKLOG_GAUGES = (
+    BACKLOG,
+    BACKLOG_TASKS,
+    BACKLOG_UNSTARTED,
+    BACKLOG_DISPATCH,
+    BACKLOG_LIMIT,
+    BACKLOG_AGE,
+)
+
+
+class BacklogGauges:
+    """The backlog sampler's last sample and refusals (``api.backlog``); no I/O here."""
+
+    def __init__(self, sampler: BacklogSampler) -> None:
+        self._sampler = sampler
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        sampler = self._sampler
+        sample = sampler.sample
+        nan = float("nan")
+        fresh = sampler.fresh()
+        stats = sample.temporal if sample is not None else None
+        unstarted = sample.unstarted if sample is not None else None
+        yield _single(BACKLOG, nan if fresh is None else float(fresh.backlog or 0))
+        yield _single(BACKLOG_TASKS, nan if stats is None else stats.backlog)
+        yield _single(BACKLOG_UNSTARTED, nan if unstarted is None else unstarted)
+        yield _single(BACKLOG_DISPATCH, nan if stats is None else stats.dispatch_per_s)
+        yield _single(BACKLOG_LIMIT, sampler.limit)
+        age = nan if sample is None else max(0.0, time.monotonic() - sample.at)
+        yield _single(BACKLOG_AGE, age)
+        refused = CounterMetricFamily(
+            BACKLOG_REFUSED,
+            "New orders refused with 429 backlog-full, per intake (orders: POST /v1/orders; "
+            "webhooks: the platforms' pushes)",
+            labels=["intake"],
+        )
+        for intake in INTAKES:
+            refused.add_metric([intake], sampler.refused.get(intake, 0))
+        yield refused
+
+
 class ApiMetrics:
     """One app's registry: the request metrics, the business gauges, the process's own."""
 
-    def __init__(self, engine: AsyncEngine, cache_s: float) -> None:
+    def __init__(
+        self, engine: AsyncEngine, cache_s: float, backlog: BacklogSampler | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter(
             "oms_http_requests",
@@ -223,6 +294,8 @@ class ApiMetrics:
         ProcessCollector(registry=self.registry)
         self.business = BusinessGauges(engine, cache_s)
         self.registry.register(self.business)
+        if backlog is not None:
+            self.registry.register(BacklogGauges(backlog))
         # (method, route, status) -> the counter's and the histogram's children: looking
         # a child up by labels takes a lock and builds a tuple; this is one dict lookup.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}

@@ -155,6 +155,42 @@ def add_bench(sub: Any) -> None:
         "Temporal history, PostgreSQL rows, bytes and WAL per order (python -m "
         "devtools.bench.costs has its other options)",
     )
+    bench.add_argument(
+        "--overload",
+        action="store_true",
+        help="instead: measure the capacity, then orders open loop at --factor x capacity for "
+        "--minutes; accepted, refused (429 with Retry-After) and other answers, POST latency, "
+        "the drain, none lost (docs/peak-days.md)",
+    )
+    bench.add_argument("--factor", type=float, default=3.0, help="--overload: x capacity")
+    bench.add_argument("--minutes", type=float, default=10.0, help="--overload: load minutes")
+    bench.add_argument(
+        "--capacity", type=float, help="--overload: orders/s to take as the capacity (not measured)"
+    )
+    bench.add_argument(
+        "--capacity-s",
+        type=float,
+        default=60.0,
+        help="--overload: seconds of the closed-loop capacity measurement",
+    )
+    bench.add_argument(
+        "--peak",
+        action="store_true",
+        help="instead: a day compressed (quiet, ramp, a peak at 20 x quiet, tail): per stretch "
+        "orders sent/accepted/refused, backlog, order-to-dispatch time, memory; an estimate "
+        "of an uncompressed peak hour (docs/peak-days.md)",
+    )
+    bench.add_argument("--quiet-rate", type=float, default=0.5, help="--peak: orders/s while quiet")
+    bench.add_argument(
+        "--compress",
+        type=float,
+        default=60.0,
+        help="--peak: divide the day's stretches (4 h, 2 h, 1 h, 3 h) by this",
+    )
+    bench.add_argument(
+        "--phase-s",
+        help="--peak: instead of --compress, each stretch's seconds: QUIET,RAMP,PEAK,TAIL",
+    )
     bench.set_defaults(fn=cmd_bench)
 
 
@@ -203,6 +239,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         _bench_events_out(args, settings)
     if args.channels_push or args.channels_pull:
         _bench_channels(args, settings)
+    if args.overload or args.peak:
+        _bench_peak_days(args, settings)
     if args.orders is None:
         args.orders = 200
     plan = Plan(args.orders, args.concurrency, args.half_orders, args.within)
@@ -298,6 +336,57 @@ def _bench_events_out(args: argparse.Namespace, settings: Settings) -> None:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
     print(json.dumps(report, indent=2))
+    _exit(0 if report["ok"] else 1)
+
+
+def _bench_peak_days(args: argparse.Namespace, settings: Settings) -> None:
+    from devtools.bench.overload import OverloadPlan, render_overload, run_overload
+    from devtools.bench.peak import PeakPlan, render_peak, run_peak
+    from devtools.bench.target import BenchError, find_target, require_zero_pace
+
+    try:
+        if args.overload and args.peak:
+            raise BenchError("--overload and --peak: one at a time")
+        if args.overload:
+            overload = OverloadPlan(
+                factor=args.factor,
+                minutes=args.minutes,
+                capacity=args.capacity,
+                capacity_s=args.capacity_s,
+                concurrency=args.concurrency,
+                within_s=args.within,
+            )
+            overload.check()
+        else:
+            lengths = None
+            if args.phase_s:
+                try:
+                    q, r, p, t = (float(x) for x in args.phase_s.split(","))
+                except ValueError as exc:
+                    raise BenchError("--phase-s: four numbers, QUIET,RAMP,PEAK,TAIL") from exc
+                lengths = (q, r, p, t)
+            peak = PeakPlan(
+                quiet_rate=args.quiet_rate,
+                compress=args.compress,
+                phase_s=lengths,
+                within_s=args.within,
+            )
+            peak.check()
+        target = find_target(settings)
+        require_zero_pace(target)
+        if args.overload:
+            report = event_loop.run(run_overload(target, overload, settings), settings)
+            render = render_overload
+        else:
+            report = event_loop.run(run_peak(target, peak, settings), settings)
+            render = render_peak
+    except BenchError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        _exit(2)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        render(report)
     _exit(0 if report["ok"] else 1)
 
 

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     recovery_interval_s: float = 30.0
     recovery_age_s: float = 30.0
     max_body_bytes: int = 1_048_576
+    # Peak days (docs/peak-days.md): a new order is refused (429 backlog-full) while the
+    # work waiting is at or over backlog_limit: the larger of Temporal's task backlog on the
+    # task queue (workflow and activity tasks no worker has taken) and the orders accepted
+    # whose workflow has recorded no step. 0: no limit. Each API process samples it every
+    # backlog_check_s, off the request path.
+    backlog_limit: int = Field(default=5000, ge=0)
+    backlog_check_s: float = Field(default=1.0, gt=0, le=60)
     # Returns (docs/returns.md): asked within this many seconds of delivery, a return is
     # approved without an operator (0: every return waits for one); per channel
     # "webshop:1209600,marketplace:0" overrides it. Money back for a return includes its

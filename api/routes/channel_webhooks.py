@@ -7,6 +7,12 @@ body, with the channel's secret: no API key is needed, and a bad signature is 40
 changes nothing. A delivery the platform sends again (same ``X-Shopify-Webhook-Id``,
 ``X-WC-Webhook-Delivery-ID`` or ``webhook-id``) gets 200 with the first outcome and is
 not taken twice; the intake is idempotent besides, by (channel, platform order id).
+
+While the backlog is full (``api.backlog``), a delivery that would create an order new to
+the OMS is refused with 429 ``backlog-full`` and ``Retry-After``, and nothing is written:
+Shopify and native senders deliver it again later. WooCommerce is the exception: it
+disables a webhook after five failed deliveries in a row, which would stop the channel's
+orders for good, so its orders are taken whatever the backlog (docs/peak-days.md).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.backlog import BacklogFull, BacklogSampler
 from api.deps import Admin, EngineDep, JsonRoute, MaybeTemporalDep, SettingsDep
 from api.errors import Problem
 from api.schemas import problems
@@ -28,6 +35,10 @@ from oms.store import channel_orders
 
 router = APIRouter(prefix="/v1", tags=["channels"], route_class=JsonRoute)
 log = get_logger(__name__)
+
+# Platforms that give up on (disable) a webhook after a few failed deliveries: refusing
+# one of their deliveries for a backlog would lose orders, not defer them.
+NEVER_REFUSED = frozenset({"woocommerce"})
 
 _ANSWER = {
     "type": "object",
@@ -74,12 +85,16 @@ _ANSWER = {
             409,
             413,
             422,
+            429,
             503,
             _401="A missing or wrong platform signature (``invalid-signature``).",
             _404="No such channel, or it is disabled (``not-found``).",
             _409="The channel does not take pushed orders (``not-a-push-channel``).",
             _422="Not JSON, or an order the OMS cannot take (``channel-order-invalid``), "
             "with the fields at fault.",
+            _429="The system's backlog is at its limit and this delivery would create a new "
+            "order (``backlog-full``): nothing was written; deliver it again after "
+            "``Retry-After`` seconds. Never for WooCommerce channels.",
         ),
     },
 )
@@ -116,10 +131,21 @@ async def platform_webhook(
         raise Problem(422, f"the body is not JSON: {exc}", kind="validation-error") from exc
     if not isinstance(payload, dict):
         raise Problem(422, "the body is not a JSON object", kind="validation-error")
+    backlog: BacklogSampler = request.app.state.backlog
+    admit = None if config.platform in NEVER_REFUSED else lambda: backlog.admit("webhooks")
     try:
         taken = await take(
-            engine, client, settings, config, payload, source="push", delivery_id=delivery
+            engine,
+            client,
+            settings,
+            config,
+            payload,
+            source="push",
+            delivery_id=delivery,
+            admit=admit,
         )
+    except BacklogFull as exc:
+        raise exc.problem() from None
     except ChannelOrderInvalid as exc:
         raise Problem(422, str(exc), kind="channel-order-invalid", errors=exc.errors) from exc
     except WorkflowUnreachable as exc:

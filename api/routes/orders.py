@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import order_actions
+from api.backlog import BacklogFull, BacklogSampler
 from api.deps import (
     CallerDep,
     EngineDep,
@@ -67,6 +68,12 @@ _ORDER_ACCEPTED = {
         },
     },
 }
+_ORDER_429 = (
+    "The system's backlog is at its limit (``backlog-full``, with ``backlog`` and "
+    "``limit``): a new order is refused and nothing is recorded; send it again after "
+    "``Retry-After`` seconds. A replay of an order already accepted is answered as always. "
+    "(A key over its own rate limit gets 429 ``rate-limited``.)"
+)
 _ORDER_422 = (
     "The body is invalid (``validation-error``, ``errors`` names each field), names SKUs "
     "that no warehouse stocks (``unknown-sku``, with ``skus``), or its total is 10^12 or more."
@@ -82,10 +89,12 @@ _ORDER_422 = (
             409,
             413,
             422,
+            429,
             503,
             _409="The order reference or Idempotency-Key was used before with another body "
             "(``idempotency-conflict``).",
             _422=_ORDER_422,
+            _429=_ORDER_429,
             _503="The database or Temporal is not available. An order sent while Temporal is "
             "down is recorded first: sending the same request again is safe.",
         ),
@@ -93,6 +102,7 @@ _ORDER_422 = (
 )
 async def create_order(
     body: OrderCreate,
+    request: Request,
     caller: Submitter,
     engine: EngineDep,
     client: MaybeTemporalDep,
@@ -105,7 +115,13 @@ async def create_order(
     # An empty (or blank) Idempotency-Key is no key at all: the order is still deduplicated
     # by its (channel, external_id).
     key = (idempotency_key or "").strip() or None
-    view, replayed = await submit_order(engine, client, settings, body, key)
+    backlog: BacklogSampler = request.app.state.backlog
+    try:
+        view, replayed = await submit_order(
+            engine, client, settings, body, key, admit=lambda: backlog.admit("orders")
+        )
+    except BacklogFull as exc:
+        raise exc.problem() from None
     headers = {"Location": f"/v1/orders/{view['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -47,6 +47,8 @@ PROBLEM_DESCRIPTIONS = {
     409: "The request conflicts with the current state.",
     413: "The body is larger than the limit (``body-too-large``).",
     422: "The request is invalid (``validation-error``); ``errors`` names each field.",
+    429: "Too many requests: the key's rate limit (``rate-limited``) or, for a new order, "
+    "the system's backlog (``backlog-full``); retry after ``Retry-After`` seconds.",
     503: "The database or Temporal is not available (``dependency`` names it); nothing was "
     "done, retry after ``Retry-After`` seconds.",
 }
@@ -69,7 +71,7 @@ def problems(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]
             "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
             "description": descriptions.get(f"_{code}", PROBLEM_DESCRIPTIONS.get(code, "")),
         }
-        if code == 503:
+        if code in (429, 503):
             entry["headers"] = RETRY_AFTER
         entries[code] = entry
     return entries

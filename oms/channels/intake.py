@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -121,9 +122,12 @@ async def take(
     *,
     source: str = "pull",
     delivery_id: str | None = None,
+    admit: Callable[[], None] | None = None,
 ) -> Taken:
     """Take one platform order (see the module's docstring). Raises ChannelOrderInvalid
-    or WorkflowUnreachable."""
+    or WorkflowUnreachable. ``admit`` is asked before an order new to the OMS is created,
+    and raises to refuse it (the API's backlog limit); what it raises goes to the caller
+    and nothing is written."""
     order = map_payload(channel.platform, payload)
     order_id = order_id_for(channel.name, order.external_id)
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
@@ -132,6 +136,8 @@ async def take(
     if known is None:
         existing = await orders.row(engine, order_id)
         if existing is None:
+            if admit is not None:
+                admit()
             return await _create(engine, client, settings, channel, order, raw, at, source, payload)
         # The read-model row exists without its platform row: the first take stopped in
         # between. Record the platform row now and treat this as news to the workflow.

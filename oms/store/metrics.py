@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from oms.store.outbox import OPEN as OPEN_DELIVERIES
-from oms.store.sql_enums import ON_HOLD, TERMINAL_STATUSES
+from oms.store.sql_enums import ON_HOLD, RECEIVED, TERMINAL_STATUSES
 
 _READ_ONLY = text("SET TRANSACTION READ ONLY")
 _TIMEOUT = text("SELECT set_config('statement_timeout', :ms, true)")
@@ -120,3 +120,25 @@ def _from_row(row: Any) -> BusinessSnapshot:
             for p in row.pulls
         ),
     )
+
+
+# Orders accepted whose workflow has recorded no step yet (``oms.domain.status
+# .never_started``): the part of the backlog that is orders, not Temporal tasks. Counted
+# over the (status, created_at, id) index and capped, so the statement stays cheap however
+# deep the backlog.
+_UNSTARTED = text(
+    f"""
+    SELECT count(*) AS n FROM
+      (SELECT 1 FROM orders WHERE status = {RECEIVED} AND last_seq = 0 LIMIT :cap) AS u
+    """
+)
+
+
+async def unstarted_orders(engine: AsyncEngine, cap: int, timeout_s: float = 1.0) -> int:
+    """How many orders wait for their workflow's first step, up to ``cap``."""
+    async with engine.connect() as conn:
+        await conn.execute(_READ_ONLY)
+        await conn.execute(_TIMEOUT, {"ms": str(int(timeout_s * 1000))})
+        n = (await conn.execute(_UNSTARTED, {"cap": cap})).scalar_one()
+        await conn.rollback()
+    return int(n)

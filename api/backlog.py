@@ -1,0 +1,209 @@
+"""The backlog limit: while the work waiting is at ``OMS_BACKLOG_LIMIT`` or over, a new
+order is refused with 429 ``backlog-full`` and a ``Retry-After`` (docs/peak-days.md).
+
+The work waiting is the larger of two counts, sampled every ``OMS_BACKLOG_CHECK_S`` by a
+task of each API process (never on the request path: a POST reads the last sample):
+
+- Temporal's backlog on the task queue (``DescribeTaskQueue`` with ``report_stats``,
+  workflow and activity task queues added up): tasks that no worker has taken. It grows as
+  soon as the workers are saturated, whatever the tasks are for (new orders, the next
+  steps of orders in flight, pulls), and comes with the rate at which the workers take
+  tasks, which gives the ``Retry-After``.
+- the orders accepted whose workflow has recorded no step yet (status ``received``,
+  ``last_seq`` 0; a capped count over an index). A worker takes up to its slot count of
+  tasks into its own memory, where Temporal no longer counts them; this count still sees
+  the orders behind them, and it sees orders recorded while Temporal was down.
+
+A sample older than three periods (or than five seconds), or one that could not be read,
+refuses nothing: when Temporal does not answer the start gives its own 503, and a
+sampler that stopped must not turn into a closed door. An idempotent replay of an order
+already accepted is never refused (``api.intake`` asks only for a new order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from api.errors import Problem
+from oms.logging import get_logger
+from oms.settings import Settings
+from oms.store import metrics as business
+
+log = get_logger(__name__)
+
+# Retry-After bounds, seconds: at least one (a client must wait at all), at most a minute
+# (an estimate further out is no better than asking again in a minute).
+RETRY_MIN_S = 1
+RETRY_MAX_S = 60
+# A sample is trusted this many periods (and at least STALE_MIN_S seconds).
+STALE_PERIODS = 3
+STALE_MIN_S = 5.0
+# The unstarted orders counted at most, when there is no limit (the gauge only).
+UNLIMITED_CAP = 100_000
+_KINDS = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
+
+
+@dataclass(frozen=True)
+class TaskQueueStats:
+    """Temporal's figures for the task queue, workflow and activity tasks together."""
+
+    backlog: int
+    dispatch_per_s: float
+    add_per_s: float
+    oldest_s: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One reading; either part may be missing (None) when its source did not answer."""
+
+    at: float  # time.monotonic()
+    temporal: TaskQueueStats | None
+    unstarted: int | None
+
+    @property
+    def backlog(self) -> int | None:
+        tasks = None if self.temporal is None else self.temporal.backlog
+        parts = [p for p in (tasks, self.unstarted) if p is not None]
+        return max(parts) if parts else None
+
+
+async def task_queue_stats(client: Client, settings: Settings) -> TaskQueueStats:
+    backlog, dispatch, add, oldest = 0, 0.0, 0.0, 0.0
+    for kind in _KINDS:
+        answer = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=settings.temporal_namespace,
+                task_queue=TaskQueue(name=settings.task_queue),
+                task_queue_type=kind,
+                report_stats=True,
+            ),
+            timeout=timedelta(seconds=2),
+        )
+        stats = answer.stats
+        backlog += int(stats.approximate_backlog_count)
+        dispatch += float(stats.tasks_dispatch_rate)
+        add += float(stats.tasks_add_rate)
+        age = stats.approximate_backlog_age
+        oldest = max(oldest, age.seconds + age.nanos / 1e9)
+    return TaskQueueStats(backlog, dispatch, add, oldest)
+
+
+def retry_after_s(sample: Sample, limit: int) -> int:
+    """Seconds until the backlog is likely under the limit again: what is over it (and a
+    tenth of the limit, so that the retries do not fill it again at once) over the rate at
+    which the workers take tasks. Without a rate (nothing taken: no worker), the most."""
+    backlog = sample.backlog or 0
+    stats = sample.temporal
+    if stats is None or stats.dispatch_per_s <= 0:
+        return RETRY_MAX_S
+    excess = backlog - limit + max(1, limit // 10)
+    seconds = math.ceil(max(excess, 1) / stats.dispatch_per_s)
+    return max(RETRY_MIN_S, min(RETRY_MAX_S, seconds))
+
+
+class BacklogFull(Exception):
+    """The backlog is at its limit: the problem to answer, and where the refusal came from."""
+
+    def __init__(self, retry_after_s: int, backlog: int, limit: int) -> None:
+        super().__init__(f"backlog {backlog} >= limit {limit}")
+        self.retry_after_s = retry_after_s
+        self.backlog = backlog
+        self.limit = limit
+
+    def problem(self) -> Problem:
+        return Problem(
+            429,
+            f"the system is working through a backlog of {self.backlog} (its limit is "
+            f"{self.limit}); nothing was recorded: send the order again after Retry-After "
+            "seconds",
+            kind="backlog-full",
+            title="Backlog full",
+            headers={"Retry-After": str(self.retry_after_s)},
+            backlog=self.backlog,
+            limit=self.limit,
+        )
+
+
+class BacklogSampler:
+    """The last sample, refreshed by :meth:`run`; :meth:`admit` answers from it alone."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        client: Callable[[], Awaitable[Client | None]],
+    ) -> None:
+        self.settings = settings
+        self.limit = settings.backlog_limit
+        self.period_s = settings.backlog_check_s
+        self._engine = engine
+        self._client = client
+        self.sample: Sample | None = None
+        self.refused: dict[str, int] = {}
+        self._warned_at = -math.inf
+
+    @property
+    def stale_after_s(self) -> float:
+        return max(STALE_PERIODS * self.period_s, STALE_MIN_S)
+
+    def fresh(self, now: float | None = None) -> Sample | None:
+        sample = self.sample
+        if sample is None or sample.backlog is None:
+            return None
+        now = time.monotonic() if now is None else now
+        return sample if now - sample.at <= self.stale_after_s else None
+
+    def admit(self, intake: str) -> None:
+        """Raise :class:`BacklogFull` for a new order while the backlog is full; count it
+        under ``intake`` (the refusals' metric label)."""
+        if self.limit <= 0:
+            return
+        sample = self.fresh()
+        if sample is None or (sample.backlog or 0) < self.limit:
+            return
+        self.refused[intake] = self.refused.get(intake, 0) + 1
+        raise BacklogFull(retry_after_s(sample, self.limit), sample.backlog or 0, self.limit)
+
+    async def read(self) -> Sample:
+        """One sample now: each source that answers within its timeout."""
+        stats: TaskQueueStats | None = None
+        unstarted: int | None = None
+        errors = []
+        try:
+            client = await self._client()
+            if client is not None:
+                stats = await asyncio.wait_for(task_queue_stats(client, self.settings), 3.0)
+        except Exception as exc:  # down, slow, refused: that part is unknown
+            errors.append(f"temporal: {str(exc)[:120] or type(exc).__name__}")
+        try:
+            # Capped at twice the limit: more would only cost the database.
+            cap = self.limit * 2 if self.limit else UNLIMITED_CAP
+            unstarted = await asyncio.wait_for(business.unstarted_orders(self._engine, cap), 2.0)
+        except Exception as exc:
+            errors.append(f"database: {str(exc)[:120] or type(exc).__name__}")
+        if errors and time.monotonic() - self._warned_at > 60:
+            self._warned_at = time.monotonic()
+            log.warning("backlog_sample_incomplete", errors=errors)
+        return Sample(time.monotonic(), stats, unstarted)
+
+    async def run(self) -> None:
+        """Sample every period until cancelled."""
+        while True:
+            started = time.monotonic()
+            try:
+                self.sample = await self.read()
+            except Exception as exc:  # never let the loop die: a stale sample refuses nothing
+                log.warning("backlog_sample_failed", error=str(exc)[:200])
+            await asyncio.sleep(max(0.05, self.period_s - (time.monotonic() - started)))
