@@ -198,6 +198,7 @@ class Watch:
     http: httpx.AsyncClient
     pids: dict[str, int | None]
     every_s: float = 1.0
+    groups: dict[str, list[int]] = field(default_factory=dict)
     stretch: str = ""
     samples: list[dict[str, Any]] = field(default_factory=list)
 
@@ -213,12 +214,19 @@ class Watch:
                 sample["backlog"] = backlog_gauges(answer.text)
             except httpx.HTTPError:
                 sample["backlog"] = {}
-            sample["rss_mb"] = {role: tree_rss_mb(self.pids.get(role)) for role in MEMORY_ROLES}
+            sample["rss_mb"] = {role: self._rss_mb(role) for role in MEMORY_ROLES}
             self.samples.append(sample)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.every_s)
             except TimeoutError:
                 pass
+
+    def _rss_mb(self, role: str) -> float | None:
+        """The role's processes' trees together (``oms dev --api 2`` runs two APIs)."""
+        pid = self.pids.get(role)
+        members = self.groups.get(role) or ([pid] if pid else [])
+        sizes = [mb for mb in map(tree_rss_mb, members) if mb is not None]
+        return round(sum(sizes), 1) if sizes else None
 
     def of(self, stretch: str) -> list[dict[str, Any]]:
         return [s for s in self.samples if s["stretch"] == stretch]

@@ -271,12 +271,17 @@ def find_where(settings: Settings) -> Where:
     return Where(url, home / "temporal.db" if embedded else None)
 
 
+def _processes(target: Target) -> dict[str, int | list[int] | None]:
+    """Each role's process or processes (``oms dev --api 2 --workers 2`` runs two of each)."""
+    return {**target.pids, **target.groups}
+
+
 async def _idle_reading(
     target: Target, idle_s: float
 ) -> tuple[dict[str, float | None], dict[str, float | None], float]:
-    start, t0 = cpu_by_group(target.pids), time.perf_counter()
+    start, t0 = cpu_by_group(_processes(target)), time.perf_counter()
     await asyncio.sleep(idle_s)
-    return start, cpu_by_group(target.pids), time.perf_counter() - t0
+    return start, cpu_by_group(_processes(target)), time.perf_counter() - t0
 
 
 async def run_costs(
@@ -312,7 +317,7 @@ async def run_costs(
             run_shop.warehouse, run_shop.sku, run_shop.initial = shop.warehouse, shop.sku, 0
             load = Load()
             own_before = process_cpu_s(own_backend) or 0.0
-            cpu_before, started = cpu_by_group(target.pids), time.perf_counter()
+            cpu_before, started = cpu_by_group(_processes(target)), time.perf_counter()
             say(f"costs: {plan.orders} orders, at most {plan.concurrency} in flight")
             ticking = asyncio.create_task(
                 progress("costs", plan.orders, load.terminal, load.errors, started)
@@ -324,7 +329,7 @@ async def run_costs(
                     load.errors.append("webhook deliveries still open at the deadline")
             finally:
                 ticking.cancel()
-            cpu_after, elapsed = cpu_by_group(target.pids), time.perf_counter() - started
+            cpu_after, elapsed = cpu_by_group(_processes(target)), time.perf_counter() - started
             webhooks = len(partner.received)
             own_s = (process_cpu_s(own_backend) or own_before) - own_before
             wal_after, sqlite_after = await wal_lsn(db), _sqlite(where)

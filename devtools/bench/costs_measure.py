@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,11 +92,16 @@ def tree_cpu_s(pid: int) -> float | None:
     return ProcTable.read().tree_cpu_s(pid)
 
 
-def cpu_by_group(pids: Mapping[str, int | None]) -> dict[str, float | None]:
-    """Each group's tree CPU seconds from one pass over ``/proc`` (None where its process is
-    not known or gone)."""
+def cpu_by_group(pids: Mapping[str, int | Sequence[int] | None]) -> dict[str, float | None]:
+    """Each group's tree CPU seconds from one pass over ``/proc``: a group is one process or
+    several (``oms dev --api 2``'s two APIs), summed; None where none is known or alive."""
     table = ProcTable.read()
-    return {name: table.tree_cpu_s(pid) if pid else None for name, pid in pids.items()}
+    out: dict[str, float | None] = {}
+    for name, given in pids.items():
+        members = [given] if isinstance(given, int) else list(given or [])
+        seconds = [s for s in (table.tree_cpu_s(pid) for pid in members if pid) if s is not None]
+        out[name] = sum(seconds) if seconds else None
+    return out
 
 
 # --- PostgreSQL --------------------------------------------------------------------------

@@ -97,7 +97,7 @@ async def run_overload(target: Target, plan: OverloadPlan, settings: Settings) -
             await shop.open(units)
         except httpx.HTTPError as exc:
             raise BenchError(f"the API at {target.api_url}: {exc}") from exc
-        watch = arrivals.Watch(http, dict(target.pids), stretch="capacity")
+        watch = arrivals.Watch(http, dict(target.pids), stretch="capacity", groups=target.groups)
         stop = asyncio.Event()
         watching = asyncio.create_task(watch.run(stop))
         capacity: dict[str, Any] = {"orders_per_s": plan.capacity, "given": True}

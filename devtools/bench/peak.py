@@ -139,7 +139,7 @@ async def run_peak(target: Target, plan: PeakPlan, settings: Settings) -> dict[s
             await shop.open(int(expected * 1.3) + 200)
         except httpx.HTTPError as exc:
             raise BenchError(f"the API at {target.api_url}: {exc}") from exc
-        watch = arrivals.Watch(http, dict(target.pids))
+        watch = arrivals.Watch(http, dict(target.pids), groups=target.groups)
         stop = asyncio.Event()
         watching = asyncio.create_task(watch.run(stop))
         tallies: dict[str, arrivals.Tally] = {}

@@ -8,7 +8,7 @@ tree and the CPU of the children each of them has already reaped.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -60,13 +60,23 @@ class Probe:
 
     pids: dict[str, int | None]
     rss_peak: int = 0
+    # Every process of a role (Target.groups): oms dev --workers 2 runs worker-1 and -2.
+    groups: dict[str, list[int]] = field(default_factory=dict)
+
+    def _members(self, name: str) -> list[int]:
+        pid = self.pids.get(name)
+        return self.groups.get(name) or ([pid] if pid else [])
 
     def cpu(self) -> dict[str, float | None]:
-        return {name: tree_cpu_s(pid) if pid else None for name, pid in self.pids.items()}
+        out: dict[str, float | None] = {}
+        for name in self.pids:
+            seconds = [s for s in map(tree_cpu_s, self._members(name)) if s is not None]
+            out[name] = sum(seconds) if seconds else None
+        return out
 
     def worker_rss(self) -> int | None:
-        pid = self.pids.get("worker")
-        return rss_bytes(pid) if pid else None
+        sizes = [b for b in map(rss_bytes, self._members("worker")) if b is not None]
+        return sum(sizes) if sizes else None
 
     async def watch_rss(self, stop: asyncio.Event, every_s: float = 0.5) -> None:
         """Sample the worker's RSS until ``stop`` is set, keeping the peak."""

@@ -284,7 +284,7 @@ async def run_bench(target: Target, plan: Plan, settings: Settings) -> dict[str,
             await shop.open(plan.orders + half + 1)
         except httpx.HTTPError as exc:
             raise BenchError(f"the API at {target.api_url}: {exc}") from exc
-        probe, stop = Probe(target.pids), asyncio.Event()
+        probe, stop = Probe(target.pids, groups=target.groups), asyncio.Event()
         watching = asyncio.create_task(probe.watch_rss(stop))
         phases = await _run_phases(client, shop, settings, plan, probe, deadline)
         stop.set()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import httpx
@@ -51,6 +52,26 @@ class Target:
     # The running oms dev's simulator delays and cancel window (its run.json): None when
     # it did not record them; {} for a system named by OMS_API_URL (not known here).
     pace: dict[str, float] | None = None
+    # Every process of a role: ``oms dev --api N --workers N`` runs api-1..N and
+    # worker-1..N (``pids`` then names only the single-process roles).
+    groups: dict[str, list[int]] = field(default_factory=dict)
+
+
+# The processes oms dev names api-1, api-2, ... or worker-1, ... when it runs several.
+_NUMBERED = re.compile(r"^(api|worker)-\d+$")
+
+
+def role_groups(pids: dict[str, int | None], postgres: int | None) -> dict[str, list[int]]:
+    """The run file's processes by role: ``api-2`` is an ``api``, ``worker-1`` a ``worker``;
+    the front is a role of its own; PostgreSQL is its postmaster."""
+    groups: dict[str, list[int]] = {}
+    for name, pid in pids.items():
+        if pid:
+            numbered = _NUMBERED.match(name)
+            groups.setdefault(numbered.group(1) if numbered else name, []).append(pid)
+    if postgres:
+        groups["postgres"] = [postgres]
+    return groups
 
 
 def find_target(settings: Settings) -> Target:
@@ -88,6 +109,7 @@ def find_target(settings: Settings) -> Target:
             "bench": os.getpid(),
         },
         run.get("pace") if run else {},
+        {**role_groups(pids, run.get("postgres_pid")), "bench": [os.getpid()]},
     )
 
 

@@ -48,6 +48,10 @@ def test_tree_cpu_counts_a_reaped_child_and_a_live_one() -> None:
         assert total - own >= 0.3  # and the live one, found by its parent
         groups = cpu_by_group({"shell": shell.pid, "none": None})
         assert groups["none"] is None and (groups["shell"] or 0.0) >= total  # never backwards
+        # A role of several processes (oms dev --api 2) adds them up; a gone one is left out.
+        pair = cpu_by_group({"twice": [shell.pid, shell.pid, 0], "gone": [2**22 + 7]})
+        assert pair["gone"] is None
+        assert (pair["twice"] or 0.0) >= 2 * total
     finally:
         os.killpg(shell.pid, signal.SIGKILL)  # the shell and the child it waits for
         shell.wait()

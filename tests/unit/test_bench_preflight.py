@@ -33,3 +33,21 @@ def test_zero_delays_and_a_system_not_started_by_oms_dev_pass(capsys) -> None:
     require_zero_pace(_target(ZERO))
     require_zero_pace(_target({}))  # OMS_API_URL: not known here, said on stderr
     assert "not known" in capsys.readouterr().err
+
+
+def test_the_run_files_processes_are_grouped_by_role():
+    """oms dev --api 2 --workers 2 names api-1, api-2, worker-1, worker-2: the benches add
+    each role's processes up; the front is a role of its own."""
+    from devtools.bench.target import role_groups
+
+    pids = {"api-1": 11, "api-2": 12, "front": 13, "worker-1": 21, "worker-2": 22}
+    pids |= {"temporal": 31, "sim": None, "api-notes": 41}
+    assert role_groups(pids, 51) == {
+        "api": [11, 12],
+        "front": [13],
+        "worker": [21, 22],
+        "temporal": [31],
+        "api-notes": [41],
+        "postgres": [51],
+    }
+    assert role_groups({"api": 1, "worker": 2}, None) == {"api": [1], "worker": [2]}
