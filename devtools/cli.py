@@ -258,11 +258,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     except BenchError as exc:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        render(report)
-    _exit(0 if report["ok"] else 1)
+    _finish(args, report, render)
 
 
 def _bench_console(args: argparse.Namespace) -> None:
@@ -284,11 +280,7 @@ def _bench_console(args: argparse.Namespace) -> None:
         return
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     report = asyncio.run(run_console(database_url, plan, say))
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        render_console(report)
-    _exit(0 if report["ok"] else 1)
+    _finish(args, report, render_console)
 
 
 def _bench_kpis(args: argparse.Namespace) -> None:
@@ -383,8 +375,13 @@ def _bench_peak_days(args: argparse.Namespace, settings: Settings) -> None:
     except BenchError as exc:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
+    _finish(args, report, render)
+
+
+def _finish(args: argparse.Namespace, report: dict[str, Any], render: Any) -> None:
+    """The report as JSON (--json) or rendered; exit 1 when its checks failed."""
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2, default=str))
     else:
         render(report)
     _exit(0 if report["ok"] else 1)
@@ -448,11 +445,7 @@ def _bench_channels(args: argparse.Namespace, settings: Settings) -> None:
     except BenchError as exc:
         sys.stderr.write(f"error: {exc}\n")
         _exit(2)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        render(report)
-    _exit(0 if report["ok"] else 1)
+    _finish(args, report, render)
 
 
 async def _bench_waiting(target: Any, args: argparse.Namespace) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from devtools.bench.books import Shop
+from devtools.bench.books import Shop, views_of
 from devtools.bench.figures import percentile
 from devtools.bench.soak import tree_rss_mb
 from oms.domain.status import OrderStatus
@@ -264,22 +264,6 @@ def memory_figures(samples: list[dict[str, Any]]) -> dict[str, dict[str, float |
 
 
 # --- the end of every accepted order -----------------------------------------------------
-
-
-async def views_of(http: httpx.AsyncClient, customer: str) -> dict[str, dict[str, Any]]:
-    views: dict[str, dict[str, Any]] = {}
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"customer_id": customer, "limit": 200}
-        if cursor:
-            params["cursor"] = cursor
-        answer = await http.get("/v1/orders", params=params)
-        answer.raise_for_status()
-        page = answer.json()
-        views.update({v["id"]: v for v in page["items"]})
-        cursor = page["next_cursor"]
-        if not cursor:
-            return views
 
 
 async def _in_flight(http: httpx.AsyncClient, customer: str) -> bool:

@@ -40,7 +40,7 @@ class Shop:
         return order_body("Bench", external_id, self.customer, street, [(self.sku, 1, "1.00")])
 
 
-async def _views(http: httpx.AsyncClient, customer: str) -> dict[str, dict[str, Any]]:
+async def views_of(http: httpx.AsyncClient, customer: str) -> dict[str, dict[str, Any]]:
     views: dict[str, dict[str, Any]] = {}
     cursor = None
     while True:
@@ -57,7 +57,7 @@ async def _views(http: httpx.AsyncClient, customer: str) -> dict[str, dict[str, 
 
 
 async def check_books(shop: Shop, submitted: list[str]) -> list[str]:
-    views = await _views(shop.http, shop.customer)
+    views = await views_of(shop.http, shop.customer)
     problems = order_problems(submitted, views)
     gate = asyncio.Semaphore(8)
 
