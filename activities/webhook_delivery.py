@@ -171,8 +171,9 @@ class WebhookDeliveryActivities(WebhookSteps):
             wait = min(left, IDLE_HEARTBEAT_S if self._listener.connected else 0.5)
             if due is not None:
                 wait = min(wait, max(0.0, (due - datetime.now(UTC)).total_seconds()))
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=wait)
+            try:  # not wait_for: on 3.11 it can lose a cancel that meets the wake-up
+                async with asyncio.timeout(wait):
+                    await wake.wait()
             except TimeoutError:
                 pass
 

@@ -84,8 +84,7 @@ def create_app(
         try:
             yield
         finally:
-            sampling.cancel()
-            await asyncio.gather(sampling, return_exceptions=True)
+            await backlog.stop(sampling)
             if owned_engine:
                 await db.dispose()
 

@@ -153,6 +153,7 @@ class BacklogSampler:
         self.sample: Sample | None = None
         self.refused: dict[str, int] = {}
         self._warned_at = -math.inf
+        self._stopping = False
 
     @property
     def stale_after_s(self) -> float:
@@ -184,13 +185,15 @@ class BacklogSampler:
         try:
             client = await self._client()
             if client is not None:
-                stats = await asyncio.wait_for(task_queue_stats(client, self.settings), 3.0)
+                async with asyncio.timeout(3.0):
+                    stats = await task_queue_stats(client, self.settings)
         except Exception as exc:  # down, slow, refused: that part is unknown
             errors.append(f"temporal: {str(exc)[:120] or type(exc).__name__}")
         try:
             # Capped at twice the limit: more would only cost the database.
             cap = self.limit * 2 if self.limit else UNLIMITED_CAP
-            unstarted = await asyncio.wait_for(business.unstarted_orders(self._engine, cap), 2.0)
+            async with asyncio.timeout(2.0):
+                unstarted = await business.unstarted_orders(self._engine, cap)
         except Exception as exc:
             errors.append(f"database: {str(exc)[:120] or type(exc).__name__}")
         if errors and time.monotonic() - self._warned_at > 60:
@@ -199,11 +202,23 @@ class BacklogSampler:
         return Sample(time.monotonic(), stats, unstarted)
 
     async def run(self) -> None:
-        """Sample every period until cancelled."""
-        while True:
+        """Sample every period until :meth:`stop` (or a cancellation)."""
+        self._stopping = False
+        while not self._stopping:
             started = time.monotonic()
             try:
                 self.sample = await self.read()
             except Exception as exc:  # never let the loop die: a stale sample refuses nothing
                 log.warning("backlog_sample_failed", error=str(exc)[:200])
             await asyncio.sleep(max(0.05, self.period_s - (time.monotonic() - started)))
+
+    async def stop(self, task: asyncio.Task[None], wait_s: float = 5.0) -> None:
+        """End :meth:`run`'s ``task`` and wait for it at most ``wait_s``. The flag ends the
+        loop even if its cancellation was lost (Python 3.11's ``asyncio.wait_for`` can
+        return a result that came in with the cancel, which the loop would outlive): an
+        API's shutdown never waits on the sampler for ever."""
+        self._stopping = True
+        task.cancel()
+        await asyncio.wait({task}, timeout=wait_s)
+        if not task.done():
+            log.warning("backlog_sampler_not_stopped", waited_s=wait_s)

@@ -28,6 +28,7 @@ from oms.db.engine import make_engine
 from oms.db.migrate import migrate
 from oms.domain.search_attributes import ALL_KEYS
 from oms.settings import Settings
+from tests import stall_watch
 
 ADMIN_KEY = "test-admin-key"
 # A fixed payload key, so that histories recorded by a test session stay readable by later
@@ -40,6 +41,11 @@ os.environ["OMS_HOME"] = tempfile.mkdtemp(prefix="oms-test-home-")
 
 
 # --- exit status -------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A test that hangs ends the run with where it waits.
+    stall_watch.pytest_configure(config)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -145,7 +151,14 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -191,8 +204,7 @@ async def system(
         await asyncio.gather(api_task, sim_task, return_exceptions=True)
         waker_stop.set()
         await asyncio.gather(waker_task, return_exceptions=True)
-        await worker.shutdown()
-        await asyncio.gather(worker_task, return_exceptions=True)
+        await stop_worker(worker, worker_task, "system")
 
 
 @pytest.fixture
@@ -231,8 +243,19 @@ async def custom_stack(
             yield http
     finally:
         oms.order_start.ORDER_WORKFLOW = current_type
-        await worker.shutdown()
-        await asyncio.gather(worker_task, return_exceptions=True)
+        await stop_worker(worker, worker_task, name)
+
+
+async def stop_worker(worker: Any, task: asyncio.Task[None], name: str, wait_s: float = 60) -> None:
+    """Shut a test's worker down, waiting at most ``wait_s`` for its activities: one that
+    never ends must not hold the whole session (it is named on stderr)."""
+    try:
+        async with asyncio.timeout(wait_s):
+            await worker.shutdown()
+            await asyncio.gather(task, return_exceptions=True)
+    except TimeoutError:
+        print(f"worker {name!r} did not shut down within {wait_s} s", file=sys.stderr)
+        task.cancel()
 
 
 @asynccontextmanager

@@ -4,6 +4,7 @@ peak hour."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -90,3 +91,27 @@ def test_the_peak_day_profile_and_the_estimate_of_an_uncompressed_peak_hour() ->
     capped = estimate_peak_hour(10.0, 8.0, 0.5, 1000)
     assert capped["limit_reached_after_s"] == 500 and capped["refused_orders"] == 6200
     assert estimate_peak_hour(5.0, 8.0, 0.5, 1000)["backlog_after_hour_orders"] == 0
+
+
+async def test_stopping_the_sampler_ends_it_even_when_a_read_outlives_the_cancel() -> None:
+    # A read that lets the cancellation go (as Python 3.11's asyncio.wait_for can when the
+    # result and the cancel meet): cancelling alone would leave the loop running for ever.
+    stubborn = sampler(limit=100, check_s=0.05)
+    reads = 0
+
+    async def read() -> Sample:
+        nonlocal reads
+        reads += 1
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            pass
+        return Sample(time.monotonic(), None, 0)
+
+    stubborn.read = read  # type: ignore[method-assign]
+    task = asyncio.create_task(stubborn.run())
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    await stubborn.stop(task, wait_s=5.0)
+    assert task.done() and reads == 1
+    assert time.monotonic() - started < 1.0
