@@ -301,7 +301,11 @@ async def run_worker(settings: Settings, singletons: bool = True, process: int =
             for n, task in enumerate(background):
                 if n != 1:
                     task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            # Bounded: a loop that outlived its cancel (asyncio.wait_for on Python 3.11
+            # can lose one) must not keep the process from stopping.
+            _, pending = await asyncio.wait(background, timeout=10)
+            if pending:
+                log.warning("worker_loops_not_stopped", count=len(pending))
     await engine.dispose()
 
 
