@@ -7,7 +7,7 @@ WORKERS ?= 1
 # API processes; more than one run behind `oms front` on OMS_API_PORT (docs/performance.md).
 API ?= 1
 
-.PHONY: dev dev-bench test test-fast test-smoke lint fmt clean chromium
+.PHONY: dev dev-bench test test-fast test-smoke lint fmt clean chromium pgbouncer
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ dev-bench: $(STAMP)
 # Unit, workflow (time-skipping), integration, replay and browser tests. The whole-system
 # smoke tests (they boot `oms dev`) are `make test-smoke`; CI runs both (.ci/run).
 # docs/testing.md has the layers and their times.
-test: $(STAMP) chromium
+test: $(STAMP) chromium pgbouncer
 	$(BIN)/python -m pytest --ignore=tests/smoke $(PYTEST_ARGS)
 
 # The browser tests (tests/browser) drive Debian's Chromium at /usr/bin/chromium: installed
@@ -46,6 +46,20 @@ chromium:
 		echo "make test: $(OMS_CHROMIUM) is missing and installing it needs root (sudo apt-get install chromium): the browser tests (tests/browser) will be skipped"; \
 	else \
 		echo "make test: $(OMS_CHROMIUM) is missing and there is no apt-get to install it: the browser tests (tests/browser) will be skipped"; \
+	fi
+
+# PgBouncer (tests/integration/test_pgbouncer.py: the OMS behind a pooler in transaction
+# mode): Debian's, installed here when missing and we can, as Chromium above.
+pgbouncer:
+	@if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make test: installing Debian's pgbouncer for tests/integration/test_pgbouncer.py"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null \
+		|| { apt-get update -q >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null; } \
+		|| echo "make test: apt-get could not install pgbouncer: tests/integration/test_pgbouncer.py will be skipped"; \
+	else \
+		echo "make test: pgbouncer is missing and installing it needs root and apt-get (sudo apt-get install pgbouncer): tests/integration/test_pgbouncer.py will be skipped"; \
 	fi
 
 # Unit tests and the order workflow on Temporal's time-skipping server: seconds, no PostgreSQL.

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "OMS_DATABASE_URL")
     )
+    # PostgreSQL behind a connection pooler in transaction mode (PgBouncer's pool_mode =
+    # transaction): "transaction" makes every statement run inside a transaction and
+    # asyncpg prepare statements under names no two connections share, with its statement
+    # caches off (docs/deployment.md, "A connection pooler").
+    database_pooler: Literal["none", "transaction"] = "none"
+    # LISTEN needs a connection of its own for as long as it listens, which a pooler in
+    # transaction mode does not give: the direct URL for it (default: DATABASE_URL).
+    listen_database_url: str | None = None
     temporal_address: str | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS", "OMS_TEMPORAL_ADDRESS")
     )
@@ -361,6 +369,27 @@ class Settings(BaseSettings):
     @property
     def temporal_target(self) -> str:
         return self.temporal_address or f"{self.host}:{self.temporal_port}"
+
+    def listen_dsn(self) -> str:
+        """The plain ``postgresql://`` URL for LISTEN connections: OMS_LISTEN_DATABASE_URL,
+        else DATABASE_URL (refused behind a transaction pooler, where a LISTEN would be
+        registered on a connection handed to someone else after the statement)."""
+        if self.listen_database_url:
+            url = self.listen_database_url
+        elif self.database_pooler == "transaction":
+            raise SettingsError(
+                "OMS_DATABASE_POOLER=transaction needs OMS_LISTEN_DATABASE_URL: LISTEN "
+                "does not work through a pooler in transaction mode, so the worker listens "
+                "on a direct connection to PostgreSQL"
+            )
+        else:
+            url = self.async_database_url()
+        for prefix in ("postgresql+asyncpg://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql://" + url[len(prefix) :]
+        if not url.startswith("postgresql://"):
+            raise SettingsError("OMS_LISTEN_DATABASE_URL must be a postgresql:// URL")
+        return url
 
     def async_database_url(self) -> str:
         """The database URL with the asyncpg driver, whatever scheme it was given in."""

@@ -184,7 +184,7 @@ async def system(
     from oms.logging import configure_logging
     from oms.temporal_client import connect
     from simulators.app import create_sim_app
-    from worker.backorder_waker import BackorderWaker, listen_dsn
+    from worker.backorder_waker import BackorderWaker
     from worker.main import build_worker
 
     configure_logging("json", "warning")
@@ -192,7 +192,7 @@ async def system(
     worker = build_worker(client, engine, settings)
     worker_task = asyncio.create_task(worker.run())
     waker_stop = asyncio.Event()
-    waker = BackorderWaker(client, listen_dsn(settings.async_database_url()))
+    waker = BackorderWaker(client, settings.listen_dsn())
     waker_task = asyncio.create_task(waker.run(waker_stop))
     api, api_task = await _serve(create_app(settings, engine, client), settings.api_port)
     sim, sim_task = await _serve(create_sim_app(settings, engine), settings.sim_port)

@@ -45,11 +45,6 @@ def to_wake(queue: Iterable[tuple[str, str, int]], available: dict[str, int]) ->
     return list(wake)
 
 
-def listen_dsn(database_url: str) -> str:
-    """The plain ``postgresql://`` form of an (asyncpg-driver) SQLAlchemy URL."""
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 class BackorderWaker:
     def __init__(self, client: Client, dsn: str) -> None:
         self._client = client

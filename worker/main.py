@@ -49,7 +49,7 @@ from oms.temporal_client import (
     metrics_runtime,
     register_search_attributes,
 )
-from worker.backorder_waker import BackorderWaker, listen_dsn
+from worker.backorder_waker import BackorderWaker
 from worker.recovery import recovery_loop
 from worker.retry_alerts import RetryAlerts
 from worker.schedules import ensure_forecast_schedule, ensure_wms_stock_sync
@@ -177,7 +177,7 @@ def webhook_activities(engine: AsyncEngine, settings: Settings) -> WebhookDelive
         run_s=settings.webhook_activity_s,
         concurrency=settings.webhook_concurrency,
     )
-    listener = OutboxListener(lambda: listen_dsn(settings.async_database_url()))
+    listener = OutboxListener(settings.listen_dsn)
     return WebhookDeliveryActivities(engine, config, alert_store(engine, settings), listener)
 
 
@@ -284,7 +284,7 @@ async def run_worker(settings: Settings, singletons: bool = True, process: int =
     )
     background: list[asyncio.Task[None]] = []
     if singletons:
-        waker = BackorderWaker(client, listen_dsn(settings.async_database_url()))
+        waker = BackorderWaker(client, settings.listen_dsn())
         background = [
             asyncio.create_task(recovery_loop(client, engine, settings)),
             asyncio.create_task(waker.run(stop)),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,11 +39,35 @@ def make_engine(
         # A statement on a database that stopped answering (not closed: hung) ends after
         # command_timeout too; nothing here legitimately runs that long.
         pool_timeout=10,
-        connect_args={"timeout": 5, "command_timeout": 15},
+        connect_args={"timeout": 5, "command_timeout": 15, **pooler_connect_args(settings)},
     )
+    if settings.database_pooler == "transaction":
+        _TRANSACTION_POOLED.add(engine)
     if ping_idle_s is not None:
         _ping_when_idle(engine, ping_idle_s)
     return engine
+
+
+# Engines whose connections go through a pooler in transaction mode (OMS_DATABASE_POOLER).
+_TRANSACTION_POOLED: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
+
+
+def pooler_connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's arguments for a pooler in transaction mode: no statement kept prepared
+    between uses (the next use may reach another server connection) and every statement
+    prepared under a name of its own (two clients' "stmt_1" may meet on one server
+    connection). Empty without a pooler."""
+    if settings.database_pooler != "transaction":
+        return {}
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _statement_name,
+    }
+
+
+def _statement_name() -> str:
+    return f"__oms_{uuid.uuid4().hex}__"
 
 
 def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
@@ -68,7 +94,15 @@ async def one_statement(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     ROLLBACK after it (two round trips of the three it otherwise costs). A single
     statement is atomic on its own, data-modifying common table expressions included;
     work of several statements that must agree or commit together uses
-    ``engine.connect()`` or ``engine.begin()``."""
+    ``engine.connect()`` or ``engine.begin()``.
+
+    Behind a pooler in transaction mode the statement runs in a transaction all the same:
+    outside one, asyncpg's prepare and its execution are two exchanges the pooler may
+    send to two different server connections."""
+    if engine in _TRANSACTION_POOLED:
+        async with engine.begin() as conn:
+            yield conn
+        return
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn

@@ -1,6 +1,9 @@
 """Which backordered orders the waker signals when stock arrives."""
 
-from worker.backorder_waker import listen_dsn, to_wake
+import pytest
+
+from oms.settings import Settings, SettingsError
+from worker.backorder_waker import to_wake
 
 
 def test_the_orders_at_the_head_of_the_queue_are_woken_as_far_as_the_units_go() -> None:
@@ -20,4 +23,18 @@ def test_each_order_is_woken_once_whatever_number_of_skus_it_waits_for() -> None
 
 def test_the_listener_connects_with_the_plain_postgresql_scheme() -> None:
     url = "postgresql+asyncpg://u:p@127.0.0.1:5432/oms"
-    assert listen_dsn(url) == "postgresql://u:p@127.0.0.1:5432/oms"
+    assert Settings(database_url=url).listen_dsn() == "postgresql://u:p@127.0.0.1:5432/oms"
+
+
+def test_behind_a_transaction_pooler_the_listener_needs_a_direct_url_of_its_own() -> None:
+    pooled = "postgresql://u:p@pgbouncer:6432/oms"
+    with pytest.raises(SettingsError, match="OMS_LISTEN_DATABASE_URL"):
+        Settings(database_url=pooled, database_pooler="transaction").listen_dsn()
+    direct = Settings(
+        database_url=pooled,
+        database_pooler="transaction",
+        listen_database_url="postgresql+asyncpg://u:p@postgres:5432/oms",
+    )
+    assert direct.listen_dsn() == "postgresql://u:p@postgres:5432/oms"
+    with pytest.raises(SettingsError, match="postgresql://"):
+        Settings(database_url=pooled, listen_database_url="mysql://x/y").listen_dsn()
