@@ -45,6 +45,7 @@ from oms.adapters.marketplace import (
     client_for,
 )
 from oms.alerts import AlertStore
+from oms.backlog import read_sample
 from oms.channel_registry import load_channel
 from oms.channels import intake
 from oms.channels.config import ChannelConfig
@@ -109,6 +110,7 @@ class ChannelPullActivities(ChannelPullSteps):
         clients: ClientFor = _platform_client,
         take: Take = intake.take,
         temporal: Client | None = None,
+        backlog: Callable[[], Awaitable[int | None]] | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
@@ -117,6 +119,7 @@ class ChannelPullActivities(ChannelPullSteps):
         self._clients = clients
         self._take = take
         self._temporal = temporal  # the worker's own client when None
+        self._backlog = backlog or self._read_backlog
 
     @activity.defn
     async def pull_channel(self, req: PullRequest) -> PullResult:
@@ -182,6 +185,18 @@ class ChannelPullActivities(ChannelPullSteps):
         deadline = time.monotonic() + settings.pull_run_s
         done = taken = invalid = 0
         for window in windows:
+            waiting = await self._backlog_full()
+            if waiting is not None:
+                log.info(
+                    "channel_pull_deferred",
+                    channel=channel.name,
+                    backlog=waiting,
+                    limit=settings.backlog_limit,
+                    cursor=cursor.isoformat(),
+                )
+                return PullResult(
+                    done, taken, cursor.isoformat(), invalid=invalid, deferred="backlog_full"
+                )
             count, refused = await self._read(channel, platform, window)
             moved = await pull_cursors.advance(self._engine, channel.name, window.end, count)
             done, taken, invalid, cursor = done + 1, taken + count, invalid + refused, window.end
@@ -200,6 +215,20 @@ class ChannelPullActivities(ChannelPullSteps):
                 break
         more = next_window(cursor, now, rules, channel.pull_lag_s) is not None
         return PullResult(done, taken, cursor.isoformat(), more, invalid=invalid)
+
+    async def _backlog_full(self) -> int | None:
+        """The work waiting when it is at ``OMS_BACKLOG_LIMIT`` (a pull would add to it
+        what the API refuses), else None; unknown counts as not full, as for the API."""
+        limit = self._settings.backlog_limit
+        if limit <= 0:
+            return None
+        waiting = await self._backlog()
+        return waiting if waiting is not None and waiting >= limit else None
+
+    async def _read_backlog(self) -> int | None:
+        client = self._temporal or activity.client()
+        sample, _ = await read_sample(self._engine, client, self._settings)
+        return sample.backlog
 
     async def _read(
         self, channel: ChannelConfig, platform: MarketplaceClient, window: Window

@@ -26,19 +26,14 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from api.errors import Problem
+from oms.backlog import Sample, read_sample
 from oms.logging import get_logger
 from oms.settings import Settings
-from oms.store import metrics as business
 
 log = get_logger(__name__)
 
@@ -49,55 +44,6 @@ RETRY_MAX_S = 60
 # A sample is trusted this many periods (and at least STALE_MIN_S seconds).
 STALE_PERIODS = 3
 STALE_MIN_S = 5.0
-# The unstarted orders counted at most, when there is no limit (the gauge only).
-UNLIMITED_CAP = 100_000
-_KINDS = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
-
-
-@dataclass(frozen=True)
-class TaskQueueStats:
-    """Temporal's figures for the task queue, workflow and activity tasks together."""
-
-    backlog: int
-    dispatch_per_s: float
-    add_per_s: float
-    oldest_s: float
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One reading; either part may be missing (None) when its source did not answer."""
-
-    at: float  # time.monotonic()
-    temporal: TaskQueueStats | None
-    unstarted: int | None
-
-    @property
-    def backlog(self) -> int | None:
-        tasks = None if self.temporal is None else self.temporal.backlog
-        parts = [p for p in (tasks, self.unstarted) if p is not None]
-        return max(parts) if parts else None
-
-
-async def task_queue_stats(client: Client, settings: Settings) -> TaskQueueStats:
-    backlog, dispatch, add, oldest = 0, 0.0, 0.0, 0.0
-    for kind in _KINDS:
-        answer = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=settings.temporal_namespace,
-                task_queue=TaskQueue(name=settings.task_queue),
-                task_queue_type=kind,
-                report_stats=True,
-            ),
-            timeout=timedelta(seconds=2),
-        )
-        stats = answer.stats
-        backlog += int(stats.approximate_backlog_count)
-        dispatch += float(stats.tasks_dispatch_rate)
-        add += float(stats.tasks_add_rate)
-        age = stats.approximate_backlog_age
-        oldest = max(oldest, age.seconds + age.nanos / 1e9)
-    return TaskQueueStats(backlog, dispatch, add, oldest)
 
 
 def retry_after_s(sample: Sample, limit: int) -> int:
@@ -179,27 +125,19 @@ class BacklogSampler:
 
     async def read(self) -> Sample:
         """One sample now: each source that answers within its timeout."""
-        stats: TaskQueueStats | None = None
-        unstarted: int | None = None
-        errors = []
-        try:
-            client = await self._client()
-            if client is not None:
-                async with asyncio.timeout(3.0):
-                    stats = await task_queue_stats(client, self.settings)
-        except Exception as exc:  # down, slow, refused: that part is unknown
-            errors.append(f"temporal: {str(exc)[:120] or type(exc).__name__}")
-        try:
-            # Capped at twice the limit: more would only cost the database.
-            cap = self.limit * 2 if self.limit else UNLIMITED_CAP
-            async with asyncio.timeout(2.0):
-                unstarted = await business.unstarted_orders(self._engine, cap)
-        except Exception as exc:
-            errors.append(f"database: {str(exc)[:120] or type(exc).__name__}")
+        sample, errors = await read_sample(
+            self._engine, await self._client_or_none(), self.settings
+        )
         if errors and time.monotonic() - self._warned_at > 60:
             self._warned_at = time.monotonic()
             log.warning("backlog_sample_incomplete", errors=errors)
-        return Sample(time.monotonic(), stats, unstarted)
+        return sample
+
+    async def _client_or_none(self) -> Client | None:
+        try:
+            return await self._client()
+        except Exception:  # down, slow, refused: the Temporal part is unknown
+            return None
 
     async def run(self) -> None:
         """Sample every period until :meth:`stop` (or a cancellation)."""

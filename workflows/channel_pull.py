@@ -6,6 +6,9 @@ in one run, and then ends. A platform that is down is retried without a limit, t
 waits doubling up to a minute (or the platform's own Retry-After): the cursor waits for
 it, and the Schedule skips its next runs meanwhile (overlap SKIP), so one channel is
 never pulled twice at once. A refusal ends the run failed; the next run tries again.
+While the backlog is full (``OMS_BACKLOG_LIMIT``) the activity stops at a window's edge
+and says so (``deferred``), with nothing more to read: the run ends and the platform's
+orders wait there for the next.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class ChannelPullWorkflow:
                 more=result.more,
                 skipped=result.skipped,
                 invalid=total.invalid + result.invalid,
+                deferred=result.deferred,
             )
             if not result.more:
                 break

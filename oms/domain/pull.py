@@ -23,6 +23,9 @@ class PullResult:
     skipped: str | None = None
     # Orders read that the OMS cannot take (each one alerted: channel_order_invalid).
     invalid: int = 0
+    # Why the pull stopped before the windows ready: "backlog_full" (the work waiting is
+    # at OMS_BACKLOG_LIMIT; the next run of the Schedule tries again); None otherwise.
+    deferred: str | None = None
 
 
 resolve_annotations(globals())

@@ -17,8 +17,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from api.backlog import BacklogSampler, Sample, TaskQueueStats
+from api.backlog import BacklogSampler
 from devtools.ports import free_port
+from oms.backlog import Sample, TaskQueueStats
 from tests.conftest import ADMIN_KEY, System, _serve
 from tests.integration.helpers import has_workflow, order_body, stocked, unique
 from tests.integration.test_channel_push import add_channel, push, shopify_order

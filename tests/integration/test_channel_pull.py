@@ -155,7 +155,7 @@ def spread(count: int, every_min: float) -> dict[str, datetime]:
 
 @pytest.fixture
 def make_pull(engine, settings, system):
-    def make(orders: dict[str, datetime], **overrides: Any) -> Pull:
+    def make(orders: dict[str, datetime], backlog: Any = None, **overrides: Any) -> Pull:
         channel = ChannelConfig(
             name=f"tb-{uuid.uuid4().hex[:8]}",
             platform="taobao",
@@ -177,6 +177,7 @@ def make_pull(engine, settings, system):
             channels=channels,
             clients=lambda _channel: platform,
             take=intake,
+            backlog=backlog,
         )
         return Pull(channel, platform, intake, activities, ActivityEnvironment(system.client))
 
@@ -223,6 +224,49 @@ async def test_every_order_is_taken_once_across_windows_and_pages(make_pull, eng
     assert status["cursor"] == (NOW + timedelta(minutes=4)).isoformat()
     assert status["taken"] == len(orders)
     assert status["window_end"] is None and status["last_error"] is None
+
+
+async def test_while_the_backlog_is_full_a_pull_stops_at_a_window_edge_and_the_next_goes_on(
+    make_pull, engine
+):
+    # The backlog as the poller reads it before each window: under the limit for the
+    # first two windows, then at it; later drained.
+    readings = iter([10, 99, 100, 150])
+    limit = 100
+
+    async def backlog() -> int | None:
+        return next(readings, 0)
+
+    orders = spread(26, 7)
+    pull = make_pull(orders, backlog=backlog, backlog_limit=limit)
+
+    deferred = await pull.run()
+    assert deferred.deferred == "backlog_full" and deferred.windows == 2 and not deferred.more
+    cursor = (await pull_cursors.load(engine, pull.channel.name)).cursor
+    assert cursor is not None and deferred.cursor == cursor.isoformat()
+    # Two windows read, each order of them taken once; nothing past the cursor was read.
+    assert sorted(pull.intake.taken) == sorted(o for o, t in orders.items() if t < cursor)
+    assert all(end <= cursor for _, end, _ in pull.platform.windows)
+    status = await pull_status(engine, pull.channel.name)
+    assert status["last_error"] is None  # waiting on the backlog is no failure
+
+    # Still full at the next run: nothing read. Then drained: the rest, once each.
+    reads = len(pull.platform.windows)
+    again = await pull.run()
+    assert again.deferred == "backlog_full" and again.windows == 0
+    assert len(pull.platform.windows) == reads
+    last = await pull.run()
+    assert last.deferred is None and not last.more
+    assert sorted(pull.intake.taken) == sorted(orders)
+
+
+async def test_with_no_backlog_limit_the_backlog_is_never_read(make_pull):
+    async def backlog() -> int | None:
+        raise AssertionError("read with the limit off")
+
+    pull = make_pull(spread(5, 7), backlog=backlog, backlog_limit=0)
+    done = await pull.run()
+    assert done.deferred is None and sorted(pull.intake.taken) == sorted(spread(5, 7))
 
 
 async def test_a_poller_killed_mid_window_loses_nothing_and_doubles_only_that_window(

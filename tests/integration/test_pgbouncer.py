@@ -9,22 +9,14 @@ PgBouncer is Debian's (``make test`` installs it when it can, as it does Chromiu
 from __future__ import annotations
 
 import asyncio
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import text
 
+from devtools import pgbouncer
+from devtools.pgbouncer import Bouncer
 from devtools.ports import free_port
 from oms.db.engine import make_engine, one_statement
 from oms.settings import Settings
@@ -42,81 +34,15 @@ from tests.integration.helpers import (
 POOL_SIZE = 3  # server connections the pooler keeps: fewer than the clients' own pools
 
 
-@dataclass
-class Bouncer:
-    url: str  # postgresql://… through the pooler
-    log: Path
-
-
-def _pgbouncer() -> str:
-    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    if not os.access(found, os.X_OK):
-        pytest.skip(
-            "pgbouncer is not installed (make test installs Debian's when it runs as root "
-            "with apt-get: apt-get install pgbouncer)"
-        )
-    return found
-
-
 @pytest.fixture(scope="module")
 def bouncer(pg_url: str) -> Iterator[Bouncer]:
-    """PgBouncer in transaction mode in front of the session's PostgreSQL (its Unix
-    socket), on a loopback port of its own."""
-    binary = _pgbouncer()
-    parts = urlsplit(pg_url)
-    socket_dir = parse_qs(parts.query)["host"][0]
-    database = parts.path.lstrip("/") or "postgres"
-    user = parts.username or "postgres"
-    home = Path(tempfile.mkdtemp(prefix="oms-pgbouncer-"))
-    port = free_port()
-    (home / "pgbouncer.ini").write_text(
-        f"""[databases]
-{database} = host={socket_dir} dbname={database} user={user}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {port}
-unix_socket_dir =
-auth_type = any
-pool_mode = transaction
-default_pool_size = {POOL_SIZE}
-max_client_conn = 200
-logfile = {home / "pgbouncer.log"}
-pidfile = {home / "pgbouncer.pid"}
-"""
-    )
-    command = [binary]
-    if os.geteuid() == 0:
-        # PgBouncer refuses to run as root: it runs as the user PostgreSQL runs as, who
-        # can reach the socket's directory.
-        owner = pwd.getpwuid(os.stat(socket_dir).st_uid).pw_name
-        os.chmod(home, 0o777)
-        command += ["-u", owner]
-    process = subprocess.Popen(
-        [*command, str(home / "pgbouncer.ini")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    """PgBouncer in transaction mode in front of the session's PostgreSQL."""
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"pgbouncer did not start: {process.stderr.read().decode()[-800:]}"  # type: ignore[union-attr]
-                    ) from None
-                time.sleep(0.05)
-        yield Bouncer(f"postgresql://{user}@127.0.0.1:{port}/{database}", home / "pgbouncer.log")
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(home, ignore_errors=True)
+        pgbouncer.binary()
+    except pgbouncer.PgBouncerMissing as missing:
+        pytest.skip(str(missing))
+    with pgbouncer.running(pg_url, pool_size=POOL_SIZE) as running:
+        yield running
 
 
 async def _hammer(settings: Settings) -> list[str]:
@@ -203,14 +129,10 @@ async def pooled(system: System, bouncer: Bouncer) -> AsyncIterator[httpx.AsyncC
         await engine.dispose()
 
 
-def _logins(bouncer: Bouncer) -> int:
-    return sum("login attempt" in line for line in bouncer.log.read_text().splitlines())
-
-
 async def test_orders_are_delivered_and_a_backorder_is_woken_with_every_query_through_the_pooler(
     system: System, bouncer: Bouncer, pooled: httpx.AsyncClient
 ) -> None:
-    logins_before = _logins(bouncer)
+    logins_before = bouncer.logins()
     warehouse, sku = await stocked(pooled, on_hand=50)
     orders = await asyncio.gather(
         *(submit(pooled, order_body([(sku, 1 + n % 3)])) for n in range(12))
@@ -241,4 +163,4 @@ async def test_orders_are_delivered_and_a_backorder_is_woken_with_every_query_th
             )
         ).one()
     assert (on_hand.on_hand, on_hand.reserved) == (50 - units, 0)
-    assert _logins(bouncer) > logins_before
+    assert bouncer.logins() > logins_before

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from api.backlog import BacklogFull, BacklogSampler, Sample, TaskQueueStats, retry_after_s
+from api.backlog import BacklogFull, BacklogSampler, retry_after_s
 from devtools.bench.arrivals import backlog_gauges
 from devtools.bench.peak import PeakPlan, estimate_peak_hour
+from oms.backlog import Sample, TaskQueueStats
 from oms.settings import Settings
 
 
