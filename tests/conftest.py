@@ -261,9 +261,19 @@ async def stop_worker(worker: Any, task: asyncio.Task[None], name: str, wait_s: 
 @asynccontextmanager
 async def api_of(system: System, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An API of its own for ``settings`` (its task queue and port), and an admin client."""
+    async with served_api(system, settings, system.engine) as (_, http):
+        yield http
+
+
+@asynccontextmanager
+async def served_api(
+    system: System, settings: Settings, engine: AsyncEngine | None
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """An API for ``settings`` on ``engine`` (None: an engine of its own, closed with
+    it), served on ``settings.api_port``: the app and an admin client."""
     from api.app import create_app
 
-    app = create_app(settings, system.engine, system.client)
+    app = create_app(settings, engine, system.client)
     server, server_task = await _serve(app, settings.api_port)
     try:
         async with httpx.AsyncClient(
@@ -271,7 +281,7 @@ async def api_of(system: System, settings: Settings) -> AsyncIterator[httpx.Asyn
             timeout=30,
             headers={"Authorization": f"Bearer {ADMIN_KEY}"},
         ) as http:
-            yield http
+            yield app, http
     finally:
         server.should_exit = True
         await server_task

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from api.backlog import BacklogSampler
 from devtools.ports import free_port
 from oms.backlog import Sample, TaskQueueStats
-from tests.conftest import ADMIN_KEY, System, _serve
+from tests.conftest import System, served_api
 from tests.integration.helpers import has_workflow, order_body, stocked, unique
 from tests.integration.test_channel_push import add_channel, push, shopify_order
 
@@ -28,21 +28,9 @@ from tests.integration.test_channel_push import add_channel, push, shopify_order
 @asynccontextmanager
 async def api(system: System, **overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """An API of its own (its task queue: no worker polls it unless one is given)."""
-    from api.app import create_app
-
     settings = system.settings.model_copy(update={"api_port": free_port(), **overrides})
-    app = create_app(settings, system.engine, system.client)
-    server, task = await _serve(app, settings.api_port)
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{settings.api_port}",
-            timeout=30,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as http:
-            yield app, http
-    finally:
-        server.should_exit = True
-        await task
+    async with served_api(system, settings, system.engine) as served:
+        yield served
 
 
 def gauge(scrape: str, name: str, **labels: str) -> float | None:

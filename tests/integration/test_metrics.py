@@ -29,7 +29,7 @@ from devtools.ports import free_port
 from oms.db.engine import make_engine
 from oms.db.migrate import migrate
 from oms.settings import Settings
-from tests.conftest import ADMIN_KEY, System, _serve
+from tests.conftest import System, served_api
 from tests.integration.helpers import order_body, stocked, submit, unique, wait_for_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,23 +94,9 @@ async def api_with(
     system: System, engine: AsyncEngine | None = None, **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An API of its own (its own metrics registry) on ``engine`` with ``overrides``."""
-    from api.app import create_app
-
     settings = system.settings.model_copy(update={"api_port": free_port(), **overrides})
-    app = create_app(settings, engine, system.client)
-    server, task = await _serve(app, settings.api_port)
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{settings.api_port}",
-            timeout=30,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as http:
-            yield http
-    finally:
-        server.should_exit = True
-        await task
-        if engine is None:
-            await app.state.engine.dispose()
+    async with served_api(system, settings, engine) as (_, http):
+        yield http
 
 
 # --- requests per route --------------------------------------------------------------------
@@ -397,7 +383,6 @@ async def worker_scrape(system: System) -> Scrape:
     after it ran an order whose authorization fails twice before it is delivered; beside
     it, on the same runtime, a workflow that fails and one whose task fails, so that the
     failure metrics exist too."""
-    from api.app import create_app
     from oms.temporal_client import connect
     from worker.main import build_worker, worker_runtime
 
@@ -415,50 +400,36 @@ async def worker_scrape(system: System) -> Scrape:
     worker = build_worker(client, system.engine, settings)
     side_queue = unique("metrics-side")
     side = Worker(client, task_queue=side_queue, workflows=[FailingWorkflow, BrokenTaskWorkflow])
-    app = create_app(settings, system.engine, system.client)
-    server, server_task = await _serve(app, settings.api_port)
-    try:
-        async with (
-            worker,
-            side,
-            httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{settings.api_port}",
-                timeout=30,
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            ) as http,
-        ):
-            _, sku = await stocked(http, 10)
-            order = await submit(http, order_body([(sku, 1)], token="tok_flaky"))
-            await wait_for_status(http, order["id"], {"delivered"})
-            with pytest.raises(Exception, match="failed"):
-                await client.execute_workflow(
-                    FailingWorkflow.run, id=unique("metrics-fails"), task_queue=side_queue
-                )
-            broken = await client.start_workflow(
-                BrokenTaskWorkflow.run, id=unique("metrics-task-fails"), task_queue=side_queue
+    async with served_api(system, settings, system.engine) as (_, http), worker, side:
+        _, sku = await stocked(http, 10)
+        order = await submit(http, order_body([(sku, 1)], token="tok_flaky"))
+        await wait_for_status(http, order["id"], {"delivered"})
+        with pytest.raises(Exception, match="failed"):
+            await client.execute_workflow(
+                FailingWorkflow.run, id=unique("metrics-fails"), task_queue=side_queue
             )
-            scraped = Scrape("", {})
-            async with httpx.AsyncClient(timeout=10) as plain:
-                for _ in range(100):  # the SDK updates its metrics as tasks complete
-                    response = await plain.get(f"http://127.0.0.1:{port}/metrics")
-                    assert response.status_code == 200
-                    scraped = parse(response.text)
-                    done = scraped.total("temporal_workflow_completed", workflow_type=ORDER)
-                    if (
-                        done
-                        and {
-                            "temporal_workflow_task_execution_failed",
-                            "temporal_activity_execution_failed",
-                            "temporal_workflow_failed",
-                        }
-                        <= scraped.names
-                    ):
-                        break
-                    await asyncio.sleep(0.1)
-            await broken.terminate("the test is over")
-    finally:
-        server.should_exit = True
-        await server_task
+        broken = await client.start_workflow(
+            BrokenTaskWorkflow.run, id=unique("metrics-task-fails"), task_queue=side_queue
+        )
+        scraped = Scrape("", {})
+        async with httpx.AsyncClient(timeout=10) as plain:
+            for _ in range(100):  # the SDK updates its metrics as tasks complete
+                response = await plain.get(f"http://127.0.0.1:{port}/metrics")
+                assert response.status_code == 200
+                scraped = parse(response.text)
+                done = scraped.total("temporal_workflow_completed", workflow_type=ORDER)
+                if (
+                    done
+                    and {
+                        "temporal_workflow_task_execution_failed",
+                        "temporal_activity_execution_failed",
+                        "temporal_workflow_failed",
+                    }
+                    <= scraped.names
+                ):
+                    break
+                await asyncio.sleep(0.1)
+        await broken.terminate("the test is over")
     return scraped
 
 

@@ -20,7 +20,7 @@ from devtools.pgbouncer import Bouncer
 from devtools.ports import free_port
 from oms.db.engine import make_engine, one_statement
 from oms.settings import Settings
-from tests.conftest import ADMIN_KEY, System, _serve, stop_worker
+from tests.conftest import System, served_api, stop_worker
 from tests.integration.helpers import (
     add_warehouse,
     order_body,
@@ -89,7 +89,6 @@ async def test_without_the_setting_statements_fail_behind_the_pooler_and_with_it
 async def pooled(system: System, bouncer: Bouncer) -> AsyncIterator[httpx.AsyncClient]:
     """An API, a worker and a backorder waker whose database is reached only through the
     pooler (the waker's LISTEN excepted: it goes to PostgreSQL directly)."""
-    from api.app import create_app
     from worker.backorder_waker import BackorderWaker
     from worker.main import build_worker
 
@@ -110,19 +109,10 @@ async def pooled(system: System, bouncer: Bouncer) -> AsyncIterator[httpx.AsyncC
     waker = asyncio.create_task(
         BackorderWaker(system.client, pooled_settings.listen_dsn()).run(stop)
     )
-    server, server_task = await _serve(
-        create_app(pooled_settings, engine, system.client), pooled_settings.api_port
-    )
     try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{pooled_settings.api_port}",
-            timeout=30,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as http:
+        async with served_api(system, pooled_settings, engine) as (_, http):
             yield http
     finally:
-        server.should_exit = True
-        await server_task
         stop.set()
         await asyncio.gather(waker, return_exceptions=True)
         await stop_worker(worker, worker_task, "pgbouncer")
