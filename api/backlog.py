@@ -125,19 +125,18 @@ class BacklogSampler:
 
     async def read(self) -> Sample:
         """One sample now: each source that answers within its timeout."""
-        sample, errors = await read_sample(
-            self._engine, await self._client_or_none(), self.settings
-        )
+        client: Client | None = None
+        errors = []
+        try:
+            client = await self._client()
+        except Exception as exc:  # down, slow, refused: the Temporal part is unknown
+            errors.append(f"temporal: {str(exc)[:120] or type(exc).__name__}")
+        sample, more = await read_sample(self._engine, client, self.settings)
+        errors += more
         if errors and time.monotonic() - self._warned_at > 60:
             self._warned_at = time.monotonic()
             log.warning("backlog_sample_incomplete", errors=errors)
         return sample
-
-    async def _client_or_none(self) -> Client | None:
-        try:
-            return await self._client()
-        except Exception:  # down, slow, refused: the Temporal part is unknown
-            return None
 
     async def run(self) -> None:
         """Sample every period until :meth:`stop` (or a cancellation)."""
