@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
@@ -72,6 +73,9 @@ from tests.workflows.fakes import (
 )
 from worker.tuning import worker_options
 from workflows.order import OrderWorkflow
+
+# How long one virtual-clock sleep may take in wall time (tests run in seconds).
+SLEEP_RPC_TIMEOUT = timedelta(minutes=3)
 
 
 def time_skipping_server() -> str:
@@ -282,8 +286,17 @@ class Shop:
         return await asyncio.wait_for(self.wms.accepted.get(), within)
 
     async def sleep(self, seconds: float) -> None:
-        """Move the server's clock on by ``seconds``, firing every timer on the way."""
-        await self.env.sleep(timedelta(seconds=seconds))
+        """Move the server's clock on by ``seconds``, firing every timer on the way.
+
+        As ``WorkflowEnvironment.sleep``, with a longer RPC timeout than the SDK core's
+        30 s default: the server answers only once every task on the way is done, which in
+        a busy full session (the integration system shares the process) once took longer
+        than 30 s on CI."""
+        request = SleepRequest()
+        request.duration.FromTimedelta(timedelta(seconds=seconds))
+        await self.env.client.test_service.unlock_time_skipping_with_sleep(
+            request, timeout=SLEEP_RPC_TIMEOUT
+        )
 
     async def _carry(self) -> None:
         """The carrier: ships and delivers each accepted dispatch, in events."""
