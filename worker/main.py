@@ -267,6 +267,10 @@ async def run_worker(settings: Settings, singletons: bool = True, process: int =
     them: ``worker.processes``). ``process``: this process's index among several (its
     metrics port is the configured one plus the index)."""
     configure_logging(settings.log_format, settings.log_level)
+    # Every worker LISTENs (events out; the waker too with the singletons): a URL it
+    # cannot LISTEN on (a transaction pooler without OMS_LISTEN_DATABASE_URL) stops it
+    # here with the message, not later in a background task.
+    settings.listen_dsn()
     client = await connect_with_retry(settings, runtime=worker_runtime(settings, process))
     engine = make_engine(settings)
     if singletons:
